@@ -1,0 +1,18 @@
+import path from 'node:path';
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  resolve: {
+    alias: [
+      { find: /^modelfab\/cdk8s$/, replacement: path.resolve(__dirname, 'lib/cdk8s/index.ts') },
+      { find: /^modelfab$/, replacement: path.resolve(__dirname, 'lib/index.ts') },
+    ],
+  },
+  test: {
+    include: ['test/**/*.test.ts'],
+    exclude: ['test/perf/**', 'node_modules/**', 'build/**'],
+    testTimeout: 30_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+  },
+});

@@ -4,8 +4,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   resolve: {
     alias: [
-      { find: /^modelfab\/cdk8s$/, replacement: path.resolve(__dirname, 'lib/cdk8s/index.ts') },
-      { find: /^modelfab$/, replacement: path.resolve(__dirname, 'lib/index.ts') },
+      { find: /^modelfab\/cdk8s$/, replacement: path.resolve(import.meta.dirname, 'lib/cdk8s/index.ts') },
+      { find: /^modelfab$/, replacement: path.resolve(import.meta.dirname, 'lib/index.ts') },
     ],
   },
   test: {

@@ -1,0 +1,265 @@
+/**
+ * The props of `InferenceService`, the same in every engine (cdk8s today, Pulumi later).
+ */
+
+/** CPU and memory for the inference container. */
+export interface ResourcesProps {
+  /**
+   * CPU request, as a Kubernetes quantity (`500m`, `1`, `2.5`).
+   * @default '1'
+   */
+  readonly cpu?: string;
+  /**
+   * Memory request, as a Kubernetes quantity (`512Mi`, `2Gi`).
+   * @default '512Mi'
+   */
+  readonly memory?: string;
+  /**
+   * Limits, when they must differ from the requests. Requests equal to limits give the pod the
+   * Guaranteed QoS class and steady latency, which is what the quality gate measures.
+   * @default - the same as the requests
+   */
+  readonly limits?: {
+    /** @default - resources.cpu */
+    readonly cpu?: string;
+    /** @default - resources.memory */
+    readonly memory?: string;
+  };
+}
+
+/** Horizontal scaling with an `autoscaling/v2` HorizontalPodAutoscaler. */
+export interface AutoscalingProps {
+  /**
+   * Fewest replicas. Two keeps the service up through a node drain.
+   * @default 2
+   */
+  readonly minReplicas?: number;
+  /**
+   * Most replicas.
+   * @default 10
+   */
+  readonly maxReplicas?: number;
+  /**
+   * Target average CPU utilization, percent of the CPU request.
+   * @default 70 (when memoryUtilization is not set either)
+   */
+  readonly cpuUtilization?: number;
+  /**
+   * Target average memory utilization, percent of the memory request.
+   * @default - no memory target
+   */
+  readonly memoryUtilization?: number;
+  /**
+   * Seconds the HPA waits before scaling down after load falls.
+   * @default 300
+   */
+  readonly scaleDownStabilizationSeconds?: number;
+}
+
+/** A source admitted by the NetworkPolicy (a `networking.k8s.io/v1` NetworkPolicyPeer). */
+export interface NetworkPeerProps {
+  /**
+   * Pods with these labels. With `namespaceLabels`, pods with these labels in those namespaces.
+   * `{}` selects every pod.
+   * @default - not restricted by pod labels
+   */
+  readonly podLabels?: Readonly<Record<string, string>>;
+  /**
+   * Namespaces with these labels (`{ 'kubernetes.io/metadata.name': 'gateway' }`). `{}` selects all.
+   * @default - the service's own namespace
+   */
+  readonly namespaceLabels?: Readonly<Record<string, string>>;
+  /**
+   * An IP range in CIDR notation.
+   * @default - no IP range
+   */
+  readonly cidr?: string;
+  /**
+   * Ranges inside `cidr` that are not admitted.
+   * @default []
+   */
+  readonly except?: readonly string[];
+}
+
+/** Who may reach the pods. Only the serving port and the metrics port are opened at all. */
+export interface NetworkPolicyProps {
+  /**
+   * Sources admitted to the serving port.
+   * @default - pods of the same namespace (and the ingress controller's namespace when `ingress` is set)
+   */
+  readonly allowFrom?: readonly NetworkPeerProps[];
+  /**
+   * Sources admitted to the metrics port (your Prometheus).
+   * @default - pods of the same namespace
+   */
+  readonly metricsFrom?: readonly NetworkPeerProps[];
+}
+
+/** TLS termination on the Ingress. */
+export interface IngressTlsProps {
+  /**
+   * The Secret holding the certificate. cert-manager creates it when an issuer is given.
+   * @default '<name>-tls'
+   */
+  readonly secretName?: string;
+  /**
+   * cert-manager ClusterIssuer that issues the certificate (annotation `cert-manager.io/cluster-issuer`).
+   * @default - no cert-manager annotation; the Secret must exist
+   */
+  readonly clusterIssuer?: string;
+  /**
+   * cert-manager Issuer in the service's namespace (annotation `cert-manager.io/issuer`).
+   * @default - no cert-manager annotation
+   */
+  readonly issuer?: string;
+}
+
+/** An Ingress in front of the Service. */
+export interface IngressProps {
+  /**
+   * Host names routed to the service (`iris.example.com`, `*.example.com`). Required with TLS.
+   * @default - every host (a rule without host)
+   */
+  readonly hosts?: readonly string[];
+  /**
+   * Path prefix routed to the service.
+   * @default '/'
+   */
+  readonly path?: string;
+  /**
+   * The IngressClass (`spec.ingressClassName`).
+   * @default - the cluster's default IngressClass
+   */
+  readonly className?: string;
+  /**
+   * Namespace of the ingress controller, admitted to the serving port by the NetworkPolicy.
+   * @default 'ingress-nginx'
+   */
+  readonly controllerNamespace?: string;
+  /**
+   * TLS termination.
+   * @default - no TLS
+   */
+  readonly tls?: IngressTlsProps;
+  /**
+   * Extra annotations for the controller (timeouts, body size, …).
+   * @default {}
+   */
+  readonly annotations?: Readonly<Record<string, string>>;
+}
+
+/** Waivers of policy rules, each with the reason (kept in an annotation for reviewers). */
+export interface PolicyProps {
+  /**
+   * Rule id → why it is waived (`{ 'topology-spread': 'single-node dev cluster' }`).
+   * @default {}
+   */
+  readonly waive?: Readonly<Record<string, string>>;
+}
+
+/** How the pod stops: readiness fails, traffic drains, then the process exits. */
+export interface ShutdownProps {
+  /**
+   * Seconds the preStop hook sleeps so endpoints and load balancers stop sending traffic first.
+   * @default 5
+   */
+  readonly preStopSleepSeconds?: number;
+  /**
+   * Seconds the server may spend draining queued and in-flight requests after SIGTERM.
+   * The grace period is preStop + drain + 5 s.
+   * @default 20
+   */
+  readonly drainSeconds?: number;
+}
+
+export interface InferenceServiceProps {
+  /** Path to the ONNX model file, inspected at construction (relative paths from the current directory). */
+  readonly model: string;
+  /** The container image reference (`ghcr.io/acme/iris:1.4.0` or `…@sha256:…`). */
+  readonly image: string;
+  /**
+   * Name of every object. A DNS-1035 label: lower-case letters, digits and '-', starting with a letter.
+   * @default - the construct id
+   */
+  readonly name?: string;
+  /**
+   * Namespace of every object.
+   * @default - the chart's namespace, else none (the kubectl context's)
+   */
+  readonly namespace?: string;
+  /**
+   * `app.kubernetes.io/version` label.
+   * @default - the first 12 hex digits of the model's sha256
+   */
+  readonly version?: string;
+  /**
+   * The serving port (HTTP, Open Inference Protocol).
+   * @default 8080
+   */
+  readonly port?: number;
+  /**
+   * The Prometheus metrics port, separate so the NetworkPolicy can admit only the scraper.
+   * @default 9090
+   */
+  readonly metricsPort?: number;
+  /**
+   * CPU and memory.
+   * @default { cpu: '1', memory: '512Mi' } with limits = requests
+   */
+  readonly resources?: ResourcesProps;
+  /**
+   * A fixed replica count, instead of autoscaling. Not allowed together with `autoscaling`.
+   * @default - autoscaling with its defaults
+   */
+  readonly replicas?: number;
+  /**
+   * Horizontal autoscaling. Not allowed together with `replicas`.
+   * @default { minReplicas: 2, maxReplicas: 10, cpuUtilization: 70 } unless `replicas` is set
+   */
+  readonly autoscaling?: AutoscalingProps;
+  /**
+   * Sources admitted by the NetworkPolicy.
+   * @default - pods of the same namespace
+   */
+  readonly networkPolicy?: NetworkPolicyProps;
+  /**
+   * An Ingress in front of the Service.
+   * @default - no Ingress
+   */
+  readonly ingress?: IngressProps;
+  /**
+   * Extra environment variables for the server. Names starting with `MODELFAB_` are reserved.
+   * @default {}
+   */
+  readonly env?: Readonly<Record<string, string>>;
+  /**
+   * Extra labels on every object and pod. The `app.kubernetes.io/*` labels modelfab sets cannot be overridden.
+   * @default {}
+   */
+  readonly labels?: Readonly<Record<string, string>>;
+  /**
+   * Policy rule waivers.
+   * @default - every rule enforced
+   */
+  readonly policy?: PolicyProps;
+  /**
+   * Mount a service-account token in the pod. The server needs no Kubernetes API access.
+   * @default false
+   */
+  readonly serviceAccountToken?: boolean;
+  /**
+   * Graceful shutdown timings.
+   * @default { preStopSleepSeconds: 5, drainSeconds: 20 }
+   */
+  readonly shutdown?: ShutdownProps;
+  /**
+   * Seconds the container may take to load and warm up the model before liveness applies.
+   * @default 120
+   */
+  readonly startupTimeoutSeconds?: number;
+  /**
+   * Image pull policy.
+   * @default 'IfNotPresent'
+   */
+  readonly imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+}

@@ -1,0 +1,72 @@
+/**
+ * The resolved, validated form of InferenceServiceProps: every default applied, every quantity
+ * parsed. Plain data; the renderers take this and nothing else from the user.
+ */
+import { type ImageReference } from './image-reference';
+
+export interface ResourceAmounts {
+  readonly cpuMillis: number;
+  readonly memoryBytes: number;
+}
+
+export interface FixedScaling {
+  readonly kind: 'fixed';
+  readonly replicas: number;
+}
+
+export interface HorizontalScaling {
+  readonly kind: 'horizontal';
+  readonly minReplicas: number;
+  readonly maxReplicas: number;
+  readonly cpuUtilization?: number;
+  readonly memoryUtilization?: number;
+  readonly scaleDownStabilizationSeconds: number;
+}
+
+export interface NetworkPeer {
+  readonly podLabels?: Readonly<Record<string, string>>;
+  readonly namespaceLabels?: Readonly<Record<string, string>>;
+  readonly cidr?: string;
+  readonly except?: readonly string[];
+}
+
+export interface IngressSpec {
+  readonly hosts: readonly string[];
+  readonly path: string;
+  readonly className?: string;
+  readonly tls?: {
+    readonly secretName: string;
+    readonly clusterIssuer?: string;
+    readonly issuer?: string;
+  };
+  readonly annotations: Readonly<Record<string, string>>;
+}
+
+export interface InferenceServiceSpec {
+  /** Construct path (cdk8s) or resource name (Pulumi), for messages. */
+  readonly constructPath: string;
+  readonly name: string;
+  readonly namespace?: string;
+  /** @default - render uses the model digest */
+  readonly version?: string;
+  /** Absolute path of the ONNX file. */
+  readonly modelPath: string;
+  readonly image: ImageReference;
+  readonly port: number;
+  readonly metricsPort: number;
+  readonly resources: { readonly requests: ResourceAmounts; readonly limits: ResourceAmounts };
+  readonly scaling: FixedScaling | HorizontalScaling;
+  readonly networkPolicy: {
+    readonly servingFrom: readonly NetworkPeer[];
+    readonly metricsFrom: readonly NetworkPeer[];
+  };
+  readonly ingress?: IngressSpec;
+  readonly env: ReadonlyArray<{ readonly name: string; readonly value: string }>;
+  readonly labels: Readonly<Record<string, string>>;
+  /** Rule id → reason. Ids are checked against the rule catalog by lib/render. */
+  readonly policyWaivers: Readonly<Record<string, string>>;
+  readonly serviceAccountToken: boolean;
+  readonly shutdown: { readonly preStopSleepSeconds: number; readonly drainSeconds: number };
+  readonly startupTimeoutSeconds: number;
+  readonly imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
+}

@@ -1,0 +1,42 @@
+import * as path from 'node:path';
+import { type InferenceServiceSpec } from '../core';
+
+/** Annotation keys modelfab writes. */
+export const ANNOTATIONS = {
+  modelSha256: 'modelfab.dev/model-sha256',
+  policyWaivers: 'modelfab.dev/policy-waivers',
+} as const;
+
+/**
+ * The model's name as served (`/v2/models/<name>`) and as the `app.kubernetes.io/name` label:
+ * the file name without `.onnx`, reduced to a label-safe form.
+ */
+export function modelName(modelPath: string): string {
+  const base = path.basename(modelPath).replace(/\.onnx$/i, '');
+  const safe = base
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 63)
+    .replace(/-+$/, '');
+  return safe || 'model';
+}
+
+/** Labels that select the service's pods. Stable across versions: a Deployment's selector is immutable. */
+export function selectorLabels(spec: InferenceServiceSpec): Record<string, string> {
+  return {
+    'app.kubernetes.io/name': modelName(spec.modelPath),
+    'app.kubernetes.io/instance': spec.name,
+  };
+}
+
+/** Labels on every object and pod: the recommended app.kubernetes.io set, then the user's own. */
+export function standardLabels(spec: InferenceServiceSpec, modelSha256: string): Record<string, string> {
+  return {
+    ...spec.labels,
+    ...selectorLabels(spec),
+    'app.kubernetes.io/version': spec.version ?? modelSha256.slice(0, 12),
+    'app.kubernetes.io/component': 'inference',
+    'app.kubernetes.io/managed-by': 'modelfab',
+  };
+}

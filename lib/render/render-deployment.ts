@@ -1,0 +1,125 @@
+import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment' with { 'resolution-mode': 'import' };
+import type { IIoK8sApiCoreV1PodSpec } from 'kubernetes-models/v1/PodSpec' with { 'resolution-mode': 'import' };
+import type { IIoK8sApiCoreV1Probe } from 'kubernetes-models/v1/Probe' with { 'resolution-mode': 'import' };
+import { formatCpu, formatMemory, type InferenceServiceSpec } from '../core';
+import { type ModelInfo } from '../model';
+import { asKubeObject, type KubeObject } from "./kube-object";
+import { ANNOTATIONS, modelName, selectorLabels, standardLabels } from './labels';
+
+/** The non-root user of the server image (distroless `nonroot`). */
+export const SERVER_UID = 65532;
+export const CONTAINER_NAME = 'server';
+/** Open Inference Protocol (KServe V2) health paths the server answers. */
+export const HEALTH_PATHS = { live: '/v2/health/live', ready: '/v2/health/ready' } as const;
+
+/** onnxruntime intra-op threads for a CPU limit: the limit rounded, at least one. */
+export function intraOpThreads(cpuLimitMillis: number): number {
+  return Math.max(1, Math.round(cpuLimitMillis / 1000));
+}
+
+/** Seconds between SIGTERM-eligible and SIGKILL: preStop sleep, the drain, and 5 s for the exit. */
+export function terminationGracePeriodSeconds(spec: InferenceServiceSpec): number {
+  return spec.shutdown.preStopSleepSeconds + spec.shutdown.drainSeconds + 5;
+}
+
+/** The settings the server reads from its environment (lib/server reads the same names). */
+export function serverEnv(spec: InferenceServiceSpec, model: ModelInfo): Array<{ name: string; value: string }> {
+  return [
+    { name: 'MODELFAB_MODEL_NAME', value: modelName(spec.modelPath) },
+    { name: 'MODELFAB_MODEL_SHA256', value: model.sha256 },
+    { name: 'MODELFAB_PORT', value: String(spec.port) },
+    { name: 'MODELFAB_METRICS_PORT', value: String(spec.metricsPort) },
+    { name: 'MODELFAB_INTRA_OP_THREADS', value: String(intraOpThreads(spec.resources.limits.cpuMillis)) },
+    { name: 'MODELFAB_DRAIN_SECONDS', value: String(spec.shutdown.drainSeconds) },
+  ];
+}
+
+function httpProbe(
+  path: string,
+  timing: Pick<IIoK8sApiCoreV1Probe, 'periodSeconds' | 'timeoutSeconds' | 'failureThreshold'>,
+): IIoK8sApiCoreV1Probe {
+  return { httpGet: { path, port: 'http', scheme: 'HTTP' }, ...timing, successThreshold: 1 };
+}
+
+function podSpec(spec: InferenceServiceSpec, model: ModelInfo): IIoK8sApiCoreV1PodSpec {
+  const { requests, limits } = spec.resources;
+  const startupPeriod = 2;
+  return {
+    serviceAccountName: spec.name,
+    automountServiceAccountToken: spec.serviceAccountToken,
+    enableServiceLinks: false,
+    terminationGracePeriodSeconds: terminationGracePeriodSeconds(spec),
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: SERVER_UID,
+      runAsGroup: SERVER_UID,
+      fsGroup: SERVER_UID,
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+    topologySpreadConstraints: ['topology.kubernetes.io/zone', 'kubernetes.io/hostname'].map((topologyKey) => ({
+      maxSkew: 1,
+      topologyKey,
+      whenUnsatisfiable: 'ScheduleAnyway',
+      labelSelector: { matchLabels: selectorLabels(spec) },
+      matchLabelKeys: ['pod-template-hash'],
+    })),
+    containers: [
+      {
+        name: CONTAINER_NAME,
+        image: spec.image.ref,
+        imagePullPolicy: spec.imagePullPolicy,
+        ports: [
+          { name: 'http', containerPort: spec.port, protocol: 'TCP' },
+          { name: 'metrics', containerPort: spec.metricsPort, protocol: 'TCP' },
+        ],
+        env: [...serverEnv(spec, model), ...spec.env],
+        resources: {
+          requests: { cpu: formatCpu(requests.cpuMillis), memory: formatMemory(requests.memoryBytes) },
+          limits: { cpu: formatCpu(limits.cpuMillis), memory: formatMemory(limits.memoryBytes) },
+        },
+        startupProbe: httpProbe(HEALTH_PATHS.ready, {
+          periodSeconds: startupPeriod,
+          timeoutSeconds: 2,
+          failureThreshold: Math.ceil(spec.startupTimeoutSeconds / startupPeriod),
+        }),
+        readinessProbe: httpProbe(HEALTH_PATHS.ready, { periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 }),
+        livenessProbe: httpProbe(HEALTH_PATHS.live, { periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 3 }),
+        lifecycle: { preStop: { sleep: { seconds: spec.shutdown.preStopSleepSeconds } } },
+        securityContext: {
+          allowPrivilegeEscalation: false,
+          privileged: false,
+          readOnlyRootFilesystem: true,
+          runAsNonRoot: true,
+          capabilities: { drop: ['ALL'] },
+        },
+        volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+        terminationMessagePolicy: 'FallbackToLogsOnError',
+      },
+    ],
+    volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '1Gi' } }],
+  };
+}
+
+/**
+ * The Deployment: restricted pod security, requests and limits, OIP probes, graceful shutdown,
+ * zone and host spread, and the model digest on the pod template (a new model rolls the pods).
+ */
+export function renderDeployment(spec: InferenceServiceSpec, model: ModelInfo, metadata: KubeObject['metadata']): KubeObject {
+  const labels = standardLabels(spec, model.sha256);
+  const deployment: IDeployment = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata,
+    spec: {
+      ...(spec.scaling.kind === 'fixed' ? { replicas: spec.scaling.replicas } : {}),
+      revisionHistoryLimit: 5,
+      selector: { matchLabels: selectorLabels(spec) },
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+      template: {
+        metadata: { labels, annotations: { [ANNOTATIONS.modelSha256]: model.sha256 } },
+        spec: podSpec(spec, model),
+      },
+    },
+  };
+  return asKubeObject(deployment);
+}

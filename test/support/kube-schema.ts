@@ -1,0 +1,30 @@
+/**
+ * Validates plain Kubernetes objects against the OpenAPI schema of their apiVersion and kind,
+ * with the validators `kubernetes-models` generates from the Kubernetes OpenAPI spec.
+ * (kubernetes-models is ESM-only, hence the dynamic imports.)
+ */
+interface Validatable {
+  validate(): void;
+}
+type ModelClass = new (data: never) => Validatable;
+
+const LOADERS: Record<string, () => Promise<ModelClass>> = {
+  'v1/ServiceAccount': async () => (await import('kubernetes-models/v1/ServiceAccount')).ServiceAccount,
+  'v1/Service': async () => (await import('kubernetes-models/v1/Service')).Service,
+  'apps/v1/Deployment': async () => (await import('kubernetes-models/apps/v1/Deployment')).Deployment,
+  'autoscaling/v2/HorizontalPodAutoscaler': async () =>
+    (await import('kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler')).HorizontalPodAutoscaler,
+  'policy/v1/PodDisruptionBudget': async () =>
+    (await import('kubernetes-models/policy/v1/PodDisruptionBudget')).PodDisruptionBudget,
+  'networking.k8s.io/v1/NetworkPolicy': async () =>
+    (await import('kubernetes-models/networking.k8s.io/v1/NetworkPolicy')).NetworkPolicy,
+  'networking.k8s.io/v1/Ingress': async () => (await import('kubernetes-models/networking.k8s.io/v1/Ingress')).Ingress,
+};
+
+/** Rejects with the schema errors when the object does not validate; an unknown kind is an error too. */
+export async function validateAgainstSchema(object: { apiVersion: string; kind: string }): Promise<void> {
+  const load = LOADERS[`${object.apiVersion}/${object.kind}`];
+  if (!load) throw new Error(`no schema registered for ${object.apiVersion}/${object.kind}`);
+  const Model = await load();
+  new Model(object as never).validate();
+}

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { formatCpu, formatMemory, parseCpuMillis, parseMemoryBytes, parseQuantityNanos, QuantityError } from '../lib/core';
+import {
+  formatCpu,
+  formatMemory,
+  parseCpuMillis,
+  parseMemoryBytes,
+  parseQuantityNanos,
+  QuantityError,
+} from '../lib/core';
 
 describe('parseCpuMillis', () => {
   it.each([
@@ -19,9 +26,12 @@ describe('parseCpuMillis', () => {
     expect(parseCpuMillis(input)).toBe(millis);
   });
 
-  it.each(['', 'abc', '1.5x', '500 m', '0', '-1', '0.0005', '1m5', '1Mi5', 'm', '1.2.3'])('rejects %j', (input) => {
-    expect(() => parseCpuMillis(input)).toThrow(QuantityError);
-  });
+  it.each(['', 'abc', '1.5x', '500 m', '0', '-1', '0.0005', '1m5', '1Mi5', 'm', '1.2.3'])(
+    'rejects %j',
+    (input) => {
+      expect(() => parseCpuMillis(input)).toThrow(QuantityError);
+    },
+  );
 });
 
 describe('parseMemoryBytes', () => {

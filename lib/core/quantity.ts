@@ -56,7 +56,8 @@ export function parseQuantityNanos(input: string): bigint {
   if (suffix in BINARY_SUFFIXES) {
     numerator *= BINARY_SUFFIXES[suffix]!;
   } else {
-    const exponent = suffix in DECIMAL_SUFFIX_EXPONENTS ? DECIMAL_SUFFIX_EXPONENTS[suffix]! : Number(suffix.slice(1));
+    const exponent =
+      suffix in DECIMAL_SUFFIX_EXPONENTS ? DECIMAL_SUFFIX_EXPONENTS[suffix]! : Number(suffix.slice(1));
     if (Math.abs(exponent) > 40) {
       throw new QuantityError(`${JSON.stringify(input)} has an exponent out of range`);
     }

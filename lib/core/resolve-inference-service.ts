@@ -119,15 +119,26 @@ class PropsChecker {
 }
 
 /** Resolves and validates InferenceService props. Throws ModelfabValidationError on the first bad value. */
-export function resolveInferenceService(props: InferenceServiceProps, context: ResolveContext): InferenceServiceSpec {
+export function resolveInferenceService(
+  props: InferenceServiceProps,
+  context: ResolveContext,
+): InferenceServiceSpec {
   const check: PropsChecker = new PropsChecker(context.constructPath);
   if (props === null || typeof props !== 'object') {
     check.fail('props', `props must be an object, got ${show(props)}`);
   }
   const d = INFERENCE_SERVICE_DEFAULTS;
 
-  const model = check.string('model', props.model, "set model to the path of the .onnx file, e.g. 'model/iris.onnx'");
-  const imageRef = check.string('image', props.image, "set image to a reference such as 'ghcr.io/acme/iris:1.0.0'");
+  const model = check.string(
+    'model',
+    props.model,
+    "set model to the path of the .onnx file, e.g. 'model/iris.onnx'",
+  );
+  const imageRef = check.string(
+    'image',
+    props.image,
+    "set image to a reference such as 'ghcr.io/acme/iris:1.0.0'",
+  );
   const image = parseImageReference(imageRef);
   if (!image) {
     check.fail(
@@ -152,7 +163,10 @@ export function resolveInferenceService(props: InferenceServiceProps, context: R
     );
   }
 
-  if (props.version !== undefined && (typeof props.version !== 'string' || props.version === '' || !isLabelValue(props.version))) {
+  if (
+    props.version !== undefined &&
+    (typeof props.version !== 'string' || props.version === '' || !isLabelValue(props.version))
+  ) {
     check.fail(
       'version',
       `version ${show(props.version)} is not a valid label value; use at most 63 alphanumerics, '-', '_' or '.', e.g. '1.4.0'`,
@@ -160,9 +174,18 @@ export function resolveInferenceService(props: InferenceServiceProps, context: R
   }
 
   const port = check.integer('port', props.port ?? d.port, 1, 65535, 'use a tcp port such as 8080');
-  const metricsPort = check.integer('metricsPort', props.metricsPort ?? d.metricsPort, 1, 65535, 'use a tcp port such as 9090');
+  const metricsPort = check.integer(
+    'metricsPort',
+    props.metricsPort ?? d.metricsPort,
+    1,
+    65535,
+    'use a tcp port such as 9090',
+  );
   if (port === metricsPort) {
-    check.fail('metricsPort', `metricsPort ${metricsPort} equals port ${port}; the metrics need their own port so the network policy can admit only the scraper`);
+    check.fail(
+      'metricsPort',
+      `metricsPort ${metricsPort} equals port ${port}; the metrics need their own port so the network policy can admit only the scraper`,
+    );
   }
 
   const resources = resolveResources(check, props.resources ?? {});
@@ -174,25 +197,37 @@ export function resolveInferenceService(props: InferenceServiceProps, context: R
   const labels = check.labels('labels', props.labels ?? {});
   for (const key of Object.keys(labels)) {
     if (RESERVED_LABELS.includes(key)) {
-      check.fail('labels', `labels sets ${show(key)}, which modelfab manages; remove it (use the name or version prop instead)`);
+      check.fail(
+        'labels',
+        `labels sets ${show(key)}, which modelfab manages; remove it (use the name or version prop instead)`,
+      );
     }
   }
 
   const waivers: Record<string, string> = {};
   for (const [rule, reason] of Object.entries(check.record('policy.waive', props.policy?.waive ?? {}))) {
     if (typeof reason !== 'string' || reason.trim() === '') {
-      check.fail('policy.waive', `policy.waive[${show(rule)}] needs a reason, got ${show(reason)}; say why the rule does not apply`);
+      check.fail(
+        'policy.waive',
+        `policy.waive[${show(rule)}] needs a reason, got ${show(reason)}; say why the rule does not apply`,
+      );
     }
     waivers[rule] = reason;
   }
 
   if (props.serviceAccountToken !== undefined && typeof props.serviceAccountToken !== 'boolean') {
-    check.fail('serviceAccountToken', `serviceAccountToken must be true or false, got ${show(props.serviceAccountToken)}`);
+    check.fail(
+      'serviceAccountToken',
+      `serviceAccountToken must be true or false, got ${show(props.serviceAccountToken)}`,
+    );
   }
   const shutdown = props.shutdown ?? {};
   const pullPolicy = props.imagePullPolicy ?? d.imagePullPolicy;
   if (!['Always', 'IfNotPresent', 'Never'].includes(pullPolicy)) {
-    check.fail('imagePullPolicy', `imagePullPolicy ${show(pullPolicy)} is not one of 'Always', 'IfNotPresent', 'Never'`);
+    check.fail(
+      'imagePullPolicy',
+      `imagePullPolicy ${show(pullPolicy)} is not one of 'Always', 'IfNotPresent', 'Never'`,
+    );
   }
 
   return {
@@ -213,10 +248,28 @@ export function resolveInferenceService(props: InferenceServiceProps, context: R
     policyWaivers: waivers,
     serviceAccountToken: props.serviceAccountToken ?? false,
     shutdown: {
-      preStopSleepSeconds: check.integer('shutdown.preStopSleepSeconds', shutdown.preStopSleepSeconds ?? d.preStopSleepSeconds, 0, 300, 'a few seconds lets endpoints update'),
-      drainSeconds: check.integer('shutdown.drainSeconds', shutdown.drainSeconds ?? d.drainSeconds, 1, 3600, 'allow the longest request to finish'),
+      preStopSleepSeconds: check.integer(
+        'shutdown.preStopSleepSeconds',
+        shutdown.preStopSleepSeconds ?? d.preStopSleepSeconds,
+        0,
+        300,
+        'a few seconds lets endpoints update',
+      ),
+      drainSeconds: check.integer(
+        'shutdown.drainSeconds',
+        shutdown.drainSeconds ?? d.drainSeconds,
+        1,
+        3600,
+        'allow the longest request to finish',
+      ),
     },
-    startupTimeoutSeconds: check.integer('startupTimeoutSeconds', props.startupTimeoutSeconds ?? d.startupTimeoutSeconds, 10, 3600, 'allow for model load and warm-up'),
+    startupTimeoutSeconds: check.integer(
+      'startupTimeoutSeconds',
+      props.startupTimeoutSeconds ?? d.startupTimeoutSeconds,
+      10,
+      3600,
+      'allow for model load and warm-up',
+    ),
     imagePullPolicy: pullPolicy,
   };
 }
@@ -235,28 +288,52 @@ function resolveQuantity(
     return parse(value);
   } catch (error) {
     if (error instanceof QuantityError) {
-      check.fail(prop, `${prop} ${show(value)} is not valid: ${error.message}; use a quantity such as ${example}`);
+      check.fail(
+        prop,
+        `${prop} ${show(value)} is not valid: ${error.message}; use a quantity such as ${example}`,
+      );
     }
     throw error;
   }
 }
 
-function resolveResources(check: PropsChecker, props: ResourcesProps): { requests: ResourceAmounts; limits: ResourceAmounts } {
+function resolveResources(
+  check: PropsChecker,
+  props: ResourcesProps,
+): { requests: ResourceAmounts; limits: ResourceAmounts } {
   check.record('resources', props);
   const d = INFERENCE_SERVICE_DEFAULTS;
   const requests = {
     cpuMillis: resolveQuantity(check, 'resources.cpu', props.cpu ?? d.cpu, parseCpuMillis, "'500m' or '2'"),
-    memoryBytes: resolveQuantity(check, 'resources.memory', props.memory ?? d.memory, parseMemoryBytes, "'512Mi' or '2Gi'"),
+    memoryBytes: resolveQuantity(
+      check,
+      'resources.memory',
+      props.memory ?? d.memory,
+      parseMemoryBytes,
+      "'512Mi' or '2Gi'",
+    ),
   };
   const limits = {
-    cpuMillis: props.limits?.cpu === undefined ? requests.cpuMillis : resolveQuantity(check, 'resources.limits.cpu', props.limits.cpu, parseCpuMillis, "'500m' or '2'"),
+    cpuMillis:
+      props.limits?.cpu === undefined
+        ? requests.cpuMillis
+        : resolveQuantity(check, 'resources.limits.cpu', props.limits.cpu, parseCpuMillis, "'500m' or '2'"),
     memoryBytes:
       props.limits?.memory === undefined
         ? requests.memoryBytes
-        : resolveQuantity(check, 'resources.limits.memory', props.limits.memory, parseMemoryBytes, "'512Mi' or '2Gi'"),
+        : resolveQuantity(
+            check,
+            'resources.limits.memory',
+            props.limits.memory,
+            parseMemoryBytes,
+            "'512Mi' or '2Gi'",
+          ),
   };
   if (limits.cpuMillis < requests.cpuMillis) {
-    check.fail('resources.limits.cpu', `resources.limits.cpu ${formatCpu(limits.cpuMillis)} is below the request ${formatCpu(requests.cpuMillis)}; raise the limit or lower resources.cpu`);
+    check.fail(
+      'resources.limits.cpu',
+      `resources.limits.cpu ${formatCpu(limits.cpuMillis)} is below the request ${formatCpu(requests.cpuMillis)}; raise the limit or lower resources.cpu`,
+    );
   }
   if (limits.memoryBytes < requests.memoryBytes) {
     check.fail(
@@ -279,13 +356,34 @@ function resolveScaling(
     );
   }
   if (props.replicas !== undefined) {
-    return { kind: 'fixed', replicas: check.integer('replicas', props.replicas, 1, 10_000, 'use at least 1 (2 or more to survive a node drain)') };
+    return {
+      kind: 'fixed',
+      replicas: check.integer(
+        'replicas',
+        props.replicas,
+        1,
+        10_000,
+        'use at least 1 (2 or more to survive a node drain)',
+      ),
+    };
   }
   const d = INFERENCE_SERVICE_DEFAULTS;
   const a: AutoscalingProps = props.autoscaling ?? {};
   check.record('autoscaling', a);
-  const minReplicas = check.integer('autoscaling.minReplicas', a.minReplicas ?? d.minReplicas, 1, 10_000, 'use at least 1');
-  const maxReplicas = check.integer('autoscaling.maxReplicas', a.maxReplicas ?? Math.max(d.maxReplicas, minReplicas), 1, 10_000, 'use at least 1');
+  const minReplicas = check.integer(
+    'autoscaling.minReplicas',
+    a.minReplicas ?? d.minReplicas,
+    1,
+    10_000,
+    'use at least 1',
+  );
+  const maxReplicas = check.integer(
+    'autoscaling.maxReplicas',
+    a.maxReplicas ?? Math.max(d.maxReplicas, minReplicas),
+    1,
+    10_000,
+    'use at least 1',
+  );
   if (minReplicas > maxReplicas) {
     check.fail(
       'autoscaling.minReplicas',
@@ -299,7 +397,13 @@ function resolveScaling(
   const cpuUtilization =
     cpuTarget === undefined
       ? undefined
-      : check.integer('autoscaling.cpuUtilization', cpuTarget, 1, cpuCeiling, `a percentage of the cpu request the pods can reach (limit/request = ${cpuCeiling}%)`);
+      : check.integer(
+          'autoscaling.cpuUtilization',
+          cpuTarget,
+          1,
+          cpuCeiling,
+          `a percentage of the cpu request the pods can reach (limit/request = ${cpuCeiling}%)`,
+        );
   const memoryUtilization =
     a.memoryUtilization === undefined
       ? undefined
@@ -326,10 +430,19 @@ function resolveScaling(
   };
 }
 
-const CIDR = /^(?:(?:\d{1,3}\.){3}\d{1,3}\/(?:3[0-2]|[12]?\d)|[0-9a-fA-F:]*:[0-9a-fA-F:.]*\/(?:12[0-8]|1[01]\d|[1-9]?\d))$/;
+const CIDR =
+  /^(?:(?:\d{1,3}\.){3}\d{1,3}\/(?:3[0-2]|[12]?\d)|[0-9a-fA-F:]*:[0-9a-fA-F:.]*\/(?:12[0-8]|1[01]\d|[1-9]?\d))$/;
 
 function isCidr(value: unknown): value is string {
-  return typeof value === 'string' && CIDR.test(value) && (!value.includes('.') || value.split('/')[0]!.split('.').every((o) => Number(o) <= 255));
+  return (
+    typeof value === 'string' &&
+    CIDR.test(value) &&
+    (!value.includes('.') ||
+      value
+        .split('/')[0]!
+        .split('.')
+        .every((o) => Number(o) <= 255))
+  );
 }
 
 function resolvePeer(check: PropsChecker, prop: string, peer: NetworkPeerProps): NetworkPeer {
@@ -337,11 +450,16 @@ function resolvePeer(check: PropsChecker, prop: string, peer: NetworkPeerProps):
   const hasLabels = peer.podLabels !== undefined || peer.namespaceLabels !== undefined;
   if (peer.cidr !== undefined) {
     if (hasLabels) {
-      check.fail(prop, `${prop} sets cidr ${show(peer.cidr)} together with labels; a peer is either an ip range or a label selection, so split it into two peers`);
+      check.fail(
+        prop,
+        `${prop} sets cidr ${show(peer.cidr)} together with labels; a peer is either an ip range or a label selection, so split it into two peers`,
+      );
     }
-    if (!isCidr(peer.cidr)) check.fail(`${prop}.cidr`, `${prop}.cidr ${show(peer.cidr)} is not a cidr; use e.g. '10.0.0.0/8'`);
+    if (!isCidr(peer.cidr))
+      check.fail(`${prop}.cidr`, `${prop}.cidr ${show(peer.cidr)} is not a cidr; use e.g. '10.0.0.0/8'`);
     for (const e of peer.except ?? []) {
-      if (!isCidr(e)) check.fail(`${prop}.except`, `${prop}.except entry ${show(e)} is not a cidr; use e.g. '10.0.5.0/24'`);
+      if (!isCidr(e))
+        check.fail(`${prop}.except`, `${prop}.except entry ${show(e)} is not a cidr; use e.g. '10.0.5.0/24'`);
     }
     return { cidr: peer.cidr, except: [...(peer.except ?? [])] };
   }
@@ -351,55 +469,87 @@ function resolvePeer(check: PropsChecker, prop: string, peer: NetworkPeerProps):
   if (peer.except !== undefined) check.fail(`${prop}.except`, `${prop}.except is only allowed with cidr`);
   return {
     ...(peer.podLabels !== undefined ? { podLabels: check.labels(`${prop}.podLabels`, peer.podLabels) } : {}),
-    ...(peer.namespaceLabels !== undefined ? { namespaceLabels: check.labels(`${prop}.namespaceLabels`, peer.namespaceLabels) } : {}),
+    ...(peer.namespaceLabels !== undefined
+      ? { namespaceLabels: check.labels(`${prop}.namespaceLabels`, peer.namespaceLabels) }
+      : {}),
   };
 }
 
 function resolvePeers(check: PropsChecker, prop: string, peers: unknown): NetworkPeer[] {
   if (!Array.isArray(peers) || peers.length === 0) {
-    check.fail(prop, `${prop} must be a non-empty list of peers, got ${show(peers)}; omit it to admit pods of the same namespace`);
+    check.fail(
+      prop,
+      `${prop} must be a non-empty list of peers, got ${show(peers)}; omit it to admit pods of the same namespace`,
+    );
   }
   return peers.map((p, i) => resolvePeer(check, `${prop}[${i}]`, p as NetworkPeerProps));
 }
 
-function resolveNetworkPolicy(check: PropsChecker, props: InferenceServiceProps, ingress: IngressProps | undefined) {
+function resolveNetworkPolicy(
+  check: PropsChecker,
+  props: InferenceServiceProps,
+  ingress: IngressProps | undefined,
+) {
   const np = props.networkPolicy ?? {};
   check.record('networkPolicy', np);
   const sameNamespace: NetworkPeer = { podLabels: {} };
   const servingDefault: NetworkPeer[] = [sameNamespace];
   if (ingress !== undefined) {
-    const controllerNamespace = ingress.controllerNamespace ?? INFERENCE_SERVICE_DEFAULTS.ingressControllerNamespace;
+    const controllerNamespace =
+      ingress.controllerNamespace ?? INFERENCE_SERVICE_DEFAULTS.ingressControllerNamespace;
     if (typeof controllerNamespace !== 'string' || !isDns1123Label(controllerNamespace)) {
-      check.fail('ingress.controllerNamespace', `ingress.controllerNamespace ${show(controllerNamespace)} is not a valid namespace name`);
+      check.fail(
+        'ingress.controllerNamespace',
+        `ingress.controllerNamespace ${show(controllerNamespace)} is not a valid namespace name`,
+      );
     }
     servingDefault.push({ namespaceLabels: { 'kubernetes.io/metadata.name': controllerNamespace } });
   }
   return {
-    servingFrom: np.allowFrom === undefined ? servingDefault : resolvePeers(check, 'networkPolicy.allowFrom', np.allowFrom),
-    metricsFrom: np.metricsFrom === undefined ? [sameNamespace] : resolvePeers(check, 'networkPolicy.metricsFrom', np.metricsFrom),
+    servingFrom:
+      np.allowFrom === undefined
+        ? servingDefault
+        : resolvePeers(check, 'networkPolicy.allowFrom', np.allowFrom),
+    metricsFrom:
+      np.metricsFrom === undefined
+        ? [sameNamespace]
+        : resolvePeers(check, 'networkPolicy.metricsFrom', np.metricsFrom),
   };
 }
 
 function resolveIngress(check: PropsChecker, ingress: IngressProps, name: string): IngressSpec {
   check.record('ingress', ingress);
   const hosts = ingress.hosts ?? [];
-  if (!Array.isArray(hosts)) check.fail('ingress.hosts', `ingress.hosts must be a list of host names, got ${show(hosts)}`);
+  if (!Array.isArray(hosts))
+    check.fail('ingress.hosts', `ingress.hosts must be a list of host names, got ${show(hosts)}`);
   for (const host of hosts) {
     if (typeof host !== 'string' || !isIngressHost(host)) {
-      check.fail('ingress.hosts', `ingress.hosts entry ${show(host)} is not a dns name; use e.g. 'iris.example.com' or '*.example.com'`);
+      check.fail(
+        'ingress.hosts',
+        `ingress.hosts entry ${show(host)} is not a dns name; use e.g. 'iris.example.com' or '*.example.com'`,
+      );
     }
   }
   const routePath = ingress.path ?? '/';
   if (typeof routePath !== 'string' || !routePath.startsWith('/')) {
     check.fail('ingress.path', `ingress.path ${show(routePath)} must start with '/'`);
   }
-  if (ingress.className !== undefined && (typeof ingress.className !== 'string' || !isDns1123Subdomain(ingress.className))) {
-    check.fail('ingress.className', `ingress.className ${show(ingress.className)} is not a valid ingress class name`);
+  if (
+    ingress.className !== undefined &&
+    (typeof ingress.className !== 'string' || !isDns1123Subdomain(ingress.className))
+  ) {
+    check.fail(
+      'ingress.className',
+      `ingress.className ${show(ingress.className)} is not a valid ingress class name`,
+    );
   }
   const annotations = check.record('ingress.annotations', ingress.annotations ?? {});
   for (const [key, value] of Object.entries(annotations)) {
     if (!isQualifiedName(key) || typeof value !== 'string') {
-      check.fail('ingress.annotations', `ingress.annotations[${show(key)}] = ${show(value)} is not a valid annotation; keys are qualified names, values strings`);
+      check.fail(
+        'ingress.annotations',
+        `ingress.annotations[${show(key)}] = ${show(value)} is not a valid annotation; keys are qualified names, values strings`,
+      );
     }
   }
   let tls: IngressSpec['tls'];
@@ -413,12 +563,21 @@ function resolveIngress(check: PropsChecker, ingress: IngressProps, name: string
     }
     const { secretName = `${name}-tls`, clusterIssuer, issuer } = ingress.tls;
     if (typeof secretName !== 'string' || !isDns1123Subdomain(secretName)) {
-      check.fail('ingress.tls.secretName', `ingress.tls.secretName ${show(secretName)} is not a valid secret name (dns-1123 subdomain)`);
+      check.fail(
+        'ingress.tls.secretName',
+        `ingress.tls.secretName ${show(secretName)} is not a valid secret name (dns-1123 subdomain)`,
+      );
     }
     if (clusterIssuer !== undefined && issuer !== undefined) {
-      check.fail('ingress.tls', `ingress.tls sets both clusterIssuer ${show(clusterIssuer)} and issuer ${show(issuer)}; cert-manager takes one, keep one`);
+      check.fail(
+        'ingress.tls',
+        `ingress.tls sets both clusterIssuer ${show(clusterIssuer)} and issuer ${show(issuer)}; cert-manager takes one, keep one`,
+      );
     }
-    for (const [prop, value] of [['clusterIssuer', clusterIssuer], ['issuer', issuer]] as const) {
+    for (const [prop, value] of [
+      ['clusterIssuer', clusterIssuer],
+      ['issuer', issuer],
+    ] as const) {
       if (value !== undefined && (typeof value !== 'string' || !isDns1123Subdomain(value))) {
         check.fail(`ingress.tls.${prop}`, `ingress.tls.${prop} ${show(value)} is not a valid issuer name`);
       }
@@ -437,12 +596,19 @@ function resolveIngress(check: PropsChecker, ingress: IngressProps, name: string
 function resolveEnv(check: PropsChecker, env: Readonly<Record<string, string>>) {
   return Object.entries(check.record('env', env)).map(([name, value]) => {
     if (!isEnvVarName(name)) {
-      check.fail('env', `env name ${show(name)} is not a valid environment variable name; use letters, digits, '_', '-' or '.', not starting with a digit`);
+      check.fail(
+        'env',
+        `env name ${show(name)} is not a valid environment variable name; use letters, digits, '_', '-' or '.', not starting with a digit`,
+      );
     }
     if (name.startsWith('MODELFAB_')) {
-      check.fail('env', `env name ${show(name)} is reserved for modelfab's own settings; choose a name without the MODELFAB_ prefix`);
+      check.fail(
+        'env',
+        `env name ${show(name)} is reserved for modelfab's own settings; choose a name without the MODELFAB_ prefix`,
+      );
     }
-    if (typeof value !== 'string') check.fail('env', `env[${show(name)}] must be a string, got ${show(value)}`);
+    if (typeof value !== 'string')
+      check.fail('env', `env[${show(name)}] must be a string, got ${show(value)}`);
     return { name, value };
   });
 }

@@ -21,6 +21,10 @@ export function describeObject(object: KubeObject): string {
  * Views an object typed with its Kubernetes schema interface (which rejects unknown fields at
  * compile time) as a plain KubeObject.
  */
-export function asKubeObject(object: { readonly apiVersion: string; readonly kind: string; readonly metadata?: object }): KubeObject {
+export function asKubeObject(object: {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly metadata?: object;
+}): KubeObject {
   return object as unknown as KubeObject;
 }

@@ -3,8 +3,12 @@
  * (https://kubernetes.io/docs/concepts/security/pod-security-standards/) and modelfab's production
  * rules. Every rule has an id; a user may waive a rule by id with a reason. Pure functions.
  */
-import type { IIoK8sApiCoreV1Container } from 'kubernetes-models/v1/Container' with { 'resolution-mode': 'import' };
-import type { IIoK8sApiCoreV1PodSpec } from 'kubernetes-models/v1/PodSpec' with { 'resolution-mode': 'import' };
+import type { IIoK8sApiCoreV1Container } from 'kubernetes-models/v1/Container' with {
+  'resolution-mode': 'import',
+};
+import type { IIoK8sApiCoreV1PodSpec } from 'kubernetes-models/v1/PodSpec' with {
+  'resolution-mode': 'import',
+};
 import type { IIoK8sApiCoreV1Probe } from 'kubernetes-models/v1/Probe' with { 'resolution-mode': 'import' };
 import { ModelfabValidationError, parseImageReference, show } from '../core';
 import { describeObject, type KubeObject } from './kube-object';
@@ -81,18 +85,30 @@ function podTemplates(objects: readonly KubeObject[]): PodTemplate[] {
     }
     const templatePath = WORKLOAD_TEMPLATE_PATHS[object.kind];
     if (!templatePath) continue;
-    const template = dig(object, templatePath) as { metadata?: { labels?: Record<string, string> }; spec?: PodSpec } | undefined;
-    templates.push({ object, labels: template?.metadata?.labels ?? {}, spec: template?.spec ?? { containers: [] } });
+    const template = dig(object, templatePath) as
+      { metadata?: { labels?: Record<string, string> }; spec?: PodSpec } | undefined;
+    templates.push({
+      object,
+      labels: template?.metadata?.labels ?? {},
+      spec: template?.spec ?? { containers: [] },
+    });
   }
   return templates;
 }
 
 function allContainers(spec: PodSpec): Container[] {
-  return [...(spec.initContainers ?? []), ...(spec.containers ?? []), ...((spec.ephemeralContainers ?? []) as Container[])];
+  return [
+    ...(spec.initContainers ?? []),
+    ...(spec.containers ?? []),
+    ...((spec.ephemeralContainers ?? []) as Container[]),
+  ];
 }
 
 /** Whether a label selector selects these labels (matchLabels and matchExpressions, as the API server does). */
-export function selectorMatches(selector: LabelSelector | undefined, labels: Readonly<Record<string, string>>): boolean {
+export function selectorMatches(
+  selector: LabelSelector | undefined,
+  labels: Readonly<Record<string, string>>,
+): boolean {
   if (!selector) return false;
   for (const [key, value] of Object.entries(selector.matchLabels ?? {})) {
     if (labels[key] !== value) return false;
@@ -124,7 +140,9 @@ function perContainer(check: (container: Container, pod: PodSpec) => string | un
     podTemplates(objects).flatMap(({ object, spec }) =>
       allContainers(spec).flatMap((container) => {
         const detail = check(container, spec);
-        return detail === undefined ? [] : [{ object, detail: `container ${show(container.name)} ${detail}` }];
+        return detail === undefined
+          ? []
+          : [{ object, detail: `container ${show(container.name)} ${detail}` }];
       }),
     );
 }
@@ -138,7 +156,16 @@ function perPod(check: (template: PodTemplate, objects: readonly KubeObject[]) =
     });
 }
 
-const ALLOWED_VOLUME_TYPES = ['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret'];
+const ALLOWED_VOLUME_TYPES = [
+  'configMap',
+  'csi',
+  'downwardAPI',
+  'emptyDir',
+  'ephemeral',
+  'persistentVolumeClaim',
+  'projected',
+  'secret',
+];
 const SAFE_SYSCTLS = [
   'kernel.shm_rmid_forced',
   'net.ipv4.ip_local_port_range',
@@ -151,10 +178,21 @@ const SAFE_SYSCTLS = [
   'net.ipv4.tcp_keepalive_intvl',
   'net.ipv4.tcp_keepalive_probes',
 ];
-const ALLOWED_SELINUX_TYPES = ['', 'container_t', 'container_init_t', 'container_kvm_t', 'container_engine_t'];
+const ALLOWED_SELINUX_TYPES = [
+  '',
+  'container_t',
+  'container_init_t',
+  'container_kvm_t',
+  'container_engine_t',
+];
 
 function probeHandler(probe: IIoK8sApiCoreV1Probe): string {
-  return JSON.stringify({ httpGet: probe.httpGet, tcpSocket: probe.tcpSocket, exec: probe.exec, grpc: probe.grpc });
+  return JSON.stringify({
+    httpGet: probe.httpGet,
+    tcpSocket: probe.tcpSocket,
+    exec: probe.exec,
+    grpc: probe.grpc,
+  });
 }
 
 /** The rule catalog. Ids are stable: users waive by id. */
@@ -223,7 +261,9 @@ export const POLICY_RULES: readonly PolicyRule[] = [
     fix: "set securityContext.seccompProfile.type to 'RuntimeDefault'",
     check: perContainer((c, pod) => {
       const type = c.securityContext?.seccompProfile?.type ?? pod.securityContext?.seccompProfile?.type;
-      return type === 'RuntimeDefault' || type === 'Localhost' ? undefined : `has seccomp profile ${show(type)}`;
+      return type === 'RuntimeDefault' || type === 'Localhost'
+        ? undefined
+        : `has seccomp profile ${show(type)}`;
     }),
   },
   {
@@ -245,7 +285,8 @@ export const POLICY_RULES: readonly PolicyRule[] = [
       for (const options of [pod.securityContext?.seLinuxOptions, c.securityContext?.seLinuxOptions]) {
         if (!options) continue;
         if (options.user || options.role) return `sets seLinuxOptions ${show(options)}`;
-        if (!ALLOWED_SELINUX_TYPES.includes(options.type ?? '')) return `sets seLinuxOptions.type ${show(options.type)}`;
+        if (!ALLOWED_SELINUX_TYPES.includes(options.type ?? ''))
+          return `sets seLinuxOptions.type ${show(options.type)}`;
       }
       return undefined;
     }),
@@ -265,7 +306,9 @@ export const POLICY_RULES: readonly PolicyRule[] = [
     title: 'pods set only safe sysctls',
     fix: `remove sysctls other than ${SAFE_SYSCTLS.join(', ')}`,
     check: perPod(({ spec }) => {
-      const unsafe = (spec.securityContext?.sysctls ?? []).map((s) => s.name).filter((n) => !SAFE_SYSCTLS.includes(n));
+      const unsafe = (spec.securityContext?.sysctls ?? [])
+        .map((s) => s.name)
+        .filter((n) => !SAFE_SYSCTLS.includes(n));
       return unsafe.length ? `sets unsafe sysctls ${show(unsafe)}` : undefined;
     }),
   },
@@ -274,7 +317,8 @@ export const POLICY_RULES: readonly PolicyRule[] = [
     title: 'AppArmor is not disabled',
     fix: "remove appArmorProfile type 'Unconfined'",
     check: perContainer((c, pod) =>
-      c.securityContext?.appArmorProfile?.type === 'Unconfined' || pod.securityContext?.appArmorProfile?.type === 'Unconfined'
+      c.securityContext?.appArmorProfile?.type === 'Unconfined' ||
+      pod.securityContext?.appArmorProfile?.type === 'Unconfined'
         ? 'runs with appArmorProfile Unconfined'
         : undefined,
     ),
@@ -295,7 +339,9 @@ export const POLICY_RULES: readonly PolicyRule[] = [
     fix: 'set resources.requests and resources.limits for cpu and memory',
     check: perContainer((c) => {
       const missing = (['requests', 'limits'] as const).flatMap((kind) =>
-        (['cpu', 'memory'] as const).filter((r) => c.resources?.[kind]?.[r] === undefined).map((r) => `${kind}.${r}`),
+        (['cpu', 'memory'] as const)
+          .filter((r) => c.resources?.[kind]?.[r] === undefined)
+          .map((r) => `${kind}.${r}`),
       );
       return missing.length ? `lacks resources ${missing.join(', ')}` : undefined;
     }),
@@ -321,10 +367,17 @@ export const POLICY_RULES: readonly PolicyRule[] = [
         (spec.containers ?? []).flatMap((c) => {
           const name = `container ${show(c.name)}`;
           if (!c.readinessProbe || !c.livenessProbe) {
-            return [{ object, detail: `${name} lacks a ${c.readinessProbe ? 'liveness' : 'readiness'} probe` }];
+            return [
+              { object, detail: `${name} lacks a ${c.readinessProbe ? 'liveness' : 'readiness'} probe` },
+            ];
           }
           return probeHandler(c.readinessProbe) === probeHandler(c.livenessProbe)
-            ? [{ object, detail: `${name} has identical readiness and liveness probes (${probeHandler(c.livenessProbe)})` }]
+            ? [
+                {
+                  object,
+                  detail: `${name} has identical readiness and liveness probes (${probeHandler(c.livenessProbe)})`,
+                },
+              ]
             : [];
         }),
       ),
@@ -336,7 +389,10 @@ export const POLICY_RULES: readonly PolicyRule[] = [
     check: perPod(({ object, labels }, objects) => {
       if (!['Deployment', 'StatefulSet'].includes(object.kind)) return undefined;
       const covered = objects.some(
-        (o) => o.kind === 'PodDisruptionBudget' && sameNamespace(o, object) && selectorMatches(dig(o, ['spec', 'selector']) as LabelSelector, labels),
+        (o) =>
+          o.kind === 'PodDisruptionBudget' &&
+          sameNamespace(o, object) &&
+          selectorMatches(dig(o, ['spec', 'selector']) as LabelSelector, labels),
       );
       return covered ? undefined : `has no PodDisruptionBudget selecting labels ${show(labels)}`;
     }),
@@ -377,7 +433,8 @@ export const POLICY_RULES: readonly PolicyRule[] = [
     fix: 'add topologySpreadConstraints over topology.kubernetes.io/zone and kubernetes.io/hostname',
     check: perPod(({ object, spec }) => {
       if (!['Deployment', 'StatefulSet', 'ReplicaSet'].includes(object.kind)) return undefined;
-      const spread = (spec.topologySpreadConstraints ?? []).length > 0 || spec.affinity?.podAntiAffinity !== undefined;
+      const spread =
+        (spec.topologySpreadConstraints ?? []).length > 0 || spec.affinity?.podAntiAffinity !== undefined;
       return spread ? undefined : 'sets neither topologySpreadConstraints nor podAntiAffinity';
     }),
   },
@@ -400,12 +457,20 @@ export function assertKnownWaivers(waivers: Readonly<Record<string, string>>, co
 }
 
 /** Runs every rule over the objects; waived rules report as waived, not as violations. */
-export function checkPolicy(objects: readonly KubeObject[], waivers: Readonly<Record<string, string>> = {}): PolicyResult {
+export function checkPolicy(
+  objects: readonly KubeObject[],
+  waivers: Readonly<Record<string, string>> = {},
+): PolicyResult {
   const violations: PolicyViolation[] = [];
   const waived: Array<PolicyViolation & { reason: string }> = [];
   for (const rule of POLICY_RULES) {
     for (const finding of rule.check(objects)) {
-      const violation = { rule: rule.id, object: describeObject(finding.object), detail: finding.detail, fix: rule.fix };
+      const violation = {
+        rule: rule.id,
+        object: describeObject(finding.object),
+        detail: finding.detail,
+        fix: rule.fix,
+      };
       const reason = waivers[rule.id];
       if (reason === undefined) violations.push(violation);
       else waived.push({ ...violation, reason });

@@ -1,8 +1,14 @@
-import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler' with { 'resolution-mode': 'import' };
-import type { IIoK8sApiAutoscalingV2MetricSpec } from 'kubernetes-models/autoscaling/v2/MetricSpec' with { 'resolution-mode': 'import' };
-import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget' with { 'resolution-mode': 'import' };
+import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler' with {
+  'resolution-mode': 'import',
+};
+import type { IIoK8sApiAutoscalingV2MetricSpec } from 'kubernetes-models/autoscaling/v2/MetricSpec' with {
+  'resolution-mode': 'import',
+};
+import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget' with {
+  'resolution-mode': 'import',
+};
 import { type HorizontalScaling, type InferenceServiceSpec } from '../core';
-import { asKubeObject, type KubeObject } from "./kube-object";
+import { asKubeObject, type KubeObject } from './kube-object';
 import { selectorLabels } from './labels';
 
 /** An `autoscaling/v2` HPA on CPU and/or memory utilization of the requests. */
@@ -44,7 +50,10 @@ export function renderHorizontalPodAutoscaler(
 }
 
 /** At most one pod down at a time for voluntary disruptions (drains, upgrades). */
-export function renderPodDisruptionBudget(spec: InferenceServiceSpec, metadata: KubeObject['metadata']): KubeObject {
+export function renderPodDisruptionBudget(
+  spec: InferenceServiceSpec,
+  metadata: KubeObject['metadata'],
+): KubeObject {
   const pdb: IPodDisruptionBudget = {
     apiVersion: 'policy/v1',
     kind: 'PodDisruptionBudget',

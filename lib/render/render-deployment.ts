@@ -1,9 +1,11 @@
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment' with { 'resolution-mode': 'import' };
-import type { IIoK8sApiCoreV1PodSpec } from 'kubernetes-models/v1/PodSpec' with { 'resolution-mode': 'import' };
+import type { IIoK8sApiCoreV1PodSpec } from 'kubernetes-models/v1/PodSpec' with {
+  'resolution-mode': 'import',
+};
 import type { IIoK8sApiCoreV1Probe } from 'kubernetes-models/v1/Probe' with { 'resolution-mode': 'import' };
 import { formatCpu, formatMemory, type InferenceServiceSpec } from '../core';
 import { type ModelInfo } from '../model';
-import { asKubeObject, type KubeObject } from "./kube-object";
+import { asKubeObject, type KubeObject } from './kube-object';
 import { ANNOTATIONS, modelName, selectorLabels, standardLabels } from './labels';
 
 /** The non-root user of the server image (distroless `nonroot`). */
@@ -23,7 +25,10 @@ export function terminationGracePeriodSeconds(spec: InferenceServiceSpec): numbe
 }
 
 /** The settings the server reads from its environment (lib/server reads the same names). */
-export function serverEnv(spec: InferenceServiceSpec, model: ModelInfo): Array<{ name: string; value: string }> {
+export function serverEnv(
+  spec: InferenceServiceSpec,
+  model: ModelInfo,
+): Array<{ name: string; value: string }> {
   return [
     { name: 'MODELFAB_MODEL_NAME', value: modelName(spec.modelPath) },
     { name: 'MODELFAB_MODEL_SHA256', value: model.sha256 },
@@ -56,13 +61,15 @@ function podSpec(spec: InferenceServiceSpec, model: ModelInfo): IIoK8sApiCoreV1P
       fsGroup: SERVER_UID,
       seccompProfile: { type: 'RuntimeDefault' },
     },
-    topologySpreadConstraints: ['topology.kubernetes.io/zone', 'kubernetes.io/hostname'].map((topologyKey) => ({
-      maxSkew: 1,
-      topologyKey,
-      whenUnsatisfiable: 'ScheduleAnyway',
-      labelSelector: { matchLabels: selectorLabels(spec) },
-      matchLabelKeys: ['pod-template-hash'],
-    })),
+    topologySpreadConstraints: ['topology.kubernetes.io/zone', 'kubernetes.io/hostname'].map(
+      (topologyKey) => ({
+        maxSkew: 1,
+        topologyKey,
+        whenUnsatisfiable: 'ScheduleAnyway',
+        labelSelector: { matchLabels: selectorLabels(spec) },
+        matchLabelKeys: ['pod-template-hash'],
+      }),
+    ),
     containers: [
       {
         name: CONTAINER_NAME,
@@ -82,8 +89,16 @@ function podSpec(spec: InferenceServiceSpec, model: ModelInfo): IIoK8sApiCoreV1P
           timeoutSeconds: 2,
           failureThreshold: Math.ceil(spec.startupTimeoutSeconds / startupPeriod),
         }),
-        readinessProbe: httpProbe(HEALTH_PATHS.ready, { periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 }),
-        livenessProbe: httpProbe(HEALTH_PATHS.live, { periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 3 }),
+        readinessProbe: httpProbe(HEALTH_PATHS.ready, {
+          periodSeconds: 5,
+          timeoutSeconds: 2,
+          failureThreshold: 2,
+        }),
+        livenessProbe: httpProbe(HEALTH_PATHS.live, {
+          periodSeconds: 10,
+          timeoutSeconds: 3,
+          failureThreshold: 3,
+        }),
         lifecycle: { preStop: { sleep: { seconds: spec.shutdown.preStopSleepSeconds } } },
         securityContext: {
           allowPrivilegeEscalation: false,
@@ -104,7 +119,11 @@ function podSpec(spec: InferenceServiceSpec, model: ModelInfo): IIoK8sApiCoreV1P
  * The Deployment: restricted pod security, requests and limits, OIP probes, graceful shutdown,
  * zone and host spread, and the model digest on the pod template (a new model rolls the pods).
  */
-export function renderDeployment(spec: InferenceServiceSpec, model: ModelInfo, metadata: KubeObject['metadata']): KubeObject {
+export function renderDeployment(
+  spec: InferenceServiceSpec,
+  model: ModelInfo,
+  metadata: KubeObject['metadata'],
+): KubeObject {
   const labels = standardLabels(spec, model.sha256);
   const deployment: IDeployment = {
     apiVersion: 'apps/v1',

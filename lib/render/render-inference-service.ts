@@ -1,6 +1,6 @@
 import { type InferenceServiceSpec } from '../core';
 import { type ModelInfo } from '../model';
-import { type KubeObject } from "./kube-object";
+import { type KubeObject } from './kube-object';
 import { ANNOTATIONS, standardLabels } from './labels';
 import { assertKnownWaivers } from './policy';
 import { renderHorizontalPodAutoscaler, renderPodDisruptionBudget } from './render-availability';
@@ -20,18 +20,21 @@ export function renderInferenceService(spec: InferenceServiceSpec, model: ModelI
   if (Object.keys(spec.policyWaivers).length > 0) {
     annotations[ANNOTATIONS.policyWaivers] = JSON.stringify(spec.policyWaivers);
   }
-  const metadata: KubeObject['metadata'] = {
+  // A fresh metadata object each: the objects share no mutable state.
+  const metadata = (extra: Pick<KubeObject['metadata'], 'annotations'> = {}): KubeObject['metadata'] => ({
     name: spec.name,
     ...(spec.namespace !== undefined ? { namespace: spec.namespace } : {}),
-    labels,
-  };
+    labels: { ...labels },
+    ...extra,
+  });
   const objects = [
-    renderServiceAccount(spec, metadata),
-    renderService(spec, metadata),
-    renderDeployment(spec, model, { ...metadata, annotations }),
+    renderServiceAccount(spec, metadata()),
+    renderService(spec, metadata()),
+    renderDeployment(spec, model, metadata({ annotations })),
   ];
-  if (spec.scaling.kind === 'horizontal') objects.push(renderHorizontalPodAutoscaler(spec, spec.scaling, metadata));
-  objects.push(renderPodDisruptionBudget(spec, metadata), renderNetworkPolicy(spec, metadata));
-  if (spec.ingress) objects.push(renderIngress(spec, spec.ingress, metadata));
+  if (spec.scaling.kind === 'horizontal')
+    objects.push(renderHorizontalPodAutoscaler(spec, spec.scaling, metadata()));
+  objects.push(renderPodDisruptionBudget(spec, metadata()), renderNetworkPolicy(spec, metadata()));
+  if (spec.ingress) objects.push(renderIngress(spec, spec.ingress, metadata()));
   return objects;
 }

@@ -1,11 +1,16 @@
 import type { IService } from 'kubernetes-models/v1/Service' with { 'resolution-mode': 'import' };
-import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount' with { 'resolution-mode': 'import' };
+import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount' with {
+  'resolution-mode': 'import',
+};
 import { type InferenceServiceSpec } from '../core';
-import { asKubeObject, type KubeObject } from "./kube-object";
+import { asKubeObject, type KubeObject } from './kube-object';
 import { selectorLabels } from './labels';
 
 /** The pods' identity; no API token is mounted unless the user asks (the server needs no API access). */
-export function renderServiceAccount(spec: InferenceServiceSpec, metadata: KubeObject['metadata']): KubeObject {
+export function renderServiceAccount(
+  spec: InferenceServiceSpec,
+  metadata: KubeObject['metadata'],
+): KubeObject {
   const account: IServiceAccount = {
     apiVersion: 'v1',
     kind: 'ServiceAccount',
@@ -26,7 +31,13 @@ export function renderService(spec: InferenceServiceSpec, metadata: KubeObject['
       selector: selectorLabels(spec),
       ports: [
         { name: 'http', port: spec.port, targetPort: 'http', protocol: 'TCP', appProtocol: 'http' },
-        { name: 'metrics', port: spec.metricsPort, targetPort: 'metrics', protocol: 'TCP', appProtocol: 'http' },
+        {
+          name: 'metrics',
+          port: spec.metricsPort,
+          targetPort: 'metrics',
+          protocol: 'TCP',
+          appProtocol: 'http',
+        },
       ],
     },
   };

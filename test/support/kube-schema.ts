@@ -18,7 +18,8 @@ const LOADERS: Record<string, () => Promise<ModelClass>> = {
     (await import('kubernetes-models/policy/v1/PodDisruptionBudget')).PodDisruptionBudget,
   'networking.k8s.io/v1/NetworkPolicy': async () =>
     (await import('kubernetes-models/networking.k8s.io/v1/NetworkPolicy')).NetworkPolicy,
-  'networking.k8s.io/v1/Ingress': async () => (await import('kubernetes-models/networking.k8s.io/v1/Ingress')).Ingress,
+  'networking.k8s.io/v1/Ingress': async () =>
+    (await import('kubernetes-models/networking.k8s.io/v1/Ingress')).Ingress,
 };
 
 /** Rejects with the schema errors when the object does not validate; an unknown kind is an error too. */

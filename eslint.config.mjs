@@ -21,4 +21,16 @@ export default tseslint.config(
     files: ['lib/cli/**/*.ts', 'test/perf/**/*.ts', 'examples/**/*.ts', 'tools/**/*.ts'],
     rules: { 'no-console': 'off' },
   },
+  {
+    // Tests read rendered manifests and parsed YAML as untyped JSON on purpose.
+    files: ['test/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-explicit-any': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
+      '@typescript-eslint/no-unsafe-return': 'off',
+    },
+  },
 );

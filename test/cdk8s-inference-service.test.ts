@@ -444,7 +444,7 @@ describe('InferenceService bad input', () => {
         new InferenceService(new Chart(app, 'prod', { namespace: 'ml' }), 'iris', {
           ...BASE,
           ...props(),
-        } as InferenceServiceProps);
+        });
         app.synth();
       } catch (e) {
         error = e;

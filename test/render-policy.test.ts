@@ -74,7 +74,7 @@ describe('checkPolicy', () => {
     mutate(objects);
     const { violations } = checkPolicy(objects);
     expect(violations.map((v) => v.rule)).toEqual([rule]);
-    expect(violations[0]!.object).toMatch(/^Deployment\/ml\/iris$/);
+    expect(violations[0].object).toMatch(/^Deployment\/ml\/iris$/);
   });
 
   it('checks init containers too, with the pod-level security context applying to them', () => {
@@ -115,7 +115,7 @@ describe('checkPolicy', () => {
     const objects = compliantObjects();
     server(objects).securityContext.readOnlyRootFilesystem = false;
     const [violation] = checkPolicy(objects).violations;
-    expect(formatPolicyViolation(violation!)).toBe(
+    expect(formatPolicyViolation(violation)).toBe(
       'policy read-only-root failed on Deployment/ml/iris: container "server" has readOnlyRootFilesystem false; ' +
         'set securityContext.readOnlyRootFilesystem: true and mount an emptyDir where the process writes' +
         " (or waive it: policy: { waive: { 'read-only-root': '<reason>' } })",

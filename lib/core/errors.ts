@@ -1,3 +1,5 @@
+import { inspect } from 'node:util';
+
 /**
  * Errors raised for bad props. Every message starts with the construct path in brackets so a
  * user with many services knows which one to fix, then says the value received and the fix.
@@ -23,8 +25,8 @@ export function show(value: unknown): string {
   if (value === undefined) return 'undefined';
   if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
   try {
-    return JSON.stringify(value);
+    return JSON.stringify(value) ?? inspect(value);
   } catch {
-    return String(value);
+    return inspect(value, { depth: 2, breakLength: Infinity }); // circular or BigInt
   }
 }

@@ -28,7 +28,7 @@ export function parseImageReference(ref: string): ImageReference | undefined {
   const [, repository, tag, digest] = match;
   return {
     ref,
-    repository: repository!,
+    repository: repository,
     ...(tag !== undefined ? { tag } : {}),
     ...(digest !== undefined ? { digest } : {}),
   };

@@ -31,8 +31,8 @@ export function isIngressHost(value: string): boolean {
 export function isQualifiedName(key: string): boolean {
   const parts = key.split('/');
   if (parts.length > 2) return false;
-  const name = parts.length === 2 ? parts[1]! : parts[0]!;
-  if (parts.length === 2 && !isDns1123Subdomain(parts[0]!)) return false;
+  const name = parts.length === 2 ? parts[1] : parts[0];
+  if (parts.length === 2 && !isDns1123Subdomain(parts[0])) return false;
   return name.length <= 63 && LABEL_NAME.test(name);
 }
 

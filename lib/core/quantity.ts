@@ -48,16 +48,16 @@ export function parseQuantityNanos(input: string): bigint {
     throw new QuantityError(`${JSON.stringify(input)} is not a kubernetes quantity`);
   }
   const [, sign, number, suffix = ''] = match;
-  const [whole = '', fraction = ''] = number!.split('.');
+  const [whole = '', fraction = ''] = number.split('.');
   // mantissa = digits / 10^fraction.length
   const digits = BigInt((whole || '0') + fraction);
   let numerator = digits * NANOS_PER_UNIT;
   let denominator = 10n ** BigInt(fraction.length);
   if (suffix in BINARY_SUFFIXES) {
-    numerator *= BINARY_SUFFIXES[suffix]!;
+    numerator *= BINARY_SUFFIXES[suffix];
   } else {
     const exponent =
-      suffix in DECIMAL_SUFFIX_EXPONENTS ? DECIMAL_SUFFIX_EXPONENTS[suffix]! : Number(suffix.slice(1));
+      suffix in DECIMAL_SUFFIX_EXPONENTS ? DECIMAL_SUFFIX_EXPONENTS[suffix] : Number(suffix.slice(1));
     if (Math.abs(exponent) > 40) {
       throw new QuantityError(`${JSON.stringify(input)} has an exponent out of range`);
     }
@@ -112,11 +112,11 @@ export function formatMemory(bytes: number): string {
   assertPositiveInteger(bytes, 'bytes');
   const value = BigInt(bytes);
   for (const suffix of ['Ei', 'Pi', 'Ti', 'Gi', 'Mi', 'Ki']) {
-    const unit = BINARY_SUFFIXES[suffix]!;
+    const unit = BINARY_SUFFIXES[suffix];
     if (value % unit === 0n) return `${value / unit}${suffix}`;
   }
   for (const suffix of ['E', 'P', 'T', 'G', 'M', 'k']) {
-    const unit = 10n ** BigInt(DECIMAL_SUFFIX_EXPONENTS[suffix]!);
+    const unit = 10n ** BigInt(DECIMAL_SUFFIX_EXPONENTS[suffix]);
     if (value % unit === 0n) return `${value / unit}${suffix}`;
   }
   return String(value);

@@ -439,7 +439,7 @@ function isCidr(value: unknown): value is string {
     CIDR.test(value) &&
     (!value.includes('.') ||
       value
-        .split('/')[0]!
+        .split('/')[0]
         .split('.')
         .every((o) => Number(o) <= 255))
   );
@@ -519,17 +519,19 @@ function resolveNetworkPolicy(
 
 function resolveIngress(check: PropsChecker, ingress: IngressProps, name: string): IngressSpec {
   check.record('ingress', ingress);
-  const hosts = ingress.hosts ?? [];
-  if (!Array.isArray(hosts))
-    check.fail('ingress.hosts', `ingress.hosts must be a list of host names, got ${show(hosts)}`);
-  for (const host of hosts) {
+  const rawHosts: unknown = ingress.hosts ?? [];
+  if (!Array.isArray(rawHosts)) {
+    check.fail('ingress.hosts', `ingress.hosts must be a list of host names, got ${show(rawHosts)}`);
+  }
+  const hosts = (rawHosts as readonly unknown[]).map((host) => {
     if (typeof host !== 'string' || !isIngressHost(host)) {
       check.fail(
         'ingress.hosts',
         `ingress.hosts entry ${show(host)} is not a dns name; use e.g. 'iris.example.com' or '*.example.com'`,
       );
     }
-  }
+    return host;
+  });
   const routePath = ingress.path ?? '/';
   if (typeof routePath !== 'string' || !routePath.startsWith('/')) {
     check.fail('ingress.path', `ingress.path ${show(routePath)} must start with '/'`);
@@ -585,7 +587,7 @@ function resolveIngress(check: PropsChecker, ingress: IngressProps, name: string
     tls = { secretName, ...(clusterIssuer ? { clusterIssuer } : {}), ...(issuer ? { issuer } : {}) };
   }
   return {
-    hosts: [...hosts],
+    hosts,
     path: routePath,
     ...(ingress.className !== undefined ? { className: ingress.className } : {}),
     ...(tls ? { tls } : {}),

@@ -117,9 +117,9 @@ export function selectorMatches(
     const has = Object.prototype.hasOwnProperty.call(labels, key);
     const ok =
       operator === 'In'
-        ? has && values.includes(labels[key]!)
+        ? has && values.includes(labels[key])
         : operator === 'NotIn'
-          ? !has || !values.includes(labels[key]!)
+          ? !has || !values.includes(labels[key])
           : operator === 'Exists'
             ? has
             : operator === 'DoesNotExist'

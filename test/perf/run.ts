@@ -12,11 +12,13 @@ async function main(): Promise<void> {
   const names = process.argv.slice(2);
   const unknown = names.filter((n) => !(n in BENCHMARKS));
   if (unknown.length > 0) {
-    console.error(`unknown benchmark ${unknown.join(', ')}; available: ${Object.keys(BENCHMARKS).join(', ')}`);
+    console.error(
+      `unknown benchmark ${unknown.join(', ')}; available: ${Object.keys(BENCHMARKS).join(', ')}`,
+    );
     process.exit(2);
   }
   for (const name of names.length > 0 ? names : Object.keys(BENCHMARKS)) {
-    await BENCHMARKS[name]!();
+    await BENCHMARKS[name]();
   }
 }
 

@@ -73,7 +73,7 @@ function cdk8sPlusBaseline(chart: Chart): void {
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 function spread(values: number[]): string {
@@ -93,8 +93,8 @@ export function benchSynth(): void {
   }
   const m = median(modelfab.map((r) => r.ms));
   const b = median(baseline.map((r) => r.ms));
-  const mObjects = modelfab[0]!.objects;
-  const bObjects = baseline[0]!.objects;
+  const mObjects = modelfab[0].objects;
+  const bObjects = baseline[0].objects;
   const rows = [
     ['', 'services', 'objects', 'median', 'range', 'services/s', 'objects/s'],
     [
@@ -116,9 +116,14 @@ export function benchSynth(): void {
       (bObjects / (b / 1000)).toFixed(0),
     ],
   ];
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  console.log(`\nsynth benchmark (${ROUNDS} rounds, median; node ${process.version}, ${os.cpus()[0]?.model ?? 'cpu'})`);
-  for (const row of rows) console.log(row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '));
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  console.log(
+    `\nsynth benchmark (${ROUNDS} rounds, median; node ${process.version}, ${os.cpus()[0]?.model ?? 'cpu'})`,
+  );
+  for (const row of rows)
+    console.log(
+      row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  '),
+    );
   console.log(
     `ratio (modelfab / baseline): time per service ${(m / b).toFixed(2)}x, time per object ${(m / mObjects / (b / bObjects)).toFixed(2)}x`,
   );

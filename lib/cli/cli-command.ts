@@ -1,0 +1,56 @@
+/** Exit statuses of the `modelfab` command. */
+export const EXIT_CODES = {
+  /** The command did what was asked. */
+  ok: 0,
+  /** The command ran but failed (a model file that cannot be read, a failed gate, …). */
+  failure: 1,
+  /** The command line was wrong: unknown command or option, missing argument. */
+  usage: 2,
+} as const;
+
+/** What a command produced: the text for stdout and stderr and the exit status. */
+export interface CommandResult {
+  readonly exitCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * A `modelfab` subcommand. `run` gets the arguments after the command name and returns its
+ * output rather than writing it, so commands are testable without spawning a process.
+ */
+export interface CliCommand {
+  /** The word that selects it: `modelfab <name> …`. */
+  readonly name: string;
+  /** One lower-case line for the command list. */
+  readonly summary: string;
+  /** The full help text, printed by `modelfab <name> --help`. */
+  readonly usage: string;
+  run(args: readonly string[]): CommandResult | Promise<CommandResult>;
+}
+
+/** A result that prints `text` to stdout and exits 0. */
+export function success(text: string): CommandResult {
+  return { exitCode: EXIT_CODES.ok, stdout: ensureNewline(text), stderr: '' };
+}
+
+/** A result that prints `modelfab <command>: <message>` to stderr with the given exit status. */
+export function failure(
+  command: string,
+  message: string,
+  exitCode: number = EXIT_CODES.failure,
+): CommandResult {
+  return { exitCode, stdout: '', stderr: `modelfab ${command}: ${message}\n` };
+}
+
+/** A usage error: the message, where to find help, and exit status 2. */
+export function usageError(command: string, message: string): CommandResult {
+  const help =
+    command === '' ? "run 'modelfab --help' for usage" : `run 'modelfab ${command} --help' for usage`;
+  const prefix = command === '' ? 'modelfab' : `modelfab ${command}`;
+  return { exitCode: EXIT_CODES.usage, stdout: '', stderr: `${prefix}: ${message}\n${help}\n` };
+}
+
+function ensureNewline(text: string): string {
+  return text.endsWith('\n') ? text : `${text}\n`;
+}

@@ -34,10 +34,11 @@ export class InferenceService extends Construct {
 
   constructor(scope: Construct, id: string, props: InferenceServiceProps) {
     super(scope, id);
+    const chartNamespace = Chart.of(this).namespace;
     this.spec = resolveInferenceService(props, {
       constructPath: this.node.path,
       id,
-      ...(Chart.of(this).namespace !== undefined ? { defaultNamespace: Chart.of(this).namespace } : {}),
+      ...(chartNamespace !== undefined ? { defaultNamespace: chartNamespace } : {}),
     });
     this.name = this.spec.name;
     this.model = inspectModelFor(this.node.path, this.spec.modelPath);

@@ -8,7 +8,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { onnx } from 'onnx-proto';
-import { type ModelSpec, encodeModel } from '../../tools/onnx/model-builder';
+import {
+  ELEMENT_TYPES,
+  type ElementTypeName,
+  type ModelSpec,
+  encodeModel,
+} from '../../tools/onnx/model-builder';
 
 /** A fixture model: its bytes and what a test can check against a hand computation. */
 export interface FixtureModel {
@@ -228,22 +233,11 @@ function sparseInitializer(): FixtureModel {
   return { bytes, parameterCount: 3 * 4 + 4, nodeCount: 2 };
 }
 
-/** The element types onnxruntime-node can feed, each through an Identity: `in_<type>` → `out_<type>`. */
-export const ORT_ELEMENT_TYPES = [
-  'float32',
-  'uint8',
-  'int8',
-  'uint16',
-  'int16',
-  'int32',
-  'int64',
-  'string',
-  'bool',
-  'float16',
-  'float64',
-  'uint32',
-  'uint64',
-] as const;
+/**
+ * The element types onnxruntime-node can feed (the builder's list, in ONNX DataType code order),
+ * each through an Identity: `in_<type>` → `out_<type>`.
+ */
+export const ORT_ELEMENT_TYPES = Object.keys(ELEMENT_TYPES) as ElementTypeName[];
 
 function allElementTypes(): FixtureModel {
   return fromSpec(

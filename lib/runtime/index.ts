@@ -1,0 +1,15 @@
+// ort-tensor.ts (toOrtTensor, fromOrtTensor) is left out on purpose: it loads onnxruntime-node's
+// native addon (~65 ms, ~12 MB), which processes that only validate or convert (synth) never need.
+export * from './errors';
+export * from './tensor';
+export * from './tensor-json';
+export * from './float16';
+export * from './session-options';
+export * from './validate-inputs';
+export * from './random-inputs';
+export * from './input-shapes';
+export * from './batch-queue';
+export * from './spin-budget';
+export * from './available-cpus';
+export * from './executor';
+export { resolveWorkerScript, type WorkerScript } from './worker-script';

@@ -1,0 +1,103 @@
+/**
+ * Seeded random inputs for benchmarks: the same model, shapes and seed always give the same
+ * bytes, for every element type onnxruntime-node can feed.
+ */
+import { type ModelInfo } from '../model';
+import { InputShapesError, InputValidationError } from './errors';
+import { halfBitsFromNumber } from './float16';
+import { mulberry32 } from './prng';
+import {
+  FEEDABLE_ELEMENT_TYPES,
+  type FeedableElementType,
+  type TensorData,
+  type TensorDataArray,
+  allocateData,
+  elementCount,
+  isFeedableElementType,
+} from './tensor';
+
+const TWO_POW_23 = 2 ** 23;
+const TWO_POW_31 = 2 ** 31;
+/** Integer inputs are drawn from 0 to 9: valid as indices into any table of 10 or more. */
+const INTEGER_VALUES = 10;
+const LETTERS = 'abcdefghijklmnopqrstuvwxyz';
+
+function fill(type: FeedableElementType, count: number, next: () => number): TensorDataArray {
+  const data = allocateData(type, count);
+  switch (type) {
+    case 'float32':
+      // Multiples of 2^-23 in [-1, 1): exact in float32, so none rounds up to 1.
+      for (let i = 0; i < count; i++) (data as Float32Array)[i] = (next() >>> 8) / TWO_POW_23 - 1;
+      break;
+    case 'float64':
+      for (let i = 0; i < count; i++) (data as Float64Array)[i] = next() / TWO_POW_31 - 1;
+      break;
+    case 'float16':
+      // Multiples of 2^-11 in [-1, 1): each is exactly a half, so no rounding up to 1.
+      for (let i = 0; i < count; i++)
+        (data as Uint16Array)[i] = halfBitsFromNumber((next() % 4096) / 2048 - 1);
+      break;
+    case 'bool':
+      for (let i = 0; i < count; i++) (data as Uint8Array)[i] = next() & 1;
+      break;
+    case 'int64':
+    case 'uint64':
+      for (let i = 0; i < count; i++) (data as BigInt64Array)[i] = BigInt(next() % INTEGER_VALUES);
+      break;
+    case 'string':
+      for (let i = 0; i < count; i++) {
+        const length = 1 + (next() % 8);
+        let word = '';
+        for (let k = 0; k < length; k++) word += LETTERS[next() % LETTERS.length];
+        (data as string[])[i] = word;
+      }
+      break;
+    default:
+      for (let i = 0; i < count; i++) (data as Int32Array)[i] = next() % INTEGER_VALUES;
+  }
+  return data;
+}
+
+/**
+ * A tensor for every model input at the given shapes (see `resolveInputShapes`), filled from a
+ * seeded generator in input order: floats (float32, float64, float16) uniform in [-1, 1),
+ * integers from 0 to 9, bools 0 or 1, strings of 1 to 8 lower-case letters.
+ * @throws InputShapesError when an input has no shape or an invalid one
+ * @throws InputValidationError when an input is not a tensor or has a type onnxruntime-node cannot feed
+ */
+export function randomInputs(
+  model: ModelInfo,
+  shapes: Readonly<Record<string, readonly number[]>>,
+  seed: number,
+): Record<string, TensorData> {
+  const next = mulberry32(seed);
+  const inputs: Record<string, TensorData> = {};
+  for (const signature of model.inputs) {
+    const name = JSON.stringify(signature.name);
+    if (!signature.isTensor) {
+      throw new InputValidationError(
+        `input ${name} is a ${signature.kind}, which onnxruntime-node cannot feed`,
+      );
+    }
+    const type = signature.elementType;
+    if (!isFeedableElementType(type)) {
+      throw new InputValidationError(
+        `input ${name} is ${type}, which onnxruntime-node cannot feed; it feeds ${FEEDABLE_ELEMENT_TYPES.join(', ')}`,
+      );
+    }
+    const dims = shapes[signature.name];
+    if (dims === undefined) {
+      throw new InputShapesError(
+        `no shape for input ${name}; resolve the shapes with resolveInputShapes first`,
+      );
+    }
+    let count: number;
+    try {
+      count = elementCount(dims);
+    } catch (error) {
+      throw new InputShapesError(`input ${name}: ${(error as Error).message}`);
+    }
+    inputs[signature.name] = { type, dims: [...dims], data: fill(type, count, next) };
+  }
+  return inputs;
+}

@@ -1,0 +1,59 @@
+/**
+ * The one place the serving session options are decided. The gate and the server both create
+ * their sessions with {@link sessionOptionsFor}, so what the gate measures is what pods run.
+ */
+import fs from 'node:fs';
+import { type InferenceSession } from 'onnxruntime-node';
+
+/** What the serving session options depend on. */
+export interface ServingSessionSettings {
+  /** onnxruntime intra-op threads of the session (the CPU limit, see {@link intraOpThreadsFor}). */
+  readonly intraOpThreads: number;
+}
+
+/**
+ * The session options every serving session uses: the CPU execution provider, `intraOpThreads`
+ * intra-op threads, one inter-op thread with sequential execution (a request's operators run one
+ * after another; parallelism comes from intra-op threads and workers), every graph optimisation,
+ * and the CPU memory arena (steady allocations after warm-up).
+ * @throws RangeError when intraOpThreads is not a positive integer
+ */
+export function sessionOptionsFor(settings: ServingSessionSettings): InferenceSession.SessionOptions {
+  const { intraOpThreads } = settings;
+  if (!Number.isInteger(intraOpThreads) || intraOpThreads < 1) {
+    throw new RangeError(`intraOpThreads must be a positive integer, received ${String(intraOpThreads)}`);
+  }
+  return {
+    executionProviders: ['cpu'],
+    intraOpNumThreads: intraOpThreads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    enableCpuMemArena: true,
+  };
+}
+
+/**
+ * Intra-op threads for a CPU limit in millicores: whole CPUs, rounded down, at least 1 (more
+ * threads than the CFS quota allows only adds throttling).
+ * @throws RangeError when cpuMillis is not a positive number
+ */
+export function intraOpThreadsFor(cpuMillis: number): number {
+  if (!Number.isFinite(cpuMillis) || cpuMillis <= 0) {
+    throw new RangeError(
+      `the cpu limit must be a positive number of millicores, received ${String(cpuMillis)}`,
+    );
+  }
+  return Math.max(1, Math.floor(cpuMillis / 1000));
+}
+
+let version: string | undefined;
+
+/** The version of the installed onnxruntime-node (`'1.30.0'`), read from its package.json. */
+export function onnxruntimeVersion(): string {
+  if (version === undefined) {
+    const file = require.resolve('onnxruntime-node/package.json');
+    version = (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version;
+  }
+  return version;
+}

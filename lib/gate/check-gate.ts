@@ -1,0 +1,345 @@
+/**
+ * The gate's judgement: one verdict per declared threshold, with the message a user reads when synth
+ * fails, and the informative grades. Pure functions of the resolved spec and the measurements.
+ *
+ * A message names the metric, the measured value, the comparison, the prop and its limit, the context
+ * it was measured in and what to change:
+ * `latency p99 31.2 ms > latencyP99Ms 25 (1 CPU, onnxruntime 1.30.0, 4,812 samples, stable); raise resources.cpu or relax latencyP99Ms`.
+ */
+import path from 'node:path';
+import { type GateSpec } from '../core';
+import { type BatchSettingResult, type GateMeasurements, type Grade, type Verdict } from './gate-report';
+
+const MIB = 2 ** 20;
+
+/** Grade of a p99 latency: excellent < 50 ms, good < 100 ms, pass < 200 ms, else fail. */
+export function gradeLatency(p99Ms: number): Grade {
+  if (p99Ms < 50) return 'excellent';
+  if (p99Ms < 100) return 'good';
+  if (p99Ms < 200) return 'pass';
+  return 'fail';
+}
+
+/** Grade of a per-replica throughput: excellent > 1000 rps, good > 500, pass > 100, else fail. */
+export function gradeThroughput(rps: number): Grade {
+  if (rps > 1000) return 'excellent';
+  if (rps > 500) return 'good';
+  if (rps > 100) return 'pass';
+  return 'fail';
+}
+
+/** Grade of an accuracy (a fraction from 0 to 1): excellent > 0.95, good > 0.90, pass > 0.85, else fail. */
+export function gradeAccuracy(fraction: number): Grade {
+  if (fraction > 0.95) return 'excellent';
+  if (fraction > 0.9) return 'good';
+  if (fraction > 0.85) return 'pass';
+  return 'fail';
+}
+
+/**
+ * Judges the measurements against every threshold the spec declares, in a fixed order: latencyP50Ms,
+ * latencyP95Ms, latencyP99Ms, minThroughputRps, accuracy.min, accuracy.max, parity, maxMemoryMb,
+ * maxColdStartMs, maxModelSizeMb. Thresholds not declared give no verdict. An unstable latency or
+ * throughput measurement fails its thresholds whatever its value; a NaN measurement fails.
+ */
+export function checkGate(spec: GateSpec, m: GateMeasurements): Verdict[] {
+  const verdicts: Verdict[] = [];
+  const latencyLimits = [
+    ['latencyP50Ms', 'p50', spec.latencyP50Ms, m.latency.p50Ms],
+    ['latencyP95Ms', 'p95', spec.latencyP95Ms, m.latency.p95Ms],
+    ['latencyP99Ms', 'p99', spec.latencyP99Ms, m.latency.p99Ms],
+  ] as const;
+  for (const [prop, name, limit, measured] of latencyLimits) {
+    if (limit !== undefined) verdicts.push(latencyVerdict(prop, name, limit, measured, m));
+  }
+  if (spec.minThroughputRps !== undefined) verdicts.push(throughputVerdict(spec, spec.minThroughputRps, m));
+  if (spec.accuracy?.min !== undefined) verdicts.push(accuracyVerdict(spec, 'min', spec.accuracy.min, m));
+  if (spec.accuracy?.max !== undefined) verdicts.push(accuracyVerdict(spec, 'max', spec.accuracy.max, m));
+  if (spec.parity) verdicts.push(parityVerdict(spec.parity, m));
+  if (spec.maxMemoryMb !== undefined) {
+    verdicts.push(
+      judge({
+        threshold: 'maxMemoryMb',
+        metric: 'peak memory',
+        measured: m.peakRssBytes / MIB,
+        limit: spec.maxMemoryMb,
+        unit: 'MiB',
+        bound: 'max',
+        context: `peak rss of the benchmark process, ${runtimeContext(m)}`,
+        fix: 'use a smaller or quantized model or raise maxMemoryMb (and resources.memory with it)',
+      }),
+    );
+  }
+  if (spec.maxColdStartMs !== undefined) {
+    const { sessionCreateMs, firstInferenceMs, totalMs } = m.coldStart;
+    verdicts.push(
+      judge({
+        threshold: 'maxColdStartMs',
+        metric: 'cold start',
+        measured: totalMs,
+        limit: spec.maxColdStartMs,
+        unit: 'ms',
+        bound: 'max',
+        context: `session create ${formatNumber(sessionCreateMs)} ms + first inference ${formatNumber(firstInferenceMs)} ms, ${runtimeContext(m)}`,
+        fix: 'use a smaller model, raise resources.cpu or relax maxColdStartMs',
+      }),
+    );
+  }
+  if (spec.maxModelSizeMb !== undefined) {
+    verdicts.push(
+      judge({
+        threshold: 'maxModelSizeMb',
+        metric: 'model size',
+        measured: m.modelSizeBytes / MIB,
+        limit: spec.maxModelSizeMb,
+        unit: 'MiB',
+        bound: 'max',
+        context: `${formatCount(m.modelSizeBytes)} bytes`,
+        fix: 'shrink the model (quantize or prune it) or raise maxModelSizeMb',
+      }),
+    );
+  }
+  return verdicts;
+}
+
+/**
+ * The error message of a failed gate: the construct path, then every failed verdict's message, the
+ * first on the `gate failed:` line and the others indented below it:
+ * `[prod/iris] gate failed: latency p99 … \n  throughput …`. With no failed verdict: `[path] gate passed`.
+ */
+export function formatGateFailure(constructPath: string, verdicts: readonly Verdict[]): string {
+  const failed = verdicts.filter((v) => !v.pass).map((v) => v.message);
+  if (failed.length === 0) return `[${constructPath}] gate passed`;
+  return `[${constructPath}] gate failed: ${failed.join('\n  ')}`;
+}
+
+/**
+ * A CPU limit in millicores as the messages write it: `1 CPU`, `1.5 CPU`, `500m CPU`.
+ */
+export function formatCpuLimit(millis: number): string {
+  if (!Number.isFinite(millis) || millis <= 0) return `${String(millis)}m CPU`;
+  if (millis % 1000 === 0 || millis > 1000) return `${Number((millis / 1000).toFixed(3))} CPU`;
+  return `${millis}m CPU`;
+}
+
+/** An integer count with thousands separators: `4,812`. */
+export function formatCount(value: number): string {
+  if (!Number.isFinite(value)) return 'n/a';
+  return groupThousands(String(Math.round(Math.abs(value))), value < 0);
+}
+
+/**
+ * A measured value for people: `significant` significant digits, trailing zeros dropped, thousands
+ * separated (`31.2`, `4,812`, `0.0021`); tiny values in exponent notation; `n/a` for NaN (or a null
+ * read back from JSON), `∞` for infinity.
+ */
+export function formatNumber(value: number, significant = 3): string {
+  if (typeof value !== 'number' || Number.isNaN(value)) return 'n/a';
+  if (!Number.isFinite(value)) return value > 0 ? '∞' : '-∞';
+  if (value === 0) return '0';
+  const magnitude = Math.floor(Math.log10(Math.abs(value)));
+  if (magnitude < -6) return Number(value.toPrecision(significant)).toExponential();
+  const decimals = Math.min(20, Math.max(0, significant - 1 - magnitude));
+  const fixed = Math.abs(value).toFixed(decimals);
+  const [whole, fraction = ''] = fixed.split('.');
+  const trimmed = fraction.replace(/0+$/, '');
+  const text = groupThousands(whole, value < 0 && Number(fixed) !== 0);
+  return trimmed === '' ? text : `${text}.${trimmed}`;
+}
+
+function groupThousands(digits: string, negative: boolean): string {
+  return `${negative ? '-' : ''}${digits.replace(/\B(?=(\d{3})+(?!\d))/g, ',')}`;
+}
+
+/**
+ * Formats a measured value and its limit, adding digits to the measured value until the two read
+ * differently when they differ (so a failure never reads `25 > 25`).
+ */
+function formatAgainst(measured: number, limit: number): [string, string] {
+  const limitText = formatNumber(limit, 6);
+  let measuredText = formatNumber(measured);
+  for (let digits = 4; measured !== limit && measuredText === limitText && digits <= 12; digits++) {
+    measuredText = formatNumber(measured, digits);
+  }
+  return [measuredText, limitText];
+}
+
+interface Judgement {
+  readonly threshold: string;
+  readonly metric: string;
+  readonly measured: number;
+  readonly limit: number;
+  readonly unit: string;
+  /** `max`: passes when measured <= limit; `min`: when measured >= limit. */
+  readonly bound: 'max' | 'min';
+  readonly context: string;
+  readonly fix: string;
+  /** Set when the measurement was unstable: it fails whatever its value. */
+  readonly unstable?: string;
+  /** Text after the limit, before the context (`at p99 <= 25 ms`). */
+  readonly qualifier?: string;
+}
+
+/** Turns a comparison into a verdict with its message. */
+function judge(j: Judgement): Verdict {
+  const within = j.bound === 'max' ? j.measured <= j.limit : j.measured >= j.limit;
+  const pass = within && j.unstable === undefined;
+  const op = j.bound === 'max' ? (within ? '<=' : '>') : within ? '>=' : '<';
+  const [measured, limit] = formatAgainst(j.measured, j.limit);
+  const unit = j.unit === '' ? '' : ` ${j.unit}`;
+  const qualifier = j.qualifier === undefined ? '' : ` ${j.qualifier}`;
+  const statement = `${j.metric} ${measured}${unit} ${op} ${j.threshold} ${limit}${qualifier} (${j.context})`;
+  let message = statement;
+  if (j.unstable !== undefined) {
+    const then = within ? '' : `; if it still fails, ${j.fix}`;
+    message = `${statement}; the result was unstable (${j.unstable}); raise gate.budgetSeconds or quiet the machine${then}`;
+  } else if (!pass) {
+    message = `${statement}; ${j.fix}`;
+  }
+  return {
+    threshold: j.threshold,
+    metric: j.metric,
+    measured: j.measured,
+    limit: j.limit,
+    unit: j.unit,
+    pass,
+    message,
+  };
+}
+
+/** `1 CPU, onnxruntime 1.30.0`. */
+function runtimeContext(m: GateMeasurements): string {
+  return `${formatCpuLimit(m.environment.cpuLimitMillis)}, onnxruntime ${m.environment.onnxruntimeVersion}`;
+}
+
+/** `1 CPU, onnxruntime 1.30.0, 4,812 samples, stable`. */
+function benchmarkContext(m: GateMeasurements, samples: number, stable: boolean): string {
+  return `${runtimeContext(m)}, ${formatCount(samples)} samples, ${stable ? 'stable' : 'unstable'}`;
+}
+
+function latencyVerdict(
+  prop: string,
+  name: string,
+  limit: number,
+  measured: number,
+  m: GateMeasurements,
+): Verdict {
+  return judge({
+    threshold: prop,
+    metric: `latency ${name}`,
+    measured,
+    limit,
+    unit: 'ms',
+    bound: 'max',
+    context: benchmarkContext(m, m.latency.samples, m.latency.stable),
+    fix: `raise resources.cpu or relax ${prop}`,
+    unstable: m.latency.stable ? undefined : m.latency.detail,
+  });
+}
+
+/**
+ * The batch setting the throughput figure comes from: the one the serving config uses, else the
+ * fastest. Undefined when no setting was measured.
+ */
+export function chosenBatchSetting(m: GateMeasurements): BatchSettingResult | undefined {
+  const { settings } = m.throughput;
+  const serving = settings.find(
+    (s) =>
+      s.maxBatchSize === m.servingConfig.maxBatchSize &&
+      s.maxQueueDelayMs === m.servingConfig.maxQueueDelayMs,
+  );
+  if (serving) return serving;
+  return settings.reduce<BatchSettingResult | undefined>(
+    (best, s) => (!best || s.rps > best.rps ? s : best),
+    undefined,
+  );
+}
+
+function throughputVerdict(spec: GateSpec, limit: number, m: GateMeasurements): Verdict {
+  const chosen = chosenBatchSetting(m);
+  const samples = chosen?.samples ?? 0;
+  const { stable } = m.throughput;
+  const batch = chosen ? `max batch ${chosen.maxBatchSize}, ` : '';
+  return judge({
+    threshold: 'minThroughputRps',
+    metric: 'throughput',
+    measured: m.throughput.rps,
+    limit,
+    unit: 'rps',
+    bound: 'min',
+    qualifier: `at p99 <= ${formatNumber(m.throughput.latencyBoundMs, 6)} ms`,
+    context: `${runtimeContext(m)}, ${batch}${formatCount(samples)} samples, ${stable ? 'stable' : 'unstable'}`,
+    fix: `raise resources.cpu, allow batching (gate.maxBatchSize, now ${spec.maxBatchSize}) or lower minThroughputRps`,
+    unstable: stable
+      ? undefined
+      : 'the throughput at the latency bound varied by more than 10% between windows',
+  });
+}
+
+function accuracyVerdict(spec: GateSpec, side: 'min' | 'max', limit: number, m: GateMeasurements): Verdict {
+  const declared = spec.accuracy!;
+  const measuredAs = m.accuracy ?? { metric: declared.metric, k: declared.k };
+  const metricName = measuredAs.metric === 'topk' ? `top${measuredAs.k ?? declared.k}` : measuredAs.metric;
+  const metric = `accuracy (${metricName})`;
+  const threshold = `accuracy.${side}`;
+  if (!m.accuracy) {
+    return {
+      threshold,
+      metric,
+      measured: NaN,
+      limit,
+      unit: '',
+      pass: false,
+      message: `${metric} was not measured (no accuracy result from the benchmark for ${declared.dataset}); this is a modelfab bug, please report it`,
+    };
+  }
+  const a = m.accuracy;
+  const relax = side === 'min' ? 'lower accuracy.min' : 'raise accuracy.max';
+  return judge({
+    threshold,
+    metric,
+    measured: a.value,
+    limit,
+    unit: '',
+    bound: side,
+    context: `${formatCount(a.samples)} samples of ${path.basename(a.dataset)}, output ${JSON.stringify(a.output)}`,
+    fix: `retrain or fix preprocessing, and check the dataset (${a.dataset}) matches the model's inputs and labels; or ${relax}`,
+  });
+}
+
+function parityVerdict(parity: NonNullable<GateSpec['parity']>, m: GateMeasurements): Verdict {
+  const tolerance = `atol ${formatNumber(parity.atol, 6)} + rtol ${formatNumber(parity.rtol, 6)} × |expected|`;
+  const p = m.parity;
+  if (!p) {
+    return {
+      threshold: 'parity',
+      metric: 'parity',
+      measured: NaN,
+      limit: 0,
+      unit: 'elements',
+      pass: false,
+      message: `parity was not measured (no parity result from the benchmark for ${parity.dataset}); this is a modelfab bug, please report it`,
+    };
+  }
+  const pass = p.mismatches === 0;
+  const statement =
+    `parity ${formatCount(p.mismatches)} of ${formatCount(p.elements)} elements outside ${tolerance} ` +
+    `(${formatCount(p.samples)} samples of ${path.basename(p.dataset)}, ${runtimeContext(m)}, ` +
+    `max abs error ${formatNumber(p.maxAbsError)}, max rel error ${formatNumber(p.maxRelError)})`;
+  let message = statement;
+  if (!pass) {
+    const worst = p.worst
+      ? `; worst: line ${p.worst.line}, output ${JSON.stringify(p.worst.output)}[${p.worst.index}] is ${formatNumber(p.worst.actual, 9)}, expected ${formatNumber(p.worst.expected, 9)}`
+      : '';
+    message = `${statement}${worst}; check the export (opset, dtypes) and preprocessing match the training framework, or relax parity.atol/parity.rtol`;
+  }
+  return {
+    threshold: 'parity',
+    metric: 'parity',
+    measured: p.mismatches,
+    limit: 0,
+    unit: 'elements',
+    pass,
+    message,
+  };
+}

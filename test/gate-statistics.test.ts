@@ -276,3 +276,30 @@ describe('logHistogram', () => {
     expect(() => logHistogram([1, Number.NaN])).toThrow(/received NaN/);
   });
 });
+
+describe('stability for fast models and open-loop windows', () => {
+  const window = (p50Ms: number, rps: number) => ({ samples: 1000, p50Ms, p99Ms: p50Ms * 3, rps });
+
+  it('treats windows a few microseconds apart as agreeing when a resolution is given', () => {
+    // 10 µs vs 15 µs: 50% apart, but 5 µs is machine noise, not a result.
+    const windows = [window(0.01, 100_000), window(0.015, 66_667), window(0.012, 83_333)];
+    expect(stability(windows).stable).toBe(false);
+    const verdict = stability(windows, { resolutionMs: 0.02 });
+    expect(verdict.stable).toBe(true);
+    expect(verdict.detail).toMatch(/within 10% or 20 µs/);
+  });
+
+  it('still reports slow models that differ by more than the resolution as unstable', () => {
+    const windows = [window(1.0, 1000), window(1.5, 667), window(1.2, 833)];
+    expect(stability(windows, { resolutionMs: 0.02 }).stable).toBe(false);
+  });
+
+  it('compares only served throughput for open-loop windows', () => {
+    const windows = [window(0.5, 1000), window(4, 1000), window(9, 990)]; // queueing moves p50, the rate holds
+    expect(stability(windows).stable).toBe(false);
+    expect(stability(windows, { on: 'throughput' }).stable).toBe(true);
+    expect(
+      stability([window(0.5, 1000), window(0.5, 700), window(0.5, 990)], { on: 'throughput' }).stable,
+    ).toBe(false);
+  });
+});

@@ -14,5 +14,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // One file at a time: the gate tests measure latency, and a neighbour's load would make them flaky.
+    fileParallelism: false,
   },
 });

@@ -21,7 +21,12 @@ describe('npm run synth (the quick start)', () => {
 
   it('exits 0 and writes the Iris manifests', () => {
     expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0);
-    expect(fs.readdirSync(outdir)).toEqual(['iris.k8s.yaml']);
+    expect(fs.readdirSync(outdir).sort()).toEqual([
+      'iris-iris.gate.json',
+      'iris-iris.gate.md',
+      'iris-iris.gate.svg',
+      'iris.k8s.yaml',
+    ]);
   });
 
   it('emits objects that validate against the Kubernetes OpenAPI schema of their apiVersion', async () => {

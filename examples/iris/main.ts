@@ -10,7 +10,19 @@ new InferenceService(chart, 'iris', {
   model: 'model/iris.onnx',
   image: 'ghcr.io/acme/iris:1.0.0',
   resources: { cpu: '1', memory: '512Mi' },
-  autoscaling: { minReplicas: 2, maxReplicas: 10, cpuUtilization: 70 },
+  // minReplicas comes from the capacity plan: slo.targetRps over the throughput the gate measures.
+  autoscaling: { maxReplicas: 10, cpuUtilization: 70 },
+  // Benchmarked with onnxruntime when this runs; synth fails if a threshold is missed. Reports land
+  // beside the manifests in dist/ (iris-iris.gate.md, .json, .svg).
+  gate: {
+    latencyP99Ms: 20,
+    minThroughputRps: 300,
+    accuracy: { dataset: 'model/eval.jsonl', metric: 'top1', min: 0.9 },
+    parity: { dataset: 'model/expected.jsonl', atol: 1e-5, rtol: 1e-4 },
+    maxColdStartMs: 2000,
+    budgetSeconds: 10,
+  },
+  slo: { targetRps: 2000, targetUtilization: 0.7 },
   networkPolicy: {
     // The API gateway's namespace may call the model; Prometheus in `monitoring` may scrape it.
     allowFrom: [{ namespaceLabels: { 'kubernetes.io/metadata.name': 'gateway' } }],

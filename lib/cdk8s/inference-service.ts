@@ -1,8 +1,16 @@
-import { ApiObject, Chart } from 'cdk8s';
+import * as path from 'node:path';
+import { ApiObject, App, Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import { type InferenceServiceProps, type InferenceServiceSpec, resolveInferenceService } from '../core';
+import { gateFailures, gateOutcomeSync, type GateOutcome, writeGateReports } from '../gate';
 import { inspectModelFor, type ModelInfo } from '../model';
-import { checkPolicy, formatPolicyViolation, type KubeObject, renderInferenceService } from '../render';
+import {
+  capacityProblems,
+  checkPolicy,
+  formatPolicyViolation,
+  modelName,
+  renderInferenceService,
+} from '../render';
 
 export type { InferenceServiceProps } from '../core';
 
@@ -11,15 +19,17 @@ export type { InferenceServiceProps } from '../core';
  * PodDisruptionBudget, NetworkPolicy and optional Ingress, rendered by `lib/render`.
  *
  * Props are validated and the model file is inspected when the construct is created, so a bad
- * value fails before anything is synthesized. The policy checks (Pod Security Standards
- * "restricted" and modelfab's production rules) run as a validation at synth.
+ * value fails before anything is synthesized. With `gate`, the model is benchmarked then too (in
+ * a child process, or from the cache) and its reports are written beside the manifests. Policy
+ * checks, gate verdicts and the capacity plan are validations: synth fails with every problem listed.
  *
  * @example
  * new InferenceService(chart, 'iris', {
  *   model: 'model/iris.onnx',
  *   image: 'ghcr.io/acme/iris:1.0.0',
  *   resources: { cpu: '1', memory: '512Mi' },
- *   autoscaling: { minReplicas: 2, maxReplicas: 10, cpuUtilization: 70 },
+ *   gate: { latencyP99Ms: 20, minThroughputRps: 300, accuracy: { dataset: 'model/eval.jsonl', min: 0.9 } },
+ *   slo: { targetRps: 2000 },
  * });
  */
 export class InferenceService extends Construct {
@@ -27,6 +37,8 @@ export class InferenceService extends Construct {
   readonly spec: InferenceServiceSpec;
   /** What inspecting the model file found (digest, signature, size). */
   readonly model: ModelInfo;
+  /** The gate's outcome and report, when a gate is declared. */
+  readonly gate?: GateOutcome;
   /** The Kubernetes objects, in apply order. */
   readonly apiObjects: readonly ApiObject[];
   /** The name of every object (and the Service's DNS name). */
@@ -42,12 +54,32 @@ export class InferenceService extends Construct {
     });
     this.name = this.spec.name;
     this.model = inspectModelFor(this.node.path, this.spec.modelPath);
-    const objects = renderInferenceService(this.spec, this.model);
+    if (this.spec.gate) {
+      this.gate = gateOutcomeSync({
+        constructPath: this.node.path,
+        modelName: modelName(this.spec.modelPath),
+        model: this.model,
+        gate: this.spec.gate,
+        ...(this.spec.slo ? { slo: this.spec.slo } : {}),
+        resources: this.spec.resources.limits,
+      });
+      if (this.gate.status !== 'skipped') {
+        writeGateReports(App.of(this).outdir, this.node.path.replace(/\//g, '-'), this.gate.report);
+      }
+    }
+    const objects = renderInferenceService(this.spec, this.model, this.gate);
     this.apiObjects = objects.map((object) => new ApiObject(this, object.kind, object));
-    this.node.addValidation({ validate: () => policyErrors(objects, this.spec.policyWaivers) });
+    this.node.addValidation({
+      validate: () => [
+        ...gateFailures(this.gate),
+        ...capacityProblems(this.spec, this.gate),
+        ...checkPolicy(objects, this.spec.policyWaivers).violations.map(formatPolicyViolation),
+      ],
+    });
   }
 }
 
-function policyErrors(objects: readonly KubeObject[], waivers: Readonly<Record<string, string>>): string[] {
-  return checkPolicy(objects, waivers).violations.map(formatPolicyViolation);
+/** Where a service's gate reports go: beside the manifests, named after the construct path. */
+export function gateReportPath(service: InferenceService, extension: 'json' | 'md' | 'svg'): string {
+  return path.join(App.of(service).outdir, `${service.node.path.replace(/\//g, '-')}.gate.${extension}`);
 }

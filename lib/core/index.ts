@@ -5,3 +5,7 @@ export * from './image-reference';
 export * from './inference-service-props';
 export * from './inference-service-spec';
 export * from './resolve-inference-service';
+export * from './gate-props';
+export * from './gate-spec';
+export * from './props-checker';
+export * from './resolve-gate';

@@ -1,6 +1,7 @@
 /**
  * The props of `InferenceService`, the same in every engine (cdk8s today, Pulumi later).
  */
+import { type GateProps, type SloProps } from './gate-props';
 
 /** CPU and memory for the inference container. */
 export interface ResourcesProps {
@@ -262,4 +263,17 @@ export interface InferenceServiceProps {
    * @default 'IfNotPresent'
    */
   readonly imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+  /**
+   * The quality gate: benchmark the model with onnxruntime under this service's resources when the
+   * construct is created, and fail synth when a threshold is missed. Its tuned batch setting
+   * becomes the serving config. `MODELFAB_GATE=skip` skips it (with a warning and an annotation).
+   * @default - no gate
+   */
+  readonly gate?: GateProps;
+  /**
+   * Load the service must carry; with a gate, the HPA's minReplicas comes from the measured
+   * per-replica throughput (unless `autoscaling.minReplicas` is set).
+   * @default - no capacity plan
+   */
+  readonly slo?: SloProps;
 }

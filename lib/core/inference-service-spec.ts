@@ -2,6 +2,7 @@
  * The resolved, validated form of InferenceServiceProps: every default applied, every quantity
  * parsed. Plain data; the renderers take this and nothing else from the user.
  */
+import { type GateSpec, type SloSpec } from './gate-spec';
 import { type ImageReference } from './image-reference';
 
 export interface ResourceAmounts {
@@ -17,6 +18,8 @@ export interface FixedScaling {
 export interface HorizontalScaling {
   readonly kind: 'horizontal';
   readonly minReplicas: number;
+  /** Whether the user set minReplicas (a capacity plan then does not override it). */
+  readonly minReplicasExplicit: boolean;
   readonly maxReplicas: number;
   readonly cpuUtilization?: number;
   readonly memoryUtilization?: number;
@@ -69,4 +72,6 @@ export interface InferenceServiceSpec {
   readonly shutdown: { readonly preStopSleepSeconds: number; readonly drainSeconds: number };
   readonly startupTimeoutSeconds: number;
   readonly imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
+  readonly gate?: GateSpec;
+  readonly slo?: SloSpec;
 }

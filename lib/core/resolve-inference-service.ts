@@ -3,7 +3,7 @@
  * checked. Pure: no files are read here (lib/model inspects the model file).
  */
 import * as path from 'node:path';
-import { ModelfabValidationError, show } from './errors';
+import { show } from './errors';
 import { parseImageReference } from './image-reference';
 import {
   type AutoscalingProps,
@@ -30,6 +30,8 @@ import {
   isQualifiedName,
 } from './names';
 import { formatCpu, formatMemory, parseCpuMillis, parseMemoryBytes, QuantityError } from './quantity';
+import { PropsChecker } from './props-checker';
+import { resolveGate, resolveSlo } from './resolve-gate';
 
 /** Labels modelfab sets on every object; users cannot override them. */
 export const RESERVED_LABELS: readonly string[] = [
@@ -67,56 +69,6 @@ export const INFERENCE_SERVICE_DEFAULTS = {
   startupTimeoutSeconds: 120,
   imagePullPolicy: 'IfNotPresent',
 } as const;
-
-/** Checks one construct's props; every failure names the construct path, the prop and the value. */
-class PropsChecker {
-  constructor(private readonly constructPath: string) {}
-
-  fail(prop: string, detail: string): never {
-    throw new ModelfabValidationError(this.constructPath, prop, detail);
-  }
-
-  integer(prop: string, value: unknown, min: number, max: number, fix: string): number {
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-      this.fail(prop, `${prop} must be an integer from ${min} to ${max}, got ${show(value)}; ${fix}`);
-    }
-    return value;
-  }
-
-  string(prop: string, value: unknown, fix: string): string {
-    if (typeof value !== 'string' || value.length === 0) {
-      this.fail(prop, `${prop} must be a non-empty string, got ${show(value)}; ${fix}`);
-    }
-    return value;
-  }
-
-  record(prop: string, value: unknown): Readonly<Record<string, unknown>> {
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      this.fail(prop, `${prop} must be an object, got ${show(value)}`);
-    }
-    return value as Record<string, unknown>;
-  }
-
-  labels(prop: string, value: unknown): Record<string, string> {
-    const labels: Record<string, string> = {};
-    for (const [key, v] of Object.entries(this.record(prop, value))) {
-      if (!isQualifiedName(key)) {
-        this.fail(
-          prop,
-          `${prop} has an invalid label key ${show(key)}; use an optional dns prefix and '/' then at most 63 alphanumerics, '-', '_' or '.'`,
-        );
-      }
-      if (typeof v !== 'string' || !isLabelValue(v)) {
-        this.fail(
-          prop,
-          `${prop}[${show(key)}] has an invalid label value ${show(v)}; use at most 63 alphanumerics, '-', '_' or '.', alphanumeric at both ends`,
-        );
-      }
-      labels[key] = v;
-    }
-    return labels;
-  }
-}
 
 /** Resolves and validates InferenceService props. Throws ModelfabValidationError on the first bad value. */
 export function resolveInferenceService(
@@ -271,6 +223,10 @@ export function resolveInferenceService(
       'allow for model load and warm-up',
     ),
     imagePullPolicy: pullPolicy,
+    ...(props.gate !== undefined
+      ? { gate: resolveGate(check, props.gate, context.cwd ?? process.cwd()) }
+      : {}),
+    ...(props.slo !== undefined ? { slo: resolveSlo(check, props) } : {}),
   };
 }
 
@@ -417,6 +373,7 @@ function resolveScaling(
   return {
     kind: 'horizontal',
     minReplicas,
+    minReplicasExplicit: a.minReplicas !== undefined,
     maxReplicas,
     ...(cpuUtilization !== undefined ? { cpuUtilization } : {}),
     ...(memoryUtilization !== undefined ? { memoryUtilization } : {}),

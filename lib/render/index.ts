@@ -6,3 +6,4 @@ export * from './render-service';
 export * from './render-availability';
 export * from './render-network';
 export * from './render-inference-service';
+export * from './gate-outcome';

@@ -5,6 +5,9 @@ import { type InferenceServiceSpec } from '../core';
 export const ANNOTATIONS = {
   modelSha256: 'modelfab.dev/model-sha256',
   policyWaivers: 'modelfab.dev/policy-waivers',
+  /** `passed`, `failed` or `skipped`. */
+  gate: 'modelfab.dev/gate',
+  gateSummary: 'modelfab.dev/gate-summary',
 } as const;
 
 /**

@@ -8,6 +8,8 @@ import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisrup
   'resolution-mode': 'import',
 };
 import { type HorizontalScaling, type InferenceServiceSpec } from '../core';
+import { type GateOutcome } from '../gate';
+import { plannedMinReplicas } from './gate-outcome';
 import { asKubeObject, type KubeObject } from './kube-object';
 import { selectorLabels } from './labels';
 
@@ -16,6 +18,7 @@ export function renderHorizontalPodAutoscaler(
   spec: InferenceServiceSpec,
   scaling: HorizontalScaling,
   metadata: KubeObject['metadata'],
+  gate?: GateOutcome,
 ): KubeObject {
   const metrics: IIoK8sApiAutoscalingV2MetricSpec[] = [];
   for (const [resource, utilization] of [
@@ -35,7 +38,7 @@ export function renderHorizontalPodAutoscaler(
     metadata,
     spec: {
       scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: spec.name },
-      minReplicas: scaling.minReplicas,
+      minReplicas: plannedMinReplicas(scaling, gate),
       maxReplicas: scaling.maxReplicas,
       metrics,
       behavior: {

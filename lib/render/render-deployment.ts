@@ -5,6 +5,8 @@ import type { IIoK8sApiCoreV1PodSpec } from 'kubernetes-models/v1/PodSpec' with 
 import type { IIoK8sApiCoreV1Probe } from 'kubernetes-models/v1/Probe' with { 'resolution-mode': 'import' };
 import { formatCpu, formatMemory, type InferenceServiceSpec } from '../core';
 import { type ModelInfo } from '../model';
+import { intraOpThreadsFor } from '../runtime';
+import { type GateOutcome } from '../gate';
 import { asKubeObject, type KubeObject } from './kube-object';
 import { ANNOTATIONS, modelName, selectorLabels, standardLabels } from './labels';
 
@@ -13,11 +15,6 @@ export const SERVER_UID = 65532;
 export const CONTAINER_NAME = 'server';
 /** Open Inference Protocol (KServe V2) health paths the server answers. */
 export const HEALTH_PATHS = { live: '/v2/health/live', ready: '/v2/health/ready' } as const;
-
-/** onnxruntime intra-op threads for a CPU limit: the limit rounded, at least one. */
-export function intraOpThreads(cpuLimitMillis: number): number {
-  return Math.max(1, Math.round(cpuLimitMillis / 1000));
-}
 
 /** Seconds between SIGTERM-eligible and SIGKILL: preStop sleep, the drain, and 5 s for the exit. */
 export function terminationGracePeriodSeconds(spec: InferenceServiceSpec): number {
@@ -28,14 +25,26 @@ export function terminationGracePeriodSeconds(spec: InferenceServiceSpec): numbe
 export function serverEnv(
   spec: InferenceServiceSpec,
   model: ModelInfo,
+  gate?: GateOutcome,
 ): Array<{ name: string; value: string }> {
+  const serving = gate?.status === 'skipped' ? undefined : gate?.report.measurements.servingConfig;
   return [
     { name: 'MODELFAB_MODEL_NAME', value: modelName(spec.modelPath) },
     { name: 'MODELFAB_MODEL_SHA256', value: model.sha256 },
     { name: 'MODELFAB_PORT', value: String(spec.port) },
     { name: 'MODELFAB_METRICS_PORT', value: String(spec.metricsPort) },
-    { name: 'MODELFAB_INTRA_OP_THREADS', value: String(intraOpThreads(spec.resources.limits.cpuMillis)) },
+    {
+      name: 'MODELFAB_INTRA_OP_THREADS',
+      value: String(serving?.intraOpThreads ?? intraOpThreadsFor(spec.resources.limits.cpuMillis)),
+    },
     { name: 'MODELFAB_DRAIN_SECONDS', value: String(spec.shutdown.drainSeconds) },
+    ...(serving
+      ? [
+          { name: 'MODELFAB_WORKERS', value: String(serving.workers) },
+          { name: 'MODELFAB_MAX_BATCH_SIZE', value: String(serving.maxBatchSize) },
+          { name: 'MODELFAB_MAX_QUEUE_DELAY_MS', value: String(serving.maxQueueDelayMs) },
+        ]
+      : []),
   ];
 }
 
@@ -46,7 +55,7 @@ function httpProbe(
   return { httpGet: { path, port: 'http', scheme: 'HTTP' }, ...timing, successThreshold: 1 };
 }
 
-function podSpec(spec: InferenceServiceSpec, model: ModelInfo): IIoK8sApiCoreV1PodSpec {
+function podSpec(spec: InferenceServiceSpec, model: ModelInfo, gate?: GateOutcome): IIoK8sApiCoreV1PodSpec {
   const { requests, limits } = spec.resources;
   const startupPeriod = 2;
   return {
@@ -79,7 +88,7 @@ function podSpec(spec: InferenceServiceSpec, model: ModelInfo): IIoK8sApiCoreV1P
           { name: 'http', containerPort: spec.port, protocol: 'TCP' },
           { name: 'metrics', containerPort: spec.metricsPort, protocol: 'TCP' },
         ],
-        env: [...serverEnv(spec, model), ...spec.env],
+        env: [...serverEnv(spec, model, gate), ...spec.env],
         resources: {
           requests: { cpu: formatCpu(requests.cpuMillis), memory: formatMemory(requests.memoryBytes) },
           limits: { cpu: formatCpu(limits.cpuMillis), memory: formatMemory(limits.memoryBytes) },
@@ -123,6 +132,7 @@ export function renderDeployment(
   spec: InferenceServiceSpec,
   model: ModelInfo,
   metadata: KubeObject['metadata'],
+  gate?: GateOutcome,
 ): KubeObject {
   const labels = standardLabels(spec, model.sha256);
   const deployment: IDeployment = {
@@ -136,7 +146,7 @@ export function renderDeployment(
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
       template: {
         metadata: { labels, annotations: { [ANNOTATIONS.modelSha256]: model.sha256 } },
-        spec: podSpec(spec, model),
+        spec: podSpec(spec, model, gate),
       },
     },
   };

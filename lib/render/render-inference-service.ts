@@ -1,5 +1,7 @@
 import { type InferenceServiceSpec } from '../core';
 import { type ModelInfo } from '../model';
+import { type GateOutcome } from '../gate';
+import { gateSummary } from './gate-outcome';
 import { type KubeObject } from './kube-object';
 import { ANNOTATIONS, standardLabels } from './labels';
 import { assertKnownWaivers } from './policy';
@@ -11,12 +13,22 @@ import { renderService, renderServiceAccount } from './render-service';
 /**
  * Every Kubernetes object of one InferenceService, in apply order: ServiceAccount, Service,
  * Deployment, HorizontalPodAutoscaler (when autoscaling), PodDisruptionBudget, NetworkPolicy,
- * Ingress (when asked). Pure: the same spec and model always give the same objects.
+ * Ingress (when asked). Pure: the same spec, model and gate outcome always give the same objects.
+ * With a gate, the Deployment carries its verdict and the tuned serving config, and the HPA's
+ * minReplicas follows the capacity plan.
  */
-export function renderInferenceService(spec: InferenceServiceSpec, model: ModelInfo): KubeObject[] {
+export function renderInferenceService(
+  spec: InferenceServiceSpec,
+  model: ModelInfo,
+  gate?: GateOutcome,
+): KubeObject[] {
   assertKnownWaivers(spec.policyWaivers, spec.constructPath);
   const labels = standardLabels(spec, model.sha256);
   const annotations: Record<string, string> = { [ANNOTATIONS.modelSha256]: model.sha256 };
+  if (gate) {
+    annotations[ANNOTATIONS.gate] = gate.status;
+    annotations[ANNOTATIONS.gateSummary] = gate.status === 'skipped' ? gate.reason : gateSummary(gate.report);
+  }
   if (Object.keys(spec.policyWaivers).length > 0) {
     annotations[ANNOTATIONS.policyWaivers] = JSON.stringify(spec.policyWaivers);
   }
@@ -30,10 +42,10 @@ export function renderInferenceService(spec: InferenceServiceSpec, model: ModelI
   const objects = [
     renderServiceAccount(spec, metadata()),
     renderService(spec, metadata()),
-    renderDeployment(spec, model, metadata({ annotations })),
+    renderDeployment(spec, model, metadata({ annotations }), gate),
   ];
   if (spec.scaling.kind === 'horizontal')
-    objects.push(renderHorizontalPodAutoscaler(spec, spec.scaling, metadata()));
+    objects.push(renderHorizontalPodAutoscaler(spec, spec.scaling, metadata(), gate));
   objects.push(renderPodDisruptionBudget(spec, metadata()), renderNetworkPolicy(spec, metadata()));
   if (spec.ingress) objects.push(renderIngress(spec, spec.ingress, metadata()));
   return objects;

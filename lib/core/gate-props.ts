@@ -1,0 +1,124 @@
+/**
+ * The quality gate's props, declared on InferenceService (the gate depends on the resources the
+ * model gets). The same in every engine.
+ */
+
+/** Accuracy on a labelled JSONL dataset: one `{ "inputs": {...}, "label": ... }` per line. */
+export interface AccuracyGateProps {
+  /** JSONL file of labelled rows (relative paths from the current directory). */
+  readonly dataset: string;
+  /**
+   * `top1` and `topk` for classifiers (the label is a class index), `mae` and `rmse` for regressors
+   * (the label is a number or a list of numbers).
+   * @default 'top1'
+   */
+  readonly metric?: 'top1' | 'topk' | 'mae' | 'rmse';
+  /**
+   * k for `topk`.
+   * @default 5
+   */
+  readonly k?: number;
+  /**
+   * The output scored: class scores `[batch, classes]` for top-k, predictions for mae/rmse.
+   * @default - the first float output
+   */
+  readonly output?: string;
+  /**
+   * Lowest acceptable value (top1/topk, a fraction from 0 to 1).
+   * @default - no lower bound
+   */
+  readonly min?: number;
+  /**
+   * Highest acceptable value (mae/rmse).
+   * @default - no upper bound
+   */
+  readonly max?: number;
+}
+
+/** Output parity with the training framework: a JSONL of `{ "inputs": {...}, "outputs": {...} }`. */
+export interface ParityGateProps {
+  readonly dataset: string;
+  /**
+   * Absolute tolerance: an element passes when |ours − expected| ≤ atol + rtol × |expected| (numpy.allclose).
+   * @default 1e-4
+   */
+  readonly atol?: number;
+  /**
+   * Relative tolerance.
+   * @default 1e-3
+   */
+  readonly rtol?: number;
+}
+
+export interface GateProps {
+  /** @default - not checked */
+  readonly latencyP50Ms?: number;
+  /** @default - not checked */
+  readonly latencyP95Ms?: number;
+  /**
+   * p99 latency bound of one request; also the bound throughput is measured at.
+   * @default - not checked; throughput is then measured at a bound of 100 ms
+   */
+  readonly latencyP99Ms?: number;
+  /**
+   * Lowest acceptable throughput of one replica, requests per second, while p99 stays within the bound.
+   * @default - not checked
+   */
+  readonly minThroughputRps?: number;
+  /** @default - not checked */
+  readonly accuracy?: AccuracyGateProps;
+  /** @default - not checked */
+  readonly parity?: ParityGateProps;
+  /**
+   * Peak resident memory of the benchmark process, MiB.
+   * @default - not checked (the pod's memory limit still applies)
+   */
+  readonly maxMemoryMb?: number;
+  /**
+   * Session creation plus first inference, ms.
+   * @default - not checked
+   */
+  readonly maxColdStartMs?: number;
+  /**
+   * Model file size, MiB.
+   * @default - not checked
+   */
+  readonly maxModelSizeMb?: number;
+  /**
+   * Values for symbolic dimensions, per input (`{ x: [1, 3, 224, 224] }`). Required when an input has
+   * a symbolic dimension other than the batch dimension; the batch dimension defaults to 1.
+   * @default {}
+   */
+  readonly inputShapes?: Readonly<Record<string, readonly number[]>>;
+  /**
+   * JSONL of real inputs (`{ "inputs": {...} }` per line) to benchmark with instead of seeded random data.
+   * @default - seeded random data
+   */
+  readonly inputDataset?: string;
+  /**
+   * Seconds one gate may spend measuring (cold start, latency, the throughput search).
+   * @default 20
+   */
+  readonly budgetSeconds?: number;
+  /**
+   * Largest batch setting the throughput search tries (powers of two up to this), when dim 0 is a batch dim.
+   * @default 32
+   */
+  readonly maxBatchSize?: number;
+  /**
+   * Seed of the random inputs and the Poisson arrivals.
+   * @default 1
+   */
+  readonly seed?: number;
+}
+
+/** What the service must carry; the capacity plan sizes replicas from the gate's measured throughput. */
+export interface SloProps {
+  /** Requests per second the whole service must serve. */
+  readonly targetRps: number;
+  /**
+   * Fraction of each replica's measured capacity to plan for, leaving headroom for bursts.
+   * @default 0.7
+   */
+  readonly targetUtilization?: number;
+}

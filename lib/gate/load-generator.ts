@@ -1,0 +1,144 @@
+/**
+ * Load generators that drive the runtime executor the way traffic would:
+ * - closed loop: one client, the next request when the last answered (latency of single requests);
+ * - open loop: Poisson arrivals at a fixed rate, latency counted from each request's scheduled
+ *   send time, so a slow server cannot hide queueing by slowing the sender (no coordinated omission).
+ */
+import { type InferResult, type TensorData } from '../runtime';
+
+/** What the generators need from the executor. */
+export interface InferTarget {
+  infer(inputs: Record<string, TensorData>): Promise<InferResult>;
+}
+
+/** A source of request inputs (seeded random tensors or dataset rows, cycled). */
+export type InputSource = () => Record<string, TensorData>;
+
+export interface LoadResult {
+  /** End-to-end latency of every completed request, ms. */
+  readonly latenciesMs: number[];
+  /** Requests sent. */
+  readonly sent: number;
+  /** Requests that failed (queue full, timeout, error). */
+  readonly failed: number;
+  /** Open loop: requests answered later than `lateAfterMs` after the sending stopped (backlog left behind). */
+  readonly late: number;
+  /** Wall time from the first send to the last completion, ms. */
+  readonly elapsedMs: number;
+  /** The first failure's message, if any. */
+  readonly firstError?: string;
+}
+
+export function nowMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+/** Runs requests one after another for `durationMs` (at least `minRequests`). Errors propagate. */
+export async function closedLoop(
+  target: InferTarget,
+  nextInput: InputSource,
+  durationMs: number,
+  minRequests = 1,
+): Promise<LoadResult> {
+  const latenciesMs: number[] = [];
+  const start = nowMs();
+  let now = start;
+  while (now - start < durationMs || latenciesMs.length < minRequests) {
+    const inputs = nextInput();
+    const sent = nowMs();
+    await target.infer(inputs);
+    now = nowMs();
+    latenciesMs.push(now - sent);
+  }
+  return { latenciesMs, sent: latenciesMs.length, failed: 0, late: 0, elapsedMs: now - start };
+}
+
+/** A seeded uniform generator in [0, 1) (mulberry32). */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Sends requests with exponentially distributed gaps (a Poisson process at `ratePerSecond`) for
+ * `durationMs`, then waits for the answers (at most `drainMs`; later answers count as failed).
+ * Answers more than `lateAfterMs` after the sending stopped count as `late`: a server that keeps
+ * up leaves no backlog behind, one that does not leaves a queue that drains slowly.
+ */
+export async function openLoop(
+  target: InferTarget,
+  nextInput: InputSource,
+  ratePerSecond: number,
+  durationMs: number,
+  random: () => number,
+  drainMs: number,
+  lateAfterMs = drainMs,
+): Promise<LoadResult> {
+  const latenciesMs: number[] = [];
+  const gapMs = () => (-Math.log(1 - random()) * 1000) / ratePerSecond;
+  let sent = 0;
+  let failed = 0;
+  let late = 0;
+  let firstError: string | undefined;
+  let inFlight = 0;
+  let lastCompletion = 0;
+  let closed = false; // answers after the drain are not counted (they were already counted as failed)
+  const start = nowMs();
+  let next = start + gapMs();
+  const send = (scheduled: number) => {
+    sent++;
+    inFlight++;
+    target.infer(nextInput()).then(
+      () => {
+        if (closed) return;
+        const done = nowMs();
+        latenciesMs.push(done - scheduled);
+        if (done - start > durationMs + lateAfterMs) late++;
+        lastCompletion = done;
+        inFlight--;
+      },
+      (error: unknown) => {
+        if (closed) return;
+        failed++;
+        firstError ??= error instanceof Error ? error.message : String(error);
+        inFlight--;
+      },
+    );
+  };
+  await new Promise<void>((resolve) => {
+    const tick = () => {
+      const now = nowMs();
+      while (next <= now && next - start < durationMs) {
+        send(next);
+        next += gapMs();
+      }
+      if (next - start >= durationMs) {
+        resolve();
+        return;
+      }
+      // setTimeout has ~1 ms resolution: wake a little early and send whatever is due.
+      setTimeout(tick, Math.max(0, next - nowMs() - 1));
+    };
+    tick();
+  });
+  const drainUntil = nowMs() + drainMs;
+  while (inFlight > 0 && nowMs() < drainUntil) {
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  closed = true;
+  failed += inFlight; // still unanswered after the drain: too slow to count as served
+  return {
+    latenciesMs,
+    sent,
+    failed,
+    late,
+    elapsedMs: Math.max(lastCompletion, start + durationMs) - start,
+    ...(firstError !== undefined ? { firstError } : {}),
+  };
+}

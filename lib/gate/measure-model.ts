@@ -1,0 +1,105 @@
+/**
+ * One whole gate measurement, run inside the benchmark worker process: cold start, warm-up,
+ * latency, correctness, then the throughput search, within the gate's budget.
+ */
+import * as os from 'node:os';
+import { type GateSpec } from '../core';
+import { inspectModel } from '../model';
+import { Executor, intraOpThreadsFor, onnxruntimeVersion } from '../runtime';
+import { benchmarkInputs } from './gate-inputs';
+import { type GateMeasurements } from './gate-report';
+import { closedLoop, nowMs } from './load-generator';
+import { measureAccuracy, measureParity } from './measure-correctness';
+import { measureLatency, measureThroughput, type Progress } from './measure-performance';
+
+/** What the synth process asks the worker to measure. */
+export interface GateWorkerRequest {
+  readonly modelPath: string;
+  readonly gate: GateSpec;
+  readonly cpuMillis: number;
+  readonly memoryBytes: number;
+}
+
+/** Shares of the budget: the latency phase; the throughput search gets what is left. */
+const LATENCY_SHARE = 0.35;
+
+/**
+ * Warm-up before any sample counts: JIT, allocator and caches settle over the first ~0.5 s
+ * (seen as a p50 drifting down 30% in the first windows). 10% of the budget, at least 0.5 s,
+ * at most 3 s, and never more than a quarter of the budget.
+ */
+export function warmUpMs(budgetMs: number): number {
+  return Math.min(budgetMs / 4, Math.min(3000, Math.max(500, budgetMs / 10)));
+}
+
+export async function measureModel(
+  request: GateWorkerRequest,
+  progress: Progress,
+): Promise<GateMeasurements> {
+  const started = nowMs();
+  const { gate } = request;
+  const budgetMs = gate.budgetSeconds * 1000;
+  const model = inspectModel(request.modelPath);
+  const intraOpThreads = intraOpThreadsFor(request.cpuMillis);
+  const nextInput = benchmarkInputs(model, gate);
+  const settings = { modelPath: request.modelPath, model, intraOpThreads, cpus: request.cpuMillis / 1000 };
+
+  progress(
+    `cold start: creating the session (${intraOpThreads} intra-op thread${intraOpThreads === 1 ? '' : 's'})`,
+  );
+  const executor = await Executor.create({ ...settings, workers: 1 });
+  const { firstInferenceMs, latency, accuracy, parity } = await (async () => {
+    const firstStart = nowMs();
+    await executor.infer(nextInput());
+    const first = nowMs() - firstStart;
+    progress(
+      `cold start: session ${executor.loadMs.toFixed(1)} ms, first inference ${first.toFixed(2)} ms; warming up`,
+    );
+    await closedLoop(executor, nextInput, warmUpMs(budgetMs), 20);
+    const measured = await measureLatency(executor, nextInput, budgetMs * LATENCY_SHARE, progress);
+    if (gate.accuracy) progress(`accuracy: ${gate.accuracy.dataset}`);
+    const accuracyResult = gate.accuracy ? await measureAccuracy(executor, model, gate.accuracy) : undefined;
+    if (gate.parity) progress(`parity: ${gate.parity.dataset}`);
+    const parityResult = gate.parity ? await measureParity(executor, model, gate.parity) : undefined;
+    return { firstInferenceMs: first, latency: measured, accuracy: accuracyResult, parity: parityResult };
+  })().finally(() => executor.close());
+  const singleClientRps = 1000 / Math.max(latency.p50Ms, 0.001);
+  const { throughput, chosen } = await measureThroughput(
+    settings,
+    gate,
+    nextInput,
+    singleClientRps,
+    Math.max(1000, started + budgetMs - nowMs()),
+    progress,
+  );
+  return {
+    environment: {
+      cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
+      cores: os.cpus().length,
+      onnxruntimeVersion: onnxruntimeVersion(),
+      nodeVersion: process.version,
+      platform: `${process.platform}-${process.arch}`,
+      intraOpThreads,
+      cpuLimitMillis: request.cpuMillis,
+      memoryLimitBytes: request.memoryBytes,
+    },
+    coldStart: {
+      sessionCreateMs: executor.loadMs,
+      firstInferenceMs,
+      totalMs: executor.loadMs + firstInferenceMs,
+    },
+    latency,
+    throughput,
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    modelSizeBytes: model.sizeBytes,
+    ...(accuracy ? { accuracy } : {}),
+    ...(parity ? { parity } : {}),
+    servingConfig: {
+      maxBatchSize: chosen.maxBatchSize,
+      maxQueueDelayMs: chosen.maxQueueDelayMs,
+      intraOpThreads,
+      workers: 1,
+    },
+    durationMs: nowMs() - started,
+  };
+}

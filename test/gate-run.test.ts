@@ -1,0 +1,293 @@
+/**
+ * The quality gate end to end: a real benchmark worker process, real onnxruntime, real files.
+ * Budgets are small to keep the suite fast; thresholds that must pass are generous.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { App, Chart } from 'cdk8s';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { InferenceService, type InferenceServiceProps } from '../lib/cdk8s';
+import { type GateProps, PropsChecker, resolveGate } from '../lib/core';
+import { type GateReport, runGateSync } from '../lib/gate';
+import { inspectModel } from '../lib/model';
+import { modelName } from '../lib/render';
+import * as fx from './support/gate-fixtures';
+
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'modelfab-gate-'));
+afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
+const IRIS = path.join(fx.IRIS_DIR, 'iris.onnx');
+const EVAL = path.join(fx.IRIS_DIR, 'eval.jsonl');
+const EXPECTED = path.join(fx.IRIS_DIR, 'expected.jsonl');
+
+/** Runs the gate on a model with a fresh cache unless one is given. */
+function gate(
+  modelPath: string,
+  props: GateProps,
+  cacheDir = fs.mkdtempSync(path.join(scratch, 'cache-')),
+): GateReport {
+  const model = inspectModel(modelPath);
+  return runGateSync({
+    constructPath: 'test/svc',
+    modelName: modelName(modelPath),
+    model,
+    gate: resolveGate(
+      new PropsChecker('test/svc'),
+      { budgetSeconds: 2, maxBatchSize: 4, ...props },
+      process.cwd(),
+    ),
+    resources: { cpuMillis: 1000, memoryBytes: 512 * 2 ** 20 },
+    cacheDir,
+  });
+}
+
+describe('gate on the Iris model', () => {
+  const cacheDir = fs.mkdtempSync(path.join(scratch, 'iris-cache-'));
+  const props: GateProps = {
+    latencyP99Ms: 50,
+    minThroughputRps: 50,
+    accuracy: { dataset: EVAL, min: 0.9 },
+    parity: { dataset: EXPECTED, atol: 1e-5, rtol: 1e-4 },
+    maxColdStartMs: 5000,
+    maxModelSizeMb: 1,
+    maxMemoryMb: 2048,
+    budgetSeconds: 4,
+  };
+  const report = gate(IRIS, props, cacheDir);
+
+  it('passes a realistic gate, every threshold with its verdict', () => {
+    expect(report.verdicts.filter((v) => !v.pass)).toEqual([]);
+    expect(report.verdicts.map((v) => v.threshold).sort()).toEqual(
+      [
+        'accuracy.min',
+        'latencyP99Ms',
+        'maxColdStartMs',
+        'maxMemoryMb',
+        'maxModelSizeMb',
+        'minThroughputRps',
+        'parity',
+      ].sort(),
+    );
+    expect(report.passed).toBe(true);
+  });
+
+  it('measures what DESIGN.md lists, honestly labelled', () => {
+    const m = report.measurements;
+    expect(m.environment).toMatchObject({
+      onnxruntimeVersion: '1.30.0',
+      intraOpThreads: 1,
+      cpuLimitMillis: 1000,
+    });
+    expect(m.coldStart.sessionCreateMs).toBeGreaterThan(0);
+    expect(m.coldStart.totalMs).toBeCloseTo(m.coldStart.sessionCreateMs + m.coldStart.firstInferenceMs, 6);
+    expect(m.latency.samples).toBeGreaterThanOrEqual(1000);
+    expect(m.latency.stable).toBe(true);
+    expect(m.latency.p50Ms).toBeLessThanOrEqual(m.latency.p99Ms);
+    expect(m.latency.p99Ms).toBeLessThanOrEqual(m.latency.maxMs);
+    expect(m.latency.windows.length).toBeGreaterThanOrEqual(3);
+    expect(m.throughput.settings.map((s) => s.maxBatchSize)).toEqual([1, 2, 4]);
+    expect(m.throughput.rps).toBeGreaterThan(50);
+    expect(m.servingConfig.maxBatchSize).toBe(
+      m.throughput.settings.find((s) => s.rps === m.throughput.rps)!.maxBatchSize,
+    );
+    expect(m.accuracy).toMatchObject({ metric: 'top1', output: 'probabilities', samples: 45 });
+    expect(m.accuracy!.value).toBeGreaterThanOrEqual(0.9);
+    expect(m.parity).toMatchObject({ mismatches: 0, samples: 45 });
+    expect(m.peakRssBytes).toBeGreaterThan(10 * 2 ** 20);
+    expect(m.modelSizeBytes).toBe(fs.statSync(IRIS).size);
+  });
+
+  it('serves a second run with the same inputs from the cache, without measuring', () => {
+    const again = gate(IRIS, props, cacheDir);
+    expect(again.cached).toBe(true);
+    expect(again.measurements).toEqual(report.measurements);
+    const otherCpu = runGateSync({
+      constructPath: 'test/svc',
+      modelName: 'iris',
+      model: inspectModel(IRIS),
+      gate: resolveGate(new PropsChecker('t'), { ...props, budgetSeconds: 0.5 }, process.cwd()),
+      resources: { cpuMillis: 1000, memoryBytes: 512 * 2 ** 20 },
+      cacheDir,
+    });
+    expect(otherCpu.cached).toBe(false); // a different gate config is a different measurement
+  });
+
+  it('fails accuracy when the labels are shuffled', () => {
+    const shuffled = gate(IRIS, {
+      accuracy: { dataset: fx.shuffledLabelsDataset(scratch), min: 0.9 },
+      budgetSeconds: 1,
+    });
+    const verdict = shuffled.verdicts.find((v) => v.threshold === 'accuracy.min')!;
+    expect(verdict.pass).toBe(false);
+    expect(verdict.measured).toBeLessThan(0.5);
+    expect(shuffled.passed).toBe(false);
+  });
+
+  it('catches a perturbed model with the parity check, naming the worst element', () => {
+    const perturbed = gate(fx.perturbedIrisModel(scratch), {
+      parity: { dataset: EXPECTED, atol: 1e-5, rtol: 1e-4 },
+      budgetSeconds: 1,
+    });
+    expect(perturbed.measurements.parity!.mismatches).toBeGreaterThan(0);
+    expect(perturbed.measurements.parity!.worst).toMatchObject({ output: expect.any(String) });
+    expect(perturbed.verdicts.find((v) => v.threshold === 'parity')!.pass).toBe(false);
+  });
+});
+
+describe('gate honesty', () => {
+  it('shows latency growing with the work a model does (k chained MatMuls)', () => {
+    const p50 = (k: number) =>
+      gate(fx.chainedMatMulModel(scratch, k, 1024), { budgetSeconds: 1.5, maxBatchSize: 1 }).measurements
+        .latency.p50Ms;
+    const [one, eight, thirtyTwo] = [p50(1), p50(8), p50(32)];
+    // 8× and 4× the arithmetic; the fixed cost per request (a thread hand-off, ~0.1 ms on 1 CPU)
+    // keeps the ratios below that, and machine noise moves each figure by up to ~25%.
+    expect(eight).toBeGreaterThan(one * 1.5);
+    expect(thirtyTwo).toBeGreaterThan(eight * 2);
+  });
+
+  it('reports a budget too small to reach stability as unstable, and fails the latency threshold', () => {
+    const rushed = gate(IRIS, { latencyP99Ms: 1000, budgetSeconds: 0.2, maxBatchSize: 1 });
+    expect(rushed.measurements.latency.stable).toBe(false);
+    const verdict = rushed.verdicts.find((v) => v.threshold === 'latencyP99Ms')!;
+    expect(verdict.pass).toBe(false);
+    expect(verdict.message).toMatch(/unstable/);
+    expect(rushed.passed).toBe(false);
+  });
+});
+
+describe('gate robustness', () => {
+  it.each([
+    ['several inputs', () => fx.twoInputModel(scratch), {}],
+    ['an int64 scalar input', () => fx.int64ScalarModel(scratch), {}],
+    ['a bool input', () => fx.boolModel(scratch), {}],
+    [
+      'a symbolic dim pinned by inputShapes',
+      () => fx.symbolicSeqModel(scratch),
+      { inputShapes: { tokens: [1, 16, 8] } },
+    ],
+  ])('measures a model with %s', (_, model, props: GateProps) => {
+    const report = gate(model(), { ...props, budgetSeconds: 1, maxBatchSize: 2 });
+    expect(report.measurements.latency.samples).toBeGreaterThan(0);
+    expect(report.measurements.throughput.settings.length).toBeGreaterThan(0);
+  });
+
+  it('names the input, the dim and the prop to set when a symbolic dim has no value', () => {
+    expect(() => gate(fx.symbolicSeqModel(scratch), { budgetSeconds: 1 })).toThrow(
+      /\[test\/svc\] gate could not run: .*"tokens".*dimension 1.*"seq".*gate\.inputShapes/,
+    );
+  });
+
+  it('names the inputs and their shapes when the model fails at run time', () => {
+    expect(() => gate(fx.failingModel(scratch), { budgetSeconds: 1 })).toThrow(
+      /\[test\/svc\] gate could not run: .*"x".*\[1, ?4\]/,
+    );
+  });
+});
+
+describe('InferenceService with a gate', () => {
+  const base: InferenceServiceProps = { model: IRIS, image: 'ghcr.io/acme/iris:1.0.0' };
+  const cacheDir = fs.mkdtempSync(path.join(scratch, 'svc-cache-'));
+  process.env.MODELFAB_CACHE_DIR = cacheDir;
+  afterAll(() => delete process.env.MODELFAB_CACHE_DIR);
+
+  function synth(props: Partial<InferenceServiceProps>) {
+    const outdir = fs.mkdtempSync(path.join(scratch, 'out-'));
+    const app = new App({ outdir });
+    const chart = new Chart(app, 'prod', { namespace: 'ml' });
+    const service = new InferenceService(chart, 'iris', { ...base, ...props });
+    return { app, chart, service, outdir, synth: () => app.synth(), objects: () => chart.toJson() };
+  }
+
+  it('wires the verdict, the digest, the tuned serving config and the capacity plan into the manifests', () => {
+    const {
+      objects,
+      outdir,
+      synth: run,
+      service,
+    } = synth({
+      gate: { latencyP99Ms: 50, accuracy: { dataset: EVAL, min: 0.9 }, budgetSeconds: 3, maxBatchSize: 4 },
+      slo: { targetRps: 20_000, targetUtilization: 0.5 },
+      autoscaling: { maxReplicas: 1000 },
+    });
+    run();
+    const report = (service.gate as { report: GateReport }).report;
+    const deployment = objects().find((o) => o.kind === 'Deployment');
+    expect(deployment.metadata.annotations['modelfab.dev/gate']).toBe('passed');
+    expect(deployment.metadata.annotations['modelfab.dev/gate-summary']).toMatch(
+      /p99 .* ms; \d+ rps\/replica at p99 <= 50 ms/,
+    );
+    const env = deployment.spec.template.spec.containers[0].env;
+    expect(env).toContainEqual({
+      name: 'MODELFAB_MAX_BATCH_SIZE',
+      value: String(report.measurements.servingConfig.maxBatchSize),
+    });
+    expect(env).toContainEqual({
+      name: 'MODELFAB_MAX_QUEUE_DELAY_MS',
+      value: String(report.measurements.servingConfig.maxQueueDelayMs),
+    });
+    const hpa = objects().find((o) => o.kind === 'HorizontalPodAutoscaler');
+    const planned = Math.ceil(20_000 / (report.measurements.throughput.rps * 0.5));
+    expect(report.capacity!.replicas).toBe(planned);
+    expect(hpa.spec.minReplicas).toBe(Math.max(planned, 2));
+    expect(fs.readdirSync(outdir).sort()).toEqual([
+      'prod-iris.gate.json',
+      'prod-iris.gate.md',
+      'prod-iris.gate.svg',
+      'prod.k8s.yaml',
+    ]);
+    expect(JSON.parse(fs.readFileSync(path.join(outdir, 'prod-iris.gate.json'), 'utf8')).passed).toBe(true);
+  });
+
+  it('fails synth on unattainable thresholds with the path, metric, measured value and threshold', () => {
+    const { synth: run } = synth({
+      gate: { latencyP99Ms: 0.0001, minThroughputRps: 1e9, budgetSeconds: 1, maxBatchSize: 1 },
+    });
+    expect(run).toThrow(
+      /\[prod\/iris\] gate failed: latency p99 [\d.]+ ms > latencyP99Ms 0\.0001 \(1 CPU, onnxruntime 1\.30\.0, [\d,]+ samples, (stable|unstable)\)/,
+    );
+    expect(run).toThrow(
+      /\[prod\/iris\] gate failed: throughput [\d.,]+ rps < minThroughputRps 1,?000,?000,?000/,
+    );
+  });
+
+  it('fails synth when the capacity plan exceeds maxReplicas', () => {
+    const { synth: run } = synth({
+      gate: { budgetSeconds: 1, maxBatchSize: 1 },
+      slo: { targetRps: 1e9 },
+      autoscaling: { maxReplicas: 3 },
+    });
+    expect(run).toThrow(
+      /\[prod\/iris\] capacity plan failed: slo\.targetRps 1000000000 needs \d+ replicas .* above autoscaling\.maxReplicas 3/,
+    );
+  });
+
+  it('skips the benchmark with MODELFAB_GATE=skip, loudly, and says so in the manifests', () => {
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    process.env.MODELFAB_GATE = 'skip';
+    try {
+      const { objects, outdir, synth: run } = synth({ gate: { latencyP99Ms: 0.0001 } });
+      run();
+      const deployment = objects().find((o) => o.kind === 'Deployment');
+      expect(deployment.metadata.annotations['modelfab.dev/gate']).toBe('skipped');
+      expect(stderr.mock.calls.map(([text]) => String(text)).join('')).toMatch(
+        /WARNING \[prod\/iris\] skipped \(MODELFAB_GATE=skip\)/,
+      );
+      expect(fs.readdirSync(outdir)).toEqual(['prod.k8s.yaml']);
+    } finally {
+      delete process.env.MODELFAB_GATE;
+      stderr.mockRestore();
+    }
+  });
+
+  it('rejects an unknown MODELFAB_GATE value instead of guessing', () => {
+    process.env.MODELFAB_GATE = 'off';
+    try {
+      expect(() => synth({ gate: {} })).toThrow(
+        /\[prod\/iris\] MODELFAB_GATE="off" is not understood; set MODELFAB_GATE=skip/,
+      );
+    } finally {
+      delete process.env.MODELFAB_GATE;
+    }
+  });
+});

@@ -2,10 +2,12 @@
  * `npm run bench -- <name>`: runs one benchmark (or all, with no name) and prints its figures.
  * Benchmarks compare against a baseline measured in the same run, because this machine is noisy.
  */
+import { benchGate } from './gate.bench';
 import { benchSynth } from './synth.bench';
 
 const BENCHMARKS: Record<string, () => Promise<void> | void> = {
   synth: benchSynth,
+  gate: benchGate,
 };
 
 async function main(): Promise<void> {

@@ -1,3 +1,5 @@
 export * from './core';
 export * from './model';
+export * from './runtime';
+export * from './gate';
 export * from './render';

@@ -206,7 +206,7 @@ describe('InferenceService with a gate', () => {
       synth: run,
       service,
     } = synth({
-      gate: { latencyP99Ms: 50, accuracy: { dataset: EVAL, min: 0.9 }, budgetSeconds: 3, maxBatchSize: 4 },
+      gate: { latencyP99Ms: 50, accuracy: { dataset: EVAL, min: 0.9 }, budgetSeconds: 5, maxBatchSize: 4 },
       slo: { targetRps: 20_000, targetUtilization: 0.5 },
       autoscaling: { maxReplicas: 1000 },
     });
@@ -253,7 +253,7 @@ describe('InferenceService with a gate', () => {
 
   it('fails synth when the capacity plan exceeds maxReplicas', () => {
     const { synth: run } = synth({
-      gate: { budgetSeconds: 1, maxBatchSize: 1 },
+      gate: { budgetSeconds: 3, maxBatchSize: 1 },
       slo: { targetRps: 1e9 },
       autoscaling: { maxReplicas: 3 },
     });

@@ -20,7 +20,6 @@ new InferenceService(chart, 'iris', {
     accuracy: { dataset: 'model/eval.jsonl', metric: 'top1', min: 0.9 },
     parity: { dataset: 'model/expected.jsonl', atol: 1e-5, rtol: 1e-4 },
     maxColdStartMs: 2000,
-    budgetSeconds: 10,
   },
   slo: { targetRps: 2000, targetUtilization: 0.7 },
   networkPolicy: {

@@ -1,4 +1,3 @@
-import * as path from 'node:path';
 import { ApiObject, App, Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import { type InferenceServiceProps, type InferenceServiceSpec, resolveInferenceService } from '../core';
@@ -77,9 +76,4 @@ export class InferenceService extends Construct {
       ],
     });
   }
-}
-
-/** Where a service's gate reports go: beside the manifests, named after the construct path. */
-export function gateReportPath(service: InferenceService, extension: 'json' | 'md' | 'svg'): string {
-  return path.join(App.of(service).outdir, `${service.node.path.replace(/\//g, '-')}.gate.${extension}`);
 }

@@ -96,7 +96,10 @@ export interface GateProps {
    */
   readonly inputDataset?: string;
   /**
-   * Seconds one gate may spend measuring (cold start, latency, the throughput search).
+   * Seconds one gate may spend measuring (cold start, latency, the throughput search). A rate that
+   * held its first trial is always confirmed, which may overrun this by about half a second per
+   * batch setting. Too small a budget gives unstable results, which fail the latency and
+   * throughput thresholds.
    * @default 20
    */
   readonly budgetSeconds?: number;

@@ -63,12 +63,10 @@ export async function measureModel(
     const parityResult = gate.parity ? await measureParity(executor, model, gate.parity) : undefined;
     return { firstInferenceMs: first, latency: measured, accuracy: accuracyResult, parity: parityResult };
   })().finally(() => executor.close());
-  const singleClientRps = 1000 / Math.max(latency.p50Ms, 0.001);
   const { throughput, chosen } = await measureThroughput(
     settings,
     gate,
     nextInput,
-    singleClientRps,
     Math.max(1000, started + budgetMs - nowMs()),
     progress,
   );

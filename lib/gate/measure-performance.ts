@@ -77,24 +77,22 @@ export async function measureLatency(
   };
 }
 
-interface Trial {
-  readonly rate: number;
-  readonly pass: boolean;
-  readonly p99Ms: number;
-  readonly samples: number;
-}
+/** Fractions of the measured capacity tried as offered rates, highest first. */
+const RATE_STEPS = [0.95, 0.85, 0.7, 0.5, 0.3, 0.15] as const;
 
 /**
- * The highest Poisson arrival rate whose p99 stays within the bound for one batch setting:
- * double from `startRate` until a rate fails, bisect between the last pass and the first
- * failure, then confirm the best rate over three windows for stability.
+ * The highest Poisson arrival rate whose p99 stays within the bound for one batch setting.
+ * First the setting's capacity: a closed loop of 2 × maxBatchSize clients keeps the executor
+ * saturated, and what it completes per second is what it can serve at all (saturated throughput
+ * repeats well, and no rate above it is believable). Then open-loop trials at falling fractions
+ * of it; the first that keeps p99 within the bound, with no backlog left behind, is confirmed
+ * over three windows, and the first confirmed rate is the result.
  */
 export async function searchRateAtBound(
   settings: ExecutorSettings,
   maxBatchSize: number,
   gate: GateSpec,
   nextInput: InputSource,
-  startRate: number,
   budgetMs: number,
   progress: Progress,
 ): Promise<BatchSettingResult> {
@@ -110,90 +108,105 @@ export async function searchRateAtBound(
     maxQueueSize: 100_000,
   });
   try {
+    const deadline = nowMs() + budgetMs;
     await closedLoop(executor, nextInput, 0, 20); // warm this session
+    const capacity = await saturatedThroughput(
+      executor,
+      nextInput,
+      2 * maxBatchSize,
+      Math.min(1000, Math.max(200, budgetMs / 8)),
+    );
     const random = seededRandom(gate.seed + maxBatchSize);
-    const searchEnd = nowMs() + budgetMs * 0.6;
-    const trialMs = (rate: number) =>
-      Math.min(Math.max(250, (REQUESTS_PER_TRIAL / rate) * 1000), budgetMs / 6);
+    // A trial lasts at least 10× the bound: a server 10% over capacity then builds a backlog worth
+    // the whole bound, so its p99 shows it (in a short trial, overload hides inside the bound).
+    const trialMs = (rate: number) => Math.max(250, 10 * bound, (REQUESTS_PER_TRIAL / rate) * 1000);
+    // Confirmation windows only judge steadiness (overload was ruled out by the long first trial).
+    const confirmMs = (rate: number) => Math.max(250, (REQUESTS_PER_TRIAL / rate) * 1000);
     const drainMs = bound * 5 + 100;
-    const run = async (rate: number): Promise<Trial> => {
-      const result = await openLoop(executor, nextInput, rate, trialMs(rate), random, drainMs, bound);
-      const stats = result.latenciesMs.length > 0 ? latencyStats(result.latenciesMs) : undefined;
-      const keptUp = result.late <= 0.01 * result.sent;
-      const pass = result.failed === 0 && stats !== undefined && stats.p99Ms <= bound && keptUp;
-      return {
-        rate,
-        pass,
-        p99Ms: stats?.p99Ms ?? Infinity,
-        samples: result.latenciesMs.length,
-      };
+    const trial = async (rate: number, durationMs: number) => {
+      const result = await openLoop(executor, nextInput, rate, durationMs, random, drainMs, bound);
+      const window = windowStats(result.latenciesMs, durationMs / 1000);
+      const holds =
+        result.failed === 0 &&
+        result.late <= 0.01 * result.sent &&
+        window.samples > 0 &&
+        window.p99Ms <= bound;
+      // Served throughput of an open-loop window is the offered rate times the fraction answered:
+      // completions per second would add the Poisson arrivals' own noise (±7% at 200 requests).
+      const served = result.sent > 0 ? (rate * result.latenciesMs.length) / result.sent : 0;
+      return { holds, window: { ...window, rps: served }, latencies: result.latenciesMs };
     };
-    const confirm = async (rate: number) => {
-      const windows = [];
-      const latencies: number[] = [];
-      let withinBound = true;
-      for (let i = 0; i < STABILITY.compare; i++) {
-        const result = await openLoop(executor, nextInput, rate, trialMs(rate), random, drainMs, bound);
-        latencies.push(...result.latenciesMs);
-        const window = windowStats(result.latenciesMs, trialMs(rate) / 1000);
-        withinBound &&=
-          result.failed === 0 &&
-          result.late <= 0.01 * result.sent &&
-          window.samples > 0 &&
-          window.p99Ms <= bound;
-        // Served throughput of an open-loop window is the offered rate times the fraction answered:
-        // completions per second would add the Poisson arrivals' own noise (±7% at 200 requests).
-        windows.push({
-          ...window,
-          rps: result.sent > 0 ? (rate * result.latenciesMs.length) / result.sent : 0,
-        });
+    let last = { p99Ms: Infinity, detail: 'no rate was tried within the budget' };
+    for (const step of RATE_STEPS) {
+      const rate = capacity * step;
+      if (rate < 1 || nowMs() + trialMs(rate) > deadline) break;
+      const first = await trial(rate, trialMs(rate));
+      if (!first.holds) {
+        last = {
+          p99Ms: first.window.p99Ms,
+          detail: `${rate.toFixed(0)} rps: p99 ${first.window.p99Ms.toFixed(2)} ms or a backlog`,
+        };
+        continue;
       }
-      const verdict = stability(windows, { ...STABILITY, on: 'throughput' });
-      return {
-        holds: verdict.stable && withinBound,
-        detail: withinBound ? verdict.detail : `a window's p99 exceeded ${bound} ms or requests failed`,
-        p99Ms: latencies.length > 0 ? latencyStats(latencies).p99Ms : Infinity,
-        samples: latencies.length,
+      // Confirm: two more windows; with the first, three must hold and agree on served throughput.
+      const more = [];
+      // Once a rate held its long trial, its short confirmation always completes (a bounded overrun
+      // of the budget): cutting it would report a sound rate as unstable.
+      for (let i = 1; i < STABILITY.compare; i++) {
+        more.push(await trial(rate, confirmMs(rate)));
+      }
+      const windows = [first, ...more];
+      const verdict = stability(
+        windows.map((w) => w.window),
+        { ...STABILITY, on: 'throughput' },
+      );
+      const holds = windows.every((w) => w.holds) && verdict.stable;
+      const p99Ms = latencyStats(windows.flatMap((w) => w.latencies)).p99Ms;
+      if (holds) {
+        progress(
+          `throughput: batch ${maxBatchSize}: capacity ${capacity.toFixed(0)} rps, ${rate.toFixed(0)} rps at p99 ${p99Ms.toFixed(2)} ms (stable)`,
+        );
+        return {
+          maxBatchSize,
+          maxQueueDelayMs,
+          rps: rate,
+          p99Ms,
+          samples: windows.reduce((n, w) => n + w.latencies.length, 0),
+          stable: true,
+        };
+      }
+      last = {
+        p99Ms,
+        detail: `${rate.toFixed(0)} rps did not hold over ${windows.length} windows (${verdict.detail})`,
       };
-    };
-    let best: Trial | undefined;
-    let lowestFail = Infinity;
-    let rate = Math.max(1, startRate);
-    while (nowMs() < searchEnd) {
-      const trial = await run(rate);
-      if (trial.pass) best = trial;
-      else lowestFail = Math.min(lowestFail, rate);
-      const low = best?.rate ?? 0;
-      if (lowestFail !== Infinity && (lowestFail - low) / lowestFail < 0.05) break;
-      rate = lowestFail === Infinity ? rate * 2 : (low + lowestFail) / 2;
-      if (rate < 1) break; // not even one request per second fits the bound
-    }
-    if (!best) {
-      progress(`throughput: batch ${maxBatchSize}: no rate kept p99 within ${bound} ms`);
-      return { maxBatchSize, maxQueueDelayMs, rps: 0, p99Ms: lowestFail, samples: 0, stable: true };
-    }
-    // Confirm over three windows: the rate counts only if it holds, each window keeping p99 within
-    // the bound and the served throughput steady. If it does not hold, back off 15% and confirm again.
-    let rateToConfirm = best.rate;
-    let confirmation = await confirm(rateToConfirm);
-    for (let retry = 0; retry < 2 && !confirmation.holds && nowMs() < searchEnd + budgetMs * 0.3; retry++) {
-      rateToConfirm *= 0.85;
-      confirmation = await confirm(rateToConfirm);
     }
     progress(
-      `throughput: batch ${maxBatchSize}: ${rateToConfirm.toFixed(0)} rps at p99 ${confirmation.p99Ms.toFixed(2)} ms (${confirmation.holds ? 'stable' : `unstable: ${confirmation.detail}`})`,
+      `throughput: batch ${maxBatchSize}: capacity ${capacity.toFixed(0)} rps, no rate held p99 within ${bound} ms (${last.detail})`,
     );
-    return {
-      maxBatchSize,
-      maxQueueDelayMs,
-      rps: rateToConfirm,
-      p99Ms: confirmation.p99Ms,
-      samples: confirmation.samples,
-      stable: confirmation.holds,
-    };
+    return { maxBatchSize, maxQueueDelayMs, rps: 0, p99Ms: last.p99Ms, samples: 0, stable: false };
   } finally {
     await executor.close();
   }
+}
+
+/** Requests per second a saturated executor completes: `clients` requests always outstanding. */
+async function saturatedThroughput(
+  executor: Executor,
+  nextInput: InputSource,
+  clients: number,
+  durationMs: number,
+): Promise<number> {
+  const start = nowMs();
+  let completed = 0;
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (nowMs() - start < durationMs) {
+        await executor.infer(nextInput());
+        completed++;
+      }
+    }),
+  );
+  return (completed * 1000) / (nowMs() - start);
 }
 
 /**
@@ -212,19 +225,15 @@ export async function measureThroughput(
   settings: ExecutorSettings,
   gate: GateSpec,
   nextInput: InputSource,
-  singleClientRps: number,
   budgetMs: number,
   progress: Progress,
 ): Promise<{ readonly throughput: ThroughputMeasurement; readonly chosen: BatchSettingResult }> {
   const sizes = batchSettings(settings.model, gate.maxBatchSize);
   const results: BatchSettingResult[] = [];
   const deadline = nowMs() + budgetMs;
-  let startRate = Math.max(1, singleClientRps / 2);
   for (const [i, size] of sizes.entries()) {
     const share = Math.max(0, deadline - nowMs()) / (sizes.length - i);
-    const result = await searchRateAtBound(settings, size, gate, nextInput, startRate, share, progress);
-    results.push(result);
-    if (result.rps > 0) startRate = result.rps;
+    results.push(await searchRateAtBound(settings, size, gate, nextInput, share, progress));
   }
   const chosen = chooseSetting(results);
   return {

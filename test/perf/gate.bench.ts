@@ -20,7 +20,7 @@ import { randomInputs, resolveInputShapes, sessionOptionsFor } from '../../lib/r
 import { chainedMatMulModel } from '../support/gate-fixtures';
 
 const RUNS = 5;
-const BUDGET_SECONDS = Number(process.env.MODELFAB_BENCH_BUDGET ?? 10);
+const BUDGET_SECONDS = Number(process.env.MODELFAB_BENCH_BUDGET ?? 20);
 const IRIS = path.resolve(__dirname, '../../examples/iris/model/iris.onnx');
 
 function freshGate(modelPath: string, props: GateProps, cpuMillis = 1000): GateReport {

@@ -19,12 +19,12 @@ describe('modelfab bench', () => {
   it('prints the report and exits 0 when every threshold passes; dataset paths are relative to the gate file', () => {
     fs.copyFileSync(path.join(path.dirname(IRIS), 'eval.jsonl'), path.join(scratch, 'eval.jsonl'));
     const gate = gateFile('pass.json', {
-      latencyP99Ms: 100,
+      latencyP99Ms: 20,
       accuracy: { dataset: 'eval.jsonl', min: 0.9 },
       maxBatchSize: 2,
     });
     const reports = path.join(scratch, 'reports');
-    const result = runBench([IRIS, '--gate', gate, '--budget', '3', '--no-cache', '--report-dir', reports]);
+    const result = runBench([IRIS, '--gate', gate, '--budget', '5', '--no-cache', '--report-dir', reports]);
     expect(result.stderr).toBe('');
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toMatch(/^gate PASSED: iris/);

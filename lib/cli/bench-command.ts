@@ -18,7 +18,15 @@ import {
 import { runGateSync, writeGateReports } from '../gate';
 import { ModelFileError, inspectModel } from '../model';
 import { modelName } from '../render';
-import { type CliCommand, type CommandResult, EXIT_CODES, failure, success, usageError } from './cli-command';
+import {
+  argumentError,
+  type CliCommand,
+  type CommandResult,
+  EXIT_CODES,
+  failure,
+  success,
+  usageError,
+} from './cli-command';
 import { formatGateReport } from './format-gate-report';
 
 const NAME = 'bench';
@@ -95,13 +103,7 @@ export function runBench(args: readonly string[]): CommandResult {
       strict: true,
     });
   } catch (error) {
-    return usageError(
-      NAME,
-      (error as Error).message
-        .split('. ', 1)
-        .join('')
-        .replace(/^./, (c) => c.toLowerCase()),
-    );
+    return argumentError(NAME, error);
   }
   const { values, positionals } = parsed;
   if (values.help) return success(BENCH_USAGE);

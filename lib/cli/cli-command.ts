@@ -51,6 +51,16 @@ export function usageError(command: string, message: string): CommandResult {
   return { exitCode: EXIT_CODES.usage, stdout: '', stderr: `${prefix}: ${message}\n${help}\n` };
 }
 
+/**
+ * A usage error from node's `parseArgs`: its first sentence, lower-cased (the rest is advice
+ * about '--' that does not fit here).
+ */
+export function argumentError(command: string, error: unknown): CommandResult {
+  const message = error instanceof Error ? error.message : String(error);
+  const first = message.split('. ', 1).join('');
+  return usageError(command, first.charAt(0).toLowerCase() + first.slice(1));
+}
+
 function ensureNewline(text: string): string {
   return text.endsWith('\n') ? text : `${text}\n`;
 }

@@ -3,7 +3,14 @@
  */
 import { parseArgs } from 'node:util';
 import { ModelFileError, inspectModel } from '../model';
-import { type CliCommand, type CommandResult, failure, success, usageError } from './cli-command';
+import {
+  argumentError,
+  type CliCommand,
+  type CommandResult,
+  failure,
+  success,
+  usageError,
+} from './cli-command';
 import { formatModelInfo, formatModelInfoJson } from './format-model-info';
 
 const NAME = 'inspect';
@@ -32,9 +39,7 @@ export function runInspect(args: readonly string[]): CommandResult {
       strict: true,
     });
   } catch (err) {
-    // node's messages run on with advice about '--'; the first sentence names the problem.
-    const message = err instanceof Error ? err.message : String(err);
-    return usageError(NAME, lowerFirst(message.split('. ', 1).join('')));
+    return argumentError(NAME, err);
   }
   const { values, positionals } = parsed;
   if (values.help) return success(INSPECT_USAGE);
@@ -60,7 +65,3 @@ export const inspectCommand: CliCommand = {
   usage: INSPECT_USAGE,
   run: runInspect,
 };
-
-function lowerFirst(text: string): string {
-  return text.charAt(0).toLowerCase() + text.slice(1);
-}

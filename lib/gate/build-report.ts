@@ -9,12 +9,7 @@ import { type GateMeasurements, type GateReport } from './gate-report';
 
 /** What {@link buildGateReport} needs. */
 export interface GateReportInput {
-  readonly model: {
-    readonly name: string;
-    readonly path: string;
-    readonly sha256: string;
-    readonly sizeBytes: number;
-  };
+  readonly model: GateReport['model'];
   readonly gate: GateSpec;
   readonly slo?: SloSpec;
   readonly measurements: GateMeasurements;

@@ -53,18 +53,6 @@ export async function closedLoop(
   return { latenciesMs, sent: latenciesMs.length, failed: 0, late: 0, elapsedMs: now - start };
 }
 
-/** A seeded uniform generator in [0, 1) (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Sends requests with exponentially distributed gaps (a Poisson process at `ratePerSecond`) for
  * `durationMs`, then waits for the answers (at most `drainMs`; later answers count as failed).

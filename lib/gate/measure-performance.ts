@@ -5,9 +5,9 @@
  */
 import { type GateSpec } from '../core';
 import { type ModelInfo } from '../model';
-import { Executor } from '../runtime';
+import { Executor, uniformRandom } from '../runtime';
 import { type BatchSettingResult, type LatencyMeasurement, type ThroughputMeasurement } from './gate-report';
-import { closedLoop, type InputSource, nowMs, openLoop, seededRandom } from './load-generator';
+import { closedLoop, type InputSource, nowMs, openLoop } from './load-generator';
 import { latencyStats, logHistogram, stability, windowStats } from './statistics';
 
 export type Progress = (message: string) => void;
@@ -116,10 +116,13 @@ export async function searchRateAtBound(
       2 * maxBatchSize,
       Math.min(1000, Math.max(200, budgetMs / 8)),
     );
-    const random = seededRandom(gate.seed + maxBatchSize);
-    // A trial lasts at least 10× the bound: a server 10% over capacity then builds a backlog worth
-    // the whole bound, so its p99 shows it (in a short trial, overload hides inside the bound).
-    const trialMs = (rate: number) => Math.max(250, 10 * bound, (REQUESTS_PER_TRIAL / rate) * 1000);
+    const random = uniformRandom(gate.seed + maxBatchSize);
+    // A trial lasts 10× the bound where the budget allows: a server 10% over capacity then builds a
+    // backlog worth the whole bound, so its p99 shows it (in a short trial, overload hides inside the
+    // bound). A short budget caps it at half this setting's share; the backlog check (answers later
+    // than one bound after sending stopped) still catches larger overload.
+    const trialMs = (rate: number) =>
+      Math.max(250, Math.min(10 * bound, budgetMs / 2), (REQUESTS_PER_TRIAL / rate) * 1000);
     // Confirmation windows only judge steadiness (overload was ruled out by the long first trial).
     const confirmMs = (rate: number) => Math.max(250, (REQUESTS_PER_TRIAL / rate) * 1000);
     const drainMs = bound * 5 + 100;

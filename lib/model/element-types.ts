@@ -4,8 +4,11 @@ import { type ElementType } from './model-info';
  * ONNX `TensorProto.DataType` codes to element type names, by code (index 0 is UNDEFINED). The
  * names for codes 1 to 13 are onnxruntime-node's; the others are the ONNX names in lower case.
  */
-const ELEMENT_TYPE_BY_CODE: readonly (ElementType | undefined)[] = [
-  undefined,
+/**
+ * The element types onnxruntime-node can feed and fetch (its `Tensor.Type`), which are exactly
+ * ONNX `DataType` codes 1 to 13, in code order.
+ */
+export const FEEDABLE_ELEMENT_TYPES = [
   'float32',
   'uint8',
   'int8',
@@ -19,6 +22,11 @@ const ELEMENT_TYPE_BY_CODE: readonly (ElementType | undefined)[] = [
   'float64',
   'uint32',
   'uint64',
+] as const satisfies readonly ElementType[];
+
+const ELEMENT_TYPE_BY_CODE: readonly (ElementType | undefined)[] = [
+  undefined,
+  ...FEEDABLE_ELEMENT_TYPES,
   'complex64',
   'complex128',
   'bfloat16',

@@ -2,4 +2,4 @@ export * from './errors';
 export * from './inspect-model';
 export * from './inspect-model-for';
 export * from './model-info';
-export { elementTypeOfCode } from './element-types';
+export { elementTypeOfCode, FEEDABLE_ELEMENT_TYPES } from './element-types';

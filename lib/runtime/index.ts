@@ -7,6 +7,7 @@ export * from './float16';
 export * from './session-options';
 export * from './validate-inputs';
 export * from './random-inputs';
+export * from './prng';
 export * from './input-shapes';
 export * from './batch-queue';
 export * from './spin-budget';

@@ -14,3 +14,9 @@ export function mulberry32(seed: number): () => number {
     return (t ^ (t >>> 14)) >>> 0;
   };
 }
+
+/** A generator of floats in [0, 1) seeded by `seed`: mulberry32's integers over 2^32. */
+export function uniformRandom(seed: number): () => number {
+  const next = mulberry32(seed);
+  return () => next() / 4294967296;
+}

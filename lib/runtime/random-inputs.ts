@@ -7,7 +7,6 @@ import { InputShapesError, InputValidationError } from './errors';
 import { halfBitsFromNumber } from './float16';
 import { mulberry32 } from './prng';
 import {
-  FEEDABLE_ELEMENT_TYPES,
   type FeedableElementType,
   type TensorData,
   type TensorDataArray,
@@ -15,6 +14,7 @@ import {
   elementCount,
   isFeedableElementType,
 } from './tensor';
+import { FEEDABLE_ELEMENT_TYPES } from '../model';
 
 const TWO_POW_23 = 2 ** 23;
 const TWO_POW_31 = 2 ** 31;

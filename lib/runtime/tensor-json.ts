@@ -6,14 +6,8 @@ import { show } from '../core';
 import { type ElementType } from '../model';
 import { InputValidationError } from './errors';
 import { halfBitsFromNumber, numberFromHalfBits } from './float16';
-import {
-  FEEDABLE_ELEMENT_TYPES,
-  type TensorData,
-  allocateData,
-  elementCount,
-  formatDims,
-  isFeedableElementType,
-} from './tensor';
+import { type TensorData, allocateData, elementCount, formatDims, isFeedableElementType } from './tensor';
+import { FEEDABLE_ELEMENT_TYPES } from '../model';
 
 /** A flat JSON value of a tensor. */
 export type JsonTensorValue = number | boolean | string;

@@ -3,28 +3,7 @@
  * they cross worker threads by structured clone and convert to and from onnxruntime tensors
  * without copying. Also the row operations the batcher needs.
  */
-import { type ElementType } from '../model';
-
-/**
- * The element types onnxruntime-node 1.30 can feed and fetch, in ONNX `DataType` code order.
- * (It also knows the packed `uint4`/`int4`, which ONNX models rarely use as inputs; modelfab does
- * not feed them.)
- */
-export const FEEDABLE_ELEMENT_TYPES = [
-  'float32',
-  'uint8',
-  'int8',
-  'uint16',
-  'int16',
-  'int32',
-  'int64',
-  'string',
-  'bool',
-  'float16',
-  'float64',
-  'uint32',
-  'uint64',
-] as const satisfies readonly ElementType[];
+import { type ElementType, FEEDABLE_ELEMENT_TYPES } from '../model';
 
 /** An element type onnxruntime-node can feed; see {@link FEEDABLE_ELEMENT_TYPES}. */
 export type FeedableElementType = (typeof FEEDABLE_ELEMENT_TYPES)[number];

@@ -16,7 +16,7 @@ import { type GateProps, PropsChecker, resolveGate } from '../../lib/core';
 import { type GateReport, percentile, runGateSync } from '../../lib/gate';
 import { inspectModel } from '../../lib/model';
 import { modelName } from '../../lib/render';
-import { randomInputs, resolveInputShapes, sessionOptionsFor } from '../../lib/runtime';
+import { intraOpThreadsFor, randomInputs, resolveInputShapes, sessionOptionsFor } from '../../lib/runtime';
 import { chainedMatMulModel } from '../support/gate-fixtures';
 
 const RUNS = 5;
@@ -75,9 +75,9 @@ function repeatability(label: string, modelPath: string, props: GateProps): void
 }
 
 /** p50 of a plain session.run loop in this process: the floor any harness adds to. */
-async function plainSessionP50(modelPath: string, samples: number): Promise<number> {
+async function plainSessionP50(modelPath: string, samples: number, intraOpThreads: number): Promise<number> {
   const model = inspectModel(modelPath);
-  const session = await ort.InferenceSession.create(modelPath, sessionOptionsFor({ intraOpThreads: 1 }));
+  const session = await ort.InferenceSession.create(modelPath, sessionOptionsFor({ intraOpThreads }));
   const inputs = randomInputs(model, resolveInputShapes(model, {}, 1), 1);
   const feeds: Record<string, ort.Tensor> = {};
   for (const [name, t] of Object.entries(inputs))
@@ -103,7 +103,11 @@ async function plainSessionP50(modelPath: string, samples: number): Promise<numb
 async function overhead(label: string, modelPath: string, cpuMillis: number): Promise<void> {
   console.error(`gate bench: overhead on ${label} at ${cpuMillis / 1000} CPU`);
   const gated = freshGate(modelPath, { maxBatchSize: 1 }, cpuMillis);
-  const plain = await plainSessionP50(modelPath, gated.measurements.latency.samples);
+  const plain = await plainSessionP50(
+    modelPath,
+    gated.measurements.latency.samples,
+    intraOpThreadsFor(cpuMillis),
+  );
   const gateP50 = gated.measurements.latency.p50Ms;
   const extraUs = (gateP50 - plain) * 1000;
   const ratio = gateP50 / plain - 1;

@@ -7,7 +7,7 @@ import { type ModelInfo } from '../model';
 import { type Executor, type TensorData, tensorToJson } from '../runtime';
 import { type AccuracyMeasurement, type ParityMeasurement } from './gate-report';
 import { compareParity, meanAbsoluteError, rootMeanSquaredError, topKAccuracy } from './correctness';
-import { readLabelledDataset, readParityDataset } from './dataset';
+import { type JsonTensor, readLabelledDataset, readParityDataset } from './dataset';
 import { rowInputs } from './gate-inputs';
 
 const FLOAT_TYPES = new Set(['float32', 'float64', 'float16']);
@@ -49,6 +49,19 @@ async function runRows(
   return results;
 }
 
+/** Runs every row of a dataset file; outputs in row order. Errors name the file and line. */
+function runDataset(
+  executor: Executor,
+  model: ModelInfo,
+  file: string,
+  rows: ReadonlyArray<{ readonly line: number; readonly inputs: Readonly<Record<string, JsonTensor>> }>,
+): Promise<Array<Record<string, TensorData>>> {
+  return runRows(
+    executor,
+    rows.map((row) => rowInputs(model, row.inputs, `${file}:${row.line}`)),
+  );
+}
+
 export async function measureAccuracy(
   executor: Executor,
   model: ModelInfo,
@@ -56,8 +69,7 @@ export async function measureAccuracy(
 ): Promise<AccuracyMeasurement> {
   const dataset = readLabelledDataset(accuracy.dataset);
   const output = scoredOutput(model, accuracy.output);
-  const inputs = dataset.map((row) => rowInputs(model, row.inputs, `${accuracy.dataset}:${row.line}`));
-  const outputs = await runRows(executor, inputs);
+  const outputs = await runDataset(executor, model, accuracy.dataset, dataset);
   const predictions = outputs.map((o) => numbers(o[output]));
   let value: number;
   if (accuracy.metric === 'top1' || accuracy.metric === 'topk') {
@@ -102,8 +114,7 @@ export async function measureParity(
   parity: NonNullable<GateSpec['parity']>,
 ): Promise<ParityMeasurement> {
   const dataset = readParityDataset(parity.dataset);
-  const inputs = dataset.map((row) => rowInputs(model, row.inputs, `${parity.dataset}:${row.line}`));
-  const outputs = await runRows(executor, inputs);
+  const outputs = await runDataset(executor, model, parity.dataset, dataset);
   let maxAbsError = 0;
   let maxRelError = 0;
   let mismatches = 0;

@@ -9,3 +9,5 @@ export * from './gate-props';
 export * from './gate-spec';
 export * from './props-checker';
 export * from './resolve-gate';
+export * from './serving-config-file';
+export * from './model-image-source';

@@ -303,6 +303,25 @@ describe('Executor limits and failures', () => {
     );
   });
 
+  it('drains: resolves once every queued and running request is answered, timed-out ones included', async () => {
+    await slow.drain(); // idle: at once
+    const answered: string[] = [];
+    const track = (p: Promise<unknown>, name: string) =>
+      p.then(
+        () => answered.push(name),
+        () => answered.push(`${name} failed`),
+      );
+    const requests = [
+      track(slow.infer(slowInput(64), { timeoutMs: 1 }), 'timed out while running'),
+      track(slow.infer(slowInput()), 'queued'),
+    ];
+    await slow.drain();
+    expect(answered).toEqual(['timed out while running failed', 'queued']);
+    // The batch of the timed-out request ran to its end: no worker is busy.
+    expect(slow.stats()).toEqual({ queued: 0, inFlight: 0, workers: 1, busyWorkers: 0 });
+    await Promise.all(requests);
+  });
+
   it('rejects a run-time failure with InferenceError naming the inputs, types and shapes', async () => {
     const executor = await open({ modelPath: paths.matmul });
     const error = await rejection(
@@ -343,7 +362,9 @@ describe('Executor limits and failures', () => {
     const executor = await Executor.create({ modelPath: paths.slow, model: slowModelInfo });
     const pending = [executor.infer(slowInput()), executor.infer(slowInput()), executor.infer(slowInput())];
     expect(executor.stats().queued).toBe(2);
+    const drained = executor.drain();
     const closing = executor.close();
+    await drained; // close answers every request, so a drain waiting on them ends
     for (const p of pending) {
       const error = await rejection(p);
       expect(error).toBeInstanceOf(ExecutorClosedError);

@@ -290,6 +290,8 @@ export class Executor {
   private readonly spin: SpinBudget;
   private closing: Promise<void> | undefined;
   private failure: Error | undefined;
+  /** Resolvers of `drain()` calls waiting for the queue and the workers to empty. */
+  private drainWaiters: Array<() => void> = [];
 
   private constructor(
     model: ModelInfo,
@@ -425,6 +427,34 @@ export class Executor {
   }
 
   /**
+   * Resolves once no request is queued and no batch is running (at once when idle): every
+   * request accepted so far has been answered, and no worker still runs a batch whose requests
+   * timed out. It does not stop intake: stop sending requests first (a server's shutdown), or it
+   * waits for those too. Also resolves when the executor is closed or its last worker has died.
+   */
+  drain(): Promise<void> {
+    if (this.isDrained()) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  private isDrained(): boolean {
+    return (
+      (this.queue.size === 0 && this.inFlight === 0) || this.closing !== undefined || this.live.size === 0
+    );
+  }
+
+  /** Resolves the `drain()` calls once the executor is idle. */
+  private checkDrained(): void {
+    if (this.drainWaiters.length > 0 && this.isDrained()) this.releaseDrainWaiters();
+  }
+
+  private releaseDrainWaiters(): void {
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  /**
    * Stops the executor: queued and running requests reject with ExecutorClosedError, each worker
    * releases its session and exits (or is terminated after a grace period). Idempotent.
    */
@@ -441,6 +471,7 @@ export class Executor {
     for (const handle of handles) {
       for (const request of handle.batch?.requests ?? []) this.settle(request, error);
     }
+    this.releaseDrainWaiters();
     await Promise.all(handles.map((handle) => this.stopWorker(handle)));
     this.inFlight = 0;
     this.idle.length = 0;
@@ -569,6 +600,7 @@ export class Executor {
       this.fail(batch, reply.message);
     }
     this.pump();
+    this.checkDrained();
   }
 
   private safeOnBatch(rows: number, inferMs: number): void {
@@ -658,6 +690,7 @@ export class Executor {
     const queued = this.queue.remove(request);
     request.timer = undefined;
     this.settle(request, new InferenceTimeoutError(timeoutMs, queued ? 'queued' : 'running'));
+    this.checkDrained();
   }
 
   private onExit(handle: WorkerHandle, code: number): void {
@@ -682,8 +715,10 @@ export class Executor {
         `every inference worker has exited (the last, worker ${handle.index}, with code ${code}${cause}); create a new executor`,
       );
       for (const request of this.queue.drain()) this.settle(request, this.failure);
+      this.checkDrained();
       return;
     }
     this.pump();
+    this.checkDrained();
   }
 }

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { App, Chart } from 'cdk8s';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InferenceService, type InferenceServiceProps } from '../lib/cdk8s';
+import { type ModelImageSource } from '../lib/core';
 import { checkPolicy, type KubeObject } from '../lib/render';
 import { validateAgainstSchema } from './support/kube-schema';
 
@@ -274,6 +275,64 @@ describe('InferenceService objects', () => {
   });
 });
 
+/** What a ModelImage hands to InferenceService, without building one. */
+function imageSource(runtime: 'modelfab' | 'triton'): ModelImageSource {
+  return {
+    imageRef: 'ghcr.io/acme/iris:0123456789abcdef',
+    modelPath: IRIS,
+    runtime,
+    modelName: 'iris-classifier',
+    modelVersion: '3',
+  };
+}
+
+describe('InferenceService with a ModelImage and an API key', () => {
+  it("runs the image, serves the image's model name and leaves model out", async () => {
+    const { find, objects } = synth({ image: imageSource('modelfab') });
+    const container = find('Deployment').spec.template.spec.containers[0];
+    expect(container.image).toBe('ghcr.io/acme/iris:0123456789abcdef');
+    expect(container.env).toContainEqual({ name: 'MODELFAB_MODEL_NAME', value: 'iris-classifier' });
+    expect(find('Service').metadata.labels['app.kubernetes.io/name']).toBe('iris-classifier');
+    for (const object of objects) await validateAgainstSchema(object);
+    expect(checkPolicy(objects).violations).toEqual([]);
+  });
+
+  it('follows the triton runtime: its ports, its user, no modelfab environment', async () => {
+    const { find, objects } = synth({ image: imageSource('triton') });
+    const pod = find('Deployment').spec.template.spec;
+    expect(pod.securityContext).toMatchObject({ runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000 });
+    expect(pod.containers[0].ports).toEqual([
+      { name: 'http', containerPort: 8000, protocol: 'TCP' },
+      { name: 'metrics', containerPort: 8002, protocol: 'TCP' },
+    ]);
+    expect(pod.containers[0].env).toEqual([]);
+    expect(pod.containers[0].readinessProbe.httpGet.path).toBe('/v2/health/ready');
+    expect(find('Service').spec.ports.map((p: { port: number }) => p.port)).toEqual([8000, 8002]);
+    for (const object of objects) await validateAgainstSchema(object);
+    expect(checkPolicy(objects).violations).toEqual([]);
+  });
+
+  it('mounts the API key Secret read-only and points the server at the file', async () => {
+    const { find, objects } = synth({ ...BASE, apiKey: { secretName: 'iris-api-key', key: 'token' } });
+    const pod = find('Deployment').spec.template.spec;
+    expect(pod.volumes).toContainEqual({
+      name: 'api-key',
+      secret: { secretName: 'iris-api-key', items: [{ key: 'token', path: 'api-key' }], defaultMode: 0o440 },
+    });
+    expect(pod.containers[0].volumeMounts).toContainEqual({
+      name: 'api-key',
+      mountPath: '/var/run/secrets/modelfab/api-key',
+      readOnly: true,
+    });
+    expect(pod.containers[0].env).toContainEqual({
+      name: 'MODELFAB_API_KEY_FILE',
+      value: '/var/run/secrets/modelfab/api-key/api-key',
+    });
+    for (const object of objects) await validateAgainstSchema(object);
+    expect(checkPolicy(objects).violations).toEqual([]);
+  });
+});
+
 describe('InferenceService bad input', () => {
   const cases: Array<{
     name: string;
@@ -429,6 +488,37 @@ describe('InferenceService bad input', () => {
       name: 'empty peer list',
       props: () => ({ networkPolicy: { allowFrom: [] } }),
       message: /networkPolicy\.allowFrom must be a non-empty list of peers, got \[\]/,
+    },
+    {
+      name: 'an image that is neither a reference nor a ModelImage',
+      props: () => ({ image: { repository: 'ghcr.io/acme/iris' } as never }),
+      message:
+        /image must be a ModelImage or an image reference string, got \{"repository":"ghcr\.io\/acme\/iris"\}/,
+    },
+    {
+      name: 'no model with an image reference',
+      props: () => ({ model: undefined }),
+      message: /model .*or pass a ModelImage as image/,
+    },
+    {
+      name: "a model other than the ModelImage's",
+      props: () => ({ image: imageSource('modelfab'), model: 'other/model.onnx' }),
+      message: /model "other\/model\.onnx" is not the ModelImage's model .*; remove model/,
+    },
+    {
+      name: 'a changed port with the triton runtime',
+      props: () => ({ image: imageSource('triton'), model: undefined, port: 8080 }),
+      message: /port 8080 cannot be changed with the triton runtime, which listens on 8000; remove port/,
+    },
+    {
+      name: 'an api key with the triton runtime',
+      props: () => ({ image: imageSource('triton'), model: undefined, apiKey: { secretName: 'iris-key' } }),
+      message: /apiKey is not supported with the "triton" runtime/,
+    },
+    {
+      name: 'an invalid api key secret name',
+      props: () => ({ apiKey: { secretName: 'Iris_Key' } }),
+      message: /apiKey\.secretName "Iris_Key" is not a valid secret name/,
     },
   ];
 

@@ -8,10 +8,9 @@ import * as path from 'node:path';
 import { App, Chart } from 'cdk8s';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { InferenceService, type InferenceServiceProps } from '../lib/cdk8s';
-import { type GateProps, PropsChecker, resolveGate } from '../lib/core';
+import { defaultModelName, type GateProps, PropsChecker, resolveGate } from '../lib/core';
 import { type GateReport, runGateSync } from '../lib/gate';
 import { inspectModel } from '../lib/model';
-import { modelName } from '../lib/render';
 import * as fx from './support/gate-fixtures';
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'modelfab-gate-'));
@@ -29,7 +28,7 @@ function gate(
   const model = inspectModel(modelPath);
   return runGateSync({
     constructPath: 'test/svc',
-    modelName: modelName(modelPath),
+    modelName: defaultModelName(modelPath),
     model,
     gate: resolveGate(
       new PropsChecker('test/svc'),

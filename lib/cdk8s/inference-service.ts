@@ -3,13 +3,7 @@ import { Construct } from 'constructs';
 import { type InferenceServiceProps, type InferenceServiceSpec, resolveInferenceService } from '../core';
 import { gateFailures, gateOutcomeSync, type GateOutcome, writeGateReports } from '../gate';
 import { inspectModelFor, type ModelInfo } from '../model';
-import {
-  capacityProblems,
-  checkPolicy,
-  formatPolicyViolation,
-  modelName,
-  renderInferenceService,
-} from '../render';
+import { capacityProblems, checkPolicy, formatPolicyViolation, renderInferenceService } from '../render';
 
 export type { InferenceServiceProps } from '../core';
 
@@ -56,7 +50,7 @@ export class InferenceService extends Construct {
     if (this.spec.gate) {
       this.gate = gateOutcomeSync({
         constructPath: this.node.path,
-        modelName: modelName(this.spec.modelPath),
+        modelName: this.spec.modelName,
         model: this.model,
         gate: this.spec.gate,
         ...(this.spec.slo ? { slo: this.spec.slo } : {}),

@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
+  defaultModelName,
   type GateProps,
   ModelfabValidationError,
   parseCpuMillis,
@@ -17,7 +18,6 @@ import {
 } from '../core';
 import { runGateSync, writeGateReports } from '../gate';
 import { ModelFileError, inspectModel } from '../model';
-import { modelName } from '../render';
 import {
   argumentError,
   type CliCommand,
@@ -141,14 +141,14 @@ export function runBench(args: readonly string[]): CommandResult {
     );
     const report = runGateSync({
       constructPath: NAME,
-      modelName: modelName(model.path),
+      modelName: defaultModelName(model.path),
       model,
       gate,
       resources: { cpuMillis, memoryBytes },
       ...(values['no-cache'] ? { cacheDir: fs.mkdtempSync(path.join(os.tmpdir(), 'modelfab-bench-')) } : {}),
     });
     if (values['report-dir'] !== undefined)
-      writeGateReports(values['report-dir'], modelName(model.path), report);
+      writeGateReports(values['report-dir'], defaultModelName(model.path), report);
     const text = values.json ? JSON.stringify(report, null, 2) : formatGateReport(report);
     return { exitCode: report.passed ? EXIT_CODES.ok : EXIT_CODES.failure, stdout: `${text}\n`, stderr: '' };
   } catch (error) {

@@ -2,6 +2,7 @@
  * The props of `InferenceService`, the same in every engine (cdk8s today, Pulumi later).
  */
 import { type GateProps, type SloProps } from './gate-props';
+import { type ModelImageSource } from './model-image-source';
 
 /** CPU and memory for the inference container. */
 export interface ResourcesProps {
@@ -173,11 +174,31 @@ export interface ShutdownProps {
   readonly drainSeconds?: number;
 }
 
+/** Where the server finds the API key clients must send. */
+export interface ApiKeyProps {
+  /** The Secret (in the service's namespace) that holds the key. */
+  readonly secretName: string;
+  /**
+   * The key in that Secret whose value is the API key.
+   * @default 'api-key'
+   */
+  readonly key?: string;
+}
+
 export interface InferenceServiceProps {
-  /** Path to the ONNX model file, inspected at construction (relative paths from the current directory). */
-  readonly model: string;
-  /** The container image reference (`ghcr.io/acme/iris:1.4.0` or `…@sha256:…`). */
-  readonly image: string;
+  /**
+   * Path to the ONNX model file, inspected at construction (relative paths from the current directory).
+   * Required with an image reference string; with a ModelImage, the image's model is used and this
+   * may be left out (when set, it must be the same file).
+   * @default - the ModelImage's model
+   */
+  readonly model?: string;
+  /**
+   * The image to run: a ModelImage (its tag is the hash of its build context, and it decides the
+   * serving runtime, the ports and the model name), or an image reference of a modelfab server
+   * image (`ghcr.io/acme/iris:1.4.0` or `…@sha256:…`).
+   */
+  readonly image: string | ModelImageSource;
   /**
    * Name of every object. A DNS-1035 label: lower-case letters, digits and '-', starting with a letter.
    * @default - the construct id
@@ -194,13 +215,14 @@ export interface InferenceServiceProps {
    */
   readonly version?: string;
   /**
-   * The serving port (HTTP, Open Inference Protocol).
-   * @default 8080
+   * The serving port (HTTP, Open Inference Protocol). Fixed at 8000 with the triton runtime.
+   * @default 8080 (8000 with the triton runtime)
    */
   readonly port?: number;
   /**
-   * The Prometheus metrics port, separate so the NetworkPolicy can admit only the scraper.
-   * @default 9090
+   * The Prometheus metrics port, separate so the NetworkPolicy can admit only the scraper. Fixed
+   * at 8002 with the triton runtime.
+   * @default 9090 (8002 with the triton runtime)
    */
   readonly metricsPort?: number;
   /**
@@ -243,6 +265,13 @@ export interface InferenceServiceProps {
    * @default - every rule enforced
    */
   readonly policy?: PolicyProps;
+  /**
+   * Require an API key on inference and metadata requests (`Authorization: Bearer <key>` or
+   * `X-API-Key`); health endpoints stay open. The key is mounted read-only from a Secret and
+   * compared in constant time. Only the modelfab runtime supports it.
+   * @default - no API key
+   */
+  readonly apiKey?: ApiKeyProps;
   /**
    * Mount a service-account token in the pod. The server needs no Kubernetes API access.
    * @default false

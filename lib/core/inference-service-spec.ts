@@ -4,6 +4,7 @@
  */
 import { type GateSpec, type SloSpec } from './gate-spec';
 import { type ImageReference } from './image-reference';
+import { type ServingRuntime } from './model-image-source';
 
 export interface ResourceAmounts {
   readonly cpuMillis: number;
@@ -54,7 +55,15 @@ export interface InferenceServiceSpec {
   readonly version?: string;
   /** Absolute path of the ONNX file. */
   readonly modelPath: string;
+  /** The model's name in OIP URLs and the `app.kubernetes.io/name` label. */
+  readonly modelName: string;
+  /** The model's version in OIP URLs. */
+  readonly modelVersion: string;
   readonly image: ImageReference;
+  /** The server in the image; decides the ports, the user and the server's environment. */
+  readonly runtime: ServingRuntime;
+  /** The Secret key the server reads its API key from. @default - no API key */
+  readonly apiKey?: { readonly secretName: string; readonly key: string };
   readonly port: number;
   readonly metricsPort: number;
   readonly resources: { readonly requests: ResourceAmounts; readonly limits: ResourceAmounts };

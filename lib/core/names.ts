@@ -1,4 +1,5 @@
 /** Kubernetes name and label syntax (k8s.io/apimachinery/pkg/util/validation). */
+import * as path from 'node:path';
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
@@ -44,4 +45,19 @@ export function isLabelValue(value: string): boolean {
 /** An environment variable name as the Kubernetes API accepts it. */
 export function isEnvVarName(value: string): boolean {
   return ENV_VAR_NAME.test(value);
+}
+
+/**
+ * The default name of a model as served (`/v2/models/<name>`) and as the `app.kubernetes.io/name`
+ * label: the file name without `.onnx`, reduced to a DNS-1123 label.
+ */
+export function defaultModelName(modelPath: string): string {
+  const base = path.basename(modelPath).replace(/\.onnx$/i, '');
+  const safe = base
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 63)
+    .replace(/-+$/, '');
+  return safe || 'model';
 }

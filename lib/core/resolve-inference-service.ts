@@ -4,8 +4,10 @@
  */
 import * as path from 'node:path';
 import { show } from './errors';
-import { parseImageReference } from './image-reference';
+import { type ImageReference, parseImageReference } from './image-reference';
+import { isModelImageSource, RUNTIME_CONTRACTS, type ServingRuntime } from './model-image-source';
 import {
+  type ApiKeyProps,
   type AutoscalingProps,
   type IngressProps,
   type InferenceServiceProps,
@@ -28,6 +30,7 @@ import {
   isIngressHost,
   isLabelValue,
   isQualifiedName,
+  defaultModelName,
 } from './names';
 import { formatCpu, formatMemory, parseCpuMillis, parseMemoryBytes, QuantityError } from './quantity';
 import { PropsChecker } from './props-checker';
@@ -55,8 +58,6 @@ export interface ResolveContext {
 }
 
 export const INFERENCE_SERVICE_DEFAULTS = {
-  port: 8080,
-  metricsPort: 9090,
   cpu: '1',
   memory: '512Mi',
   minReplicas: 2,
@@ -81,24 +82,9 @@ export function resolveInferenceService(
   }
   const d = INFERENCE_SERVICE_DEFAULTS;
 
-  const model = check.string(
-    'model',
-    props.model,
-    "set model to the path of the .onnx file, e.g. 'model/iris.onnx'",
-  );
-  const imageRef = check.string(
-    'image',
-    props.image,
-    "set image to a reference such as 'ghcr.io/acme/iris:1.0.0'",
-  );
-  const image = parseImageReference(imageRef);
-  if (!image) {
-    check.fail(
-      'image',
-      `image ${show(imageRef)} is not a valid image reference; use [registry/]repository[:tag][@sha256:digest] in lower case, e.g. 'ghcr.io/acme/iris:1.0.0'`,
-    );
-  }
-
+  const cwd = context.cwd ?? process.cwd();
+  const source = resolveImageSource(check, props, cwd);
+  const image = source.image;
   const name = props.name ?? context.id;
   if (typeof name !== 'string' || !isDns1035Label(name)) {
     check.fail(
@@ -125,14 +111,34 @@ export function resolveInferenceService(
     );
   }
 
-  const port = check.integer('port', props.port ?? d.port, 1, 65535, 'use a tcp port such as 8080');
+  const contract = RUNTIME_CONTRACTS[source.runtime];
+  const port = check.integer(
+    'port',
+    props.port ?? contract.httpPort,
+    1,
+    65535,
+    'use a tcp port such as 8080',
+  );
   const metricsPort = check.integer(
     'metricsPort',
-    props.metricsPort ?? d.metricsPort,
+    props.metricsPort ?? contract.metricsPort,
     1,
     65535,
     'use a tcp port such as 9090',
   );
+  if (source.runtime === 'triton') {
+    for (const [prop, value, fixed] of [
+      ['port', port, contract.httpPort],
+      ['metricsPort', metricsPort, contract.metricsPort],
+    ] as const) {
+      if (value !== fixed) {
+        check.fail(
+          prop,
+          `${prop} ${show(value)} cannot be changed with the triton runtime, which listens on ${fixed}; remove ${prop}`,
+        );
+      }
+    }
+  }
   if (port === metricsPort) {
     check.fail(
       'metricsPort',
@@ -173,6 +179,7 @@ export function resolveInferenceService(
       `serviceAccountToken must be true or false, got ${show(props.serviceAccountToken)}`,
     );
   }
+  const apiKey = props.apiKey === undefined ? undefined : resolveApiKey(check, props.apiKey, source.runtime);
   const shutdown = props.shutdown ?? {};
   const pullPolicy = props.imagePullPolicy ?? d.imagePullPolicy;
   if (!['Always', 'IfNotPresent', 'Never'].includes(pullPolicy)) {
@@ -187,8 +194,12 @@ export function resolveInferenceService(
     name,
     ...(namespace !== undefined ? { namespace } : {}),
     ...(props.version !== undefined ? { version: props.version } : {}),
-    modelPath: path.resolve(context.cwd ?? process.cwd(), model),
+    modelPath: source.modelPath,
+    modelName: source.modelName,
+    modelVersion: source.modelVersion,
     image,
+    runtime: source.runtime,
+    ...(apiKey ? { apiKey } : {}),
     port,
     metricsPort,
     resources,
@@ -223,9 +234,7 @@ export function resolveInferenceService(
       'allow for model load and warm-up',
     ),
     imagePullPolicy: pullPolicy,
-    ...(props.gate !== undefined
-      ? { gate: resolveGate(check, props.gate, context.cwd ?? process.cwd()) }
-      : {}),
+    ...(props.gate !== undefined ? { gate: resolveGate(check, props.gate, cwd) } : {}),
     ...(props.slo !== undefined ? { slo: resolveSlo(check, props) } : {}),
   };
 }
@@ -570,4 +579,91 @@ function resolveEnv(check: PropsChecker, env: Readonly<Record<string, string>>) 
       check.fail('env', `env[${show(name)}] must be a string, got ${show(value)}`);
     return { name, value };
   });
+}
+
+interface ImageSourceSpec {
+  readonly image: ImageReference;
+  readonly modelPath: string;
+  readonly modelName: string;
+  readonly modelVersion: string;
+  readonly runtime: ServingRuntime;
+}
+
+/** The image and the model it serves: from a ModelImage, or from an image reference and `model`. */
+function resolveImageSource(check: PropsChecker, props: InferenceServiceProps, cwd: string): ImageSourceSpec {
+  const given = props.image as unknown;
+  if (isModelImageSource(given)) {
+    const image = parseImageReference(given.imageRef);
+    if (!image) {
+      check.fail(
+        'image',
+        `image.imageRef ${show(given.imageRef)} is not a valid image reference; check the ModelImage's repository`,
+      );
+    }
+    const modelPath = path.resolve(cwd, given.modelPath);
+    if (props.model !== undefined) {
+      const own = typeof props.model === 'string' ? path.resolve(cwd, props.model) : props.model;
+      if (own !== modelPath) {
+        check.fail(
+          'model',
+          `model ${show(props.model)} is not the ModelImage's model ${show(modelPath)}; remove model (the image's model is used)`,
+        );
+      }
+    }
+    return {
+      image,
+      modelPath,
+      modelName: given.modelName,
+      modelVersion: given.modelVersion,
+      runtime: given.runtime,
+    };
+  }
+  if (typeof given !== 'string') {
+    check.fail(
+      'image',
+      `image must be a ModelImage or an image reference string, got ${show(given)}; e.g. new ModelImage(chart, 'image', { model, repository }) or 'ghcr.io/acme/iris:1.0.0'`,
+    );
+  }
+  const image = parseImageReference(given);
+  if (!image) {
+    check.fail(
+      'image',
+      `image ${show(given)} is not a valid image reference; use [registry/]repository[:tag][@sha256:digest] in lower case, e.g. 'ghcr.io/acme/iris:1.0.0'`,
+    );
+  }
+  const model = check.string(
+    'model',
+    props.model,
+    "set model to the path of the .onnx file, e.g. 'model/iris.onnx', or pass a ModelImage as image",
+  );
+  const modelPath = path.resolve(cwd, model);
+  return { image, modelPath, modelName: defaultModelName(modelPath), modelVersion: '1', runtime: 'modelfab' };
+}
+
+function resolveApiKey(
+  check: PropsChecker,
+  props: ApiKeyProps,
+  runtime: ServingRuntime,
+): { secretName: string; key: string } {
+  check.record('apiKey', props);
+  if (runtime !== 'modelfab') {
+    check.fail(
+      'apiKey',
+      `apiKey is not supported with the ${show(runtime)} runtime, which cannot read a key file; remove apiKey and authenticate at the ingress`,
+    );
+  }
+  if (typeof props.secretName !== 'string' || !isDns1123Subdomain(props.secretName)) {
+    check.fail(
+      'apiKey.secretName',
+      `apiKey.secretName ${show(props.secretName)} is not a valid secret name; use a dns-1123 subdomain such as 'iris-api-key'`,
+    );
+  }
+  const key = props.key ?? 'api-key';
+  if (typeof key !== 'string' || !/^[-._a-zA-Z0-9]+$/.test(key) || key.length > 253) {
+    check.fail(
+      'apiKey.key',
+      `apiKey.key ${show(key)} is not a valid secret key; use alphanumerics, '-', '_' or '.'`,
+    );
+  }
+  return { secretName: props.secretName, key };
 }

@@ -1,4 +1,3 @@
-import * as path from 'node:path';
 import { type InferenceServiceSpec } from '../core';
 
 /** Annotation keys modelfab writes. */
@@ -10,25 +9,10 @@ export const ANNOTATIONS = {
   gateSummary: 'modelfab.dev/gate-summary',
 } as const;
 
-/**
- * The model's name as served (`/v2/models/<name>`) and as the `app.kubernetes.io/name` label:
- * the file name without `.onnx`, reduced to a label-safe form.
- */
-export function modelName(modelPath: string): string {
-  const base = path.basename(modelPath).replace(/\.onnx$/i, '');
-  const safe = base
-    .toLowerCase()
-    .replace(/[^a-z0-9-]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 63)
-    .replace(/-+$/, '');
-  return safe || 'model';
-}
-
 /** Labels that select the service's pods. Stable across versions: a Deployment's selector is immutable. */
 export function selectorLabels(spec: InferenceServiceSpec): Record<string, string> {
   return {
-    'app.kubernetes.io/name': modelName(spec.modelPath),
+    'app.kubernetes.io/name': spec.modelName,
     'app.kubernetes.io/instance': spec.name,
   };
 }

@@ -3,15 +3,15 @@ import type { IIoK8sApiCoreV1PodSpec } from 'kubernetes-models/v1/PodSpec' with 
   'resolution-mode': 'import',
 };
 import type { IIoK8sApiCoreV1Probe } from 'kubernetes-models/v1/Probe' with { 'resolution-mode': 'import' };
-import { formatCpu, formatMemory, type InferenceServiceSpec } from '../core';
+import { formatCpu, formatMemory, type InferenceServiceSpec, RUNTIME_CONTRACTS } from '../core';
 import { type ModelInfo } from '../model';
 import { intraOpThreadsFor } from '../runtime';
 import { type GateOutcome } from '../gate';
 import { asKubeObject, type KubeObject } from './kube-object';
-import { ANNOTATIONS, modelName, selectorLabels, standardLabels } from './labels';
+import { ANNOTATIONS, selectorLabels, standardLabels } from './labels';
 
-/** The non-root user of the server image (distroless `nonroot`). */
-export const SERVER_UID = 65532;
+/** Where the API key Secret is mounted, and the file the server reads. */
+export const API_KEY_MOUNT = { dir: '/var/run/secrets/modelfab/api-key', file: 'api-key' } as const;
 export const CONTAINER_NAME = 'server';
 /** Open Inference Protocol (KServe V2) health paths the server answers. */
 export const HEALTH_PATHS = { live: '/v2/health/live', ready: '/v2/health/ready' } as const;
@@ -27,9 +27,11 @@ export function serverEnv(
   model: ModelInfo,
   gate?: GateOutcome,
 ): Array<{ name: string; value: string }> {
+  // Triton reads its settings from the model repository in the image, not from the environment.
+  if (spec.runtime !== 'modelfab') return [];
   const serving = gate?.status === 'skipped' ? undefined : gate?.report.measurements.servingConfig;
   return [
-    { name: 'MODELFAB_MODEL_NAME', value: modelName(spec.modelPath) },
+    { name: 'MODELFAB_MODEL_NAME', value: spec.modelName },
     { name: 'MODELFAB_MODEL_SHA256', value: model.sha256 },
     { name: 'MODELFAB_PORT', value: String(spec.port) },
     { name: 'MODELFAB_METRICS_PORT', value: String(spec.metricsPort) },
@@ -38,6 +40,9 @@ export function serverEnv(
       value: String(serving?.intraOpThreads ?? intraOpThreadsFor(spec.resources.limits.cpuMillis)),
     },
     { name: 'MODELFAB_DRAIN_SECONDS', value: String(spec.shutdown.drainSeconds) },
+    ...(spec.apiKey
+      ? [{ name: 'MODELFAB_API_KEY_FILE', value: `${API_KEY_MOUNT.dir}/${API_KEY_MOUNT.file}` }]
+      : []),
     ...(serving
       ? [
           { name: 'MODELFAB_WORKERS', value: String(serving.workers) },
@@ -57,6 +62,7 @@ function httpProbe(
 
 function podSpec(spec: InferenceServiceSpec, model: ModelInfo, gate?: GateOutcome): IIoK8sApiCoreV1PodSpec {
   const { requests, limits } = spec.resources;
+  const uid = RUNTIME_CONTRACTS[spec.runtime].uid;
   const startupPeriod = 2;
   return {
     serviceAccountName: spec.name,
@@ -65,9 +71,9 @@ function podSpec(spec: InferenceServiceSpec, model: ModelInfo, gate?: GateOutcom
     terminationGracePeriodSeconds: terminationGracePeriodSeconds(spec),
     securityContext: {
       runAsNonRoot: true,
-      runAsUser: SERVER_UID,
-      runAsGroup: SERVER_UID,
-      fsGroup: SERVER_UID,
+      runAsUser: uid,
+      runAsGroup: uid,
+      fsGroup: uid,
       seccompProfile: { type: 'RuntimeDefault' },
     },
     topologySpreadConstraints: ['topology.kubernetes.io/zone', 'kubernetes.io/hostname'].map(
@@ -116,11 +122,28 @@ function podSpec(spec: InferenceServiceSpec, model: ModelInfo, gate?: GateOutcom
           runAsNonRoot: true,
           capabilities: { drop: ['ALL'] },
         },
-        volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+        volumeMounts: [
+          { name: 'tmp', mountPath: '/tmp' },
+          ...(spec.apiKey ? [{ name: 'api-key', mountPath: API_KEY_MOUNT.dir, readOnly: true }] : []),
+        ],
         terminationMessagePolicy: 'FallbackToLogsOnError',
       },
     ],
-    volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '1Gi' } }],
+    volumes: [
+      { name: 'tmp', emptyDir: { sizeLimit: '1Gi' } },
+      ...(spec.apiKey
+        ? [
+            {
+              name: 'api-key',
+              secret: {
+                secretName: spec.apiKey.secretName,
+                items: [{ key: spec.apiKey.key, path: API_KEY_MOUNT.file }],
+                defaultMode: 0o440,
+              },
+            },
+          ]
+        : []),
+    ],
   };
 }
 

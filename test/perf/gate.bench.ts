@@ -12,10 +12,9 @@ import * as path from 'node:path';
 import { App, Chart } from 'cdk8s';
 import * as ort from 'onnxruntime-node';
 import { InferenceService, type InferenceServiceProps } from '../../lib/cdk8s';
-import { type GateProps, PropsChecker, resolveGate } from '../../lib/core';
+import { defaultModelName, type GateProps, PropsChecker, resolveGate } from '../../lib/core';
 import { type GateReport, percentile, runGateSync } from '../../lib/gate';
 import { inspectModel } from '../../lib/model';
-import { modelName } from '../../lib/render';
 import { intraOpThreadsFor, randomInputs, resolveInputShapes, sessionOptionsFor } from '../../lib/runtime';
 import { chainedMatMulModel } from '../support/gate-fixtures';
 
@@ -26,7 +25,7 @@ const IRIS = path.resolve(__dirname, '../../examples/iris/model/iris.onnx');
 function freshGate(modelPath: string, props: GateProps, cpuMillis = 1000): GateReport {
   return runGateSync({
     constructPath: 'bench',
-    modelName: modelName(modelPath),
+    modelName: defaultModelName(modelPath),
     model: inspectModel(modelPath),
     gate: resolveGate(new PropsChecker('bench'), { budgetSeconds: BUDGET_SECONDS, ...props }, process.cwd()),
     resources: { cpuMillis, memoryBytes: 2 ** 30 },

@@ -1,0 +1,597 @@
+/**
+ * Decodes an Open Inference Protocol (KServe V2) REST inference request into tensors for the
+ * executor: the JSON body, or a JSON header followed by binary tensor data (the binary tensor
+ * data extension). Everything a request can get wrong about the protocol or the model's
+ * signature (names, datatypes, shapes, data counts, byte sizes) is an {@link OipRequestError}.
+ */
+import { isUtf8 } from 'node:buffer';
+import { show } from '../core';
+import { type ModelInfo, type ValueSignature } from '../model';
+import {
+  type FeedableElementType,
+  InputValidationError,
+  type TensorData,
+  allocateData,
+  formatDims,
+  halfBitsFromNumber,
+  tensorFromJson,
+} from '../runtime';
+import {
+  HOST_IS_LITTLE_ENDIAN,
+  OIP_ELEMENT_BYTES,
+  elementTypeForOip,
+  oipDatatype,
+  swapByteOrder,
+} from './oip-datatypes';
+import { OipRequestError } from './oip-errors';
+
+/** An output the request asks for, and whether it wants it as binary data. */
+export interface RequestedOutput {
+  readonly name: string;
+  /** True when the output goes back as binary data after the JSON header. */
+  readonly binary: boolean;
+}
+
+/** A decoded inference request. */
+export interface DecodedInferRequest {
+  /** The request's `id`, to echo in the response. */
+  readonly id?: string;
+  /** The input tensors by name: exactly the model's inputs. */
+  readonly inputs: Record<string, TensorData>;
+  /** Outputs to return, in order: the request's `outputs` list, or every model output when it has none. */
+  readonly outputs: readonly RequestedOutput[];
+  /** The request's `parameters` (`{}` when it has none), `binary_data_output` included. */
+  readonly parameters: Readonly<Record<string, unknown>>;
+}
+
+/** What {@link decodeInferRequest} needs besides the body. */
+export interface DecodeInferRequestOptions {
+  /**
+   * The `Inference-Header-Content-Length` header's value: the body is a JSON header of this many
+   * bytes followed by binary tensor data. Undefined when the request has no such header: the
+   * whole body is JSON.
+   * @default undefined
+   */
+  readonly headerLength?: number;
+  /** The model the request is for. */
+  readonly model: ModelInfo;
+}
+
+/** The strings that stand for non-finite floats in JSON data (JSON has no NaN or Infinity). */
+const NON_FINITE: ReadonlyMap<unknown, number> = new Map<unknown, number>([
+  ['NaN', NaN],
+  ['Infinity', Infinity],
+  ['-Infinity', -Infinity],
+]);
+
+/** The longest a received value is quoted in a message. */
+const MAX_QUOTE = 80;
+
+/** `show(value)`, cut to {@link MAX_QUOTE} characters so a message never carries tensor data in full. */
+function brief(value: unknown): string {
+  const text = show(value);
+  return text.length > MAX_QUOTE ? `${text.slice(0, MAX_QUOTE)}…` : text;
+}
+
+/** A message cut to a length an error answer can carry. */
+function clip(message: string): string {
+  return message.length > 4 * MAX_QUOTE ? `${message.slice(0, 4 * MAX_QUOTE)}…` : message;
+}
+
+function quoted(names: readonly string[]): string {
+  return names.map((n) => JSON.stringify(n)).join(', ');
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The model's inputs and outputs by name, worked out once per model. */
+interface ModelIndex {
+  readonly inputs: ReadonlyMap<string, ValueSignature>;
+  readonly outputs: ReadonlyMap<string, ValueSignature>;
+  readonly inputsPhrase: string;
+  readonly outputsPhrase: string;
+}
+
+const MODEL_INDEXES = new WeakMap<ModelInfo, ModelIndex>();
+
+function indexOf(model: ModelInfo): ModelIndex {
+  let index = MODEL_INDEXES.get(model);
+  if (index === undefined) {
+    const inputNames = model.inputs.map((i) => i.name);
+    const outputNames = model.outputs.map((o) => o.name);
+    index = {
+      inputs: new Map(model.inputs.map((i) => [i.name, i])),
+      outputs: new Map(model.outputs.map((o) => [o.name, o])),
+      inputsPhrase:
+        inputNames.length === 0 ? 'the model has no inputs' : `the model's inputs are ${quoted(inputNames)}`,
+      outputsPhrase:
+        outputNames.length === 0
+          ? 'the model has no outputs'
+          : `the model's outputs are ${quoted(outputNames)}`,
+    };
+    MODEL_INDEXES.set(model, index);
+  }
+  return index;
+}
+
+/** Line and column (1-based) of a character offset in `text`. */
+function lineAndColumn(text: string, offset: number): string {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = 0; i < offset && i < text.length; i++) {
+    if (text.charCodeAt(i) === 10) {
+      line++;
+      lineStart = i + 1;
+    }
+  }
+  return `line ${line}, column ${offset - lineStart + 1}`;
+}
+
+function parseJson(body: Buffer, length: number, binary: boolean): unknown {
+  const text = body.toString('utf8', 0, length);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    // V8's message says where (a position, or a short excerpt around the fault); add line and column.
+    const message = (error as Error).message;
+    const position = /at position (\d+)/.exec(message);
+    const where = position ? ` (${lineAndColumn(text, Number(position[1]))})` : '';
+    const what = binary
+      ? `the request's json header (the first ${length} bytes, per Inference-Header-Content-Length)`
+      : 'the request body';
+    throw new OipRequestError(
+      `${what} is not valid json: ${clip(message)}${where}; send a json object { "inputs": [...] }`,
+    );
+  }
+}
+
+function checkHeaderLength(headerLength: number, bodyLength: number): void {
+  if (!Number.isSafeInteger(headerLength) || headerLength < 0 || headerLength > bodyLength) {
+    throw new OipRequestError(
+      `Inference-Header-Content-Length is ${brief(headerLength)}, but it must be the byte length of the json header, an integer from 0 to the body's ${bodyLength} bytes`,
+    );
+  }
+}
+
+/** The shape of an input: non-negative integers whose product is a safe integer. */
+function readShape(label: string, shape: unknown): { dims: number[]; count: number } {
+  if (!Array.isArray(shape)) {
+    throw new OipRequestError(
+      `${label} needs "shape", an array of non-negative integers; received ${brief(shape)}`,
+    );
+  }
+  const dims: number[] = new Array<number>(shape.length);
+  let count = 1;
+  for (let k = 0; k < shape.length; k++) {
+    const d: unknown = shape[k];
+    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
+      throw new OipRequestError(
+        `${label} has shape ${brief(shape)}: dimension ${k} is ${brief(d)}, but every dimension must be a non-negative integer`,
+      );
+    }
+    dims[k] = d;
+    count *= d;
+  }
+  if (!Number.isSafeInteger(count)) {
+    throw new OipRequestError(`${label} has shape ${formatDims(dims)}, whose element count is too large`);
+  }
+  return { dims, count };
+}
+
+/**
+ * The elements of `data` in row-major order: `data` itself when flat, or nested arrays
+ * flattened after checking that their nesting follows `dims` exactly.
+ */
+function flattenData(
+  label: string,
+  data: readonly unknown[],
+  dims: readonly number[],
+  count: number,
+): readonly unknown[] {
+  if (data.length === 0 || !Array.isArray(data[0])) {
+    if (data.length !== count) {
+      throw new OipRequestError(
+        `${label} has ${data.length} values in "data", but shape ${formatDims(dims)} needs ${count}`,
+      );
+    }
+    return data;
+  }
+  if (dims.length < 2) {
+    throw new OipRequestError(
+      `${label} has nested arrays in "data", but shape ${formatDims(dims)} has rank ${dims.length}; send its values flat`,
+    );
+  }
+  const out: unknown[] = new Array<unknown>(count);
+  const filled = fillNested(label, data, dims, 0, [], out, 0);
+  if (filled !== count) {
+    throw new OipRequestError(
+      `${label} has ${filled} values in "data", but shape ${formatDims(dims)} needs ${count}`,
+    );
+  }
+  return out;
+}
+
+/** Copies the leaves of one level of nested `data` into `out` from `at`; returns the next free index. */
+function fillNested(
+  label: string,
+  level: readonly unknown[],
+  dims: readonly number[],
+  depth: number,
+  path: number[],
+  out: unknown[],
+  at: number,
+): number {
+  if (level.length !== dims[depth]) {
+    const where = path.length === 0 ? '"data"' : `"data"[${path.join('][')}]`;
+    throw new OipRequestError(
+      `${label}: ${where} has ${level.length} entries, but dimension ${depth} of shape ${formatDims(dims)} is ${dims[depth]}; nested data must follow the shape`,
+    );
+  }
+  const leaf = depth === dims.length - 1;
+  let next = at;
+  for (let i = 0; i < level.length; i++) {
+    const entry = level[i];
+    if (Array.isArray(entry) !== !leaf) {
+      const where = `"data"[${[...path, i].join('][')}]`;
+      throw new OipRequestError(
+        `${label}: ${where} is ${brief(entry)}, but at depth ${depth + 1} of shape ${formatDims(dims)} it must be ${leaf ? 'a value' : 'an array'}; nested data must follow the shape`,
+      );
+    }
+    if (leaf) out[next++] = entry;
+    else {
+      path.push(i);
+      next = fillNested(label, entry as readonly unknown[], dims, depth + 1, path, out, next);
+      path.pop();
+    }
+  }
+  return next;
+}
+
+/** A JSON value as a float: a number, or `"NaN"`, `"Infinity"`, `"-Infinity"`. */
+function floatElementError(label: string, index: number, datatype: string, value: unknown): OipRequestError {
+  return new OipRequestError(
+    `${label}: element ${index} of ${datatype} data must be a number (or "NaN", "Infinity", "-Infinity"), received ${brief(value)}`,
+  );
+}
+
+/** A float tensor from flat JSON values; non-finite values come as the strings the encoder writes. */
+function floatsFromJson(
+  label: string,
+  type: 'float32' | 'float64' | 'float16',
+  values: readonly unknown[],
+  dims: number[],
+): TensorData {
+  const count = values.length;
+  const datatype = oipDatatype(type);
+  if (type === 'float16') {
+    const data = new Uint16Array(count);
+    for (let i = 0; i < count; i++) {
+      const v = values[i];
+      const n = typeof v === 'number' ? v : NON_FINITE.get(v);
+      if (n === undefined) throw floatElementError(label, i, datatype, v);
+      data[i] = halfBitsFromNumber(n);
+    }
+    return { type, dims, data };
+  }
+  const data = type === 'float32' ? new Float32Array(count) : new Float64Array(count);
+  for (let i = 0; i < count; i++) {
+    const v = values[i];
+    if (typeof v === 'number') data[i] = v;
+    else {
+      const n = NON_FINITE.get(v);
+      if (n === undefined) throw floatElementError(label, i, datatype, v);
+      data[i] = n;
+    }
+  }
+  return { type, dims, data };
+}
+
+function tensorFromData(
+  label: string,
+  type: FeedableElementType,
+  data: unknown,
+  dims: number[],
+  count: number,
+): TensorData {
+  if (!Array.isArray(data)) {
+    throw new OipRequestError(
+      `${label} needs "data", an array of its values (flat or nested), or parameters.binary_data_size with the binary data after the json header; received ${brief(data)}`,
+    );
+  }
+  const values = flattenData(label, data, dims, count);
+  if (type === 'float32' || type === 'float64' || type === 'float16') {
+    return floatsFromJson(label, type, values, dims);
+  }
+  try {
+    return tensorFromJson(type, values, dims);
+  } catch (error) {
+    if (error instanceof InputValidationError) {
+      throw new OipRequestError(
+        `${label}: ${clip(error.message.replace(/ tensor /, ` (${oipDatatype(type)}) tensor `))}`,
+      );
+    }
+    throw error;
+  }
+}
+
+/** An input whose data follows the JSON header. */
+interface BinaryInput {
+  readonly label: string;
+  readonly name: string;
+  readonly type: FeedableElementType;
+  readonly dims: number[];
+  readonly count: number;
+  readonly size: number;
+}
+
+/** A tensor from its binary section `body[start, start + size)`, copied once into an aligned array. */
+function tensorFromBinary(input: BinaryInput, body: Buffer, start: number): TensorData {
+  const { label, type, dims, count, size } = input;
+  const datatype = oipDatatype(type);
+  if (type === 'string') return stringsFromBinary(input, body, start);
+  const width = OIP_ELEMENT_BYTES[type];
+  const expected = count * width;
+  if (size !== expected) {
+    throw new OipRequestError(
+      `${label} has parameters.binary_data_size ${size}, but ${datatype} ${formatDims(dims)} takes ${count} × ${width} = ${expected} bytes`,
+    );
+  }
+  const data = allocateData(type, count) as Exclude<TensorData['data'], string[]>;
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  bytes.set(body.subarray(start, start + size));
+  if (!HOST_IS_LITTLE_ENDIAN) swapByteOrder(bytes, width);
+  if (type === 'bool') {
+    for (let i = 0; i < count; i++) {
+      if (bytes[i] > 1) {
+        throw new OipRequestError(
+          `${label}: byte ${i} of its BOOL binary data is ${bytes[i]}, but a BOOL element is one byte, 1 for true or 0 for false`,
+        );
+      }
+    }
+  }
+  return { type, dims, data };
+}
+
+/** BYTES elements from binary data: each a 4-byte little-endian length, then that many UTF-8 bytes. */
+function stringsFromBinary(input: BinaryInput, body: Buffer, start: number): TensorData {
+  const { label, dims, count, size } = input;
+  if (count * 4 > size) {
+    throw new OipRequestError(
+      `${label} has parameters.binary_data_size ${size}, too small for ${count} BYTES elements of shape ${formatDims(dims)} (each takes a 4-byte length and its bytes)`,
+    );
+  }
+  const end = start + size;
+  const data: string[] = new Array<string>(count);
+  let at = start;
+  for (let i = 0; i < count; i++) {
+    if (at + 4 > end) {
+      throw new OipRequestError(
+        `${label}: its binary data (${size} bytes) ends before the length of BYTES element ${i} of ${count}`,
+      );
+    }
+    const length = body.readUInt32LE(at);
+    at += 4;
+    if (at + length > end) {
+      throw new OipRequestError(
+        `${label}: BYTES element ${i} says it has ${length} bytes, but only ${end - at} of its binary data (${size} bytes) are left`,
+      );
+    }
+    const bytes = body.subarray(at, at + length);
+    if (!isUtf8(bytes)) {
+      throw new OipRequestError(
+        `${label}: BYTES element ${i} is not valid utf-8; onnxruntime-node string tensors hold text, so send text encoded as utf-8`,
+      );
+    }
+    data[i] = bytes.toString('utf8');
+    at += length;
+  }
+  if (at !== end) {
+    throw new OipRequestError(
+      `${label} has parameters.binary_data_size ${size}, but its ${count} BYTES elements take ${at - start} bytes`,
+    );
+  }
+  return { type: 'string', dims, data };
+}
+
+function readParameters(label: string, value: unknown): Record<string, unknown> | undefined {
+  if (value === undefined) return undefined;
+  if (!isRecord(value)) {
+    throw new OipRequestError(`${label} "parameters" must be an object, received ${brief(value)}`);
+  }
+  return value;
+}
+
+function readOutputs(
+  outputs: unknown,
+  index: ModelIndex,
+  model: ModelInfo,
+  binaryByDefault: boolean,
+): RequestedOutput[] {
+  if (outputs === undefined) {
+    return model.outputs.filter((o) => o.isTensor).map((o) => ({ name: o.name, binary: binaryByDefault }));
+  }
+  if (!Array.isArray(outputs)) {
+    throw new OipRequestError(
+      `"outputs" must be an array of { "name": ... } objects (or left out for every output), received ${brief(outputs)}`,
+    );
+  }
+  const requested: RequestedOutput[] = new Array<RequestedOutput>(outputs.length);
+  const seen = new Set<string>();
+  for (let i = 0; i < outputs.length; i++) {
+    const output: unknown = outputs[i];
+    if (!isRecord(output) || typeof output.name !== 'string') {
+      throw new OipRequestError(
+        `"outputs"[${i}] must be an object with a string "name", received ${brief(output)}; ${index.outputsPhrase}`,
+      );
+    }
+    const name = output.name;
+    const label = `output ${JSON.stringify(name)}`;
+    const signature = index.outputs.get(name);
+    if (signature === undefined) {
+      throw new OipRequestError(
+        `unknown output ${JSON.stringify(name)} in "outputs"; ${index.outputsPhrase}`,
+      );
+    }
+    if (!signature.isTensor) {
+      throw new OipRequestError(
+        `${label} is a ${signature.kind}, which the protocol cannot return as a tensor`,
+      );
+    }
+    if (seen.has(name)) throw new OipRequestError(`${label} is requested twice in "outputs"; list it once`);
+    seen.add(name);
+    const parameters = readParameters(label, output.parameters);
+    const binaryData = parameters?.binary_data;
+    if (binaryData !== undefined && typeof binaryData !== 'boolean') {
+      throw new OipRequestError(
+        `${label} parameters.binary_data must be true or false, received ${brief(binaryData)}`,
+      );
+    }
+    if (parameters?.classification !== undefined) {
+      throw new OipRequestError(
+        `${label} asks for parameters.classification, which this server does not support; request the raw output and rank it on the client`,
+      );
+    }
+    requested[i] = { name, binary: binaryData ?? binaryByDefault };
+  }
+  return requested;
+}
+
+/**
+ * Decodes an inference request body for `model`. With `headerLength` (the
+ * `Inference-Header-Content-Length` header), the body is that many bytes of JSON followed by the
+ * binary data of the inputs that carry `parameters.binary_data_size`, in input order, which must
+ * add up to the rest of the body exactly. Without it the body is JSON only.
+ *
+ * JSON `data` may be flat or nested (nesting must follow `shape`); BYTES come as strings, BOOL as
+ * booleans (or 0/1), INT64/UINT64 as numbers up to 2^53 or numeric strings, FP16/FP32/FP64 as
+ * numbers or the strings `"NaN"`, `"Infinity"`, `"-Infinity"` (what the response encoder writes for
+ * them). Binary data is little-endian, BOOL one byte (0 or 1), BYTES a 4-byte little-endian length
+ * and UTF-8 bytes per element; each tensor is copied once into its own aligned typed array.
+ *
+ * Each input's datatype must be its model input's type, and the request must carry exactly the
+ * model's inputs; checking shapes against the model's declared dims is left to the executor's
+ * `validateInputs`.
+ * @throws OipRequestError naming what is wrong: the body, an input or an output
+ */
+export function decodeInferRequest(body: Buffer, options: DecodeInferRequestOptions): DecodedInferRequest {
+  const { headerLength, model } = options;
+  const binary = headerLength !== undefined;
+  if (binary) checkHeaderLength(headerLength, body.length);
+  const jsonLength = binary ? headerLength : body.length;
+  const request = parseJson(body, jsonLength, binary);
+  if (!isRecord(request)) {
+    throw new OipRequestError(
+      `the request must be a json object { "inputs": [...] }, received ${brief(request)}`,
+    );
+  }
+  const { id } = request;
+  if (id !== undefined && typeof id !== 'string') {
+    throw new OipRequestError(`"id" must be a string, received ${brief(id)}`);
+  }
+  const parameters = readParameters('the request', request.parameters) ?? {};
+  const binaryOutput = parameters.binary_data_output;
+  if (binaryOutput !== undefined && typeof binaryOutput !== 'boolean') {
+    throw new OipRequestError(
+      `the request's parameters.binary_data_output must be true or false, received ${brief(binaryOutput)}`,
+    );
+  }
+  const index = indexOf(model);
+  const rawInputs = request.inputs;
+  if (!Array.isArray(rawInputs)) {
+    throw new OipRequestError(
+      `the request needs "inputs", an array of { "name", "shape", "datatype", "data" } objects, received ${brief(rawInputs)}; ${index.inputsPhrase}`,
+    );
+  }
+  const inputs: Record<string, TensorData> = {};
+  const seen = new Set<string>();
+  const binaryInputs: BinaryInput[] = [];
+  let binaryBytes = 0;
+  for (let i = 0; i < rawInputs.length; i++) {
+    const input: unknown = rawInputs[i];
+    if (!isRecord(input) || typeof input.name !== 'string') {
+      throw new OipRequestError(
+        `"inputs"[${i}] must be an object with a string "name", received ${brief(input)}; ${index.inputsPhrase}`,
+      );
+    }
+    const name = input.name;
+    const label = `input ${JSON.stringify(name)}`;
+    const signature = index.inputs.get(name);
+    if (signature === undefined) {
+      throw new OipRequestError(`unknown input ${JSON.stringify(name)}; ${index.inputsPhrase}`);
+    }
+    if (seen.has(name)) throw new OipRequestError(`${label} appears twice in "inputs"; send each input once`);
+    seen.add(name);
+    if (!signature.isTensor) {
+      throw new OipRequestError(
+        `${label} is a ${signature.kind}, which the protocol cannot send as a tensor`,
+      );
+    }
+    const expected = signature.elementType;
+    const { datatype } = input;
+    const type = typeof datatype === 'string' ? elementTypeForOip(datatype) : undefined;
+    if (type !== expected) {
+      const wanted = `${oipDatatype(expected)} (${expected})`;
+      if (type === undefined && datatype !== oipDatatype(expected)) {
+        throw new OipRequestError(
+          `${label} has datatype ${brief(datatype)}, which is not a datatype onnxruntime-node can feed; the model expects ${wanted}`,
+        );
+      }
+      if (type === undefined) {
+        throw new OipRequestError(`${label} is ${wanted}, which onnxruntime-node cannot feed`);
+      }
+      throw new OipRequestError(`${label} has datatype ${brief(datatype)}; the model expects ${wanted}`);
+    }
+    const { dims, count } = readShape(label, input.shape);
+    const inputParameters = readParameters(label, input.parameters);
+    const size = inputParameters?.binary_data_size;
+    if (size === undefined) {
+      inputs[name] = tensorFromData(label, type, input.data, dims, count);
+      continue;
+    }
+    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
+      throw new OipRequestError(
+        `${label} parameters.binary_data_size must be a non-negative integer (bytes), received ${brief(size)}`,
+      );
+    }
+    if (input.data !== undefined) {
+      throw new OipRequestError(
+        `${label} has both "data" and parameters.binary_data_size; send its values one way only`,
+      );
+    }
+    if (!binary) {
+      throw new OipRequestError(
+        `${label} has parameters.binary_data_size, but the request has no Inference-Header-Content-Length header to say where the json ends and the binary data begins`,
+      );
+    }
+    binaryInputs.push({ label, name, type, dims, count, size });
+    binaryBytes += size;
+  }
+  if (binary) {
+    const after = body.length - headerLength;
+    if (binaryBytes !== after) {
+      const sizes =
+        binaryInputs.length === 0
+          ? 'no input has parameters.binary_data_size'
+          : `the inputs' binary_data_size add up to ${binaryBytes} (${binaryInputs.map((b) => `${JSON.stringify(b.name)}: ${b.size}`).join(', ')})`;
+      throw new OipRequestError(
+        `the body has ${after} bytes after its ${headerLength}-byte json header (Inference-Header-Content-Length), but ${sizes}`,
+      );
+    }
+    let at = headerLength;
+    for (const b of binaryInputs) {
+      inputs[b.name] = tensorFromBinary(b, body, at);
+      at += b.size;
+    }
+  }
+  const matched = rawInputs.length;
+  if (matched !== model.inputs.length) {
+    const missing = model.inputs.filter((s) => !Object.prototype.hasOwnProperty.call(inputs, s.name));
+    throw new OipRequestError(
+      `missing input${missing.length === 1 ? '' : 's'} ${quoted(missing.map((s) => s.name))}; ${index.inputsPhrase}`,
+    );
+  }
+  const outputs = readOutputs(request.outputs, index, model, binaryOutput ?? false);
+  return id === undefined ? { inputs, outputs, parameters } : { id, inputs, outputs, parameters };
+}

@@ -135,7 +135,8 @@ function parseJson(body: Buffer, length: number, binary: boolean): unknown {
     return JSON.parse(text) as unknown;
   } catch (error) {
     // V8's message says where (a position, or a short excerpt around the fault); add line and column.
-    const message = (error as Error).message;
+    const raw = (error as Error).message;
+    const message = raw.charAt(0).toLowerCase() + raw.slice(1);
     const position = /at position (\d+)/.exec(message);
     const where = position ? ` (${lineAndColumn(text, Number(position[1]))})` : '';
     const what = binary

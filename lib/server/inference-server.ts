@@ -1,0 +1,715 @@
+/**
+ * The inference server: the Open Inference Protocol (KServe V2) over node:http on top of the
+ * lib/runtime executor, with its protections (body limit, bounded queue, timeouts, API key), its
+ * lifecycle (digest check, load, warm-up, readiness, graceful drain) and its metrics on a port of
+ * their own. The main thread only does HTTP, decoding, validation and batching; onnxruntime runs
+ * in the executor's worker threads, so health and metrics answer while inference is saturated.
+ *
+ * Status codes: 400 for a request that does not follow the protocol or the model's signature
+ * (OipRequestError, InputValidationError) and for an inference onnxruntime fails to run on valid
+ * inputs (InferenceError: data-dependent, e.g. an index out of range; the protocol answers failed
+ * inferences with 400); 401 without the API key; 404 for an unknown path, model or version; 405
+ * for a method an endpoint does not take; 413 for a body over the limit; 429 with Retry-After
+ * when the queue is full; 503 while loading, after a failed load and while draining; 504 when a
+ * request times out; 500 only for the server's own faults (a crashed worker, a bug).
+ */
+import crypto from 'node:crypto';
+import http from 'node:http';
+import { type AddressInfo } from 'node:net';
+import { type ModelInfo, inspectModel } from '../model';
+import {
+  Executor,
+  ExecutorClosedError,
+  InferenceError,
+  InferenceTimeoutError,
+  InputValidationError,
+  QueueFullError,
+  WorkerCrashError,
+} from '../runtime';
+import { ApiKey } from './api-key';
+import { checkModelDigest, ModelDigestMismatchError } from './model-digest';
+import { OipRequestError } from './oip-errors';
+import { decodeInferRequest } from './oip-infer-request';
+import { encodeInferResponse } from './oip-infer-response';
+import { modelMetadata, serverMetadata } from './oip-metadata';
+import { type OipRoute, allowedMethods, matchOipRoute } from './oip-routes';
+import { BodyTooLargeError, ClientGoneError, readRequestBody } from './request-body';
+import { type LogSink, ServerLog } from './server-log';
+import { ServerMetrics } from './server-metrics';
+import { type ServerOptions, type ServerSettings, resolveServerSettings } from './server-settings';
+import { serverVersion } from './server-version';
+import { warmUpInputs } from './warm-up-inputs';
+
+/** How to start an {@link InferenceServer}: the settings, and where the process context comes from. */
+export interface InferenceServerOptions extends ServerOptions {
+  /** Where the `MODELFAB_*` settings are read from. @default process.env */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Where the JSON log lines go (one per call, no newline). @default stdout */
+  readonly log?: LogSink;
+  /**
+   * Resolve once the model is loaded and warmed up (true), or as soon as both ports listen
+   * (false: readiness answers 503 until {@link InferenceServer.whenReady} resolves).
+   * @default true
+   */
+  readonly waitUntilReady?: boolean;
+  /** The version `GET /v2` reports. @default modelfab's version */
+  readonly serverVersion?: string;
+}
+
+/** Where the server is in its life. */
+export type InferenceServerState = 'loading' | 'ready' | 'failed' | 'draining' | 'closed';
+
+/** Retry-After of a 429, seconds. */
+const RETRY_AFTER_SECONDS = 1;
+/**
+ * Idle keep-alive connections live this long, ms: longer than common load-balancer idle timeouts
+ * (60 s), so the server never closes a connection a balancer is about to reuse.
+ */
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+/** After a 413, the rest of the body is read and dropped (so the client gets the answer) up to this long, ms. */
+const DISCARD_MS = 10_000;
+/** The longest path a log line or an error message quotes. */
+const MAX_PATH_CHARS = 200;
+const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+const ENDPOINTS =
+  'GET /v2/health/live, GET /v2/health/ready, GET /v2, GET /v2/models/{name}[/versions/{version}][/ready], POST /v2/models/{name}[/versions/{version}]/infer';
+
+/** What one request's log line and metrics need. */
+interface Exchange {
+  readonly requestId: string;
+  readonly method: string;
+  readonly path: string;
+  readonly started: number;
+  route: OipRoute | undefined;
+  /** True when the request named the served model (and version, if any). */
+  known: boolean;
+  /** The error answered, for the log: its class, and its message for 5xx. */
+  error: Error | undefined;
+}
+
+function pathOf(target: string): string {
+  const query = target.indexOf('?');
+  const path = query < 0 ? target : target.slice(0, query);
+  return path.length > MAX_PATH_CHARS ? `${path.slice(0, MAX_PATH_CHARS)}…` : path;
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function urlOf(host: string, port: number, suffix = ''): string {
+  const reachable = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  const hostPart = reachable.includes(':') ? `[${reachable}]` : reachable;
+  return `http://${hostPart}:${port}${suffix}`;
+}
+
+function listen(server: http.Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error) => reject(error);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function closeServer(server: http.Server): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) {
+      resolve();
+      return;
+    }
+    server.close(() => resolve());
+    server.closeIdleConnections();
+  });
+}
+
+/** Resolves with true when `promise` settles within `ms`, false otherwise. */
+async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  const settled = promise.then(
+    () => true as const,
+    () => true as const,
+  );
+  const outcome = await Promise.race([settled, late]);
+  clearTimeout(timer);
+  return outcome;
+}
+
+function sendJson(
+  res: http.ServerResponse,
+  status: number,
+  value: unknown,
+  headers: Readonly<Record<string, string>> = {},
+): void {
+  if (res.headersSent || res.destroyed) return;
+  const body = Buffer.from(JSON.stringify(value), 'utf8');
+  res.writeHead(status, {
+    ...headers,
+    'Content-Type': 'application/json',
+    'Content-Length': String(body.length),
+  });
+  res.end(body);
+}
+
+/** The status, body and headers of an error answer. */
+function errorAnswer(
+  error: Error,
+  requestId: string,
+): { status: number; message: string; headers?: Record<string, string> } {
+  if (error instanceof OipRequestError || error instanceof InputValidationError) {
+    return { status: 400, message: error.message };
+  }
+  if (error instanceof InferenceError) return { status: 400, message: error.message };
+  if (error instanceof BodyTooLargeError) return { status: 413, message: error.message };
+  if (error instanceof QueueFullError) {
+    return { status: 429, message: error.message, headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) } };
+  }
+  if (error instanceof InferenceTimeoutError) return { status: 504, message: error.message };
+  if (error instanceof ExecutorClosedError) {
+    return { status: 503, message: 'the server is shutting down; send the request to another replica' };
+  }
+  if (error instanceof WorkerCrashError) return { status: 500, message: error.message };
+  return {
+    status: 500,
+    message: `internal server error (request id ${requestId}); the server log has the details`,
+  };
+}
+
+/**
+ * A running inference server. Start one with {@link startInferenceServer}; stop it with
+ * {@link InferenceServer.close}.
+ */
+export class InferenceServer {
+  /** The settings it runs with. */
+  readonly settings: ServerSettings;
+  /** The served model's signature and digest. */
+  readonly model: ModelInfo;
+  /** The Open Inference Protocol's base URL, `http://host:port` (127.0.0.1 when listening on all addresses). */
+  url = '';
+  /** The Prometheus endpoint, `http://host:port/metrics`. */
+  metricsUrl = '';
+
+  private currentState: InferenceServerState = 'loading';
+  private executor: Executor | undefined;
+  private loadError: Error | undefined;
+  private loading: Promise<void> = Promise.resolve();
+  private readonly http: http.Server;
+  private readonly metricsHttp: http.Server;
+  private readonly metrics: ServerMetrics;
+  /** Inference requests received and not yet answered. */
+  private active = 0;
+  private idleWaiters: Array<() => void> = [];
+  private draining: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    settings: ServerSettings,
+    model: ModelInfo,
+    private readonly apiKey: ApiKey | undefined,
+    private readonly log: ServerLog,
+    private readonly version: string,
+  ) {
+    this.settings = settings;
+    this.model = model;
+    this.metrics = new ServerMetrics(settings.modelName, settings.maxBatchSize, () => this.executor?.stats());
+    const serverOptions: http.ServerOptions = {
+      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+      headersTimeout: KEEP_ALIVE_TIMEOUT_MS + 1000,
+    };
+    this.http = http.createServer(serverOptions, (req, res) => this.onRequest(req, res));
+    this.metricsHttp = http.createServer((req, res) => this.onMetricsRequest(req, res));
+  }
+
+  /** @internal Use {@link startInferenceServer}. */
+  static async start(options: InferenceServerOptions): Promise<InferenceServer> {
+    const log = new ServerLog(options.log);
+    let server: InferenceServer;
+    try {
+      const settings = resolveServerSettings(options, options.env ?? process.env);
+      const model = inspectModel(settings.modelPath);
+      checkModelDigest(settings.modelPath, model.sha256, settings.expectedSha256);
+      const apiKey = settings.apiKeyFile ? ApiKey.fromFile(settings.apiKeyFile) : undefined;
+      server = new InferenceServer(settings, model, apiKey, log, options.serverVersion ?? serverVersion());
+    } catch (error) {
+      const fields =
+        error instanceof ModelDigestMismatchError
+          ? {
+              event: 'refused-to-start',
+              modelPath: error.modelPath,
+              sha256: error.actualSha256,
+              expectedSha256: error.expected.sha256,
+              expectedBy: error.expected.source,
+            }
+          : { event: 'refused-to-start' };
+      log.error((error as Error).message, fields);
+      throw error;
+    }
+    await server.listen();
+    server.loading = server.load();
+    if (options.waitUntilReady ?? true) {
+      try {
+        await server.loading;
+      } catch (error) {
+        await server.close();
+        throw error;
+      }
+    } else {
+      server.loading.catch(() => undefined); // reported by whenReady() and the log
+    }
+    return server;
+  }
+
+  /** Where the server is: loading, ready, failed (the model did not load), draining or closed. */
+  get state(): InferenceServerState {
+    return this.currentState;
+  }
+
+  /** True while `GET /v2/health/ready` answers 200: loaded, warmed up, not draining, workers alive. */
+  get ready(): boolean {
+    return this.currentState === 'ready' && (this.executor?.stats().workers ?? 0) > 0;
+  }
+
+  /** Resolves once the model is loaded and warmed up; rejects with the error when that failed. */
+  whenReady(): Promise<void> {
+    return this.loading;
+  }
+
+  /**
+   * Stops intake and waits: readiness and new inference requests answer 503 from now on, and the
+   * returned promise resolves once every inference request received before has been answered and
+   * the executor is idle. Health, metadata and metrics keep answering; {@link close} stops them.
+   */
+  drain(): Promise<void> {
+    if (this.currentState === 'loading' || this.currentState === 'ready') {
+      this.currentState = 'draining';
+      this.log.info('draining', {
+        event: 'draining',
+        activeRequests: this.active,
+        queued: this.executor?.stats().queued ?? 0,
+      });
+    }
+    this.draining ??= this.whenIdle().then(() => this.executor?.drain());
+    return this.draining;
+  }
+
+  /**
+   * Shuts down gracefully: {@link drain}s for at most `drainSeconds`, then closes both servers
+   * (keep-alive connections included) and the executor. Requests still unanswered at the deadline
+   * get 503 where their connection is still open. Idempotent.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutDown();
+    return this.closing;
+  }
+
+  private async shutDown(): Promise<void> {
+    const started = performance.now();
+    const deadlineMs = this.settings.drainSeconds * 1000;
+    const drained = await within(this.drain(), deadlineMs);
+    if (!drained) {
+      this.log.warn('the drain deadline passed with requests unanswered; closing anyway', {
+        event: 'drain-timeout',
+        drainSeconds: this.settings.drainSeconds,
+        activeRequests: this.active,
+      });
+    }
+    if (this.currentState !== 'failed') this.currentState = 'closed';
+    const httpClosed = closeServer(this.http);
+    const metricsClosed = closeServer(this.metricsHttp);
+    if (!drained) this.http.closeAllConnections();
+    const leftMs = Math.max(0, deadlineMs - (performance.now() - started));
+    await within(this.loading, leftMs); // a model still loading is closed by load() itself
+    await this.executor?.close();
+    // Connections busy with a last response end after it (they are answered with Connection: close).
+    if (!(await within(httpClosed, 1000))) this.http.closeAllConnections();
+    this.metricsHttp.closeAllConnections();
+    await Promise.all([httpClosed, metricsClosed]);
+    this.log.info('stopped', { event: 'stopped', drained, shutdownMs: round(performance.now() - started) });
+  }
+
+  private async listen(): Promise<void> {
+    const { host, port, metricsPort } = this.settings;
+    try {
+      const httpPort = await listen(this.http, port, host);
+      const boundMetricsPort = await listen(this.metricsHttp, metricsPort, host);
+      this.url = urlOf(host, httpPort);
+      this.metricsUrl = urlOf(host, boundMetricsPort, '/metrics');
+    } catch (error) {
+      this.log.error(`the server cannot listen: ${(error as Error).message}`, { event: 'refused-to-start' });
+      this.currentState = 'closed';
+      await Promise.all([closeServer(this.http), closeServer(this.metricsHttp)]);
+      throw error;
+    }
+    const s = this.settings;
+    this.log.info('listening', {
+      event: 'listening',
+      url: this.url,
+      metricsUrl: this.metricsUrl,
+      model: s.modelName,
+      modelVersion: s.modelVersion,
+      modelPath: s.modelPath,
+      sha256: this.model.sha256,
+      sha256Checked: s.expectedSha256.map((d) => d.source),
+      apiKey: this.apiKey !== undefined,
+    });
+  }
+
+  private async load(): Promise<void> {
+    const s = this.settings;
+    const started = performance.now();
+    let executor: Executor;
+    try {
+      executor = await Executor.create({
+        modelPath: s.modelPath,
+        model: this.model,
+        workers: s.workers,
+        intraOpThreads: s.intraOpThreads,
+        batching: { maxBatchSize: s.maxBatchSize, maxQueueDelayMs: s.maxQueueDelayMs },
+        maxQueueSize: s.maxQueueSize,
+        onBatch: (rows, inferMs) => this.metrics.observeBatch(rows, inferMs),
+      });
+    } catch (error) {
+      this.fail(error as Error);
+      throw error;
+    }
+    if (this.currentState !== 'loading') {
+      await executor.close();
+      throw new ExecutorClosedError('the server was closed before the model was loaded');
+    }
+    this.executor = executor;
+    const loadMs = performance.now() - started;
+    const warmUp = warmUpInputs(this.model);
+    let warmUpMs: number | undefined;
+    if ('reason' in warmUp) {
+      this.log.warn(`no warm-up inference: ${warmUp.reason}; the first request warms the model up`, {
+        event: 'warm-up-skipped',
+      });
+    } else {
+      const warmStarted = performance.now();
+      try {
+        await executor.infer(warmUp.inputs);
+        warmUpMs = performance.now() - warmStarted;
+      } catch (error) {
+        if (!(error instanceof InferenceError)) {
+          this.fail(error as Error);
+          throw error;
+        }
+        // Random data need not be valid for every model (an index input, a data-dependent reshape).
+        this.log.warn(`the warm-up inference on random inputs failed; serving anyway: ${error.message}`, {
+          event: 'warm-up-failed',
+        });
+      }
+    }
+    if (this.currentState !== 'loading') return; // a drain began meanwhile
+    this.currentState = 'ready';
+    this.log.info('ready', {
+      event: 'ready',
+      loadMs: round(loadMs),
+      ...(warmUpMs !== undefined ? { warmUpMs: round(warmUpMs) } : {}),
+      workers: s.workers,
+      intraOpThreads: s.intraOpThreads,
+      maxBatchSize: s.maxBatchSize,
+      maxQueueDelayMs: s.maxQueueDelayMs,
+      batching: s.maxBatchSize > 1 && this.model.batchable,
+    });
+  }
+
+  private fail(error: Error): void {
+    this.loadError = error;
+    if (this.currentState === 'loading') this.currentState = 'failed';
+    this.log.error(`the model could not be loaded: ${error.message}`, { event: 'load-failed' });
+  }
+
+  /** Why the server is not ready, for a 503's message. */
+  private notReadyReason(): string {
+    switch (this.currentState) {
+      case 'loading':
+        return 'the model is loading; retry once GET /v2/health/ready answers 200';
+      case 'failed':
+        return `the model could not be loaded: ${this.loadError?.message ?? 'unknown error'}`;
+      case 'draining':
+      case 'closed':
+        return 'the server is shutting down; send the request to another replica';
+      default:
+        return 'every inference worker has exited; the server must be restarted';
+    }
+  }
+
+  private whenIdle(): Promise<void> {
+    if (this.active === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private settleOne(): void {
+    this.active--;
+    this.metrics.addInFlight(-1);
+    if (this.active === 0 && this.idleWaiters.length > 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
+  }
+
+  private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const given = headerValue(req.headers['x-request-id']);
+    const exchange: Exchange = {
+      requestId: given !== undefined && REQUEST_ID.test(given) ? given : crypto.randomUUID(),
+      method: req.method ?? 'GET',
+      path: pathOf(req.url ?? '/'),
+      started: performance.now(),
+      route: undefined,
+      known: false,
+      error: undefined,
+    };
+    res.setHeader('X-Request-Id', exchange.requestId);
+    if (this.currentState === 'draining' || this.currentState === 'closed')
+      res.setHeader('Connection', 'close');
+    res.once('close', () => this.onExchangeDone(exchange, res));
+    try {
+      this.route(exchange, req, res);
+    } catch (error) {
+      this.answerError(exchange, res, error as Error);
+    }
+  }
+
+  private route(exchange: Exchange, req: http.IncomingMessage, res: http.ServerResponse): void {
+    const route = matchOipRoute(req.url ?? '/');
+    exchange.route = route;
+    if (route === undefined) {
+      sendJson(res, 404, {
+        error: `no such endpoint: ${exchange.method} ${exchange.path}; the server answers ${ENDPOINTS}`,
+      });
+      return;
+    }
+    const methods = allowedMethods(route);
+    if (!methods.includes(exchange.method)) {
+      sendJson(
+        res,
+        405,
+        { error: `${exchange.method} is not allowed on ${exchange.path}; use ${methods.join(' or ')}` },
+        { Allow: methods.join(', ') },
+      );
+      return;
+    }
+    if (route.kind === 'live') {
+      const live =
+        this.currentState !== 'failed' && (this.executor === undefined || this.executor.stats().workers > 0);
+      sendJson(res, live ? 200 : 503, live ? { live: true } : { live: false, error: this.notReadyReason() });
+      return;
+    }
+    if (route.kind === 'ready') {
+      const ready = this.ready;
+      sendJson(
+        res,
+        ready ? 200 : 503,
+        ready ? { ready: true } : { ready: false, error: this.notReadyReason() },
+      );
+      return;
+    }
+    if (this.apiKey !== undefined && !this.apiKey.accepts(req.headers)) {
+      sendJson(
+        res,
+        401,
+        { error: 'missing or wrong api key; send it as "Authorization: Bearer <key>" or "X-API-Key: <key>"' },
+        { 'WWW-Authenticate': 'Bearer' },
+      );
+      return;
+    }
+    if (route.kind === 'server-metadata') {
+      sendJson(res, 200, serverMetadata(this.version));
+      return;
+    }
+    const { modelName, modelVersion } = this.settings;
+    if (route.model !== modelName) {
+      sendJson(res, 404, {
+        error: `unknown model ${JSON.stringify(route.model)}; this server serves ${JSON.stringify(modelName)}`,
+      });
+      return;
+    }
+    if (route.version !== undefined && route.version !== modelVersion) {
+      sendJson(res, 404, {
+        error: `model ${JSON.stringify(modelName)} has no version ${JSON.stringify(route.version)}; this server serves version ${JSON.stringify(modelVersion)}`,
+      });
+      return;
+    }
+    exchange.known = true;
+    if (route.kind === 'model-metadata') {
+      sendJson(res, 200, modelMetadata(this.model, modelName, modelVersion));
+    } else if (route.kind === 'model-ready') {
+      const ready = this.ready;
+      sendJson(
+        res,
+        ready ? 200 : 503,
+        ready
+          ? { name: modelName, ready: true }
+          : { name: modelName, ready: false, error: this.notReadyReason() },
+      );
+    } else {
+      void this.infer(exchange, req, res);
+    }
+  }
+
+  private async infer(
+    exchange: Exchange,
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+  ): Promise<void> {
+    const executor = this.executor;
+    if (!this.ready || executor === undefined) {
+      sendJson(res, 503, { error: this.notReadyReason() });
+      return;
+    }
+    this.active++;
+    this.metrics.addInFlight(1);
+    try {
+      const body = await readRequestBody(req, this.settings.maxBodyBytes);
+      const headerText = headerValue(req.headers['inference-header-content-length']);
+      let headerLength: number | undefined;
+      if (headerText !== undefined) {
+        if (!/^\d+$/.test(headerText.trim())) {
+          throw new OipRequestError(
+            `the Inference-Header-Content-Length header must be the length of the JSON header in bytes, received ${JSON.stringify(headerText.slice(0, 40))}`,
+          );
+        }
+        headerLength = Number(headerText.trim());
+      }
+      const request = decodeInferRequest(body, { headerLength, model: this.model });
+      const { timeoutMs } = { timeoutMs: this.settings.requestTimeoutMs };
+      const result = await executor.infer(request.inputs, {
+        ...(timeoutMs > 0 ? { timeoutMs } : {}),
+        transferInputs: true,
+      });
+      const encoded = encodeInferResponse({
+        modelName: this.settings.modelName,
+        modelVersion: this.settings.modelVersion,
+        ...(request.id !== undefined ? { id: request.id } : {}),
+        outputs: result.outputs,
+        requested: request.outputs,
+      });
+      if (res.destroyed) return;
+      const headers: Record<string, string> = {
+        'Content-Type': encoded.contentType,
+        'Content-Length': String(encoded.body.length),
+      };
+      if (encoded.headerLength !== undefined) {
+        headers['Inference-Header-Content-Length'] = String(encoded.headerLength);
+      }
+      res.writeHead(200, headers);
+      res.end(encoded.body);
+    } catch (error) {
+      if (error instanceof ClientGoneError) return;
+      this.answerError(exchange, res, error as Error);
+      if (error instanceof BodyTooLargeError) discardRest(req, this.settings.maxBodyBytes);
+    } finally {
+      this.settleOne();
+    }
+  }
+
+  private answerError(exchange: Exchange, res: http.ServerResponse, error: Error): void {
+    exchange.error = error;
+    const answer = errorAnswer(error, exchange.requestId);
+    sendJson(res, answer.status, { error: answer.message }, answer.headers);
+  }
+
+  private onExchangeDone(exchange: Exchange, res: http.ServerResponse): void {
+    const durationMs = performance.now() - exchange.started;
+    const aborted = !res.writableFinished;
+    const status = res.statusCode;
+    const kind = exchange.route?.kind;
+    if (kind !== 'live' && kind !== 'ready') this.metrics.countRequest(exchange.known, status);
+    if (kind === 'infer' && exchange.known) this.metrics.observeInference(durationMs / 1000);
+    const fields: Record<string, unknown> = {
+      requestId: exchange.requestId,
+      method: exchange.method,
+      path: exchange.path,
+      status,
+      durationMs: round(durationMs),
+    };
+    if (exchange.known) fields.model = this.settings.modelName;
+    if (aborted) fields.aborted = true;
+    const error = exchange.error;
+    if (error !== undefined) {
+      fields.errorKind = error.name;
+      // Client errors may quote received values; only the server's own faults are logged in full.
+      if (status >= 500) fields.error = error.message;
+    }
+    this.log.write(status >= 500 ? 'error' : 'info', 'request', fields);
+  }
+
+  private onMetricsRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const path = pathOf(req.url ?? '/');
+    if (path !== '/metrics') {
+      sendJson(res, 404, { error: `no such endpoint: ${path}; metrics are at GET /metrics` });
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      sendJson(
+        res,
+        405,
+        { error: `${req.method} is not allowed on /metrics; use GET` },
+        { Allow: 'GET, HEAD' },
+      );
+      return;
+    }
+    this.metrics.render().then(
+      ({ body, contentType }) => {
+        if (res.destroyed) return;
+        const bytes = Buffer.from(body, 'utf8');
+        res.writeHead(200, { 'Content-Type': contentType, 'Content-Length': String(bytes.length) });
+        res.end(bytes);
+      },
+      (error: Error) => {
+        this.log.error(`the metrics could not be collected: ${error.message}`, { event: 'metrics-failed' });
+        sendJson(res, 500, { error: `the metrics could not be collected: ${error.message}` });
+      },
+    );
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}
+
+/**
+ * After a 413, reads and drops the rest of the body, so the client (still sending) sees the answer
+ * instead of a reset connection, and the connection can serve its next request; a body that goes
+ * on past another `maxBodyBytes` or for longer than {@link DISCARD_MS} gets its connection closed.
+ */
+function discardRest(req: http.IncomingMessage, maxBodyBytes: number): void {
+  if (req.complete) return;
+  let dropped = 0;
+  const timer = setTimeout(() => req.socket.destroy(), DISCARD_MS);
+  timer.unref();
+  req.on('data', (chunk: Buffer) => {
+    dropped += chunk.length;
+    if (dropped > maxBodyBytes) {
+      clearTimeout(timer);
+      req.socket.destroy();
+    }
+  });
+  req.once('end', () => clearTimeout(timer));
+  req.once('close', () => clearTimeout(timer));
+  req.resume();
+}
+
+/**
+ * Starts an inference server: resolves its settings (options, then `MODELFAB_*` variables, then
+ * the serving config file, then defaults), inspects the model file and checks its sha256 against
+ * the pinned digests, reads the API key, listens on the API and metrics ports, then loads the
+ * model into the executor's workers and runs a warm-up inference. Every failure to start is
+ * logged as one `error` line before it is thrown.
+ * @throws ServerSettingsError or ServingConfigFileError for bad settings
+ * @throws ModelDigestMismatchError when the model file is not the pinned one
+ * @throws ModelFileError when the model file cannot be read or parsed
+ * @throws ApiKeyFileError when the API key file cannot be used
+ * @throws ModelLoadError when onnxruntime cannot load the model (with `waitUntilReady`)
+ * @throws Error when a port cannot be listened on (EADDRINUSE, …)
+ */
+export function startInferenceServer(options: InferenceServerOptions = {}): Promise<InferenceServer> {
+  return InferenceServer.start(options);
+}

@@ -1,0 +1,121 @@
+/**
+ * The server's Prometheus metrics, in a registry of its own (never prom-client's global one, so
+ * several servers in one process, as in tests, keep their numbers apart), served on the metrics
+ * port at `/metrics`.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { type ExecutorStats } from '../runtime';
+
+/** The names of the server's own metrics (alert rules and dashboards refer to these). */
+export const SERVER_METRIC_NAMES = {
+  requests: 'modelfab_requests_total',
+  requestDuration: 'modelfab_request_duration_seconds',
+  inferenceDuration: 'modelfab_inference_duration_seconds',
+  queueDepth: 'modelfab_queue_depth',
+  batchSize: 'modelfab_batch_size',
+  inFlight: 'modelfab_inflight_requests',
+} as const;
+
+/** Seconds, from a fast model's sub-millisecond answers to a request timeout. */
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** Powers of two up to 1024 (a request may carry many rows even without batching), and the batch limit. */
+function batchBuckets(maxBatchSize: number): number[] {
+  const buckets = new Set<number>([maxBatchSize]);
+  for (let size = 1; size <= 1024; size *= 2) buckets.add(size);
+  return [...buckets].sort((a, b) => a - b);
+}
+
+/** The metrics of one server; `model` labels carry the served model's name (or `""`, see below). */
+export class ServerMetrics {
+  /** The registry `/metrics` serves: these metrics and prom-client's default process metrics. */
+  readonly registry = new Registry();
+  private readonly requests: Counter<'model' | 'code'>;
+  private readonly requestDuration: Histogram<'model'>;
+  private readonly inferenceDuration: Histogram<'model'>;
+  private readonly batchSize: Histogram<'model'>;
+  private readonly inFlight: Gauge<'model'>;
+
+  /**
+   * @param modelName the served model, the value of every `model` label of the inference metrics
+   * @param maxBatchSize the largest batch, for the batch size buckets
+   * @param stats the executor's counts when it runs (undefined before it is loaded)
+   */
+  constructor(
+    private readonly modelName: string,
+    maxBatchSize: number,
+    stats: () => ExecutorStats | undefined,
+  ) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.requests = new Counter({
+      name: SERVER_METRIC_NAMES.requests,
+      help: 'Requests to the inference API (health probes excluded), by model and HTTP status code; model is "" for server-wide endpoints and unknown models.',
+      labelNames: ['model', 'code'],
+      registers,
+    });
+    this.requestDuration = new Histogram({
+      name: SERVER_METRIC_NAMES.requestDuration,
+      help: 'Time from the arrival of an inference request to the end of its response, seconds.',
+      labelNames: ['model'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.inferenceDuration = new Histogram({
+      name: SERVER_METRIC_NAMES.inferenceDuration,
+      help: 'onnxruntime session.run time of each batch, measured in the worker, seconds.',
+      labelNames: ['model'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.batchSize = new Histogram({
+      name: SERVER_METRIC_NAMES.batchSize,
+      help: 'Rows of each batch run.',
+      labelNames: ['model'],
+      buckets: batchBuckets(maxBatchSize),
+      registers,
+    });
+    this.inFlight = new Gauge({
+      name: SERVER_METRIC_NAMES.inFlight,
+      help: 'Inference requests received and not yet answered.',
+      labelNames: ['model'],
+      registers,
+    });
+    this.inFlight.set({ model: modelName }, 0);
+    new Gauge({
+      name: SERVER_METRIC_NAMES.queueDepth,
+      help: 'Inference requests waiting for a worker.',
+      labelNames: ['model'],
+      registers,
+      collect() {
+        this.set({ model: modelName }, stats()?.queued ?? 0);
+      },
+    });
+  }
+
+  /** Counts one answered request; `known` says whether it named the served model. */
+  countRequest(known: boolean, code: number): void {
+    this.requests.inc({ model: known ? this.modelName : '', code: String(code) });
+  }
+
+  /** Records one answered inference request's duration. */
+  observeInference(seconds: number): void {
+    this.requestDuration.observe({ model: this.modelName }, seconds);
+  }
+
+  /** Records a batch that ran: its rows and its session.run time (the executor's onBatch). */
+  observeBatch(rows: number, inferMs: number): void {
+    this.batchSize.observe({ model: this.modelName }, rows);
+    this.inferenceDuration.observe({ model: this.modelName }, inferMs / 1000);
+  }
+
+  /** An inference request arrived (+1) or was answered (-1). */
+  addInFlight(delta: 1 | -1): void {
+    this.inFlight.inc({ model: this.modelName }, delta);
+  }
+
+  /** The exposition text and its content type. */
+  async render(): Promise<{ body: string; contentType: string }> {
+    return { body: await this.registry.metrics(), contentType: this.registry.contentType };
+  }
+}

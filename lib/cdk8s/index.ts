@@ -1,1 +1,2 @@
 export * from './inference-service';
+export * from './model-image';

@@ -11,3 +11,5 @@ export * from './props-checker';
 export * from './resolve-gate';
 export * from './serving-config-file';
 export * from './model-image-source';
+export * from './model-image-props';
+export * from './resolve-model-image';

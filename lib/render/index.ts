@@ -7,3 +7,7 @@ export * from './render-availability';
 export * from './render-network';
 export * from './render-inference-service';
 export * from './gate-outcome';
+export * from './runtime-lockfile';
+export * from './render-dockerfile';
+export * from './render-triton-config';
+export * from './render-build-context';

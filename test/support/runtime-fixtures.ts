@@ -144,3 +144,29 @@ export function writeModel(dir: string, name: string, spec: ModelSpec): string {
   fs.writeFileSync(file, encodeModel(spec));
   return file;
 }
+
+/**
+ * A small dense layer whose every output row depends on its own input row only:
+ * `x` float32 [batch, 4] → `y` float32 [batch, 3] = x · W + b, with weights that are not exact
+ * in binary (so rounding is exercised) and distinct per column (so swapped values show).
+ */
+export function affineModel(): ModelSpec {
+  return {
+    graphName: 'affine',
+    inputs: [{ name: 'x', type: 'float32', shape: ['batch', 4] }],
+    outputs: [{ name: 'y', type: 'float32', shape: ['batch', 3] }],
+    initializers: [
+      {
+        name: 'w',
+        type: 'float32',
+        dims: [4, 3],
+        values: [0.1, -1.7, 3.3, 2.9, 0.01, -0.6, -4.1, 1.3, 0.7, 0.37, -2.2, 5.9],
+      },
+      { name: 'b', type: 'float32', dims: [3], values: [0.5, -0.25, 1.1] },
+    ],
+    nodes: [
+      { op: 'MatMul', inputs: ['x', 'w'], outputs: ['xw'] },
+      { op: 'Add', inputs: ['xw', 'b'], outputs: ['y'] },
+    ],
+  };
+}

@@ -536,6 +536,30 @@ describe('errors', () => {
     expect(JSON.parse(streamed.body)).toEqual({
       error: `the request body is more than the server's limit of ${MAX_BODY_BYTES} bytes; send a smaller batch, or raise MODELFAB_MAX_BODY_BYTES`,
     });
+    // With Expect: 100-continue the body is refused before the client sends it.
+    const expecting = await new Promise<{ status: number; continued: boolean }>((resolve, reject) => {
+      const url = new URL(`${iris.url}/v2/models/iris/infer`);
+      let continued = false;
+      const request = http.request({
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'POST',
+        headers: { Expect: '100-continue', 'Content-Length': String(10 * MAX_BODY_BYTES) },
+      });
+      request.on('continue', () => {
+        continued = true;
+        request.destroy();
+      });
+      request.on('response', (response) => {
+        response.resume();
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, continued }));
+        request.destroy();
+      });
+      request.on('error', reject);
+      request.flushHeaders();
+    });
+    expect(expecting).toEqual({ status: 413, continued: false });
     expect((await infer(iris, irisRequest([irisRows[0]], [1, 4]))).status).toBe(200);
   });
 

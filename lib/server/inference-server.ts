@@ -146,7 +146,12 @@ function sendJson(
   value: unknown,
   headers: Readonly<Record<string, string>> = {},
 ): void {
-  if (res.headersSent || res.destroyed) return;
+  if (res.destroyed) return;
+  if (res.headersSent) {
+    // Too late for an error answer: cut the response short rather than leave it hanging.
+    if (!res.writableEnded) res.destroy();
+    return;
+  }
   const body = Buffer.from(JSON.stringify(value), 'utf8');
   res.writeHead(status, {
     ...headers,
@@ -222,6 +227,12 @@ export class InferenceServer {
       headersTimeout: KEEP_ALIVE_TIMEOUT_MS + 1000,
     };
     this.http = http.createServer(serverOptions, (req, res) => this.onRequest(req, res));
+    // `Expect: 100-continue` (curl sends it for large bodies): a body over the limit is refused
+    // before the client sends it; any other request is told to go on.
+    this.http.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
+      if (!(Number(req.headers['content-length']) > settings.maxBodyBytes)) res.writeContinue();
+      this.onRequest(req, res);
+    });
     this.metricsHttp = http.createServer((req, res) => this.onMetricsRequest(req, res));
   }
 
@@ -619,7 +630,8 @@ export class InferenceServer {
   private onExchangeDone(exchange: Exchange, res: http.ServerResponse): void {
     const durationMs = performance.now() - exchange.started;
     const aborted = !res.writableFinished;
-    const status = res.statusCode;
+    // 499 (nginx's "client closed request") when the client left before any answer.
+    const status = aborted && !res.headersSent ? 499 : res.statusCode;
     const kind = exchange.route?.kind;
     if (kind !== 'live' && kind !== 'ready') this.metrics.countRequest(exchange.known, status);
     if (kind === 'infer' && exchange.known) this.metrics.observeInference(durationMs / 1000);

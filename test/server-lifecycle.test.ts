@@ -52,13 +52,13 @@ function spawnServer(env: Record<string, string>): ServerProcess {
     exited: new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal }))),
   };
   let pending = '';
-  child.stdout!.on('data', (chunk: Buffer) => {
+  child.stdout.on('data', (chunk: Buffer) => {
     pending += chunk.toString('utf8');
     const parts = pending.split('\n');
     pending = parts.pop()!;
     for (const part of parts) if (part.trim() !== '') server.lines.push(JSON.parse(part));
   });
-  child.stderr!.resume();
+  child.stderr.resume();
   return server;
 }
 

@@ -6,7 +6,7 @@ import { App, Chart } from 'cdk8s';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InferenceService, ModelImage, type ModelImageProps } from '../lib/cdk8s';
 import { isModelImageSource, ModelfabValidationError, parseServingConfigFile } from '../lib/core';
-import { isCopiedFile, type KubeObject } from '../lib/render';
+import { IMAGE_METADATA_FILE, isCopiedFile, type KubeObject } from '../lib/render';
 import { makeTempDir, removeDir, writeFixtureModels } from './support/fixture-models';
 
 const IRIS = path.resolve(__dirname, '../examples/iris/model/iris.onnx');
@@ -56,7 +56,18 @@ describe('ModelImage', () => {
     const { image, outdir } = synth(BASE);
     expect(image.contextDir).toBe(path.join(outdir, 'prod-image.image'));
     expect(fs.readdirSync(outdir).sort()).toEqual(['prod-image.image', 'prod.k8s.yaml']);
-    expect(tree(image.contextDir)).toEqual(image.context.files.map((f) => [f.path, f.sha256]));
+    const written = tree(image.contextDir).filter(([file]) => file !== IMAGE_METADATA_FILE);
+    expect(written).toEqual(image.context.files.map((f) => [f.path, f.sha256]));
+    // what `modelfab build` reads; outside the hash and outside what the build sees
+    expect(JSON.parse(fs.readFileSync(path.join(image.contextDir, IMAGE_METADATA_FILE), 'utf8'))).toEqual({
+      imageRef: image.imageRef,
+      repository: 'ghcr.io/acme/iris',
+      tag: image.tag,
+      platform: 'linux/amd64',
+      runtime: 'modelfab',
+      constructPath: 'prod/image',
+    });
+    expect(fs.readFileSync(path.join(image.contextDir, '.dockerignore'), 'utf8')).toMatch(/^\*$/m);
     const copy = path.join(image.contextDir, 'model/iris.onnx');
     expect(sha256File(copy)).toBe(image.model.sha256);
     expect(fs.readFileSync(copy).equals(fs.readFileSync(IRIS))).toBe(true);
@@ -105,6 +116,7 @@ describe('ModelImage', () => {
     const again = synth({ ...BASE, runtime: 'triton' }, first.outdir);
     expect(tree(again.image.contextDir).map(([p]) => p)).toEqual([
       '.dockerignore',
+      IMAGE_METADATA_FILE,
       'Dockerfile',
       'model_repository/iris/1/model.onnx',
       'model_repository/iris/config.pbtxt',

@@ -14,8 +14,11 @@ import {
   type BuildContext,
   type ImageBatching,
   imageBatching,
+  IMAGE_METADATA_FILE,
+  type ImageMetadata,
   isCopiedFile,
   renderBuildContext,
+  renderImageMetadata,
 } from '../render';
 import { bundleServer, loadRuntimeLockSource } from '../server/bundle-server';
 
@@ -24,11 +27,11 @@ export type { ModelImageProps } from '../core';
 /**
  * Writes a build context into `dir`, replacing whatever was there: files from memory are written,
  * the model is copied (a copy-on-write clone where the file system can). A copy whose size differs
- * from the source's fails.
+ * from the source's fails. The metadata `modelfab build` reads goes in {@link IMAGE_METADATA_FILE}.
  *
  * @returns the absolute path of the folder
  */
-export function writeBuildContext(dir: string, context: BuildContext): string {
+export function writeBuildContext(dir: string, context: BuildContext, metadata?: ImageMetadata): string {
   const absolute = path.resolve(dir);
   fs.rmSync(absolute, { recursive: true, force: true });
   fs.mkdirSync(absolute, { recursive: true });
@@ -47,6 +50,9 @@ export function writeBuildContext(dir: string, context: BuildContext): string {
       fs.writeFileSync(target, file.content);
     }
   }
+  if (metadata) {
+    fs.writeFileSync(path.join(absolute, IMAGE_METADATA_FILE), `${JSON.stringify(metadata, null, 2)}\n`);
+  }
   return absolute;
 }
 
@@ -62,7 +68,7 @@ export function writeBuildContext(dir: string, context: BuildContext): string {
  * and the model inspected when the construct is created; the context is written then too.
  *
  * Pass it as the `image` of an InferenceService, which takes the runtime, ports, model name and
- * model from it. Build and push with `docker build -t <imageRef> <contextDir>` (or podman).
+ * model from it. Build and push with `modelfab build <contextDir> --push` (docker or podman).
  *
  * @example
  * const image = new ModelImage(chart, 'image', {
@@ -115,6 +121,7 @@ export class ModelImage extends Construct implements ModelImageSource {
     this.contextDir = writeBuildContext(
       path.join(App.of(this).outdir, `${this.node.path.replace(/\//g, '-')}.image`),
       this.context,
+      renderImageMetadata(this.spec, this.context),
     );
   }
 }

@@ -11,3 +11,4 @@ export * from './runtime-lockfile';
 export * from './render-dockerfile';
 export * from './render-triton-config';
 export * from './render-build-context';
+export * from './render-image-metadata';

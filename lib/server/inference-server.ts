@@ -194,11 +194,9 @@ export class InferenceServer {
   readonly settings: ServerSettings;
   /** The served model's signature and digest. */
   readonly model: ModelInfo;
-  /** The Open Inference Protocol's base URL, `http://host:port` (127.0.0.1 when listening on all addresses). */
-  url = '';
-  /** The Prometheus endpoint, `http://host:port/metrics`. */
-  metricsUrl = '';
 
+  private apiUrl = '';
+  private scrapeUrl = '';
   private currentState: InferenceServerState = 'loading';
   private executor: Executor | undefined;
   private loadError: Error | undefined;
@@ -275,6 +273,16 @@ export class InferenceServer {
     return server;
   }
 
+  /** The Open Inference Protocol's base URL, `http://host:port` (127.0.0.1 when listening on all addresses). */
+  get url(): string {
+    return this.apiUrl;
+  }
+
+  /** The Prometheus endpoint, `http://host:port/metrics`. */
+  get metricsUrl(): string {
+    return this.scrapeUrl;
+  }
+
   /** Where the server is: loading, ready, failed (the model did not load), draining or closed. */
   get state(): InferenceServerState {
     return this.currentState;
@@ -348,8 +356,8 @@ export class InferenceServer {
     try {
       const httpPort = await listen(this.http, port, host);
       const boundMetricsPort = await listen(this.metricsHttp, metricsPort, host);
-      this.url = urlOf(host, httpPort);
-      this.metricsUrl = urlOf(host, boundMetricsPort, '/metrics');
+      this.apiUrl = urlOf(host, httpPort);
+      this.scrapeUrl = urlOf(host, boundMetricsPort, '/metrics');
     } catch (error) {
       this.log.error(`the server cannot listen: ${(error as Error).message}`, { event: 'refused-to-start' });
       this.currentState = 'closed';
@@ -648,7 +656,10 @@ export class InferenceServer {
     if (error !== undefined) {
       fields.errorKind = error.name;
       // Client errors may quote received values; only the server's own faults are logged in full.
-      if (status >= 500) fields.error = error.message;
+      if (status >= 500) {
+        fields.error = error.message;
+        if (status === 500 && !(error instanceof WorkerCrashError)) fields.stack = error.stack;
+      }
     }
     this.log.write(status >= 500 ? 'error' : 'info', 'request', fields);
   }

@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import http from 'node:http';
+import { type Socket } from 'node:net';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -617,6 +618,16 @@ describe('errors', () => {
   it('answers 503 while draining, after answering what it had accepted', async () => {
     const lines: string[] = [];
     const draining = await start({ modelPath: slowPath, workers: 1, intraOpThreads: 1 }, lines);
+    // An idle keep-alive connection, which close() must end.
+    const agent = new http.Agent({ keepAlive: true });
+    const idleSocket = await new Promise<Socket>((resolve, reject) => {
+      const request = http.get(`${draining.url}/v2/health/live`, { agent }, (response) => {
+        response.resume();
+        response.on('end', () => resolve(request.socket!));
+      });
+      request.on('error', reject);
+    });
+    const idleClosed = new Promise<void>((resolve) => idleSocket.once('close', () => resolve()));
     const accepted = send(draining, '/v2/models/slow/infer', slowBody(256));
     await sleep(30);
     const drained = draining.drain();
@@ -630,8 +641,11 @@ describe('errors', () => {
     expect(answer.status).toBe(200);
     expect(answer.json.outputs[0].shape).toEqual([256, 512]);
     await drained;
+    expect(idleSocket.destroyed).toBe(false); // draining keeps connections
     await draining.close();
     expect(draining.state).toBe('closed');
+    await idleClosed;
+    agent.destroy();
     await expect(fetch(`${draining.url}/v2/health/live`)).rejects.toThrow();
     const events = lines
       .map((l) => JSON.parse(l))

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../lib/runtime';
 import { ModelDigestMismatchError, startInferenceServer } from '../lib/server';
 import { makeTempDir, removeDir } from './support/fixture-models';
-import { slowModel, writeModel } from './support/runtime-fixtures';
+import { slowModel, unknownOpModel, writeModel } from './support/runtime-fixtures';
 
 const MAIN = path.join(__dirname, '..', 'lib', 'server', 'main.ts');
 const IRIS = path.join(__dirname, '..', 'examples', 'iris', 'model', 'iris.onnx');
@@ -212,6 +212,19 @@ describe('the model digest check', () => {
     expect(error!.message).toContain(`${config} model.sha256 expects ${WRONG_SHA256}`);
     expect(lines).toHaveLength(1);
     expect(JSON.parse(lines[0])).toMatchObject({ level: 'error', msg: error!.message });
+  });
+});
+
+describe('a model onnxruntime cannot load', () => {
+  it('logs why and exits 1', async () => {
+    const server = spawnServer({ MODELFAB_MODEL_PATH: writeModel(dir, 'unknown-op', unknownOpModel()) });
+    const { code } = await server.exited;
+    expect(code).toBe(1);
+    expect(server.lines.map((l) => l.event)).toEqual(['listening', 'load-failed', 'stopped']);
+    expect(server.lines[1].level).toBe('error');
+    expect(server.lines[1].msg).toMatch(
+      /^the model could not be loaded: onnxruntime could not load .*NoSuchOperator/,
+    );
   });
 });
 

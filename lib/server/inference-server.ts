@@ -598,7 +598,7 @@ export class InferenceServer {
         headerLength = Number(headerText.trim());
       }
       const request = decodeInferRequest(body, { headerLength, model: this.model });
-      const { timeoutMs } = { timeoutMs: this.settings.requestTimeoutMs };
+      const timeoutMs = this.settings.requestTimeoutMs;
       const result = await executor.infer(request.inputs, {
         ...(timeoutMs > 0 ? { timeoutMs } : {}),
         transferInputs: true,

@@ -10,6 +10,9 @@ import { IMAGE_METADATA_FILE, isCopiedFile, type KubeObject } from '../lib/rende
 import { makeTempDir, removeDir, writeFixtureModels } from './support/fixture-models';
 
 const IRIS = path.resolve(__dirname, '../examples/iris/model/iris.onnx');
+const PACKAGE_VERSION = (
+  JSON.parse(fs.readFileSync(path.resolve(__dirname, '../package.json'), 'utf8')) as { version: string }
+).version;
 const BASE: ModelImageProps = { model: IRIS, repository: 'ghcr.io/acme/iris' };
 
 const scratch = makeTempDir('modelfab-model-image-');
@@ -172,6 +175,9 @@ describe('ModelImage', () => {
       expect(response.status, stderr).toBe(200);
       const body = (await response.json()) as { outputs: Array<{ name: string; data: number[] }> };
       expect(body.outputs.find((o) => o.name === 'label')!.data).toEqual([0]);
+      // the bundle has no package.json above it: the version is compiled in
+      const metadata = (await (await fetch(`http://127.0.0.1:${port}/v2`)).json()) as { version: string };
+      expect(metadata.version).toBe(PACKAGE_VERSION);
     } finally {
       server.kill('SIGTERM');
       await new Promise((resolve) => server.once('exit', resolve));

@@ -11,6 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { buildSync, type Message } from 'esbuild';
+import { serverVersion } from './server-version';
 import { type BundleFile } from '../render/render-build-context';
 import { RUNTIME_PACKAGE, type RuntimeLockSource } from '../render/runtime-lockfile';
 
@@ -98,6 +99,8 @@ export function bundleServer(entries: ServerEntries = serverEntries()): readonly
       legalComments: 'inline',
       charset: 'utf8',
       logLevel: 'silent',
+      // The bundle has no package.json above it in the image: pin the version GET /v2 reports.
+      define: { __MODELFAB_VERSION__: JSON.stringify(serverVersion()) },
     }));
   } catch (error) {
     const errors = (error as { errors?: Message[] }).errors;

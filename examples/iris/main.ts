@@ -1,14 +1,21 @@
 // The Iris classifier as a production inference service: `npm run synth` (from the repo root)
 // writes the manifests to examples/iris/dist/. Paths are relative to this folder, where cdk8s runs.
 import { App, Chart } from 'cdk8s';
-import { InferenceService } from 'modelfab/cdk8s';
+import { InferenceService, ModelImage } from 'modelfab/cdk8s';
 
 const app = new App();
 const chart = new Chart(app, 'iris', { namespace: 'ml' });
 
-new InferenceService(chart, 'iris', {
+// The server and the model as one image. Its build context lands in dist/iris-image.image/ and its
+// tag is the hash of that context: `npx modelfab build dist/iris-image.image --push` builds and
+// pushes exactly the reference the Deployment runs.
+const image = new ModelImage(chart, 'image', {
   model: 'model/iris.onnx',
-  image: 'ghcr.io/acme/iris:1.0.0',
+  repository: 'ghcr.io/acme/iris',
+});
+
+new InferenceService(chart, 'iris', {
+  image,
   resources: { cpu: '1', memory: '512Mi' },
   // minReplicas comes from the capacity plan: slo.targetRps over the throughput the gate measures.
   autoscaling: { maxReplicas: 10, cpuUtilization: 70 },

@@ -3,11 +3,13 @@
  * Benchmarks compare against a baseline measured in the same run, because this machine is noisy.
  */
 import { benchGate } from './gate.bench';
+import { benchServer } from './server.bench';
 import { benchSynth } from './synth.bench';
 
 const BENCHMARKS: Record<string, () => Promise<void> | void> = {
   synth: benchSynth,
   gate: benchGate,
+  server: benchServer,
 };
 
 async function main(): Promise<void> {

@@ -11,6 +11,9 @@ import * as path from 'node:path';
 import { type Readable } from 'node:stream';
 import { show } from '../../lib/core';
 
+/** The `modelfab` command line's entry, in this checkout. */
+const CLI_MAIN = path.resolve(__dirname, '../../lib/cli/main.ts');
+
 /** The apt-get line that installs everything the image tests need (Debian/Ubuntu, as root). */
 export const APT_INSTALL_LINE = 'apt-get install -y podman buildah runc debootstrap';
 
@@ -136,46 +139,52 @@ export async function imageExists(image: string): Promise<boolean> {
   return (await podman(['image', 'exists', image], { check: false })).code === 0;
 }
 
-/** Options of {@link buildImage}. */
-export interface BuildImageOptions {
-  /** The build context (the folder with the Dockerfile). */
+/**
+ * `podman build` options for {@link modelfabBuild}: `RUN` steps isolated by chroot (no nested container
+ * runtime needed), host networking so the builder's `npm ci` reaches the registry the host reaches.
+ */
+export const PODMAN_BUILD_FLAGS: readonly string[] = ['--isolation=chroot', '--network=host'];
+
+/** Options of {@link modelfabBuild}. */
+export interface ModelfabBuildOptions {
+  /** The build context a ModelImage wrote. */
   readonly context: string;
-  /** The tag of the built image, e.g. `localhost/modelfab-image-test:abc`. */
-  readonly tag: string;
   /**
    * `--build-arg` values, e.g. the Dockerfile's base images.
    * @default none
    */
   readonly buildArgs?: Readonly<Record<string, string>>;
   /**
-   * Called with each line podman prints (progress).
+   * Called with each line the build prints (progress).
    * @default the `STEP` lines go to stderr
    */
   readonly onLine?: (line: string) => void;
 }
 
 /**
- * Builds a context with podman: `RUN` steps isolated by chroot (no nested container runtime needed),
- * host networking so the builder's `npm ci` reaches the registry the host reaches. Returns the image id.
+ * Builds a ModelImage's context the way a user does: `modelfab build <context> --tool podman --
+ * <podman build options>`, run from this checkout's source with tsx. Returns what it printed on
+ * stdout (the image reference).
  */
-export async function buildImage(options: BuildImageOptions): Promise<string> {
+export async function modelfabBuild(options: ModelfabBuildOptions): Promise<string> {
   const args = [
+    '--import',
+    'tsx',
+    CLI_MAIN,
     'build',
-    '--isolation=chroot',
-    '--network=host',
-    ...PODMAN_ULIMIT_FLAGS,
-    '--tag',
-    options.tag,
+    options.context,
+    '--tool',
+    'podman',
+    '--',
+    ...PODMAN_BUILD_FLAGS,
   ];
   for (const [name, value] of Object.entries(options.buildArgs ?? {}))
     args.push('--build-arg', `${name}=${value}`);
-  args.push(options.context);
   const onLine =
     options.onLine ??
     ((line: string) =>
       /^(\[\d+\/\d+\] )?STEP /.test(line) && process.stderr.write(`[podman build] ${line}\n`));
-  await podman(args, { onLine });
-  const { stdout } = await podman(['image', 'inspect', '--format', '{{.Id}}', options.tag]);
+  const { stdout } = await runCommand(process.execPath, args, { onLine });
   return stdout.trim();
 }
 
@@ -210,6 +219,11 @@ export interface StartContainerOptions {
    * @default none
    */
   readonly env?: Readonly<Record<string, string>>;
+  /**
+   * Files or folders of this host mounted read-only, e.g. a Secret's file.
+   * @default none
+   */
+  readonly mounts?: ReadonlyArray<{ readonly source: string; readonly target: string }>;
 }
 
 /** A container started by {@link startContainer}. */
@@ -256,6 +270,7 @@ export async function startContainer(options: StartContainerOptions): Promise<Ru
     'no-new-privileges',
   ];
   for (const [name, value] of Object.entries(env)) args.push('--env', `${name}=${value}`);
+  for (const { source, target } of options.mounts ?? []) args.push('--volume', `${source}:${target}:ro`);
   args.push(options.image);
   const { stdout } = await podman(args);
   const id = stdout.trim().split('\n').pop() ?? '';
@@ -286,6 +301,39 @@ export async function containerState(id: string): Promise<ContainerState> {
   ]);
   const [status = '', running = '', exitCode = ''] = stdout.trim().split(' ');
   return { status, running: running === 'true', exitCode: Number(exitCode) };
+}
+
+/** What the kernel says about a container's main process (read from the host's /proc: no shell needed inside). */
+export interface ContainerProcess {
+  readonly pid: number;
+  /** The command line, arguments joined by spaces. */
+  readonly command: string;
+  /** Real, effective, saved and file-system uid. */
+  readonly uids: readonly number[];
+  readonly gids: readonly number[];
+  /** The effective capability mask, hexadecimal. */
+  readonly capEff: string;
+  readonly noNewPrivs: boolean;
+}
+
+/** Reads the container's main process from /proc on this host (rootful podman: same pid namespace view). */
+export async function containerProcess(id: string): Promise<ContainerProcess> {
+  const { stdout } = await podman(['container', 'inspect', '--format', '{{.State.Pid}}', id]);
+  const pid = Number(stdout.trim());
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name: string): string => {
+    const match = new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status);
+    if (!match) throw new Error(`/proc/${pid}/status has no ${name} line: ${show(status)}`);
+    return match[1].trim();
+  };
+  return {
+    pid,
+    command: fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' '),
+    uids: field('Uid').split(/\s+/).map(Number),
+    gids: field('Gid').split(/\s+/).map(Number),
+    capEff: field('CapEff'),
+    noNewPrivs: field('NoNewPrivs') === '1',
+  };
 }
 
 /** The container's stdout and stderr so far. */

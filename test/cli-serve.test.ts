@@ -15,6 +15,7 @@ import { runCli } from '../lib/cli/run-cli';
 import { runServe, SERVE_USAGE, type ServeContext } from '../lib/cli/serve-command';
 import { SERVING_CONFIG_FILE_FORMAT } from '../lib/core';
 import { inspectModel } from '../lib/model';
+import { chainedMatMulModel } from './support/gate-fixtures';
 
 const ROOT = path.resolve(__dirname, '..');
 const MAIN = path.join(ROOT, 'lib', 'cli', 'main.ts');
@@ -236,6 +237,54 @@ describe('modelfab serve (the executable)', () => {
     const exit = await server.exited;
     expect(exit.code).toBe(EXIT_CODES.ok);
     expect(exit.stderr).toMatch(/stopped after SIGINT\n$/);
+  });
+
+  it('answers a request in flight when SIGTERM arrives, then exits 0', async () => {
+    const model = chainedMatMulModel(scratch, 32, 1024); // 512 rows: ~17 G multiply-adds, a second or so
+    const rows = 512;
+    const data = Float32Array.from({ length: rows * 1024 }, (_, i) => ((i % 7) - 3) / 10);
+    const header = Buffer.from(
+      JSON.stringify({
+        inputs: [
+          {
+            name: 'x',
+            shape: [rows, 1024],
+            datatype: 'FP32',
+            parameters: { binary_data_size: data.byteLength },
+          },
+        ],
+        parameters: { binary_data_output: true },
+      }),
+    );
+    const server = serve([model, '--port', '0', '--metrics-port', '0', '--intra-op-threads', '1']);
+    const { url, metricsUrl } = await server.ready();
+    const answer = fetch(`${url}/v2/models/matmul-32x1024/infer`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/octet-stream',
+        'inference-header-content-length': String(header.length),
+      },
+      body: Buffer.concat([header, Buffer.from(data.buffer)]),
+    });
+    // SIGTERM once the server counts the request in flight.
+    while (!/^modelfab_inflight_requests\{[^}]*\} 1$/m.test(await (await fetch(metricsUrl)).text())) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    server.child.kill('SIGTERM');
+    const response = await answer;
+    expect(response.status).toBe(200);
+    const length = Number(response.headers.get('inference-header-content-length'));
+    const body = Buffer.from(await response.arrayBuffer());
+    const json = JSON.parse(body.subarray(0, length).toString('utf8')) as {
+      outputs: Array<{ shape: number[] }>;
+    };
+    expect(json.outputs[0].shape).toEqual([rows, 1024]);
+    expect(body.length - length).toBe(rows * 1024 * 4);
+    const exit = await server.exited;
+    expect(exit.code).toBe(EXIT_CODES.ok);
+    const draining = server.logLines().find((l) => l.event === 'draining');
+    expect(draining).toMatchObject({ activeRequests: 1 }); // the request was in flight at SIGTERM
+    expect(server.logLines().find((l) => l.event === 'stopped')).toMatchObject({ drained: true });
   });
 
   it('refuses to start with exit 1 when the model is not the --sha256 one, naming both digests', async () => {

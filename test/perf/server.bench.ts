@@ -7,7 +7,8 @@
  * - the medium model batched (up to {@link BATCHED.maxBatchSize} rows) against unbatched at
  *   concurrency 64 (target ≥ 3×);
  * - the latency the server adds at concurrency 1 on the Iris model: server p50 − session.run p50
- *   (target ≤ 100 µs);
+ *   (target ≤ 100 µs), beside a bare node:http server that answers the same bytes (the floor that
+ *   node, loopback TCP and the load generator set on this machine);
  * - the server's RSS over a soak under load, sampled from /proc/<pid>/status, growth from a
  *   linear fit after the warm-up (target ≤ 1 MB/min).
  *
@@ -15,8 +16,12 @@
  * are its own; the load generator (test/perf/http-load.ts) runs in this process. Both share this
  * machine's cores, which the output says. Figures go to stdout, progress to stderr.
  *
+ * The servers compared in a table run side by side (idle while the other is loaded), and each
+ * load point is measured in rounds that alternate between them, so that the machine's noise
+ * (other processes) hits all alike; the table shows the median of the rounds.
+ *
  * Environment: MODELFAB_BENCH_SOAK_SECONDS (default 300), MODELFAB_BENCH_POINT_SECONDS (the
- * measured time of each load point, default 5).
+ * measured time of each round of a load point, default 3), MODELFAB_BENCH_ROUNDS (default 3).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -35,8 +40,9 @@ const CLI = path.join(ROOT, 'lib', 'cli', 'main.ts');
 const IRIS = path.join(ROOT, 'examples', 'iris', 'model', 'iris.onnx');
 
 const SOAK_SECONDS = positiveEnv('MODELFAB_BENCH_SOAK_SECONDS', 300);
-const POINT_SECONDS = positiveEnv('MODELFAB_BENCH_POINT_SECONDS', 5);
-const WARM_UP_MS = 1000;
+const POINT_SECONDS = positiveEnv('MODELFAB_BENCH_POINT_SECONDS', 3);
+const ROUNDS = Math.round(positiveEnv('MODELFAB_BENCH_ROUNDS', 3));
+const WARM_UP_MS = 500;
 const CONCURRENCIES = [1, 16, 64] as const;
 /** onnxruntime intra-op threads, the same for the servers and the in-process baselines. */
 const INTRA_OP_THREADS = 1;
@@ -83,20 +89,16 @@ interface ServerChild {
   stop(): Promise<number | null>;
 }
 
-async function startServer(modelPath: string, batching: Batching): Promise<ServerChild> {
-  const args = [
-    '--import',
-    pathToFileURL(require.resolve('tsx')).href,
-    CLI,
-    'serve',
-    modelPath,
-    ...['--port', '0', '--metrics-port', '0', '--workers', '1'],
-    ...['--intra-op-threads', String(INTRA_OP_THREADS), '--max-queue-size', '4096'],
-    ...['--max-batch-size', String(batching.maxBatchSize)],
-    ...['--max-queue-delay-ms', String(batching.maxQueueDelayMs)],
-  ];
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MODELFAB_')));
-  // The JSON log (a line per request) is written as in production, to a sink that costs nothing.
+/**
+ * Spawns a server process and resolves once `readyLine` matches its stderr, with the base URL
+ * the pattern's first group captured. stdout (the JSON log of `modelfab serve`, a line per
+ * request) is written as in production, to a sink that costs nothing.
+ */
+async function spawnServer(
+  args: readonly string[],
+  readyLine: RegExp,
+  env: NodeJS.ProcessEnv,
+): Promise<ServerChild> {
   const devNull = fs.openSync('/dev/null', 'w');
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: ROOT,
@@ -109,11 +111,11 @@ async function startServer(modelPath: string, batching: Batching): Promise<Serve
   const url = await new Promise<string>((resolve, reject) => {
     child.stderr!.setEncoding('utf8').on('data', (text: string) => {
       stderr += text;
-      const ready = /: ready, POST (http:\/\/[^/\s]+)\//.exec(stderr);
+      const ready = readyLine.exec(stderr);
       if (ready) resolve(ready[1]);
     });
     void exited.then((code) =>
-      reject(new Error(`modelfab serve exited with ${code} before ready: ${stderr}`)),
+      reject(new Error(`the server exited with ${code} before it was ready: ${stderr}`)),
     );
   });
   return {
@@ -124,6 +126,50 @@ async function startServer(modelPath: string, batching: Batching): Promise<Serve
       return exited;
     },
   };
+}
+
+/** `modelfab serve` from sources, on free ports, 1 worker. */
+function startServer(modelPath: string, batching: Batching): Promise<ServerChild> {
+  const args = [
+    '--import',
+    pathToFileURL(require.resolve('tsx')).href,
+    CLI,
+    'serve',
+    modelPath,
+    ...['--port', '0', '--metrics-port', '0', '--workers', '1'],
+    ...['--intra-op-threads', String(INTRA_OP_THREADS), '--max-queue-size', '4096'],
+    ...['--max-batch-size', String(batching.maxBatchSize)],
+    ...['--max-queue-delay-ms', String(batching.maxQueueDelayMs)],
+  ];
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MODELFAB_')));
+  return spawnServer(args, /: ready, POST (http:\/\/[^/\s]+)\//, env);
+}
+
+/**
+ * The HTTP floor: a bare node:http server that reads each body, parses it as JSON and answers a
+ * fixed body. What node, loopback TCP and the load generator cost on this machine, without modelfab.
+ */
+const BARE_SERVER = `
+const http = require('node:http');
+const answer = Buffer.from(process.env.BENCH_ANSWER, 'base64');
+const server = http.createServer({ keepAliveTimeout: 65000 }, (req, res) => {
+  const chunks = [];
+  req.on('data', (chunk) => chunks.push(chunk));
+  req.on('end', () => {
+    JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': String(answer.length) });
+    res.end(answer);
+  });
+});
+server.listen(0, '127.0.0.1', () => console.error('listening on http://127.0.0.1:' + server.address().port + ' '));
+process.on('SIGTERM', () => process.exit(0));
+`;
+
+function startBareServer(answer: Buffer): Promise<ServerChild> {
+  return spawnServer(['-e', BARE_SERVER], /listening on (http:\/\/\S+) /, {
+    ...process.env,
+    BENCH_ANSWER: answer.toString('base64'),
+  });
 }
 
 /** CPU seconds a process has used (user + system), from /proc/<pid>/stat. */
@@ -167,8 +213,8 @@ function printTable(title: string, rows: readonly Row[]): void {
   }
 }
 
-function errorsOf(result: HttpLoadResult): string {
-  const entries = Object.entries(result.failures);
+function errorsOf(failures: Readonly<Record<number, number>>): string {
+  const entries = Object.entries(failures);
   return entries.length === 0 ? '0' : entries.map(([status, n]) => `${n}× ${status}`).join(', ');
 }
 
@@ -183,13 +229,12 @@ interface Payload {
   readonly check: (body: Buffer) => void;
 }
 
-async function loadPoint(
+/** One round of closed-loop load on a server, with the CPU the server used meanwhile. */
+async function loadRound(
   server: ServerChild,
-  label: string,
   payload: Payload,
   concurrency: number,
-): Promise<Row> {
-  progress(`${label}, concurrency ${concurrency} (${POINT_SECONDS} s)`);
+): Promise<HttpLoadResult & { serverCpu: number }> {
   const cpuBefore = cpuSeconds(server.pid);
   const started = performance.now();
   const result = await httpClosedLoop({
@@ -202,64 +247,113 @@ async function loadPoint(
   });
   const serverCpu = (cpuSeconds(server.pid) - cpuBefore) / ((performance.now() - started) / 1000);
   if (result.sampleBody) payload.check(result.sampleBody);
-  return {
-    label,
-    concurrency,
-    rps: result.rps,
-    p50Ms: result.p50Ms,
-    p99Ms: result.p99Ms,
-    serverCpu,
-    clientCpu: result.clientCpuCores,
-    errors: errorsOf(result),
-  };
+  return { ...result, serverCpu };
 }
 
-async function serverRows(modelPath: string, batching: Batching, payload: Payload): Promise<Row[]> {
-  progress(`starting modelfab serve ${path.basename(modelPath)}, ${batchingLabel(batching)}`);
-  const server = await startServer(modelPath, batching);
-  const rows: Row[] = [];
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** A server in a comparison: its row label, how to start it and what to send it. */
+interface Contender {
+  readonly label: string;
+  readonly start: () => Promise<ServerChild>;
+  readonly payload: Payload;
+}
+
+/**
+ * Starts every contender, then measures each concurrency in {@link ROUNDS} rounds that take the
+ * contenders in turn; returns, per contender, a row per concurrency with the rounds' medians
+ * (errors added up).
+ */
+async function compare(contenders: readonly Contender[]): Promise<Row[][]> {
+  const servers: ServerChild[] = [];
   try {
-    for (const concurrency of CONCURRENCIES) {
-      rows.push(await loadPoint(server, `server, ${batchingLabel(batching)}`, payload, concurrency));
+    for (const c of contenders) {
+      progress(`starting ${c.label}`);
+      servers.push(await c.start());
     }
+    const rounds = contenders.map(() =>
+      CONCURRENCIES.map(() => [] as Array<HttpLoadResult & { serverCpu: number }>),
+    );
+    for (const [ci, concurrency] of CONCURRENCIES.entries()) {
+      for (let round = 1; round <= ROUNDS; round++) {
+        for (const [i, c] of contenders.entries()) {
+          progress(`${c.label}, concurrency ${concurrency}, round ${round}/${ROUNDS} (${POINT_SECONDS} s)`);
+          rounds[i][ci].push(await loadRound(servers[i], c.payload, concurrency));
+        }
+      }
+    }
+    return contenders.map((c, i) =>
+      CONCURRENCIES.map((concurrency, ci) => {
+        const results = rounds[i][ci];
+        const failures: Record<number, number> = {};
+        for (const r of results) {
+          for (const [status, n] of Object.entries(r.failures))
+            failures[Number(status)] = (failures[Number(status)] ?? 0) + n;
+        }
+        return {
+          label: c.label,
+          concurrency,
+          rps: median(results.map((r) => r.rps)),
+          p50Ms: median(results.map((r) => r.p50Ms)),
+          p99Ms: median(results.map((r) => r.p99Ms)),
+          serverCpu: median(results.map((r) => r.serverCpu)),
+          clientCpu: median(results.map((r) => r.clientCpuCores)),
+          errors: errorsOf(failures),
+        };
+      }),
+    );
   } finally {
-    await server.stop();
+    await Promise.all(servers.map((s) => s.stop()));
   }
-  return rows;
 }
 
-/** A plain session.run loop in this process: the floor the server adds to. */
+/**
+ * A plain session.run loop in this process, the floor the server adds to: {@link ROUNDS} rounds of
+ * {@link POINT_SECONDS}, the rounds' medians.
+ */
 async function rawSessionRun(
   label: string,
   modelPath: string,
   feeds: Record<string, ort.Tensor>,
   rows: number,
 ): Promise<Row> {
-  progress(`${label} (${POINT_SECONDS} s)`);
+  progress(`${label} (${ROUNDS} × ${POINT_SECONDS} s)`);
   const session = await ort.InferenceSession.create(
     modelPath,
     sessionOptionsFor({ intraOpThreads: INTRA_OP_THREADS }),
   );
   const warmUpEnd = performance.now() + WARM_UP_MS;
   while (performance.now() < warmUpEnd) await session.run(feeds);
-  const latencies: number[] = [];
-  const started = performance.now();
-  const end = started + POINT_SECONDS * 1000;
-  for (;;) {
-    const start = performance.now();
-    if (start >= end) break;
-    await session.run(feeds);
-    latencies.push(performance.now() - start);
+  const rounds: Array<{ rps: number; p50Ms: number; p99Ms: number }> = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const latencies: number[] = [];
+    const started = performance.now();
+    const end = started + POINT_SECONDS * 1000;
+    for (;;) {
+      const start = performance.now();
+      if (start >= end) break;
+      await session.run(feeds);
+      latencies.push(performance.now() - start);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    latencies.sort((a, b) => a - b);
+    rounds.push({
+      rps: (latencies.length * rows) / seconds,
+      p50Ms: percentile(latencies, 50),
+      p99Ms: percentile(latencies, 99),
+    });
   }
-  const seconds = (performance.now() - started) / 1000;
   await session.release();
-  latencies.sort((a, b) => a - b);
   return {
     label,
     concurrency: 1,
-    rps: (latencies.length * rows) / seconds,
-    p50Ms: percentile(latencies, 50),
-    p99Ms: percentile(latencies, 99),
+    rps: median(rounds.map((r) => r.rps)),
+    p50Ms: median(rounds.map((r) => r.p50Ms)),
+    p99Ms: median(rounds.map((r) => r.p99Ms)),
   };
 }
 
@@ -325,21 +419,51 @@ function mediumPayload(name: string, row: Float32Array): Payload {
   };
 }
 
+/** The body `modelfab serve` answers to one request, for the bare server to answer alike. */
+async function answerOf(modelPath: string, payload: Payload): Promise<Buffer> {
+  const server = await startServer(modelPath, UNBATCHED);
+  try {
+    const response = await fetch(`${server.url}${payload.path}`, {
+      method: 'POST',
+      headers: payload.headers,
+      body: payload.body,
+    });
+    const body = Buffer.from(await response.arrayBuffer());
+    if (response.status !== 200)
+      throw new Error(`the server answered ${response.status}: ${body.toString()}`);
+    payload.check(body);
+    return body;
+  } finally {
+    await server.stop();
+  }
+}
+
 async function benchIris(): Promise<number> {
   const payload = irisPayload();
   const raw = await rawSessionRun(
-    `raw session.run, in-process`,
+    'raw session.run, in-process',
     IRIS,
-    {
-      input: floatTensor(Float32Array.from(payload.row), [1, 4]),
-    },
+    { input: floatTensor(Float32Array.from(payload.row), [1, 4]) },
     1,
   );
-  const rows = await serverRows(IRIS, UNBATCHED, payload);
-  printTable(`iris (tiny: 4 features → 3 classes; request ${payload.description})`, [raw, ...rows]);
-  const addedUs = (rows[0].p50Ms - raw.p50Ms) * 1000;
+  const answer = await answerOf(IRIS, payload);
+  const [server, bare] = await compare([
+    { label: `server, ${batchingLabel(UNBATCHED)}`, start: () => startServer(IRIS, UNBATCHED), payload },
+    {
+      label: 'bare node:http, same answer',
+      start: () => startBareServer(answer),
+      payload: { ...payload, check: () => undefined },
+    },
+  ]);
+  printTable(`iris (tiny: 4 features → 3 classes; request ${payload.description})`, [
+    raw,
+    ...server,
+    ...bare,
+  ]);
+  const addedUs = (server[0].p50Ms - raw.p50Ms) * 1000;
+  const floorUs = bare[0].p50Ms * 1000;
   console.log(
-    `added per request at concurrency 1: server p50 ${(rows[0].p50Ms * 1000).toFixed(1)} µs − session.run p50 ${(raw.p50Ms * 1000).toFixed(1)} µs = ${addedUs.toFixed(1)} µs (target ≤ ${TARGETS.addedUs} µs: ${verdict(addedUs <= TARGETS.addedUs)})`,
+    `added per request at concurrency 1: server p50 ${(server[0].p50Ms * 1000).toFixed(1)} µs − session.run p50 ${(raw.p50Ms * 1000).toFixed(1)} µs = ${addedUs.toFixed(1)} µs (target ≤ ${TARGETS.addedUs} µs: ${verdict(addedUs <= TARGETS.addedUs)}); a bare node:http server answers in ${floorUs.toFixed(1)} µs with the same client, so modelfab's own part is ${(addedUs - floorUs).toFixed(1)} µs`,
   );
   return addedUs;
 }
@@ -364,8 +488,13 @@ async function benchMedium(modelPath: string): Promise<number> {
   );
   const name = path.basename(modelPath, '.onnx');
   const payload = mediumPayload(name, row);
-  const unbatched = await serverRows(modelPath, UNBATCHED, payload);
-  const batched = await serverRows(modelPath, BATCHED, payload);
+  const [unbatched, batched] = await compare(
+    [UNBATCHED, BATCHED].map((batching) => ({
+      label: `server, ${batchingLabel(batching)}`,
+      start: () => startServer(modelPath, batching),
+      payload,
+    })),
+  );
   printTable(
     `medium (8 chained 512×512 MatMuls, ${(model.parameterCount / 1e6).toFixed(2)} M parameters, 2.1 M multiply-adds per row; request ${payload.description})`,
     [{ ...rawBatch, concurrency: undefined }, raw, ...unbatched, ...batched],
@@ -446,7 +575,7 @@ async function soak(modelPath: string): Promise<number> {
     .join(', ');
   const max = Math.max(...samples.map((s) => s.mb));
   console.log(
-    `\nsoak: the medium model, ${batchingLabel(BATCHED)}, concurrency ${concurrency}, ${SOAK_SECONDS} s: ${result.requests} requests (${result.rps.toFixed(0)} rps, p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms), errors ${errorsOf(result)}`,
+    `\nsoak: the medium model, ${batchingLabel(BATCHED)}, concurrency ${concurrency}, ${SOAK_SECONDS} s: ${result.requests} requests (${result.rps.toFixed(0)} rps, p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms), errors ${errorsOf(result.failures)}`,
   );
   console.log(
     `server RSS (MB, from /proc/<pid>/status every ${intervalSeconds} s): start ${samples[0].mb.toFixed(1)}, after the ${warmUpSeconds.toFixed(0)} s warm-up ${after[0]?.mb.toFixed(1)}, end ${samples[samples.length - 1].mb.toFixed(1)}, max ${max.toFixed(1)}; by minute: ${byMinute}`,
@@ -463,7 +592,7 @@ export async function benchServer(): Promise<void> {
     const medium = chainedMatMulModel(scratch, 8, 512);
     const cores = os.cpus().length;
     console.log(
-      `server benchmark (node ${process.version}, ${os.cpus()[0]?.model.trim() ?? 'cpu'}, ${cores} cores shared by the load generator (this process) and the server (a 'modelfab serve' child process: 1 worker, ${INTRA_OP_THREADS} intra-op thread); the in-process session.run baselines use ${INTRA_OP_THREADS} intra-op thread; ${POINT_SECONDS} s per point after a ${WARM_UP_MS / 1000} s warm-up; latency is the client's view over loopback TCP; cpu in cores)`,
+      `server benchmark (node ${process.version}, ${os.cpus()[0]?.model.trim() ?? 'cpu'}, ${cores} cores shared by the load generator (this process) and the server (a 'modelfab serve' child process: 1 worker, ${INTRA_OP_THREADS} intra-op thread); the in-process session.run baselines use ${INTRA_OP_THREADS} intra-op thread; ${POINT_SECONDS} s per round after a ${WARM_UP_MS / 1000} s warm-up, median of ${ROUNDS} rounds alternating between the servers compared; latency is the client's view over loopback TCP; cpu in cores)`,
     );
     const addedUs = await benchIris();
     const ratio = await benchMedium(medium);

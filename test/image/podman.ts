@@ -24,7 +24,7 @@ export const APT_INSTALL_LINE = 'apt-get install -y podman buildah runc debootst
 export const PODMAN_GLOBAL_FLAGS: readonly string[] = ['--runtime', 'runc', '--cgroup-manager', 'cgroupfs'];
 
 /**
- * Resource limits for every container (build steps and runs). Without them podman asks for its own
+ * Resource limits for `podman run`. Without them podman asks for its own
  * nofile limit, which sandboxed hosts refuse ("error setting rlimit type 7: operation not permitted").
  */
 export const PODMAN_ULIMIT_FLAGS: readonly string[] = [
@@ -63,6 +63,11 @@ export interface RunCommandOptions {
    * @default no limit
    */
   readonly timeoutMs?: number;
+  /**
+   * The working directory.
+   * @default process.cwd()
+   */
+  readonly cwd?: string;
 }
 
 /** Thrown when a command the image tests need is not installed. */
@@ -76,9 +81,9 @@ export function runCommand(
   args: readonly string[],
   options: RunCommandOptions = {},
 ): Promise<CommandResult> {
-  const { input, onLine, check = true, timeoutMs } = options;
+  const { input, onLine, check = true, timeoutMs, cwd } = options;
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}) });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let partial = '';
@@ -184,7 +189,11 @@ export async function modelfabBuild(options: ModelfabBuildOptions): Promise<stri
     options.onLine ??
     ((line: string) =>
       /^(\[\d+\/\d+\] )?STEP /.test(line) && process.stderr.write(`[podman build] ${line}\n`));
-  const { stdout } = await runCommand(process.execPath, args, { onLine });
+  // From the checkout's root, where `--import tsx` resolves.
+  const { stdout } = await runCommand(process.execPath, args, {
+    onLine,
+    cwd: path.resolve(__dirname, '../..'),
+  });
   return stdout.trim();
 }
 

@@ -138,7 +138,7 @@ describe('the modelfab build context', () => {
         'COPY server/ ./server/',
         'COPY model/ ./model/',
         'COPY modelfab.json ./',
-        'ENV NODE_ENV=production MODELFAB_CONFIG=/app/modelfab.json',
+        'ENV NODE_ENV=production MODELFAB_CONFIG=/app/modelfab.json HOME=/tmp',
         `USER ${RUNTIME_CONTRACTS.modelfab.uid}:${RUNTIME_CONTRACTS.modelfab.uid}`,
         'EXPOSE 8080 9090',
       ]),

@@ -93,7 +93,9 @@ export function renderModelfabDockerfile(input: ModelfabDockerfileInput): string
     'COPY server/ ./server/',
     'COPY model/ ./model/',
     `COPY ${IMAGE_CONFIG_FILE} ./`,
-    `ENV NODE_ENV=production MODELFAB_CONFIG=${IMAGE_APP_DIR}/${IMAGE_CONFIG_FILE}`,
+    // HOME=/tmp: the root filesystem is read-only (the pod's /tmp is an emptyDir); onnxruntime
+    // writes a telemetry id under HOME and logs a non-JSON warning line when it cannot.
+    `ENV NODE_ENV=production MODELFAB_CONFIG=${IMAGE_APP_DIR}/${IMAGE_CONFIG_FILE} HOME=/tmp`,
     `USER ${uid}:${uid}`,
     `EXPOSE ${contract.httpPort} ${contract.metricsPort}`,
     `ENTRYPOINT [${quote(DISTROLESS_NODE)}, ${quote(`${IMAGE_APP_DIR}/server/main.js`)}]`,

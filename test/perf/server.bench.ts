@@ -39,9 +39,9 @@ const ROOT = path.resolve(__dirname, '../..');
 const CLI = path.join(ROOT, 'lib', 'cli', 'main.ts');
 const IRIS = path.join(ROOT, 'examples', 'iris', 'model', 'iris.onnx');
 
-const SOAK_SECONDS = positiveEnv('MODELFAB_BENCH_SOAK_SECONDS', 300);
-const POINT_SECONDS = positiveEnv('MODELFAB_BENCH_POINT_SECONDS', 3);
-const ROUNDS = Math.round(positiveEnv('MODELFAB_BENCH_ROUNDS', 3));
+const SOAK_SECONDS = positiveEnv('MODELFAB_BENCH_SOAK_SECONDS', 300, 'a positive number of seconds');
+const POINT_SECONDS = positiveEnv('MODELFAB_BENCH_POINT_SECONDS', 3, 'a positive number of seconds');
+const ROUNDS = positiveEnv('MODELFAB_BENCH_ROUNDS', 3, 'a whole number of at least 1');
 const WARM_UP_MS = 500;
 const CONCURRENCIES = [1, 16, 64] as const;
 /** onnxruntime intra-op threads, the same for the servers and the in-process baselines. */
@@ -56,12 +56,13 @@ const CLOCK_TICKS_PER_SECOND = 100;
 
 const TARGETS = { addedUs: 100, batchedRatio: 3, rssMbPerMin: 1 } as const;
 
-function positiveEnv(name: string, fallback: number): number {
+function positiveEnv(name: string, fallback: number, must: string): number {
   const text = process.env[name];
   if (text === undefined || text.trim() === '') return fallback;
   const value = Number(text);
-  if (!(value > 0)) {
-    throw new Error(`${name} must be a positive number of seconds, received ${JSON.stringify(text)}`);
+  const whole = must.startsWith('a whole');
+  if (!(value > 0) || (whole && !Number.isInteger(value))) {
+    throw new Error(`${name} must be ${must}, received ${JSON.stringify(text)}; unset it for ${fallback}`);
   }
   return value;
 }

@@ -3,9 +3,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Yaml } from 'cdk8s';
-import * as net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkPolicy, type KubeObject } from '../lib/render';
+import { freePort } from './support/free-port';
 import { validateAgainstSchema } from './support/kube-schema';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -55,17 +55,6 @@ describe('npm run synth (the quick start)', () => {
     expect(checkPolicy(objects)).toEqual({ violations: [], waived: [] });
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe('the Iris image', () => {
   let server: ChildProcess | undefined;

@@ -5,11 +5,11 @@
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { type Readable } from 'node:stream';
 import { show } from '../../lib/core';
+import { freePort } from '../support/free-port';
 
 /** The `modelfab` command line's entry, in this checkout. */
 const CLI_MAIN = path.resolve(__dirname, '../../lib/cli/main.ts');
@@ -195,23 +195,6 @@ export async function modelfabBuild(options: ModelfabBuildOptions): Promise<stri
     cwd: path.resolve(__dirname, '../..'),
   });
   return stdout.trim();
-}
-
-/** A free TCP port on 127.0.0.1 (the OS picks it; it is released before returning). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address !== null
-          ? resolve(address.port)
-          : reject(new Error(`no port from ${show(address)}`)),
-      );
-    });
-  });
 }
 
 /** Options of {@link startContainer}. */

@@ -44,7 +44,7 @@ describe('modelfab bench', () => {
   });
 
   it.each([
-    [['--gate', 'x.json'], /missing the model file path/],
+    [['--gate', 'x.json'], /missing the model file/],
     [[IRIS, '--cpu', 'lots'], /"lots" is not a kubernetes quantity/],
     [[IRIS, '--budget=-3'], /--budget must be a positive number of seconds, got "-3"/],
     [[IRIS, '--frobnicate'], /unknown option '--frobnicate'/i],

@@ -105,7 +105,7 @@ describe('modelfab inspect (as a function)', () => {
   });
 
   it.each([
-    [[], 'missing the model file path'],
+    [[], 'missing the model file'],
     [['a.onnx', 'b.onnx'], 'expected one model file, received 2: "a.onnx" "b.onnx"'],
     [['--yaml', 'a.onnx'], "unknown option '--yaml'"],
     [['--json=yes', 'a.onnx'], "option '--json' does not take an argument"],
@@ -214,6 +214,6 @@ describe('the modelfab executable', () => {
     expect(missing.stderr).toContain(`model file not found: ${path.join(ROOT, 'no/such/model.onnx')}`);
     const usage = modelfab('inspect');
     expect(usage.status).toBe(2);
-    expect(usage.stderr).toContain('missing the model file path');
+    expect(usage.stderr).toContain('missing the model file');
   });
 });

@@ -5,7 +5,6 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import {
   defaultModelName,
   type GateProps,
@@ -19,12 +18,13 @@ import {
 import { runGateSync, writeGateReports } from '../gate';
 import { ModelFileError, inspectModel } from '../model';
 import {
-  argumentError,
   type CliCommand,
   type CommandResult,
   EXIT_CODES,
   failure,
-  success,
+  isCommandResult,
+  parseCommandLine,
+  positionalError,
   usageError,
 } from './cli-command';
 import { formatGateReport } from './format-gate-report';
@@ -51,17 +51,6 @@ options:
 exit status: 0 every threshold passed, 1 a threshold failed or the gate could not run,
 2 bad usage.`;
 
-interface BenchOptions {
-  gate?: string;
-  cpu?: string;
-  memory?: string;
-  budget?: string;
-  'report-dir'?: string;
-  'no-cache'?: boolean;
-  json?: boolean;
-  help?: boolean;
-}
-
 function readGateFile(file: string): GateProps {
   let text: string;
   try {
@@ -85,36 +74,19 @@ function readGateFile(file: string): GateProps {
 }
 
 export function runBench(args: readonly string[]): CommandResult {
-  let parsed: { values: BenchOptions; positionals: string[] };
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      options: {
-        gate: { type: 'string' },
-        cpu: { type: 'string' },
-        memory: { type: 'string' },
-        budget: { type: 'string' },
-        'report-dir': { type: 'string' },
-        'no-cache': { type: 'boolean' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (error) {
-    return argumentError(NAME, error);
-  }
+  const parsed = parseCommandLine(NAME, BENCH_USAGE, args, {
+    gate: { type: 'string' },
+    cpu: { type: 'string' },
+    memory: { type: 'string' },
+    budget: { type: 'string' },
+    'report-dir': { type: 'string' },
+    'no-cache': { type: 'boolean' },
+    json: { type: 'boolean' },
+  });
+  if (isCommandResult(parsed)) return parsed;
   const { values, positionals } = parsed;
-  if (values.help) return success(BENCH_USAGE);
-  if (positionals.length !== 1) {
-    return usageError(
-      NAME,
-      positionals.length === 0
-        ? 'missing the model file path'
-        : `expected one model file, received ${positionals.length}`,
-    );
-  }
+  const misuse = positionalError(NAME, positionals, 'model file');
+  if (misuse) return misuse;
   let cpuMillis: number;
   let memoryBytes: number;
   try {

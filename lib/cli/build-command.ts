@@ -5,14 +5,15 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import { show } from '../core';
 import { IMAGE_METADATA_FILE, type ImageMetadata } from '../render';
 import {
-  argumentError,
   type CliCommand,
   type CommandResult,
   failure,
+  isCommandResult,
+  parseCommandLine,
+  positionalError,
   success,
   usageError,
 } from './cli-command';
@@ -151,31 +152,14 @@ export function runBuild(args: readonly string[]): CommandResult {
   const separator = args.indexOf('--');
   const own = separator === -1 ? args : args.slice(0, separator);
   const passThrough = separator === -1 ? [] : args.slice(separator + 1);
-  let parsed: { values: { push?: boolean; tool?: string; help?: boolean }; positionals: string[] };
-  try {
-    parsed = parseArgs({
-      args: [...own],
-      options: {
-        push: { type: 'boolean' },
-        tool: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (error) {
-    return argumentError(NAME, error);
-  }
+  const parsed = parseCommandLine(NAME, BUILD_USAGE, own, {
+    push: { type: 'boolean' },
+    tool: { type: 'string' },
+  });
+  if (isCommandResult(parsed)) return parsed;
   const { values, positionals } = parsed;
-  if (values.help) return success(BUILD_USAGE);
-  if (positionals.length !== 1) {
-    return usageError(
-      NAME,
-      positionals.length === 0
-        ? 'missing the build context folder'
-        : `expected one build context folder, received ${positionals.length}: ${positionals.map((p) => JSON.stringify(p)).join(' ')}`,
-    );
-  }
+  const misuse = positionalError(NAME, positionals, 'build context folder');
+  if (misuse) return misuse;
   const contextDir = path.resolve(positionals[0]);
   let plan: BuildPlan;
   try {

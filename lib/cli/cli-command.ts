@@ -1,3 +1,4 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 /** Exit statuses of the `modelfab` command. */
 export const EXIT_CODES = {
   /** The command did what was asked. */
@@ -63,4 +64,65 @@ export function argumentError(command: string, error: unknown): CommandResult {
 
 function ensureNewline(text: string): string {
   return text.endsWith('\n') ? text : `${text}\n`;
+}
+
+/** The option declarations of a command (node's `parseArgs` form); `--help`/`-h` is added. */
+export type CommandOptions = NonNullable<ParseArgsConfig['options']>;
+
+/** Parsed option values: booleans for boolean options, strings for string options. */
+export type CommandValues<T extends CommandOptions> = {
+  [K in keyof T]?: T[K]['type'] extends 'boolean' ? boolean : string;
+};
+
+/** A command line, parsed. */
+export interface ParsedCommandLine<T extends CommandOptions> {
+  readonly values: CommandValues<T>;
+  readonly positionals: readonly string[];
+}
+
+/**
+ * Parses a command's arguments strictly (unknown options are errors; positionals allowed). Returns
+ * the result to print instead when there is nothing to run: the help text for `--help`, or the
+ * usage error.
+ */
+export function parseCommandLine<T extends CommandOptions>(
+  command: string,
+  usage: string,
+  args: readonly string[],
+  options: T,
+): ParsedCommandLine<T> | CommandResult {
+  let parsed: { values: Record<string, unknown>; positionals: string[] };
+  try {
+    parsed = parseArgs({
+      args: [...args],
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (error) {
+    return argumentError(command, error);
+  }
+  if (parsed.values.help === true) return success(usage);
+  return { values: parsed.values as CommandValues<T>, positionals: parsed.positionals };
+}
+
+/** Whether a parse ended in a result to print rather than a command line to run. */
+export function isCommandResult(value: object): value is CommandResult {
+  return 'exitCode' in value;
+}
+
+/**
+ * The usage error for a command that takes one `what` (e.g. 'model file') as its positional
+ * argument, or undefined when `positionals` holds exactly one (or none, when it is optional).
+ */
+export function positionalError(
+  command: string,
+  positionals: readonly string[],
+  what: string,
+  optional = false,
+): CommandResult | undefined {
+  if (positionals.length === 0 && !optional) return usageError(command, `missing the ${what}`);
+  if (positionals.length <= 1) return undefined;
+  const received = positionals.map((p) => JSON.stringify(p)).join(' ');
+  return usageError(command, `expected one ${what}, received ${positionals.length}: ${received}`);
 }

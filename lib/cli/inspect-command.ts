@@ -1,15 +1,15 @@
 /**
  * `modelfab inspect <model.onnx> [--json]`: prints what modelfab reads from a model file.
  */
-import { parseArgs } from 'node:util';
 import { ModelFileError, inspectModel } from '../model';
 import {
-  argumentError,
   type CliCommand,
   type CommandResult,
   failure,
+  isCommandResult,
+  parseCommandLine,
+  positionalError,
   success,
-  usageError,
 } from './cli-command';
 import { formatModelInfo, formatModelInfoJson } from './format-model-info';
 
@@ -30,24 +30,11 @@ exit status: 0 inspected, 1 the file cannot be inspected (missing, not onnx, cor
 
 /** Runs `modelfab inspect` with the arguments after `inspect`; reads the model file, writes nothing. */
 export function runInspect(args: readonly string[]): CommandResult {
-  let parsed: { values: { json?: boolean; help?: boolean }; positionals: string[] };
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (err) {
-    return argumentError(NAME, err);
-  }
+  const parsed = parseCommandLine(NAME, INSPECT_USAGE, args, { json: { type: 'boolean' } });
+  if (isCommandResult(parsed)) return parsed;
   const { values, positionals } = parsed;
-  if (values.help) return success(INSPECT_USAGE);
-  if (positionals.length === 0) return usageError(NAME, 'missing the model file path');
-  if (positionals.length > 1) {
-    const received = positionals.map((p) => JSON.stringify(p)).join(' ');
-    return usageError(NAME, `expected one model file, received ${positionals.length}: ${received}`);
-  }
+  const misuse = positionalError(NAME, positionals, 'model file');
+  if (misuse) return misuse;
   const [modelPath] = positionals as [string];
   try {
     const info = inspectModel(modelPath);

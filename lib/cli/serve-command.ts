@@ -5,7 +5,6 @@
  * log lines go to stdout; where it listens, and that it stopped, go to stderr. SIGINT or SIGTERM
  * drains and stops it (exit 0); a second signal stops at once (exit 1).
  */
-import { parseArgs } from 'node:util';
 import { parseMemoryBytes, QuantityError, show } from '../core';
 import {
   type InferenceServer,
@@ -16,12 +15,13 @@ import {
   startInferenceServer,
 } from '../server';
 import {
-  argumentError,
   type CliCommand,
   type CommandResult,
   EXIT_CODES,
   failure,
-  success,
+  isCommandResult,
+  parseCommandLine,
+  positionalError,
   usageError,
 } from './cli-command';
 
@@ -299,30 +299,20 @@ export interface ServeContext {
   readonly exit?: (code: number) => void;
 }
 
-type Parsed = { options: ServerOptions; help: boolean } | CommandResult;
+type Parsed = { options: ServerOptions } | CommandResult;
 
 /** Turns the arguments into server options, or the usage error that explains what is wrong. */
 function parseServeArgs(args: readonly string[], env: ServeContext['env'] & object): Parsed {
-  let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      options: {
-        ...Object.fromEntries(FLAGS.map((f) => [f.flag, { type: 'string' as const }])),
-        help: { type: 'boolean', short: 'h' },
-      },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (error) {
-    return argumentError(NAME, error);
-  }
+  const parsed = parseCommandLine(
+    NAME,
+    SERVE_USAGE,
+    args,
+    Object.fromEntries(FLAGS.map((f) => [f.flag, { type: 'string' as const }])),
+  );
+  if (isCommandResult(parsed)) return parsed;
   const { values, positionals } = parsed;
-  if (values.help === true) return { options: {}, help: true };
-  if (positionals.length > 1) {
-    const received = positionals.map((p) => JSON.stringify(p)).join(' ');
-    return usageError(NAME, `expected one model file, received ${positionals.length}: ${received}`);
-  }
+  const misuse = positionalError(NAME, positionals, 'model file', true);
+  if (misuse) return misuse;
   const options: Record<string, Value> = {};
   try {
     for (const flag of FLAGS) {
@@ -353,7 +343,7 @@ function parseServeArgs(args: readonly string[], env: ServeContext['env'] & obje
     );
   }
   options.host ??= SERVE_DEFAULT_HOST;
-  return { options, help: false };
+  return { options };
 }
 
 /** The message of a server that cannot start, with the flag's name where a flag pinned the digest. */
@@ -400,8 +390,7 @@ function readyNotice(server: InferenceServer): string {
 export async function runServe(args: readonly string[], context: ServeContext = {}): Promise<CommandResult> {
   const env = context.env ?? process.env;
   const parsed = parseServeArgs(args, env);
-  if ('exitCode' in parsed) return parsed;
-  if (parsed.help) return success(SERVE_USAGE);
+  if (isCommandResult(parsed)) return parsed;
   const notice = context.notice ?? ((line: string) => void process.stderr.write(line));
   const signals = context.signals ?? process;
   const exit = context.exit ?? ((code: number) => process.exit(code));

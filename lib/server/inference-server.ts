@@ -216,6 +216,8 @@ export class InferenceServer {
     private readonly apiKey: ApiKey | undefined,
     private readonly log: ServerLog,
     private readonly version: string,
+    /** The CPUs the executor may count on, when given (it polls only with one to spare). */
+    private readonly cpus: number | undefined,
   ) {
     this.settings = settings;
     this.model = model;
@@ -243,7 +245,14 @@ export class InferenceServer {
       const model = inspectModel(settings.modelPath);
       checkModelDigest(settings.modelPath, model.sha256, settings.expectedSha256);
       const apiKey = settings.apiKeyFile ? ApiKey.fromFile(settings.apiKeyFile) : undefined;
-      server = new InferenceServer(settings, model, apiKey, log, options.serverVersion ?? serverVersion());
+      server = new InferenceServer(
+        settings,
+        model,
+        apiKey,
+        log,
+        options.serverVersion ?? serverVersion(),
+        options.cpus,
+      );
     } catch (error) {
       const fields =
         error instanceof ModelDigestMismatchError
@@ -390,6 +399,9 @@ export class InferenceServer {
         intraOpThreads: s.intraOpThreads,
         batching: { maxBatchSize: s.maxBatchSize, maxQueueDelayMs: s.maxQueueDelayMs },
         maxQueueSize: s.maxQueueSize,
+        // The executor's default is availableCpus() too; a given count (--cpus) decides whether
+        // idle threads poll, so a server sharing its cores can turn polling off.
+        ...(this.cpus !== undefined ? { cpus: this.cpus } : {}),
         onBatch: (rows, inferMs) => this.metrics.observeBatch(rows, inferMs),
       });
     } catch (error) {
@@ -435,6 +447,7 @@ export class InferenceServer {
       maxBatchSize: s.maxBatchSize,
       maxQueueDelayMs: s.maxQueueDelayMs,
       batching: s.maxBatchSize > 1 && this.model.batchable,
+      pollMs: executor.spinMs,
     });
   }
 

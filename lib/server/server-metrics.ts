@@ -35,6 +35,18 @@ export class ServerMetrics {
   private readonly inferenceDuration: Histogram<'model'>;
   private readonly batchSize: Histogram<'model'>;
   private readonly inFlight: Gauge<'model'>;
+  /** The labelled series each request touches, bound once (a label lookup per call costs). */
+  private readonly bound: {
+    readonly requestDuration: Histogram.Internal<'model'>;
+    readonly inferenceDuration: Histogram.Internal<'model'>;
+    readonly batchSize: Histogram.Internal<'model'>;
+    readonly inFlight: Gauge.Internal<'model'>;
+  };
+  /** The request counter's series by status code, for the served model (`true`) and others. */
+  private readonly requestCounts = {
+    true: new Map<number, Counter.Internal>(),
+    false: new Map<number, Counter.Internal>(),
+  };
 
   /**
    * @param modelName the served model, the value of every `model` label of the inference metrics
@@ -82,6 +94,13 @@ export class ServerMetrics {
       registers,
     });
     this.inFlight.set({ model: modelName }, 0);
+    const labels = { model: modelName };
+    this.bound = {
+      requestDuration: this.requestDuration.labels(labels),
+      inferenceDuration: this.inferenceDuration.labels(labels),
+      batchSize: this.batchSize.labels(labels),
+      inFlight: this.inFlight.labels(labels),
+    };
     new Gauge({
       name: SERVER_METRIC_NAMES.queueDepth,
       help: 'Inference requests waiting for a worker.',
@@ -95,23 +114,29 @@ export class ServerMetrics {
 
   /** Counts one answered request; `known` says whether it named the served model. */
   countRequest(known: boolean, code: number): void {
-    this.requests.inc({ model: known ? this.modelName : '', code: String(code) });
+    const counts = this.requestCounts[known ? 'true' : 'false'];
+    let series = counts.get(code);
+    if (series === undefined) {
+      series = this.requests.labels({ model: known ? this.modelName : '', code: String(code) });
+      counts.set(code, series);
+    }
+    series.inc();
   }
 
   /** Records one answered inference request's duration. */
   observeInference(seconds: number): void {
-    this.requestDuration.observe({ model: this.modelName }, seconds);
+    this.bound.requestDuration.observe(seconds);
   }
 
   /** Records a batch that ran: its rows and its session.run time (the executor's onBatch). */
   observeBatch(rows: number, inferMs: number): void {
-    this.batchSize.observe({ model: this.modelName }, rows);
-    this.inferenceDuration.observe({ model: this.modelName }, inferMs / 1000);
+    this.bound.batchSize.observe(rows);
+    this.bound.inferenceDuration.observe(inferMs / 1000);
   }
 
   /** An inference request arrived (+1) or was answered (-1). */
   addInFlight(delta: 1 | -1): void {
-    this.inFlight.inc({ model: this.modelName }, delta);
+    this.bound.inFlight.inc(delta);
   }
 
   /** The exposition text and its content type. */

@@ -1,10 +1,19 @@
 /**
  * What the server's hot path promises besides the protocol: `cpus` reaches the executor (so a
- * server sharing its cores can turn polling off).
+ * server sharing its cores can turn polling off); answers written with one writeHead carry their
+ * headers once and the right byte length; the response JSON is written as `JSON.stringify` would.
  */
+import http from 'node:http';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type InferenceServer, type InferenceServerOptions, startInferenceServer } from '../lib/server';
+import { type TensorData } from '../lib/runtime';
+import {
+  type InferenceServer,
+  type InferenceServerOptions,
+  encodeInferResponse,
+  encodeInferResponseParts,
+  startInferenceServer,
+} from '../lib/server';
 
 const IRIS = path.join(__dirname, '..', 'examples', 'iris', 'model', 'iris.onnx');
 const servers: InferenceServer[] = [];
@@ -31,6 +40,33 @@ function readyLine(lines: readonly string[]): Record<string, unknown> {
   return line;
 }
 
+/** One request with node's client, which keeps the raw header list (repeated headers included). */
+function request(
+  url: string,
+  body: string | undefined,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; rawHeaders: string[]; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: body === undefined ? 'GET' : 'POST', headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks) }),
+      );
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+function headerValues(rawHeaders: readonly string[], name: string): string[] {
+  const values: string[] = [];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (rawHeaders[i].toLowerCase() === name) values.push(rawHeaders[i + 1]);
+  }
+  return values;
+}
+
 afterAll(async () => {
   await Promise.all(servers.map((s) => s.close()));
 });
@@ -43,5 +79,112 @@ describe('cpus', () => {
     await start({ cpus: 4 }, four);
     expect(readyLine(one).pollMs).toBe(0);
     expect(readyLine(four).pollMs).toBe(0.5);
+  });
+});
+
+describe('answers', () => {
+  it('carry each header once and the byte length of a body with non-ASCII text', async () => {
+    const lines: string[] = [];
+    const server = await start({ modelName: 'iris-é', modelVersion: 'v-ü' }, lines);
+    const body = JSON.stringify({
+      id: 'ça-1',
+      inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2] }],
+    });
+    const answer = await request(`${server.url}/v2/models/${encodeURIComponent('iris-é')}/infer`, body, {
+      'Content-Type': 'application/json',
+      'X-Request-Id': 'trace-7',
+    });
+    expect(answer.status).toBe(200);
+    for (const name of ['content-type', 'content-length', 'x-request-id']) {
+      expect(headerValues(answer.rawHeaders, name)).toHaveLength(1);
+    }
+    expect(headerValues(answer.rawHeaders, 'content-type')).toEqual(['application/json']);
+    expect(headerValues(answer.rawHeaders, 'x-request-id')).toEqual(['trace-7']);
+    expect(Number(headerValues(answer.rawHeaders, 'content-length')[0])).toBe(answer.body.length);
+    const json = JSON.parse(answer.body.toString('utf8')) as Record<string, unknown>;
+    expect(json).toMatchObject({ model_name: 'iris-é', model_version: 'v-ü', id: 'ça-1' });
+    expect(answer.body.length).toBeGreaterThan(answer.body.toString('utf8').length);
+
+    const refused = await request(`${server.url}/v2/models/iris-%C3%A9/infer`, '{', {
+      'X-Request-Id': 'trace-8',
+    });
+    expect(refused.status).toBe(400);
+    expect(headerValues(refused.rawHeaders, 'x-request-id')).toEqual(['trace-8']);
+    expect(Number(headerValues(refused.rawHeaders, 'content-length')[0])).toBe(refused.body.length);
+
+    const wrongMethod = await request(`${server.url}/v2/models/iris-%C3%A9/infer`, undefined);
+    expect(wrongMethod.status).toBe(405);
+    expect(headerValues(wrongMethod.rawHeaders, 'allow')).toEqual(['POST']);
+    expect(headerValues(wrongMethod.rawHeaders, 'x-request-id')).toHaveLength(1);
+  });
+});
+
+describe('encodeInferResponseParts', () => {
+  it('writes the JSON that JSON.stringify writes for the response, odd values included', () => {
+    const outputs: Record<string, TensorData> = {
+      f32: { type: 'float32', dims: [2, 3], data: Float32Array.from([0.1, -0, NaN, 1e21, -Infinity, 1e-7]) },
+      f64: { type: 'float64', dims: [3], data: Float64Array.from([Infinity, -2.5e-300, 0]) },
+      f16: { type: 'float16', dims: [4], data: Uint16Array.from([0x3c00, 0x7c00, 0x7e00, 0x8000]) },
+      b: { type: 'bool', dims: [3], data: Uint8Array.from([1, 0, 1]) },
+      i64: {
+        type: 'int64',
+        dims: [3],
+        data: BigInt64Array.from([0n, 9007199254740993n, -9007199254740991n]),
+      },
+      i32: { type: 'int32', dims: [3], data: Int32Array.from([-1, 0, 2147483647]) },
+      s: { type: 'string', dims: [2], data: ['a"b\u2028', 'é\n'] },
+      e: { type: 'uint8', dims: [0, 4], data: new Uint8Array(0) },
+    };
+    const requested = Object.keys(outputs).map((name) => ({ name, binary: name === 'i32' }));
+    const parts = encodeInferResponseParts({
+      modelName: 'm"é',
+      modelVersion: '1',
+      id: 'x\\y',
+      parameters: { a: [1, { b: null }] },
+      outputs,
+      requested,
+    });
+    const expected = {
+      model_name: 'm"é',
+      model_version: '1',
+      id: 'x\\y',
+      parameters: { a: [1, { b: null }] },
+      outputs: [
+        {
+          name: 'f32',
+          datatype: 'FP32',
+          shape: [2, 3],
+          data: [Math.fround(0.1), 0, 'NaN', Math.fround(1e21), '-Infinity', Math.fround(1e-7)],
+        },
+        { name: 'f64', datatype: 'FP64', shape: [3], data: ['Infinity', -2.5e-300, 0] },
+        { name: 'f16', datatype: 'FP16', shape: [4], data: [1, 'Infinity', 'NaN', 0] },
+        { name: 'b', datatype: 'BOOL', shape: [3], data: [true, false, true] },
+        { name: 'i64', datatype: 'INT64', shape: [3], data: [0, '9007199254740993', -9007199254740991] },
+        { name: 'i32', datatype: 'INT32', shape: [3], parameters: { binary_data_size: 12 } },
+        { name: 's', datatype: 'BYTES', shape: [2], data: ['a"b\u2028', 'é\n'] },
+        { name: 'e', datatype: 'UINT8', shape: [0, 4], data: [] },
+      ],
+    };
+    expect(parts.json).toBe(JSON.stringify(expected));
+    expect(parts.binaryBytes).toBe(12);
+    expect(parts.sections).toHaveLength(1);
+    const whole = encodeInferResponse({
+      modelName: 'm"é',
+      modelVersion: '1',
+      id: 'x\\y',
+      parameters: { a: [1, { b: null }] },
+      outputs,
+      requested,
+    });
+    expect(whole.headerLength).toBe(Buffer.byteLength(parts.json));
+    expect(whole.body.toString('utf8', 0, whole.headerLength)).toBe(parts.json);
+    expect(
+      new Int32Array(
+        whole.body.buffer.slice(
+          whole.body.byteOffset + whole.headerLength!,
+          whole.body.byteOffset + whole.body.length,
+        ),
+      ),
+    ).toEqual(Int32Array.from([-1, 0, 2147483647]));
   });
 });

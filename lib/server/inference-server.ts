@@ -30,7 +30,7 @@ import { ApiKey } from './api-key';
 import { checkModelDigest, ModelDigestMismatchError } from './model-digest';
 import { OipRequestError } from './oip-errors';
 import { decodeInferRequest } from './oip-infer-request';
-import { encodeInferResponse } from './oip-infer-response';
+import { encodeInferResponseParts } from './oip-infer-response';
 import { modelMetadata, serverMetadata } from './oip-metadata';
 import { type OipRoute, allowedMethods, matchOipRoute } from './oip-routes';
 import { BodyTooLargeError, ClientGoneError, readRequestBody } from './request-body';
@@ -85,7 +85,14 @@ interface Exchange {
   known: boolean;
   /** The error answered, for the log: its class, and its message for 5xx. */
   error: Error | undefined;
+  /** True when the answer closes the connection (the server is draining). */
+  readonly closeConnection: boolean;
 }
+
+/** No extra response headers. */
+const NO_HEADERS: readonly string[] = [];
+/** Routes by request target, so the few targets a client repeats are matched once. */
+const ROUTE_CACHE_SIZE = 64;
 
 function pathOf(target: string): string {
   const query = target.indexOf('?');
@@ -140,11 +147,37 @@ async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
   return outcome;
 }
 
+/**
+ * Answers with `body` and these headers in one `writeHead` (a flat name, value array, which node
+ * takes without validating each through setHeader): Content-Type, Content-Length, the request id
+ * and `Connection: close` when `exchange` says so, then `extra` (name, value, name, value…). A
+ * string body goes out with the head in one write.
+ */
+function respond(
+  res: http.ServerResponse,
+  exchange: Exchange | undefined,
+  status: number,
+  contentType: string,
+  body: string | Buffer,
+  extra: readonly string[],
+): void {
+  const length = typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.length;
+  const headers = ['Content-Type', contentType, 'Content-Length', String(length)];
+  if (exchange !== undefined) {
+    headers.push('X-Request-Id', exchange.requestId);
+    if (exchange.closeConnection) headers.push('Connection', 'close');
+  }
+  for (let i = 0; i < extra.length; i++) headers.push(extra[i]);
+  res.writeHead(status, headers);
+  res.end(body);
+}
+
 function sendJson(
   res: http.ServerResponse,
+  exchange: Exchange | undefined,
   status: number,
   value: unknown,
-  headers: Readonly<Record<string, string>> = {},
+  extra: readonly string[] = NO_HEADERS,
 ): void {
   if (res.destroyed) return;
   if (res.headersSent) {
@@ -152,27 +185,21 @@ function sendJson(
     if (!res.writableEnded) res.destroy();
     return;
   }
-  const body = Buffer.from(JSON.stringify(value), 'utf8');
-  res.writeHead(status, {
-    ...headers,
-    'Content-Type': 'application/json',
-    'Content-Length': String(body.length),
-  });
-  res.end(body);
+  respond(res, exchange, status, 'application/json', JSON.stringify(value), extra);
 }
 
 /** The status, body and headers of an error answer. */
 function errorAnswer(
   error: Error,
   requestId: string,
-): { status: number; message: string; headers?: Record<string, string> } {
+): { status: number; message: string; headers?: readonly string[] } {
   if (error instanceof OipRequestError || error instanceof InputValidationError) {
     return { status: 400, message: error.message };
   }
   if (error instanceof InferenceError) return { status: 400, message: error.message };
   if (error instanceof BodyTooLargeError) return { status: 413, message: error.message };
   if (error instanceof QueueFullError) {
-    return { status: 429, message: error.message, headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) } };
+    return { status: 429, message: error.message, headers: ['Retry-After', String(RETRY_AFTER_SECONDS)] };
   }
   if (error instanceof InferenceTimeoutError) return { status: 504, message: error.message };
   if (error instanceof ExecutorClosedError) {
@@ -207,6 +234,10 @@ export class InferenceServer {
   /** Inference requests received and not yet answered. */
   private active = 0;
   private idleWaiters: Array<() => void> = [];
+  /** matchOipRoute's answers by request target (undefined answers included), bounded. */
+  private readonly routes = new Map<string, OipRoute | undefined>();
+  /** The executor's options for every request. */
+  private readonly inferOptions: { readonly timeoutMs?: number; readonly transferInputs: true };
   private draining: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
 
@@ -222,6 +253,10 @@ export class InferenceServer {
     this.settings = settings;
     this.model = model;
     this.metrics = new ServerMetrics(settings.modelName, settings.maxBatchSize, () => this.executor?.stats());
+    this.inferOptions =
+      settings.requestTimeoutMs > 0
+        ? { timeoutMs: settings.requestTimeoutMs, transferInputs: true }
+        : { transferInputs: true };
     const serverOptions: http.ServerOptions = {
       keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
       headersTimeout: KEEP_ALIVE_TIMEOUT_MS + 1000,
@@ -497,10 +532,8 @@ export class InferenceServer {
       route: undefined,
       known: false,
       error: undefined,
+      closeConnection: this.currentState === 'draining' || this.currentState === 'closed',
     };
-    res.setHeader('X-Request-Id', exchange.requestId);
-    if (this.currentState === 'draining' || this.currentState === 'closed')
-      res.setHeader('Connection', 'close');
     res.once('close', () => this.onExchangeDone(exchange, res));
     try {
       this.route(exchange, req, res);
@@ -509,11 +542,20 @@ export class InferenceServer {
     }
   }
 
+  private matchRoute(target: string): OipRoute | undefined {
+    const cached = this.routes.get(target);
+    if (cached !== undefined || this.routes.has(target)) return cached;
+    const route = matchOipRoute(target);
+    if (this.routes.size >= ROUTE_CACHE_SIZE) this.routes.clear();
+    this.routes.set(target, route);
+    return route;
+  }
+
   private route(exchange: Exchange, req: http.IncomingMessage, res: http.ServerResponse): void {
-    const route = matchOipRoute(req.url ?? '/');
+    const route = this.matchRoute(req.url ?? '/');
     exchange.route = route;
     if (route === undefined) {
-      sendJson(res, 404, {
+      sendJson(res, exchange, 404, {
         error: `no such endpoint: ${exchange.method} ${exchange.path}; the server answers ${ENDPOINTS}`,
       });
       return;
@@ -522,22 +564,29 @@ export class InferenceServer {
     if (!methods.includes(exchange.method)) {
       sendJson(
         res,
+        exchange,
         405,
         { error: `${exchange.method} is not allowed on ${exchange.path}; use ${methods.join(' or ')}` },
-        { Allow: methods.join(', ') },
+        ['Allow', methods.join(', ')],
       );
       return;
     }
     if (route.kind === 'live') {
       const live =
         this.currentState !== 'failed' && (this.executor === undefined || this.executor.stats().workers > 0);
-      sendJson(res, live ? 200 : 503, live ? { live: true } : { live: false, error: this.notReadyReason() });
+      sendJson(
+        res,
+        exchange,
+        live ? 200 : 503,
+        live ? { live: true } : { live: false, error: this.notReadyReason() },
+      );
       return;
     }
     if (route.kind === 'ready') {
       const ready = this.ready;
       sendJson(
         res,
+        exchange,
         ready ? 200 : 503,
         ready ? { ready: true } : { ready: false, error: this.notReadyReason() },
       );
@@ -546,36 +595,38 @@ export class InferenceServer {
     if (this.apiKey !== undefined && !this.apiKey.accepts(req.headers)) {
       sendJson(
         res,
+        exchange,
         401,
         { error: 'missing or wrong api key; send it as "Authorization: Bearer <key>" or "X-API-Key: <key>"' },
-        { 'WWW-Authenticate': 'Bearer' },
+        ['WWW-Authenticate', 'Bearer'],
       );
       return;
     }
     if (route.kind === 'server-metadata') {
-      sendJson(res, 200, serverMetadata(this.version));
+      sendJson(res, exchange, 200, serverMetadata(this.version));
       return;
     }
     const { modelName, modelVersion } = this.settings;
     if (route.model !== modelName) {
-      sendJson(res, 404, {
+      sendJson(res, exchange, 404, {
         error: `unknown model ${JSON.stringify(route.model)}; this server serves ${JSON.stringify(modelName)}`,
       });
       return;
     }
     if (route.version !== undefined && route.version !== modelVersion) {
-      sendJson(res, 404, {
+      sendJson(res, exchange, 404, {
         error: `model ${JSON.stringify(modelName)} has no version ${JSON.stringify(route.version)}; this server serves version ${JSON.stringify(modelVersion)}`,
       });
       return;
     }
     exchange.known = true;
     if (route.kind === 'model-metadata') {
-      sendJson(res, 200, modelMetadata(this.model, modelName, modelVersion));
+      sendJson(res, exchange, 200, modelMetadata(this.model, modelName, modelVersion));
     } else if (route.kind === 'model-ready') {
       const ready = this.ready;
       sendJson(
         res,
+        exchange,
         ready ? 200 : 503,
         ready
           ? { name: modelName, ready: true }
@@ -593,7 +644,7 @@ export class InferenceServer {
   ): Promise<void> {
     const executor = this.executor;
     if (!this.ready || executor === undefined) {
-      sendJson(res, 503, { error: this.notReadyReason() });
+      sendJson(res, exchange, 503, { error: this.notReadyReason() });
       return;
     }
     this.active++;
@@ -611,28 +662,30 @@ export class InferenceServer {
         headerLength = Number(headerText.trim());
       }
       const request = decodeInferRequest(body, { headerLength, model: this.model });
-      const timeoutMs = this.settings.requestTimeoutMs;
-      const result = await executor.infer(request.inputs, {
-        ...(timeoutMs > 0 ? { timeoutMs } : {}),
-        transferInputs: true,
-      });
-      const encoded = encodeInferResponse({
-        modelName: this.settings.modelName,
-        modelVersion: this.settings.modelVersion,
-        ...(request.id !== undefined ? { id: request.id } : {}),
-        outputs: result.outputs,
-        requested: request.outputs,
-      });
+      const result = await executor.infer(request.inputs, this.inferOptions);
+      const { modelName, modelVersion } = this.settings;
+      const encoded = encodeInferResponseParts(
+        request.id !== undefined
+          ? { modelName, modelVersion, id: request.id, outputs: result.outputs, requested: request.outputs }
+          : { modelName, modelVersion, outputs: result.outputs, requested: request.outputs },
+      );
       if (res.destroyed) return;
-      const headers: Record<string, string> = {
-        'Content-Type': encoded.contentType,
-        'Content-Length': String(encoded.body.length),
-      };
-      if (encoded.headerLength !== undefined) {
-        headers['Inference-Header-Content-Length'] = String(encoded.headerLength);
+      if (encoded.sections.length === 0) {
+        respond(res, exchange, 200, 'application/json', encoded.json, NO_HEADERS);
+        return;
       }
-      res.writeHead(200, headers);
-      res.end(encoded.body);
+      const jsonBytes = Buffer.byteLength(encoded.json, 'utf8');
+      const answer = Buffer.allocUnsafe(jsonBytes + encoded.binaryBytes);
+      answer.write(encoded.json, 0, 'utf8');
+      let at = jsonBytes;
+      for (const section of encoded.sections) {
+        answer.set(section, at);
+        at += section.byteLength;
+      }
+      respond(res, exchange, 200, 'application/octet-stream', answer, [
+        'Inference-Header-Content-Length',
+        String(jsonBytes),
+      ]);
     } catch (error) {
       if (error instanceof ClientGoneError) return;
       this.answerError(exchange, res, error as Error);
@@ -645,7 +698,7 @@ export class InferenceServer {
   private answerError(exchange: Exchange, res: http.ServerResponse, error: Error): void {
     exchange.error = error;
     const answer = errorAnswer(error, exchange.requestId);
-    sendJson(res, answer.status, { error: answer.message }, answer.headers);
+    sendJson(res, exchange, answer.status, { error: answer.message }, answer.headers);
   }
 
   private onExchangeDone(exchange: Exchange, res: http.ServerResponse): void {
@@ -680,16 +733,14 @@ export class InferenceServer {
   private onMetricsRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     const path = pathOf(req.url ?? '/');
     if (path !== '/metrics') {
-      sendJson(res, 404, { error: `no such endpoint: ${path}; metrics are at GET /metrics` });
+      sendJson(res, undefined, 404, { error: `no such endpoint: ${path}; metrics are at GET /metrics` });
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      sendJson(
-        res,
-        405,
-        { error: `${req.method} is not allowed on /metrics; use GET` },
-        { Allow: 'GET, HEAD' },
-      );
+      sendJson(res, undefined, 405, { error: `${req.method} is not allowed on /metrics; use GET` }, [
+        'Allow',
+        'GET, HEAD',
+      ]);
       return;
     }
     this.metrics.render().then(
@@ -701,7 +752,7 @@ export class InferenceServer {
       },
       (error: Error) => {
         this.log.error(`the metrics could not be collected: ${error.message}`, { event: 'metrics-failed' });
-        sendJson(res, 500, { error: `the metrics could not be collected: ${error.message}` });
+        sendJson(res, undefined, 500, { error: `the metrics could not be collected: ${error.message}` });
       },
     );
   }

@@ -43,64 +43,68 @@ export interface InferResponse {
   readonly parameters?: Readonly<Record<string, unknown>>;
 }
 
-/** A JSON value of a tensor element. */
-type JsonElement = number | boolean | string;
-
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
 
-/** `"NaN"`, `"Infinity"` or `"-Infinity"` for a non-finite number (JSON cannot hold them). */
-function nonFinite(v: number): string {
-  return v !== v ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity';
+/** The JSON text of a float: the number, or `"NaN"`, `"Infinity"`, `"-Infinity"` (JSON cannot hold them). */
+function floatText(v: number): string {
+  if (v - v === 0) return String(v); // the same digits JSON.stringify writes (-0 as 0)
+  return v !== v ? '"NaN"' : v > 0 ? '"Infinity"' : '"-Infinity"';
+}
+
+/** True when every element is finite, so the array's own `join` writes its JSON. */
+function allFinite(values: Float32Array | Float64Array): boolean {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v - v !== 0) return false;
+  }
+  return true;
 }
 
 /**
- * A tensor's elements as flat JSON values: numbers (float16 decoded; non-finite floats as the
- * strings `"NaN"`, `"Infinity"`, `"-Infinity"`), int64/uint64 as numbers when |v| ≤ 2^53 − 1 and
- * as decimal strings beyond, booleans for BOOL, strings for BYTES.
+ * A tensor's elements as a flat JSON array, written as text: numbers (float16 decoded; non-finite
+ * floats as the strings `"NaN"`, `"Infinity"`, `"-Infinity"`), int64/uint64 as numbers when
+ * |v| ≤ 2^53 − 1 and as decimal strings beyond, booleans for BOOL, strings for BYTES. The text is
+ * what `JSON.stringify` writes for those values, without building them as an array first.
  */
-function jsonData(tensor: TensorData): JsonElement[] | string[] {
+function jsonDataText(tensor: TensorData): string {
   const { type, data } = tensor;
-  if (Array.isArray(data)) return data;
+  if (Array.isArray(data)) return JSON.stringify(data);
   const n = data.length;
-  const out: JsonElement[] = new Array<JsonElement>(n);
   switch (type) {
     case 'float32':
     case 'float64': {
-      const floats = data as Float32Array;
-      for (let i = 0; i < n; i++) {
-        const v = floats[i];
-        out[i] = v - v === 0 ? v : nonFinite(v);
-      }
-      return out;
+      const floats = data as Float32Array | Float64Array;
+      if (allFinite(floats)) return `[${floats.join(',')}]`;
+      let text = '[';
+      for (let i = 0; i < n; i++) text += (i === 0 ? '' : ',') + floatText(floats[i]);
+      return `${text}]`;
     }
     case 'float16': {
       const halves = data as Uint16Array;
-      for (let i = 0; i < n; i++) {
-        const v = numberFromHalfBits(halves[i]);
-        out[i] = v - v === 0 ? v : nonFinite(v);
-      }
-      return out;
+      let text = '[';
+      for (let i = 0; i < n; i++) text += (i === 0 ? '' : ',') + floatText(numberFromHalfBits(halves[i]));
+      return `${text}]`;
     }
     case 'bool': {
       const bytes = data as Uint8Array;
-      for (let i = 0; i < n; i++) out[i] = bytes[i] !== 0;
-      return out;
+      let text = '[';
+      for (let i = 0; i < n; i++) text += (i === 0 ? '' : ',') + (bytes[i] !== 0 ? 'true' : 'false');
+      return `${text}]`;
     }
     case 'int64':
     case 'uint64': {
       const bigs = data as BigInt64Array;
+      let text = '[';
       for (let i = 0; i < n; i++) {
         const v = bigs[i];
-        out[i] = v <= MAX_SAFE && v >= MIN_SAFE ? Number(v) : v.toString();
+        const digits = v.toString();
+        text += (i === 0 ? '' : ',') + (v <= MAX_SAFE && v >= MIN_SAFE ? digits : `"${digits}"`);
       }
-      return out;
+      return `${text}]`;
     }
-    default: {
-      const ints = data as Int32Array;
-      for (let i = 0; i < n; i++) out[i] = ints[i];
-      return out;
-    }
+    default:
+      return `[${(data as Int32Array).join(',')}]`;
   }
 }
 
@@ -129,15 +133,6 @@ function binaryData(tensor: TensorData): Uint8Array {
   return swapped;
 }
 
-/** One `$response_output` object. */
-interface ResponseOutput {
-  name: string;
-  datatype: string;
-  shape: number[];
-  parameters?: { binary_data_size: number };
-  data?: JsonElement[] | string[];
-}
-
 /**
  * Encodes an inference response: `{ model_name, model_version?, id?, parameters?, outputs }`
  * with the requested outputs in order, each `{ name, datatype, shape, data }` with flat data.
@@ -152,15 +147,47 @@ interface ResponseOutput {
  * Outputs requested as binary carry `parameters: { binary_data_size }` and no `data`; their bytes
  * follow the JSON header in output order (little-endian, BOOL one byte, BYTES a 4-byte
  * little-endian length and the UTF-8 bytes per element), and `headerLength` is the header's
- * byte length. The JSON is built with a single `JSON.stringify`.
+ * byte length. The JSON text is what `JSON.stringify` writes for that object.
  * @throws RangeError when a requested output is missing from `outputs` or has a type
  *   onnxruntime-node cannot fetch (a server bug, not a bad request)
  */
 export function encodeInferResponse(response: InferResponse): EncodedBody {
+  const { json, sections, binaryBytes } = encodeInferResponseParts(response);
+  if (sections.length === 0) {
+    return { body: Buffer.from(json, 'utf8'), contentType: 'application/json' };
+  }
+  const headerLength = Buffer.byteLength(json, 'utf8');
+  const body = Buffer.allocUnsafe(headerLength + binaryBytes);
+  body.write(json, 0, 'utf8');
+  let at = headerLength;
+  for (const section of sections) {
+    body.set(section, at);
+    at += section.byteLength;
+  }
+  return { body, contentType: 'application/octet-stream', headerLength };
+}
+
+/** An inference response before it is put into one buffer: see {@link encodeInferResponseParts}. */
+export interface InferResponseParts {
+  /** The JSON (the whole body when `sections` is empty, else the header before them). */
+  readonly json: string;
+  /** The binary sections that follow the JSON header, in output order; empty for a JSON-only body. */
+  readonly sections: readonly Uint8Array[];
+  /** The sections' total byte length. */
+  readonly binaryBytes: number;
+}
+
+/**
+ * What {@link encodeInferResponse} encodes, as the JSON text and the binary sections apart, so a
+ * server can write a JSON-only answer as a string (no buffer copy). The text is exactly what
+ * `JSON.stringify` writes for the response object, built without the intermediate objects.
+ * @throws RangeError as {@link encodeInferResponse}
+ */
+export function encodeInferResponseParts(response: InferResponse): InferResponseParts {
   const { requested, outputs } = response;
-  const entries: ResponseOutput[] = new Array<ResponseOutput>(requested.length);
   const sections: Uint8Array[] = [];
   let binaryBytes = 0;
+  let entries = '';
   for (let i = 0; i < requested.length; i++) {
     const { name, binary } = requested[i];
     const tensor = Object.prototype.hasOwnProperty.call(outputs, name) ? outputs[name] : undefined;
@@ -178,33 +205,22 @@ export function encodeInferResponse(response: InferResponse): EncodedBody {
         `output ${JSON.stringify(name)} is ${tensor.type} ${formatDims(tensor.dims)}, which onnxruntime-node cannot return`,
       );
     }
-    const entry: ResponseOutput = { name, datatype: oipDatatype(tensor.type), shape: [...tensor.dims] };
+    let entry = `{"name":${JSON.stringify(name)},"datatype":"${oipDatatype(tensor.type)}","shape":[${tensor.dims.join(',')}]`;
     if (binary) {
       const section = binaryData(tensor);
-      entry.parameters = { binary_data_size: section.byteLength };
+      entry += `,"parameters":{"binary_data_size":${section.byteLength}}}`;
       sections.push(section);
       binaryBytes += section.byteLength;
     } else {
-      entry.data = jsonData(tensor);
+      entry += `,"data":${jsonDataText(tensor)}}`;
     }
-    entries[i] = entry;
+    entries += i === 0 ? entry : `,${entry}`;
   }
-  const json: Record<string, unknown> = { model_name: response.modelName };
-  if (response.modelVersion !== undefined) json.model_version = response.modelVersion;
-  if (response.id !== undefined) json.id = response.id;
-  if (response.parameters !== undefined) json.parameters = response.parameters;
-  json.outputs = entries;
-  const text = JSON.stringify(json);
-  if (sections.length === 0) {
-    return { body: Buffer.from(text, 'utf8'), contentType: 'application/json' };
-  }
-  const headerLength = Buffer.byteLength(text, 'utf8');
-  const body = Buffer.allocUnsafe(headerLength + binaryBytes);
-  body.write(text, 0, 'utf8');
-  let at = headerLength;
-  for (const section of sections) {
-    body.set(section, at);
-    at += section.byteLength;
-  }
-  return { body, contentType: 'application/octet-stream', headerLength };
+  let json = `{"model_name":${JSON.stringify(response.modelName)}`;
+  if (response.modelVersion !== undefined)
+    json += `,"model_version":${JSON.stringify(response.modelVersion)}`;
+  if (response.id !== undefined) json += `,"id":${JSON.stringify(response.id)}`;
+  if (response.parameters !== undefined) json += `,"parameters":${JSON.stringify(response.parameters)}`;
+  json += `,"outputs":[${entries}]}`;
+  return { json, sections, binaryBytes };
 }

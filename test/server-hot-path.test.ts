@@ -1,18 +1,22 @@
 /**
  * What the server's hot path promises besides the protocol: `cpus` reaches the executor (so a
  * server sharing its cores can turn polling off); answers written with one writeHead carry their
- * headers once and the right byte length; the response JSON is written as `JSON.stringify` would.
+ * headers once and the right byte length; the stdout log writes the lines of a turn in one write
+ * and loses none when the process exits; the response JSON is written as `JSON.stringify` would.
  */
+import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { type TensorData } from '../lib/runtime';
 import {
   type InferenceServer,
   type InferenceServerOptions,
+  ServerLog,
   encodeInferResponse,
   encodeInferResponseParts,
   startInferenceServer,
+  stdoutLogSink,
 } from '../lib/server';
 
 const IRIS = path.join(__dirname, '..', 'examples', 'iris', 'model', 'iris.onnx');
@@ -116,6 +120,53 @@ describe('answers', () => {
     expect(wrongMethod.status).toBe(405);
     expect(headerValues(wrongMethod.rawHeaders, 'allow')).toEqual(['POST']);
     expect(headerValues(wrongMethod.rawHeaders, 'x-request-id')).toHaveLength(1);
+  });
+});
+
+describe('the stdout log', () => {
+  it('writes the lines of one event-loop turn in one write, each a line', async () => {
+    const writes: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      writes.push(String(chunk));
+      return true;
+    });
+    try {
+      const log = new ServerLog(stdoutLogSink);
+      log.info('one', { n: 1 });
+      log.info('two', { n: 2 });
+      log.error('three', { n: 3 });
+      expect(writes).toEqual([]);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(writes).toHaveLength(1);
+      const lines = writes[0].split('\n');
+      expect(lines.pop()).toBe('');
+      expect(lines.map((l) => (JSON.parse(l) as { msg: string }).msg)).toEqual(['one', 'two', 'three']);
+      log.warn('four');
+      log.flush();
+      expect(writes).toHaveLength(2);
+      expect((JSON.parse(writes[1]) as { level: string }).level).toBe('warn');
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('loses no line when the process exits in the same turn', () => {
+    const module = path.join(__dirname, '..', 'lib', 'server', 'server-log.ts');
+    const script = `
+      const { ServerLog } = require(${JSON.stringify(module)});
+      const log = new ServerLog();
+      for (let i = 0; i < 1000; i++) log.info('line', { i });
+      process.exit(0);
+    `;
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '-e', script], {
+      cwd: path.join(__dirname, '..'),
+      encoding: 'utf8',
+    });
+    const lines = out.trimEnd().split('\n');
+    expect(lines).toHaveLength(1000);
+    expect(lines.map((l) => (JSON.parse(l) as { i: number }).i)).toEqual(
+      Array.from({ length: 1000 }, (_, i) => i),
+    );
   });
 });
 

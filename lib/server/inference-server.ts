@@ -393,6 +393,7 @@ export class InferenceServer {
     this.metricsHttp.closeAllConnections();
     await Promise.all([httpClosed, metricsClosed]);
     this.log.info('stopped', { event: 'stopped', drained, shutdownMs: round(performance.now() - started) });
+    this.log.flush();
   }
 
   private async listen(): Promise<void> {

@@ -11,9 +11,42 @@ export type LogSink = (line: string) => void;
 /** How serious a line is. */
 export type LogLevel = 'info' | 'warn' | 'error';
 
-/** Writes each line to stdout. */
+/** Lines written to stdout's buffer and not yet flushed, each with its newline. */
+let pending = '';
+let flushScheduled = false;
+let exitHookInstalled = false;
+
+/**
+ * Writes the lines {@link stdoutLogSink} holds to stdout now. stdout is synchronous for files
+ * and pipes (and terminals) on Linux, so nothing is lost when the process exits right after.
+ */
+export function flushStdoutLog(): void {
+  flushScheduled = false;
+  if (pending === '') return;
+  const text = pending;
+  pending = '';
+  try {
+    process.stdout.write(text);
+  } catch (error) {
+    console.error(`modelfab server: the log could not be written to stdout: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Writes each line to stdout, buffered: the lines of one event-loop turn go out in one write at
+ * the end of the turn (a busy server answers many requests per turn, and a write to a file or
+ * pipe is a system call that blocks). Buffered lines are flushed before the process exits, by
+ * {@link ServerLog.flush} and on the process's `exit` event.
+ */
 export const stdoutLogSink: LogSink = (line) => {
-  process.stdout.write(`${line}\n`);
+  pending += `${line}\n`;
+  if (flushScheduled) return;
+  flushScheduled = true;
+  setImmediate(flushStdoutLog);
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', flushStdoutLog);
+  }
 };
 
 /** Writes structured lines to a {@link LogSink}. */
@@ -26,7 +59,9 @@ export class ServerLog {
    */
   write(level: LogLevel, msg: string, fields: Readonly<Record<string, unknown>> = {}): void {
     try {
-      this.sink(JSON.stringify({ ts: new Date().toISOString(), level, msg, ...fields }));
+      const line: Record<string, unknown> = { ts: new Date().toISOString(), level, msg };
+      for (const key in fields) line[key] = fields[key];
+      this.sink(JSON.stringify(line));
     } catch (error) {
       console.error(`modelfab server: the log sink failed: ${(error as Error).message}`);
     }
@@ -42,5 +77,10 @@ export class ServerLog {
 
   error(msg: string, fields?: Readonly<Record<string, unknown>>): void {
     this.write('error', msg, fields);
+  }
+
+  /** Writes out the lines a buffered sink (stdout's) still holds; other sinks write at once. */
+  flush(): void {
+    if (this.sink === stdoutLogSink) flushStdoutLog();
   }
 }

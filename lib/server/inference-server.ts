@@ -87,6 +87,21 @@ interface Exchange {
   error: Error | undefined;
   /** True when the answer closes the connection (the server is draining). */
   readonly closeConnection: boolean;
+  /** Logs and counts the exchange once its response has closed (the server's, one per server). */
+  readonly done: (exchange: Exchange, res: http.ServerResponse) => void;
+}
+
+/** Where a response keeps its {@link Exchange}, for the 'close' listener all responses share. */
+const EXCHANGE = Symbol('modelfab.exchange');
+
+type ExchangeResponse = http.ServerResponse & { [EXCHANGE]?: Exchange };
+
+/** Every response's 'close' listener: one function instead of a closure per request. */
+function onResponseClose(this: ExchangeResponse): void {
+  const exchange = this[EXCHANGE];
+  if (exchange === undefined) return;
+  this[EXCHANGE] = undefined;
+  exchange.done(exchange, this);
 }
 
 /** No extra response headers. */
@@ -236,6 +251,8 @@ export class InferenceServer {
   private idleWaiters: Array<() => void> = [];
   /** matchOipRoute's answers by request target (undefined answers included), bounded. */
   private readonly routes = new Map<string, OipRoute | undefined>();
+  private readonly exchangeDone = (exchange: Exchange, res: http.ServerResponse): void =>
+    this.onExchangeDone(exchange, res);
   /** The executor's options for every request. */
   private readonly inferOptions: { readonly timeoutMs?: number; readonly transferInputs: true };
   private draining: Promise<void> | undefined;
@@ -534,8 +551,10 @@ export class InferenceServer {
       known: false,
       error: undefined,
       closeConnection: this.currentState === 'draining' || this.currentState === 'closed',
+      done: this.exchangeDone,
     };
-    res.once('close', () => this.onExchangeDone(exchange, res));
+    (res as ExchangeResponse)[EXCHANGE] = exchange;
+    res.on('close', onResponseClose);
     try {
       this.route(exchange, req, res);
     } catch (error) {

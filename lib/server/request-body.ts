@@ -27,6 +27,63 @@ export class ClientGoneError extends Error {
   override readonly name = 'ClientGoneError';
 }
 
+/** What a body being read has so far, kept on its request while it is read. */
+interface BodyRead {
+  readonly maxBodyBytes: number;
+  readonly chunks: Buffer[];
+  received: number;
+  readonly resolve: (body: Buffer) => void;
+  readonly reject: (error: Error) => void;
+}
+
+/** Where a request keeps its {@link BodyRead}: the listeners are shared, not made per request. */
+const BODY_READ = Symbol('modelfab.bodyRead');
+
+type ReadingRequest = IncomingMessage & { [BODY_READ]?: BodyRead };
+
+function detach(request: ReadingRequest): BodyRead | undefined {
+  const read = request[BODY_READ];
+  if (read === undefined) return undefined;
+  request[BODY_READ] = undefined;
+  request.off('data', onData);
+  request.off('end', onEnd);
+  request.off('error', onError);
+  request.off('close', onClose);
+  return read;
+}
+
+function onData(this: ReadingRequest, chunk: Buffer): void {
+  const read = this[BODY_READ];
+  if (read === undefined) return;
+  read.received += chunk.length;
+  if (read.received > read.maxBodyBytes) {
+    detach(this);
+    this.pause();
+    read.chunks.length = 0;
+    read.reject(new BodyTooLargeError(read.maxBodyBytes, undefined));
+    return;
+  }
+  read.chunks.push(chunk);
+}
+
+function onEnd(this: ReadingRequest): void {
+  const read = detach(this);
+  if (read === undefined) return;
+  const { chunks, received } = read;
+  read.resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, received));
+}
+
+function onError(this: ReadingRequest, error: Error): void {
+  const read = detach(this);
+  read?.reject(new ClientGoneError(`the request body could not be read: ${error.message}`));
+}
+
+function onClose(this: ReadingRequest): void {
+  if (this.complete) return;
+  const read = detach(this);
+  read?.reject(new ClientGoneError('the client closed the connection before its body arrived'));
+}
+
 /**
  * The request's body, at most `maxBodyBytes`. A declared `Content-Length` over the limit fails
  * before reading anything; a body that grows past it fails as soon as it does, and the rest is
@@ -42,39 +99,12 @@ export function readRequestBody(request: IncomingMessage, maxBodyBytes: number):
       return Promise.reject(new BodyTooLargeError(maxBodyBytes, length));
     }
   }
+  const reading = request as ReadingRequest;
+  if (reading[BODY_READ] !== undefined) {
+    return Promise.reject(new Error('readRequestBody was called twice on one request; read the body once'));
+  }
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let received = 0;
-    const detach = () => {
-      request.off('data', onData);
-      request.off('end', onEnd);
-      request.off('error', onError);
-      request.off('close', onClose);
-    };
-    const onData = (chunk: Buffer) => {
-      received += chunk.length;
-      if (received > maxBodyBytes) {
-        detach();
-        request.pause();
-        chunks.length = 0;
-        reject(new BodyTooLargeError(maxBodyBytes, undefined));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => {
-      detach();
-      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, received));
-    };
-    const onError = (error: Error) => {
-      detach();
-      reject(new ClientGoneError(`the request body could not be read: ${error.message}`));
-    };
-    const onClose = () => {
-      if (request.complete) return;
-      detach();
-      reject(new ClientGoneError('the client closed the connection before its body arrived'));
-    };
+    reading[BODY_READ] = { maxBodyBytes, chunks: [], received: 0, resolve, reject };
     request.on('data', onData);
     request.on('end', onEnd);
     request.on('error', onError);

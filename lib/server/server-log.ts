@@ -49,6 +49,19 @@ export const stdoutLogSink: LogSink = (line) => {
   }
 };
 
+/** The ISO time of the last line, and its millisecond: lines of the same millisecond share it. */
+let lastMs = NaN;
+let lastIso = '';
+
+function isoNow(): string {
+  const ms = Date.now();
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
+}
+
 /** Writes structured lines to a {@link LogSink}. */
 export class ServerLog {
   constructor(private readonly sink: LogSink = stdoutLogSink) {}
@@ -59,7 +72,7 @@ export class ServerLog {
    */
   write(level: LogLevel, msg: string, fields: Readonly<Record<string, unknown>> = {}): void {
     try {
-      const line: Record<string, unknown> = { ts: new Date().toISOString(), level, msg };
+      const line: Record<string, unknown> = { ts: isoNow(), level, msg };
       for (const key in fields) line[key] = fields[key];
       this.sink(JSON.stringify(line));
     } catch (error) {

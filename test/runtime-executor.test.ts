@@ -282,8 +282,11 @@ describe('Executor limits and failures', () => {
     expect(slow.stats()).toEqual({ queued: 0, inFlight: 0, workers: 1, busyWorkers: 0 });
   });
 
+  // The running batch (512 rows through 100 MatMuls, a few hundred ms) must outlast any stall of
+  // this VM: after a stall longer than the batch, the worker's reply can be handled before the
+  // expired timer, and the request would (rightly) complete instead of timing out.
   it('times out a queued request (dropping it) and a running one', async () => {
-    const running = slow.infer(slowInput(64), { timeoutMs: 1 });
+    const running = slow.infer(slowInput(512), { timeoutMs: 1 });
     const queued = slow.infer(slowInput(), { timeoutMs: 3 });
     const runningError = await rejection(running);
     expect(runningError).toBeInstanceOf(InferenceTimeoutError);
@@ -312,7 +315,7 @@ describe('Executor limits and failures', () => {
         () => answered.push(`${name} failed`),
       );
     const requests = [
-      track(slow.infer(slowInput(64), { timeoutMs: 1 }), 'timed out while running'),
+      track(slow.infer(slowInput(512), { timeoutMs: 1 }), 'timed out while running'),
       track(slow.infer(slowInput()), 'queued'),
     ];
     await slow.drain();

@@ -6,6 +6,7 @@ export * from './server-metrics';
 export * from './api-key';
 export * from './model-digest';
 export * from './request-body';
+export * from './error-answer';
 export * from './oip-routes';
 export * from './server-version';
 export * from './warm-up-inputs';

@@ -15,15 +15,11 @@
  */
 import crypto from 'node:crypto';
 import http from 'node:http';
-import { type AddressInfo } from 'node:net';
 import { type ModelInfo, inspectModel } from '../model';
 import {
   Executor,
   ExecutorClosedError,
   InferenceError,
-  InferenceTimeoutError,
-  InputValidationError,
-  QueueFullError,
   WorkerCrashError,
 } from '../runtime';
 import { ApiKey } from './api-key';
@@ -33,7 +29,9 @@ import { decodeInferRequest } from './oip-infer-request';
 import { encodeInferResponseParts } from './oip-infer-response';
 import { modelMetadata, serverMetadata } from './oip-metadata';
 import { type OipRoute, allowedMethods, matchOipRoute } from './oip-routes';
-import { BodyTooLargeError, ClientGoneError, readRequestBody } from './request-body';
+import { BodyTooLargeError, ClientGoneError, discardRest, readRequestBody } from './request-body';
+import { errorAnswer } from './error-answer';
+import { closeServer, listen, urlOf } from './http-listener';
 import { type LogSink, ServerLog } from './server-log';
 import { ServerMetrics } from './server-metrics';
 import { type ServerOptions, type ServerSettings, resolveServerSettings } from './server-settings';
@@ -59,15 +57,11 @@ export interface InferenceServerOptions extends ServerOptions {
 /** Where the server is in its life. */
 export type InferenceServerState = 'loading' | 'ready' | 'failed' | 'draining' | 'closed';
 
-/** Retry-After of a 429, seconds. */
-const RETRY_AFTER_SECONDS = 1;
 /**
  * Idle keep-alive connections live this long, ms: longer than common load-balancer idle timeouts
  * (60 s), so the server never closes a connection a balancer is about to reuse.
  */
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
-/** After a 413, the rest of the body is read and dropped (so the client gets the answer) up to this long, ms. */
-const DISCARD_MS = 10_000;
 /** The longest path a log line or an error message quotes. */
 const MAX_PATH_CHARS = 200;
 const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
@@ -117,34 +111,6 @@ function pathOf(target: string): string {
 
 function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
-}
-
-function urlOf(host: string, port: number, suffix = ''): string {
-  const reachable = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
-  const hostPart = reachable.includes(':') ? `[${reachable}]` : reachable;
-  return `http://${hostPart}:${port}${suffix}`;
-}
-
-function listen(server: http.Server, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const onError = (error: Error) => reject(error);
-    server.once('error', onError);
-    server.listen(port, host, () => {
-      server.off('error', onError);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
-}
-
-function closeServer(server: http.Server): Promise<void> {
-  return new Promise((resolve) => {
-    if (!server.listening) {
-      resolve();
-      return;
-    }
-    server.close(() => resolve());
-    server.closeIdleConnections();
-  });
 }
 
 /** Resolves with true when `promise` settles within `ms`, false otherwise. */
@@ -201,30 +167,6 @@ function sendJson(
     return;
   }
   respond(res, exchange, status, 'application/json', JSON.stringify(value), extra);
-}
-
-/** The status, body and headers of an error answer. */
-function errorAnswer(
-  error: Error,
-  requestId: string,
-): { status: number; message: string; headers?: readonly string[] } {
-  if (error instanceof OipRequestError || error instanceof InputValidationError) {
-    return { status: 400, message: error.message };
-  }
-  if (error instanceof InferenceError) return { status: 400, message: error.message };
-  if (error instanceof BodyTooLargeError) return { status: 413, message: error.message };
-  if (error instanceof QueueFullError) {
-    return { status: 429, message: error.message, headers: ['Retry-After', String(RETRY_AFTER_SECONDS)] };
-  }
-  if (error instanceof InferenceTimeoutError) return { status: 504, message: error.message };
-  if (error instanceof ExecutorClosedError) {
-    return { status: 503, message: 'the server is shutting down; send the request to another replica' };
-  }
-  if (error instanceof WorkerCrashError) return { status: 500, message: error.message };
-  return {
-    status: 500,
-    message: `internal server error (request id ${requestId}); the server log has the details`,
-  };
 }
 
 /**
@@ -780,28 +722,6 @@ export class InferenceServer {
 
 function round(ms: number): number {
   return Math.round(ms * 100) / 100;
-}
-
-/**
- * After a 413, reads and drops the rest of the body, so the client (still sending) sees the answer
- * instead of a reset connection, and the connection can serve its next request; a body that goes
- * on past another `maxBodyBytes` or for longer than {@link DISCARD_MS} gets its connection closed.
- */
-function discardRest(req: http.IncomingMessage, maxBodyBytes: number): void {
-  if (req.complete) return;
-  let dropped = 0;
-  const timer = setTimeout(() => req.socket.destroy(), DISCARD_MS);
-  timer.unref();
-  req.on('data', (chunk: Buffer) => {
-    dropped += chunk.length;
-    if (dropped > maxBodyBytes) {
-      clearTimeout(timer);
-      req.socket.destroy();
-    }
-  });
-  req.once('end', () => clearTimeout(timer));
-  req.once('close', () => clearTimeout(timer));
-  req.resume();
 }
 
 /**

@@ -111,3 +111,28 @@ export function readRequestBody(request: IncomingMessage, maxBodyBytes: number):
     request.on('close', onClose);
   });
 }
+
+/** After a 413, the rest of the body is read and dropped (so the client gets the answer) up to this long, ms. */
+const DISCARD_MS = 10_000;
+
+/**
+ * After a 413, reads and drops the rest of the body, so the client (still sending) sees the answer
+ * instead of a reset connection, and the connection can serve its next request; a body that goes
+ * on past another `maxBodyBytes` or for longer than {@link DISCARD_MS} gets its connection closed.
+ */
+export function discardRest(req: IncomingMessage, maxBodyBytes: number): void {
+  if (req.complete) return;
+  let dropped = 0;
+  const timer = setTimeout(() => req.socket.destroy(), DISCARD_MS);
+  timer.unref();
+  req.on('data', (chunk: Buffer) => {
+    dropped += chunk.length;
+    if (dropped > maxBodyBytes) {
+      clearTimeout(timer);
+      req.socket.destroy();
+    }
+  });
+  req.once('end', () => clearTimeout(timer));
+  req.once('close', () => clearTimeout(timer));
+  req.resume();
+}

@@ -61,6 +61,7 @@ describe('resolveServerSettings', () => {
       host: '0.0.0.0',
       port: 8080,
       metricsPort: 9090,
+      cpus: 4,
       workers: 1,
       intraOpThreads: 4,
       maxBatchSize: 1,

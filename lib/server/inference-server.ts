@@ -16,12 +16,7 @@
 import crypto from 'node:crypto';
 import http from 'node:http';
 import { type ModelInfo, inspectModel } from '../model';
-import {
-  Executor,
-  ExecutorClosedError,
-  InferenceError,
-  WorkerCrashError,
-} from '../runtime';
+import { Executor, ExecutorClosedError, InferenceError, WorkerCrashError } from '../runtime';
 import { ApiKey } from './api-key';
 import { checkModelDigest, ModelDigestMismatchError } from './model-digest';
 import { OipRequestError } from './oip-errors';
@@ -206,8 +201,6 @@ export class InferenceServer {
     private readonly apiKey: ApiKey | undefined,
     private readonly log: ServerLog,
     private readonly version: string,
-    /** The CPUs the executor may count on, when given (it polls only with one to spare). */
-    private readonly cpus: number | undefined,
   ) {
     this.settings = settings;
     this.model = model;
@@ -239,14 +232,7 @@ export class InferenceServer {
       const model = inspectModel(settings.modelPath);
       checkModelDigest(settings.modelPath, model.sha256, settings.expectedSha256);
       const apiKey = settings.apiKeyFile ? ApiKey.fromFile(settings.apiKeyFile) : undefined;
-      server = new InferenceServer(
-        settings,
-        model,
-        apiKey,
-        log,
-        options.serverVersion ?? serverVersion(),
-        options.cpus,
-      );
+      server = new InferenceServer(settings, model, apiKey, log, options.serverVersion ?? serverVersion());
     } catch (error) {
       const fields =
         error instanceof ModelDigestMismatchError
@@ -394,9 +380,9 @@ export class InferenceServer {
         intraOpThreads: s.intraOpThreads,
         batching: { maxBatchSize: s.maxBatchSize, maxQueueDelayMs: s.maxQueueDelayMs },
         maxQueueSize: s.maxQueueSize,
-        // The executor's default is availableCpus() too; a given count (--cpus) decides whether
-        // idle threads poll, so a server sharing its cores can turn polling off.
-        ...(this.cpus !== undefined ? { cpus: this.cpus } : {}),
+        // Whether idle threads poll depends on it, so a server sharing its cores (--cpus) can
+        // turn polling off.
+        cpus: s.cpus,
         onBatch: (rows, inferMs) => this.metrics.observeBatch(rows, inferMs),
       });
     } catch (error) {

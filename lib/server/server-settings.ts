@@ -128,6 +128,8 @@ export interface ServerSettings {
   readonly host: string;
   readonly port: number;
   readonly metricsPort: number;
+  /** The CPUs the server counts on: the default threads, and whether idle threads poll. */
+  readonly cpus: number;
   readonly workers: number;
   readonly intraOpThreads: number;
   readonly maxBatchSize: number;
@@ -344,6 +346,7 @@ export function resolveServerSettings(options: ServerOptions = {}, env: Env = pr
     host,
     port: numberSetting(options, env, 'port') ?? SERVER_DEFAULTS.port,
     metricsPort: numberSetting(options, env, 'metricsPort') ?? SERVER_DEFAULTS.metricsPort,
+    cpus,
     workers,
     intraOpThreads,
     maxBatchSize:

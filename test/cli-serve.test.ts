@@ -419,7 +419,10 @@ describe('modelfab serve (the command)', () => {
 
     const noConfig = await runServe(['--config', path.join(scratch, 'nope.json')], quiet());
     expect(noConfig.exitCode).toBe(EXIT_CODES.failure);
-    expect(noConfig.stderr).toMatch(/cannot read the serving config file .*nope\.json/);
+    // named as the user gave it: the flag, not the option's key
+    expect(noConfig.stderr).toMatch(
+      /cannot read the serving config file .*nope\.json \(from --config\).*point --config at/,
+    );
 
     const badEnv = await runServe([IRIS], quiet({ env: { MODELFAB_WORKERS: 'two' } }));
     expect(badEnv.exitCode).toBe(EXIT_CODES.failure);

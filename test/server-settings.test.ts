@@ -213,6 +213,14 @@ describe('resolveServerSettings', () => {
         'maxQueueSize must be an integer of at least 1, received 0; pass a value such as 2',
       ),
     );
+    // called as the caller names it (the command line's flags)
+    expect(() =>
+      resolveServerSettings(
+        { modelPath: 'm.onnx', maxQueueSize: 0 },
+        {},
+        { maxQueueSize: '--max-queue-size' },
+      ),
+    ).toThrow(/^--max-queue-size must be an integer of at least 1, received 0/);
   });
 
   it('says where to find a model when none is given', () => {

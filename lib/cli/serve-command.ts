@@ -9,7 +9,7 @@ import { parseMemoryBytes, QuantityError, show } from '../core';
 import {
   type InferenceServer,
   type LogSink,
-  ModelDigestMismatchError,
+  type OptionNames,
   SERVER_ENV,
   type ServerOptions,
   startInferenceServer,
@@ -346,13 +346,11 @@ function parseServeArgs(args: readonly string[], env: ServeContext['env'] & obje
   return { options };
 }
 
-/** The message of a server that cannot start, with the flag's name where a flag pinned the digest. */
-function startFailure(error: Error): string {
-  if (error instanceof ModelDigestMismatchError && error.expected.source === 'modelSha256') {
-    return `model file ${error.modelPath} has sha256 ${error.actualSha256}, but --sha256 expects ${error.expected.sha256}; refusing to start: serve the file the gate measured, or pass its digest`;
-  }
-  return error.message;
-}
+/** What each server option is called on this command line, for the server's messages. */
+const OPTION_NAMES: OptionNames = {
+  modelPath: '<model.onnx>',
+  ...Object.fromEntries(FLAGS.map((f) => [f.key, `--${f.flag}`])),
+};
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -419,10 +417,11 @@ export async function runServe(args: readonly string[], context: ServeContext = 
         ...parsed.options,
         env,
         waitUntilReady: false,
+        optionNames: OPTION_NAMES,
         ...(context.log ? { log: context.log } : {}),
       });
     } catch (error) {
-      return failure(NAME, startFailure(error as Error));
+      return failure(NAME, (error as Error).message);
     }
     notice(listeningNotice(server));
     const loaded = server.whenReady().then(

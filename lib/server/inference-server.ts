@@ -29,7 +29,12 @@ import { errorAnswer } from './error-answer';
 import { closeServer, listen, urlOf } from './http-listener';
 import { type LogSink, ServerLog } from './server-log';
 import { ServerMetrics } from './server-metrics';
-import { type ServerOptions, type ServerSettings, resolveServerSettings } from './server-settings';
+import {
+  type OptionNames,
+  type ServerOptions,
+  type ServerSettings,
+  resolveServerSettings,
+} from './server-settings';
 import { serverVersion } from './server-version';
 import { warmUpInputs } from './warm-up-inputs';
 
@@ -47,6 +52,8 @@ export interface InferenceServerOptions extends ServerOptions {
   readonly waitUntilReady?: boolean;
   /** The version `GET /v2` reports. @default modelfab's version */
   readonly serverVersion?: string;
+  /** What each option is called where it came from, for messages (`--config`). @default the option keys */
+  readonly optionNames?: OptionNames;
 }
 
 /** Where the server is in its life. */
@@ -228,7 +235,7 @@ export class InferenceServer {
     const log = new ServerLog(options.log);
     let server: InferenceServer;
     try {
-      const settings = resolveServerSettings(options, options.env ?? process.env);
+      const settings = resolveServerSettings(options, options.env ?? process.env, options.optionNames);
       const model = inspectModel(settings.modelPath);
       checkModelDigest(settings.modelPath, model.sha256, settings.expectedSha256);
       const apiKey = settings.apiKeyFile ? ApiKey.fromFile(settings.apiKeyFile) : undefined;

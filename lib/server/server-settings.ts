@@ -208,13 +208,18 @@ function envText(env: Env, key: Key): string | undefined {
 }
 
 /** The option, else the environment variable, of a numeric setting (undefined when neither is set). */
-function numberSetting(options: ServerOptions, env: Env, key: NumberKey): number | undefined {
+function numberSetting(
+  options: ServerOptions,
+  env: Env,
+  names: OptionNames,
+  key: NumberKey,
+): number | undefined {
   const rule: Rule = NUMBER_RULES[key];
   const given = options[key];
   if (given !== undefined) {
     if (typeof given !== 'number' || !rule.check(given)) {
       throw new ServerSettingsError(
-        `${key} must be ${rule.must}, received ${show(given)}; pass a value such as ${rule.example}`,
+        `${names[key] ?? key} must be ${rule.must}, received ${show(given)}; pass a value such as ${rule.example}`,
       );
     }
     return given;
@@ -234,14 +239,17 @@ function numberSetting(options: ServerOptions, env: Env, key: NumberKey): number
 function stringSetting(
   options: ServerOptions,
   env: Env,
+  names: OptionNames,
   key: 'configFile' | 'modelPath' | 'modelName' | 'modelVersion' | 'modelSha256' | 'apiKeyFile',
 ): { value: string; source: string } | undefined {
   const given = options[key];
   if (given !== undefined) {
     if (typeof given !== 'string' || given.trim() === '') {
-      throw new ServerSettingsError(`${key} must be a non-empty string, received ${show(given)}`);
+      throw new ServerSettingsError(
+        `${names[key] ?? key} must be a non-empty string, received ${show(given)}`,
+      );
     }
-    return { value: given.trim(), source: key };
+    return { value: given.trim(), source: names[key] ?? key };
   }
   const text = envText(env, key);
   return text === undefined ? undefined : { value: text, source: SERVER_ENV[key] };
@@ -275,23 +283,33 @@ function readConfigFile(file: string, source: string): ServingConfigFile {
  * @throws ServerSettingsError naming the option or variable, the value received and the fix
  * @throws ServingConfigFileError when the config file is not a serving config this version reads
  */
-export function resolveServerSettings(options: ServerOptions = {}, env: Env = process.env): ServerSettings {
-  const configSetting = stringSetting(options, env, 'configFile');
+/**
+ * What each option is called where the options come from (e.g. `{ configFile: '--config' }` for
+ * the command line), for messages; an option without a name is called by its key.
+ */
+export type OptionNames = Readonly<Partial<Record<keyof ServerOptions, string>>>;
+
+export function resolveServerSettings(
+  options: ServerOptions = {},
+  env: Env = process.env,
+  names: OptionNames = {},
+): ServerSettings {
+  const configSetting = stringSetting(options, env, names, 'configFile');
   const configFile = configSetting ? path.resolve(configSetting.value) : undefined;
   const config = configFile ? readConfigFile(configFile, configSetting!.source) : undefined;
 
-  const modelSetting = stringSetting(options, env, 'modelPath');
+  const modelSetting = stringSetting(options, env, names, 'modelPath');
   let modelPath: string;
   if (modelSetting) modelPath = path.resolve(modelSetting.value);
   else if (config && configFile) modelPath = path.resolve(path.dirname(configFile), config.model.file);
   else {
     throw new ServerSettingsError(
-      `no model to serve: pass modelPath, set ${SERVER_ENV.modelPath} to an .onnx file, or set ${SERVER_ENV.configFile} to a modelfab.json`,
+      `no model to serve: pass ${names.modelPath ?? 'modelPath'}, set ${SERVER_ENV.modelPath} to an .onnx file, or set ${SERVER_ENV.configFile} to a modelfab.json`,
     );
   }
 
   const expectedSha256: ExpectedDigest[] = [];
-  const sha = stringSetting(options, env, 'modelSha256');
+  const sha = stringSetting(options, env, names, 'modelSha256');
   if (sha) {
     if (!SHA256.test(sha.value)) {
       throw new ServerSettingsError(
@@ -304,7 +322,7 @@ export function resolveServerSettings(options: ServerOptions = {}, env: Env = pr
     expectedSha256.push({ sha256: config.model.sha256, source: `${configFile} model.sha256` });
   }
 
-  const name = stringSetting(options, env, 'modelName')?.value ?? config?.model.name;
+  const name = stringSetting(options, env, names, 'modelName')?.value ?? config?.model.name;
   const modelName = name ?? path.basename(modelPath).replace(/\.onnx$/i, '');
   if (modelName.includes('/') || modelName === '') {
     throw new ServerSettingsError(
@@ -312,7 +330,7 @@ export function resolveServerSettings(options: ServerOptions = {}, env: Env = pr
     );
   }
   const modelVersion =
-    stringSetting(options, env, 'modelVersion')?.value ??
+    stringSetting(options, env, names, 'modelVersion')?.value ??
     config?.model.version ??
     SERVER_DEFAULTS.modelVersion;
   if (modelVersion.includes('/')) {
@@ -327,15 +345,17 @@ export function resolveServerSettings(options: ServerOptions = {}, env: Env = pr
   }
   const cpus = options.cpus ?? availableCpus();
   if (typeof cpus !== 'number' || !(cpus > 0)) {
-    throw new ServerSettingsError(`cpus must be a positive number, received ${show(cpus)}`);
+    throw new ServerSettingsError(
+      `${names.cpus ?? 'cpus'} must be a positive number, received ${show(cpus)}`,
+    );
   }
   const workers =
-    numberSetting(options, env, 'workers') ?? config?.threads.workers ?? SERVER_DEFAULTS.workers;
+    numberSetting(options, env, names, 'workers') ?? config?.threads.workers ?? SERVER_DEFAULTS.workers;
   const intraOpThreads =
-    numberSetting(options, env, 'intraOpThreads') ??
+    numberSetting(options, env, names, 'intraOpThreads') ??
     config?.threads.intraOpThreads ??
     intraOpThreadsFor((cpus * 1000) / workers);
-  const apiKeyFile = stringSetting(options, env, 'apiKeyFile');
+  const apiKeyFile = stringSetting(options, env, names, 'apiKeyFile');
 
   return {
     configFile,
@@ -344,23 +364,24 @@ export function resolveServerSettings(options: ServerOptions = {}, env: Env = pr
     modelVersion,
     expectedSha256,
     host,
-    port: numberSetting(options, env, 'port') ?? SERVER_DEFAULTS.port,
-    metricsPort: numberSetting(options, env, 'metricsPort') ?? SERVER_DEFAULTS.metricsPort,
+    port: numberSetting(options, env, names, 'port') ?? SERVER_DEFAULTS.port,
+    metricsPort: numberSetting(options, env, names, 'metricsPort') ?? SERVER_DEFAULTS.metricsPort,
     cpus,
     workers,
     intraOpThreads,
     maxBatchSize:
-      numberSetting(options, env, 'maxBatchSize') ??
+      numberSetting(options, env, names, 'maxBatchSize') ??
       config?.batching.maxBatchSize ??
       SERVER_DEFAULTS.maxBatchSize,
     maxQueueDelayMs:
-      numberSetting(options, env, 'maxQueueDelayMs') ??
+      numberSetting(options, env, names, 'maxQueueDelayMs') ??
       config?.batching.maxQueueDelayMs ??
       SERVER_DEFAULTS.maxQueueDelayMs,
-    maxQueueSize: numberSetting(options, env, 'maxQueueSize') ?? SERVER_DEFAULTS.maxQueueSize,
-    maxBodyBytes: numberSetting(options, env, 'maxBodyBytes') ?? SERVER_DEFAULTS.maxBodyBytes,
-    requestTimeoutMs: numberSetting(options, env, 'requestTimeoutMs') ?? SERVER_DEFAULTS.requestTimeoutMs,
-    drainSeconds: numberSetting(options, env, 'drainSeconds') ?? SERVER_DEFAULTS.drainSeconds,
+    maxQueueSize: numberSetting(options, env, names, 'maxQueueSize') ?? SERVER_DEFAULTS.maxQueueSize,
+    maxBodyBytes: numberSetting(options, env, names, 'maxBodyBytes') ?? SERVER_DEFAULTS.maxBodyBytes,
+    requestTimeoutMs:
+      numberSetting(options, env, names, 'requestTimeoutMs') ?? SERVER_DEFAULTS.requestTimeoutMs,
+    drainSeconds: numberSetting(options, env, names, 'drainSeconds') ?? SERVER_DEFAULTS.drainSeconds,
     apiKeyFile: apiKeyFile ? path.resolve(apiKeyFile.value) : undefined,
   };
 }

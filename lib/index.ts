@@ -3,3 +3,4 @@ export * from './model';
 export * from './runtime';
 export * from './gate';
 export * from './render';
+export * from './image';

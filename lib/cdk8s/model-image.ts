@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import { App } from 'cdk8s';
 import { Construct } from 'constructs';
@@ -6,55 +5,13 @@ import {
   type ModelImageProps,
   type ModelImageSource,
   type ModelImageSpec,
-  resolveModelImage,
   type ServingRuntime,
 } from '../core';
-import { inspectModelFor, type ModelInfo } from '../model';
-import {
-  type BuildContext,
-  type ImageBatching,
-  imageBatching,
-  IMAGE_METADATA_FILE,
-  type ImageMetadata,
-  isCopiedFile,
-  renderBuildContext,
-  renderImageMetadata,
-} from '../render';
-import { bundleServer, loadRuntimeLockSource } from '../server/bundle-server';
+import { prepareModelImage, writeBuildContext } from '../image';
+import { type ModelInfo } from '../model';
+import { type BuildContext, type ImageBatching } from '../render';
 
 export type { ModelImageProps } from '../core';
-
-/**
- * Writes a build context into `dir`, replacing whatever was there: files from memory are written,
- * the model is copied (a copy-on-write clone where the file system can). A copy whose size differs
- * from the source's fails. The metadata `modelfab build` reads goes in {@link IMAGE_METADATA_FILE}.
- *
- * @returns the absolute path of the folder
- */
-export function writeBuildContext(dir: string, context: BuildContext, metadata?: ImageMetadata): string {
-  const absolute = path.resolve(dir);
-  fs.rmSync(absolute, { recursive: true, force: true });
-  fs.mkdirSync(absolute, { recursive: true });
-  for (const file of context.files) {
-    const target = path.join(absolute, ...file.path.split('/'));
-    fs.mkdirSync(path.dirname(target), { recursive: true });
-    if (isCopiedFile(file)) {
-      fs.copyFileSync(file.copyFrom, target, fs.constants.COPYFILE_FICLONE);
-      const [from, to] = [fs.statSync(file.copyFrom).size, fs.statSync(target).size];
-      if (from !== to) {
-        throw new Error(
-          `copying ${file.copyFrom} to ${target} wrote ${to} of ${from} bytes; check the free space of ${absolute}`,
-        );
-      }
-    } else {
-      fs.writeFileSync(target, file.content);
-    }
-  }
-  if (metadata) {
-    fs.writeFileSync(path.join(absolute, IMAGE_METADATA_FILE), `${JSON.stringify(metadata, null, 2)}\n`);
-  }
-  return absolute;
-}
 
 /**
  * A container image for one ONNX model and its server, as a self-contained build context written
@@ -100,16 +57,11 @@ export class ModelImage extends Construct implements ModelImageSource {
 
   constructor(scope: Construct, id: string, props: ModelImageProps) {
     super(scope, id);
-    this.spec = resolveModelImage(props, { constructPath: this.node.path });
-    this.model = inspectModelFor(this.node.path, this.spec.modelPath);
-    this.batching = imageBatching(this.spec, this.model);
-    this.context = renderBuildContext({
-      spec: this.spec,
-      model: this.model,
-      ...(this.spec.runtime === 'modelfab'
-        ? { bundle: bundleServer(), runtimeLock: loadRuntimeLockSource() }
-        : {}),
-    });
+    const prepared = prepareModelImage(props, this.node.path);
+    this.spec = prepared.spec;
+    this.model = prepared.model;
+    this.batching = prepared.batching;
+    this.context = prepared.context;
     this.imageRef = this.context.imageRef;
     this.tag = this.context.tag;
     this.modelPath = this.model.path;
@@ -121,7 +73,7 @@ export class ModelImage extends Construct implements ModelImageSource {
     this.contextDir = writeBuildContext(
       path.join(App.of(this).outdir, `${this.node.path.replace(/\//g, '-')}.image`),
       this.context,
-      renderImageMetadata(this.spec, this.context),
+      prepared.metadata,
     );
   }
 }

@@ -1,0 +1,2 @@
+export * from './prepare-model-image';
+export * from './write-build-context';

@@ -1,7 +1,8 @@
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type BatchSettingResult } from '../lib/gate';
-import { batchSettings, chooseSetting, queueDelayFor } from '../lib/gate/measure-performance';
+import { batchSettings, chooseSetting, queueDelayFor, stabilityFor } from '../lib/gate/measure-performance';
+import { stability, type WindowStats } from '../lib/gate/statistics';
 import { inspectModel } from '../lib/model';
 
 const IRIS = inspectModel(path.resolve(__dirname, '../examples/iris/model/iris.onnx'));
@@ -28,6 +29,33 @@ describe('queueDelayFor', () => {
     expect(queueDelayFor(8, 10)).toBe(2);
     expect(queueDelayFor(8, 1)).toBe(0.5);
     expect(queueDelayFor(8, 100)).toBe(5);
+  });
+});
+
+describe('stabilityFor', () => {
+  // Three latency windows of a 0.15 ms model on a shared CI runner: p50 flips by 19%, 30 µs.
+  const windows: WindowStats[] = [0.15, 0.18, 0.155].map((p50Ms) => ({
+    samples: 5000,
+    p50Ms,
+    p99Ms: 0.3,
+    rps: 1000 / (p50Ms + 0.01),
+  }));
+
+  it('resolves 1% of the latency bound, and never finer than 20 µs', () => {
+    expect(stabilityFor(20)).toEqual({ compare: 3, tolerance: 0.1, resolutionMs: 0.2 });
+    expect(stabilityFor(1)).toEqual({ compare: 3, tolerance: 0.1, resolutionMs: 0.02 });
+  });
+
+  it('accepts a spread that is 1/700 of a 20 ms bound, where no verdict can turn', () => {
+    const verdict = stability(windows, stabilityFor(20));
+    expect(verdict.stable).toBe(true);
+    expect(verdict.detail).toContain('or 200 µs');
+  });
+
+  it('still calls the same windows unstable against a 1 ms bound they could cross', () => {
+    const verdict = stability(windows, stabilityFor(1));
+    expect(verdict.stable).toBe(false);
+    expect(verdict.detail).toContain('disagree by more than 10%');
   });
 });
 

@@ -56,7 +56,13 @@ export async function measureModel(
       `cold start: session ${executor.loadMs.toFixed(1)} ms, first inference ${first.toFixed(2)} ms; warming up`,
     );
     await closedLoop(executor, nextInput, warmUpMs(budgetMs), 20);
-    const measured = await measureLatency(executor, nextInput, budgetMs * LATENCY_SHARE, progress);
+    const measured = await measureLatency(
+      executor,
+      nextInput,
+      budgetMs * LATENCY_SHARE,
+      gate.latencyBoundMs,
+      progress,
+    );
     if (gate.accuracy) progress(`accuracy: ${gate.accuracy.dataset}`);
     const accuracyResult = gate.accuracy ? await measureAccuracy(executor, model, gate.accuracy) : undefined;
     if (gate.parity) progress(`parity: ${gate.parity.dataset}`);

@@ -1,9 +1,9 @@
 import { ApiObject, App, Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import { type InferenceServiceProps, type InferenceServiceSpec, resolveInferenceService } from '../core';
-import { gateFailures, gateOutcomeSync, type GateOutcome, writeGateReports } from '../gate';
+import { gateOutcomeSync, type GateOutcome, writeGateReports } from '../gate';
 import { inspectModelFor, type ModelInfo } from '../model';
-import { capacityProblems, checkPolicy, formatPolicyViolation, renderInferenceService } from '../render';
+import { renderInferenceService, serviceProblems } from '../render';
 
 export type { InferenceServiceProps } from '../core';
 
@@ -63,11 +63,7 @@ export class InferenceService extends Construct {
     const objects = renderInferenceService(this.spec, this.model, this.gate);
     this.apiObjects = objects.map((object) => new ApiObject(this, object.kind, object));
     this.node.addValidation({
-      validate: () => [
-        ...gateFailures(this.gate),
-        ...capacityProblems(this.spec, this.gate),
-        ...checkPolicy(objects, this.spec.policyWaivers).violations.map(formatPolicyViolation),
-      ],
+      validate: () => serviceProblems(this.spec, objects, this.gate),
     });
   }
 }

@@ -1,6 +1,6 @@
 import { ModelfabValidationError } from '../core';
 import { type GateReport } from './gate-report';
-import { type GateRun, runGateSync } from './run-gate';
+import { type GateRun, runGate, runGateSync } from './run-gate';
 
 /** What the gate decided for a service. */
 export type GateOutcome =
@@ -12,6 +12,22 @@ export type GateOutcome =
  * and the outcome says so, so the skip shows in the manifests. Never skips silently.
  */
 export function gateOutcomeSync(run: GateRun, env: NodeJS.ProcessEnv = process.env): GateOutcome {
+  const skipped = skippedOutcome(run, env);
+  if (skipped) return skipped;
+  const report = runGateSync(run);
+  return { status: report.passed ? 'passed' : 'failed', report };
+}
+
+/** {@link gateOutcomeSync} without blocking the event loop (Pulumi); benchmarks run one at a time. */
+export async function gateOutcome(run: GateRun, env: NodeJS.ProcessEnv = process.env): Promise<GateOutcome> {
+  const skipped = skippedOutcome(run, env);
+  if (skipped) return skipped;
+  const report = await runGate(run);
+  return { status: report.passed ? 'passed' : 'failed', report };
+}
+
+/** The skipped outcome when `MODELFAB_GATE=skip` (after a warning on stderr); throws on any other value. */
+function skippedOutcome(run: GateRun, env: NodeJS.ProcessEnv): GateOutcome | undefined {
   const setting = env.MODELFAB_GATE;
   if (setting !== undefined && setting !== '') {
     if (setting !== 'skip') {
@@ -26,8 +42,7 @@ export function gateOutcomeSync(run: GateRun, env: NodeJS.ProcessEnv = process.e
     );
     return { status: 'skipped', reason: 'skipped with MODELFAB_GATE=skip; no thresholds were checked' };
   }
-  const report = runGateSync(run);
-  return { status: report.passed ? 'passed' : 'failed', report };
+  return undefined;
 }
 
 /** The validation messages of a failed gate, one per failed threshold (the engine adds the construct path). */

@@ -1,8 +1,9 @@
 /**
- * Runs the gate for one service from the synth process: a cache hit costs no benchmark; a miss
- * starts the benchmark worker as a child process and waits for it (cdk8s synth is synchronous).
+ * Runs the gate for one service from the synth or Pulumi program: a cache hit costs no benchmark; a
+ * miss starts the benchmark worker as a child process and waits for it, blocking (cdk8s synth is
+ * synchronous) or not (Pulumi's async component initialisation).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -65,8 +66,12 @@ function gateError(run: GateRun, detail: string): ModelfabValidationError {
   return new ModelfabValidationError(run.constructPath, 'gate', `gate could not run: ${detail}`);
 }
 
-/** The gate's report for this run: from the cache when the same model, gate, resources, runtime and CPU were measured before. */
-export function runGateSync(run: GateRun): GateReport {
+/** The cached report for this run, or undefined on a miss (then it says on stderr that it benchmarks). */
+function lookUp(run: GateRun): {
+  readonly cacheDir: string;
+  readonly key: string;
+  readonly hit?: GateReport;
+} {
   const cacheDir = run.cacheDir ?? defaultCacheDir();
   const key = cacheKeyOf(run);
   const hit = readCachedReport(cacheDir, key);
@@ -74,40 +79,114 @@ export function runGateSync(run: GateRun): GateReport {
     process.stderr.write(
       `modelfab gate: [${run.constructPath}] cached result for model ${run.model.sha256.slice(0, 12)}\n`,
     );
-    return report(run, hit.measurements, true);
+    return { cacheDir, key, hit: report(run, hit.measurements, true) };
   }
   process.stderr.write(
     `modelfab gate: [${run.constructPath}] benchmarking ${run.model.path} (budget ${run.gate.budgetSeconds} s)\n`,
   );
+  return { cacheDir, key };
+}
+
+function workerInput(run: GateRun): string {
   const request: GateWorkerRequest = {
     modelPath: run.model.path,
     gate: run.gate,
     cpuMillis: run.resources.cpuMillis,
     memoryBytes: run.resources.memoryBytes,
   };
-  const { command, args } = gateWorkerCommand();
-  const child = spawnSync(command, args, {
-    input: JSON.stringify(request),
-    stdio: ['pipe', 'pipe', 'inherit'],
-    encoding: 'utf8',
-    // The worker keeps to its budget; this only stops a hung one.
-    timeout: (run.gate.budgetSeconds * 3 + 120) * 1000,
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  if (child.error)
-    throw gateError(run, `the benchmark worker failed to start or timed out: ${child.error.message}`);
-  const lastLine = child.stdout.trim().split('\n').pop() ?? '';
+  return JSON.stringify(request);
+}
+
+/** The worker keeps to its budget; this only stops a hung one. */
+function workerTimeoutMs(run: GateRun): number {
+  return (run.gate.budgetSeconds * 3 + 120) * 1000;
+}
+
+/** The report from the worker's last stdout line, cached; `exit` describes how the worker ended. */
+function settle(
+  run: GateRun,
+  lookup: { readonly cacheDir: string; readonly key: string },
+  stdout: string,
+  exit: string,
+): GateReport {
+  const lastLine = stdout.trim().split('\n').pop() ?? '';
   let answer: { ok: true; measurements: GateMeasurements } | { ok: false; error: string };
   try {
     answer = JSON.parse(lastLine) as typeof answer;
   } catch {
     throw gateError(
       run,
-      `the benchmark worker exited with ${child.signal ?? `code ${child.status}`} without a result; its output: ${JSON.stringify(child.stdout.slice(-500))}`,
+      `the benchmark worker exited with ${exit} without a result; its output: ${JSON.stringify(stdout.slice(-500))}`,
     );
   }
   if (!answer.ok) throw gateError(run, answer.error);
   const result = report(run, answer.measurements, false);
-  writeCachedReport(cacheDir, key, result);
+  writeCachedReport(lookup.cacheDir, lookup.key, result);
   return result;
+}
+
+/**
+ * The gate's report for this run: from the cache when the same model, gate, resources, runtime and
+ * CPU were measured before; else the benchmark worker runs while this process waits (cdk8s).
+ */
+export function runGateSync(run: GateRun): GateReport {
+  const lookup = lookUp(run);
+  if (lookup.hit) return lookup.hit;
+  const { command, args } = gateWorkerCommand();
+  const child = spawnSync(command, args, {
+    input: workerInput(run),
+    stdio: ['pipe', 'pipe', 'inherit'],
+    encoding: 'utf8',
+    timeout: workerTimeoutMs(run),
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (child.error)
+    throw gateError(run, `the benchmark worker failed to start or timed out: ${child.error.message}`);
+  return settle(run, lookup, child.stdout, child.signal ?? `code ${child.status}`);
+}
+
+/** One benchmark at a time in this process: two gates measured at once would slow each other down. */
+let queue: Promise<unknown> = Promise.resolve();
+
+/**
+ * {@link runGateSync} without blocking the event loop (Pulumi): the worker runs as a child process
+ * and the promise settles when it ends. Runs in this process are queued, one benchmark at a time.
+ */
+export function runGate(run: GateRun): Promise<GateReport> {
+  const result = queue.then(() => runGateNow(run));
+  queue = result.catch(() => undefined);
+  return result;
+}
+
+function runGateNow(run: GateRun): Promise<GateReport> {
+  const lookup = lookUp(run);
+  if (lookup.hit) return Promise.resolve(lookup.hit);
+  const { command, args } = gateWorkerCommand();
+  return new Promise<GateReport>((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+    const chunks: Buffer[] = [];
+    let failure: Error | undefined;
+    const timer = setTimeout(() => {
+      failure = new Error(`timed out after ${workerTimeoutMs(run) / 1000} s`);
+      child.kill('SIGKILL');
+    }, workerTimeoutMs(run));
+    child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+    child.on('error', (error) => {
+      failure = error;
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (failure) {
+        reject(gateError(run, `the benchmark worker failed to start or timed out: ${failure.message}`));
+        return;
+      }
+      try {
+        resolve(settle(run, lookup, Buffer.concat(chunks).toString('utf8'), signal ?? `code ${code}`));
+      } catch (error) {
+        reject(error as Error);
+      }
+    });
+    child.stdin.on('error', () => undefined); // a worker that died early is reported on close
+    child.stdin.end(workerInput(run));
+  });
 }

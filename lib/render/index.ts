@@ -12,3 +12,6 @@ export * from './render-dockerfile';
 export * from './render-triton-config';
 export * from './render-build-context';
 export * from './render-image-metadata';
+export * from './service-problems';
+export * from './service-endpoint';
+export * from './render-ecr';

@@ -1,0 +1,4 @@
+export * from './inference-service';
+export * from './model-image';
+export * from './model-image-args';
+export * from './kubernetes-resource';

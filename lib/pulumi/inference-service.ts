@@ -1,0 +1,139 @@
+import path from 'node:path';
+import * as pulumi from '@pulumi/pulumi';
+import { type InferenceServiceProps, type InferenceServiceSpec, resolveInferenceService } from '../core';
+import { type GateOutcome, type GateReport, gateOutcome, writeGateReports } from '../gate';
+import { inspectModelFor, type ModelInfo } from '../model';
+import {
+  formatServiceProblems,
+  inClusterUrl,
+  type KubeObject,
+  renderInferenceService,
+  serviceProblems,
+  withServerImage,
+} from '../render';
+import { kubernetesResource } from './kubernetes-resource';
+import { DEFAULT_OUTDIR } from './model-image-args';
+
+export type { InferenceServiceProps } from '../core';
+
+/** InferenceServiceProps, plus where the gate's reports are written. */
+export interface InferenceServiceArgs extends InferenceServiceProps {
+  /**
+   * The folder the gate's reports are written to (`<outdir>/<name>.gate.{json,md,svg}`), relative
+   * to the program's working directory.
+   * @default 'modelfab.out'
+   */
+  readonly outdir?: string;
+}
+
+/** What the async initialisation made: the rendered objects, their resources and the gate's outcome. */
+interface Deployed {
+  readonly objects: readonly KubeObject[];
+  readonly service: pulumi.CustomResource & {
+    readonly metadata: pulumi.Output<{ name: string; namespace: string }>;
+  };
+  readonly gate?: GateOutcome;
+}
+
+/**
+ * An ONNX model served on Kubernetes, as a Pulumi component: the same props and the same objects
+ * as the cdk8s InferenceService (rendered by `lib/render`), each registered as its typed
+ * `@pulumi/kubernetes` resource with `{ parent: this }`, so a provider given in the options
+ * (`provider` or `providers`) applies to all of them.
+ *
+ * Props are checked and the model inspected in the constructor: a bad value throws there, before
+ * anything is registered. The gate runs in the component's async initialisation (one benchmark at
+ * a time in the program, or from the cache); a failed gate, a capacity plan the autoscaling cannot
+ * hold or a policy violation fails `pulumi preview` and `pulumi up` with the message cdk8s prints,
+ * and no Kubernetes resource is registered.
+ *
+ * Given a Pulumi ModelImage, the Deployment runs the image's `repoDigest`.
+ *
+ * Children: `<name>-service-account`, `-service`, `-deployment`, `-autoscaler` (with autoscaling),
+ * `-disruption-budget`, `-network-policy`, `-ingress` (with ingress).
+ */
+export class InferenceService extends pulumi.ComponentResource {
+  /** The resolved props, every default applied. */
+  readonly spec: InferenceServiceSpec;
+  /** What inspecting the model file found (digest, signature, size). */
+  readonly model: ModelInfo;
+  /** The Service's name, once it exists. */
+  readonly serviceName: pulumi.Output<string>;
+  /** The namespace the objects are in (the provider's default when the props name none). */
+  readonly namespace: pulumi.Output<string>;
+  /** `http://<name>.<namespace>.svc.cluster.local:<port>`: the Open Inference Protocol endpoint. */
+  readonly url: pulumi.Output<string>;
+  /** The gate's report; undefined without a gate or when it was skipped (`MODELFAB_GATE=skip`). */
+  readonly gateReport: pulumi.Output<GateReport | undefined>;
+  /** `passed`, `failed`, `skipped`, or `none` without a gate. */
+  readonly gateStatus: pulumi.Output<GateOutcome['status'] | 'none'>;
+  /** The Kubernetes objects as rendered, in apply order (the image as the program knows it). */
+  readonly objects: pulumi.Output<KubeObject[]>;
+
+  constructor(name: string, args: InferenceServiceArgs, opts?: pulumi.ComponentResourceOptions) {
+    // Checked before anything is registered, like the cdk8s construct's constructor.
+    const spec = resolveInferenceService(args, { constructPath: name, id: name });
+    const model = inspectModelFor(name, spec.modelPath);
+    super('modelfab:index:InferenceService', name, {}, opts);
+    this.spec = spec;
+    this.model = model;
+    const deployed = this.deploy(name, args, spec, model);
+    const from = <T>(pick: (d: Deployed) => pulumi.Input<T>): pulumi.Output<T> =>
+      pulumi.output(deployed.then(pick)) as pulumi.Output<T>;
+    this.serviceName = from((d) => d.service.metadata.name);
+    this.namespace = from((d) => d.service.metadata.namespace);
+    this.url = this.namespace.apply((namespace) => inClusterUrl(spec, namespace));
+    this.gateReport = from((d) => (d.gate?.status === 'skipped' ? undefined : d.gate?.report));
+    this.gateStatus = from((d) => d.gate?.status ?? 'none');
+    this.objects = from((d) => [...d.objects]);
+    this.registerOutputs({
+      serviceName: this.serviceName,
+      namespace: this.namespace,
+      url: this.url,
+      gateStatus: this.gateStatus,
+      gateReport: this.gateReport,
+    });
+  }
+
+  /** The async initialisation: the gate, its reports, the objects, their resources. */
+  private async deploy(
+    name: string,
+    args: InferenceServiceArgs,
+    spec: InferenceServiceSpec,
+    model: ModelInfo,
+  ): Promise<Deployed> {
+    try {
+      const gate = spec.gate
+        ? await gateOutcome({
+            constructPath: name,
+            modelName: spec.modelName,
+            model,
+            gate: spec.gate,
+            ...(spec.slo ? { slo: spec.slo } : {}),
+            resources: spec.resources.limits,
+          })
+        : undefined;
+      if (gate && gate.status !== 'skipped') {
+        writeGateReports(path.resolve(args.outdir ?? DEFAULT_OUTDIR), name, gate.report);
+      }
+      const objects = renderInferenceService(spec, model, gate);
+      const problems = serviceProblems(spec, objects, gate);
+      if (problems.length > 0) throw new Error(formatServiceProblems(name, problems));
+      const digest = deployedDigest(args.image);
+      const resources = (digest ? withServerImage(objects, digest) : objects).map((object) =>
+        kubernetesResource(name, object, { parent: this }),
+      );
+      const service = resources[objects.findIndex((o) => o.kind === 'Service')] as Deployed['service'];
+      return { objects, service, ...(gate ? { gate } : {}) };
+    } catch (error) {
+      // Reported by `pulumi preview`/`up` as this component's error, without a stack trace.
+      throw new pulumi.ResourceError((error as Error).message, this, true);
+    }
+  }
+}
+
+/** The pushed digest of a Pulumi ModelImage, which the Deployment runs instead of the tag. */
+function deployedDigest(image: InferenceServiceProps['image']): pulumi.Output<string> | undefined {
+  const digest = (image as { repoDigest?: unknown }).repoDigest;
+  return pulumi.Output.isInstance(digest) ? (digest as pulumi.Output<string>) : undefined;
+}

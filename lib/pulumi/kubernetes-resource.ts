@@ -1,0 +1,56 @@
+/**
+ * Maps a rendered Kubernetes object onto its typed `@pulumi/kubernetes` resource. Nothing is
+ * decided here: the object is passed as it was rendered.
+ */
+import * as k8s from '@pulumi/kubernetes';
+import type * as pulumi from '@pulumi/pulumi';
+import { type KubeObject } from '../render';
+
+type KubernetesResourceClass = new (
+  name: string,
+  args: never,
+  opts?: pulumi.CustomResourceOptions,
+) => pulumi.CustomResource;
+
+/** The typed resource class and the child's role (`${name}-<role>`) of each kind a service renders. */
+const KINDS: Readonly<Record<string, { readonly type: KubernetesResourceClass; readonly role: string }>> = {
+  'v1/ServiceAccount': { type: k8s.core.v1.ServiceAccount, role: 'service-account' },
+  'v1/Service': { type: k8s.core.v1.Service, role: 'service' },
+  'apps/v1/Deployment': { type: k8s.apps.v1.Deployment, role: 'deployment' },
+  'autoscaling/v2/HorizontalPodAutoscaler': {
+    type: k8s.autoscaling.v2.HorizontalPodAutoscaler,
+    role: 'autoscaler',
+  },
+  'policy/v1/PodDisruptionBudget': { type: k8s.policy.v1.PodDisruptionBudget, role: 'disruption-budget' },
+  'networking.k8s.io/v1/NetworkPolicy': { type: k8s.networking.v1.NetworkPolicy, role: 'network-policy' },
+  'networking.k8s.io/v1/Ingress': { type: k8s.networking.v1.Ingress, role: 'ingress' },
+};
+
+/** The Pulumi name of an object's resource: `${name}-<role>`. */
+export function kubernetesResourceName(
+  name: string,
+  object: Pick<KubeObject, 'apiVersion' | 'kind'>,
+): string {
+  return `${name}-${kindOf(object).role}`;
+}
+
+/** Registers `object` as its typed @pulumi/kubernetes resource named `${name}-<role>`. */
+export function kubernetesResource(
+  name: string,
+  object: KubeObject,
+  opts: pulumi.CustomResourceOptions,
+): pulumi.CustomResource {
+  const { type, role } = kindOf(object);
+  return new type(`${name}-${role}`, object as never, opts);
+}
+
+function kindOf(object: Pick<KubeObject, 'apiVersion' | 'kind'>) {
+  const kind = KINDS[`${object.apiVersion}/${object.kind}`];
+  if (!kind) {
+    // A renderer produced a kind this adapter does not map: a modelfab bug, not a user error.
+    throw new Error(
+      `modelfab/pulumi has no resource for ${object.apiVersion} ${object.kind}; known: ${Object.keys(KINDS).join(', ')}`,
+    );
+  }
+  return kind;
+}

@@ -1,0 +1,147 @@
+/**
+ * Pulumi under `pulumi.runtime.setMocks` (the official way to unit-test components; the Pulumi CLI
+ * and providers cannot run here): every registered resource and every invoke is recorded, and the
+ * mocked providers answer what the real ones would for the fields modelfab reads.
+ */
+import * as crypto from 'node:crypto';
+import * as pulumi from '@pulumi/pulumi';
+import * as settings from '@pulumi/pulumi/runtime/settings';
+
+export interface RecordedResource {
+  readonly type: string;
+  readonly name: string;
+  readonly inputs: Record<string, any>;
+  /** The provider reference (`urn::id`) the resource was registered with. */
+  readonly provider?: string;
+}
+
+export interface RecordedCall {
+  readonly token: string;
+  readonly inputs: Record<string, any>;
+}
+
+export const ACCOUNT = '123456789012';
+export const ECR_HOST = `${ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com`;
+
+/** The digest the mocked docker provider reports for an image name: derived from it, so stable. */
+export function mockDigest(imageName: string): string {
+  const repository = imageName.replace(/:[^:/]+$/, '');
+  return `${repository}@sha256:${crypto.createHash('sha256').update(imageName).digest('hex')}`;
+}
+
+/** Installs the mocks and returns what they record; `reset()` empties the records between tests. */
+export function installPulumiMocks(options: { preview?: boolean } = {}) {
+  const resources: RecordedResource[] = [];
+  const calls: RecordedCall[] = [];
+  void pulumi.runtime.setMocks(
+    {
+      newResource(args: pulumi.runtime.MockResourceArgs) {
+        const inputs = args.inputs as Record<string, any>;
+        resources.push({
+          type: args.type,
+          name: args.name,
+          inputs,
+          ...(args.provider !== undefined && args.provider !== '' ? { provider: args.provider } : {}),
+        });
+        let state: Record<string, any> = { ...inputs };
+        if (args.type.startsWith('kubernetes:')) {
+          // The API server fills in the namespace the provider defaults to.
+          state = { ...inputs, metadata: { namespace: 'default', ...inputs.metadata } };
+        } else if (args.type === 'docker:index/image:Image') {
+          state = {
+            ...inputs,
+            repoDigest: mockDigest(inputs.imageName),
+            registryServer: inputs.registry?.server,
+          };
+        } else if (args.type === 'aws:ecr/repository:Repository') {
+          state = {
+            ...inputs,
+            registryId: ACCOUNT,
+            repositoryUrl: `${ECR_HOST}/${inputs.name}`,
+            arn: `arn:aws:ecr:eu-west-1:${ACCOUNT}:repository/${inputs.name}`,
+          };
+        }
+        return { id: `${args.name}-id`, state };
+      },
+      call(args: pulumi.runtime.MockCallArgs) {
+        calls.push({ token: args.token, inputs: args.inputs as Record<string, any> });
+        if (args.token === 'aws:ecr/getAuthorizationToken:getAuthorizationToken') {
+          return {
+            userName: 'AWS',
+            password: 'mock-ecr-token',
+            authorizationToken: Buffer.from('AWS:mock-ecr-token').toString('base64'),
+            proxyEndpoint: `https://${ECR_HOST}`,
+            expiresAt: '2026-11-23T12:00:00Z',
+            registryId: args.inputs.registryId,
+            id: 'eu-west-1',
+          };
+        }
+        return {};
+      },
+    },
+    'modelfab',
+    'test',
+    options.preview ?? false,
+  );
+  return {
+    resources,
+    calls,
+    reset() {
+      resources.length = 0;
+      calls.length = 0;
+    },
+    ofType: (type: string) => resources.filter((r) => r.type === type),
+    /**
+     * The URN of every resource the mocks registered. A child's URN carries its parent's type:
+     * `urn:pulumi:test::modelfab::modelfab:index:InferenceService$kubernetes:apps/v1:Deployment::iris-deployment`.
+     */
+    urns(): string[] {
+      const monitor = settings.getMonitor() as unknown as { getRegisteredResources(): Map<string, unknown> };
+      return [...monitor.getRegisteredResources().keys()];
+    },
+  };
+}
+
+/** The value of an Output (undefined while unknown, as in a preview). */
+export function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    // apply runs only with a known value; the promise rejects with the output's error.
+    output.apply((value) => resolve(value));
+    (output as unknown as { promise(): Promise<T> }).promise().catch(reject);
+  });
+}
+
+/** What a program run under the mocks left: its result, and the errors Pulumi would report. */
+export interface ProgramRun<T> {
+  readonly result?: T;
+  /** Errors the program threw or left as unhandled rejections (how Pulumi's runner sees them). */
+  readonly errors: readonly Error[];
+}
+
+/**
+ * Runs a Pulumi program the way Pulumi's Node.js runner does: unhandled rejections are the
+ * program's errors (a component's failed async initialisation reaches the engine that way), and
+ * the run ends when every outstanding resource operation has. While it runs, the test runner's
+ * own unhandled-rejection listeners are set aside, then restored.
+ */
+export async function runProgram<T>(program: () => T | Promise<T>): Promise<ProgramRun<T>> {
+  const saved = process.listeners('unhandledRejection');
+  process.removeAllListeners('unhandledRejection');
+  const errors: Error[] = [];
+  const capture = (reason: unknown) => errors.push(reason as Error);
+  process.on('unhandledRejection', capture);
+  try {
+    let result: T | undefined;
+    try {
+      result = await program();
+    } catch (error) {
+      errors.push(error as Error);
+    }
+    await settings.waitForRPCs();
+    await new Promise((resolve) => setTimeout(resolve, 20)); // let the last rejections surface
+    return { ...(result !== undefined ? { result } : {}), errors };
+  } finally {
+    process.removeListener('unhandledRejection', capture);
+    for (const listener of saved) process.on('unhandledRejection', listener);
+  }
+}

@@ -2,7 +2,8 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type BatchSettingResult } from '../lib/gate';
 import { batchSettings, chooseSetting, queueDelayFor, stabilityFor } from '../lib/gate/measure-performance';
-import { stability, type WindowStats } from '../lib/gate/statistics';
+import { type WindowStats } from '../lib/gate/gate-report';
+import { stability } from '../lib/gate/statistics';
 import { inspectModel } from '../lib/model';
 
 const IRIS = inspectModel(path.resolve(__dirname, '../examples/iris/model/iris.onnx'));

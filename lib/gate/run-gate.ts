@@ -183,7 +183,7 @@ function runGateNow(run: GateRun): Promise<GateReport> {
       try {
         resolve(settle(run, lookup, Buffer.concat(chunks).toString('utf8'), signal ?? `code ${code}`));
       } catch (error) {
-        reject(error as Error);
+        reject(error);
       }
     });
     child.stdin.on('error', () => undefined); // a worker that died early is reported on close

@@ -137,7 +137,8 @@ export async function runProgram<T>(program: () => T | Promise<T>): Promise<Prog
     } catch (error) {
       errors.push(error as Error);
     }
-    await settings.waitForRPCs();
+    // Internal to the SDK (not in its typings), and what its own runner awaits before exiting.
+    await (settings as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
     await new Promise((resolve) => setTimeout(resolve, 20)); // let the last rejections surface
     return { ...(result !== undefined ? { result } : {}), errors };
   } finally {

@@ -180,11 +180,9 @@ function runGateNow(run: GateRun): Promise<GateReport> {
         reject(gateError(run, `the benchmark worker failed to start or timed out: ${failure.message}`));
         return;
       }
-      try {
-        resolve(settle(run, lookup, Buffer.concat(chunks).toString('utf8'), signal ?? `code ${code}`));
-      } catch (error) {
-        reject(error);
-      }
+      const stdout = Buffer.concat(chunks).toString('utf8');
+      // settle throws the gate's own errors; as a rejection they keep their type and message.
+      resolve(new Promise<GateReport>((ok) => ok(settle(run, lookup, stdout, signal ?? `code ${code}`))));
     });
     child.stdin.on('error', () => undefined); // a worker that died early is reported on close
     child.stdin.end(workerInput(run));

@@ -5,6 +5,7 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^modelfab\/cdk8s$/, replacement: path.resolve(import.meta.dirname, 'lib/cdk8s/index.ts') },
+      { find: /^modelfab\/pulumi$/, replacement: path.resolve(import.meta.dirname, 'lib/pulumi/index.ts') },
       { find: /^modelfab$/, replacement: path.resolve(import.meta.dirname, 'lib/index.ts') },
     ],
   },

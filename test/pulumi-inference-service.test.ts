@@ -1,0 +1,236 @@
+/**
+ * The Pulumi InferenceService under `pulumi.runtime.setMocks`: which resources it registers (typed
+ * @pulumi/kubernetes classes, parented to the component, through the provider given), what they
+ * contain (schema-valid, policy-clean objects), its outputs, and how it fails.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as k8s from '@pulumi/kubernetes';
+import type * as pulumi from '@pulumi/pulumi';
+import { App, Chart } from 'cdk8s';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import * as cdk8s from '../lib/cdk8s';
+import { type GateReport } from '../lib/gate';
+import { InferenceService, type InferenceServiceArgs } from '../lib/pulumi';
+import { checkPolicy, type KubeObject } from '../lib/render';
+import { validateAgainstSchema } from './support/kube-schema';
+import { installPulumiMocks, runProgram, valueOf } from './support/pulumi-mocks';
+
+const mocks = installPulumiMocks();
+const IRIS_DIR = path.resolve(__dirname, '../examples/iris/model');
+const IRIS = path.join(IRIS_DIR, 'iris.onnx');
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'modelfab-pulumi-service-'));
+const BASE: InferenceServiceArgs = {
+  model: IRIS,
+  image: 'ghcr.io/acme/iris:1.0.0',
+  namespace: 'ml',
+  outdir: path.join(scratch, 'out'),
+};
+beforeAll(() => vi.stubEnv('MODELFAB_CACHE_DIR', path.join(scratch, 'cache')));
+afterAll(() => {
+  vi.unstubAllEnvs();
+  fs.rmSync(scratch, { recursive: true, force: true });
+});
+
+/** Runs a program that creates one service and returns it with its resolved outputs. */
+async function deploy(args: InferenceServiceArgs, opts?: pulumi.ComponentResourceOptions) {
+  mocks.reset();
+  const run = await runProgram(async () => {
+    const service = new InferenceService('iris', args, opts);
+    return {
+      service,
+      url: await valueOf(service.url),
+      serviceName: await valueOf(service.serviceName),
+      namespace: await valueOf(service.namespace),
+      gateStatus: await valueOf(service.gateStatus),
+      gateReport: await valueOf(service.gateReport),
+    };
+  });
+  const kube = mocks.resources.filter((r) => r.type.startsWith('kubernetes:'));
+  return { ...run, kube, objects: kube.map((r) => r.inputs as KubeObject) };
+}
+
+describe('resources', () => {
+  it('registers each object as its typed @pulumi/kubernetes resource, named <name>-<role>, under the component', async () => {
+    const { errors, kube } = await deploy({
+      ...BASE,
+      ingress: { hosts: ['iris.example.com'], tls: { clusterIssuer: 'letsencrypt' } },
+    });
+    expect(errors).toEqual([]);
+    expect(kube.map((r) => `${r.type} ${r.name}`).sort()).toEqual([
+      'kubernetes:apps/v1:Deployment iris-deployment',
+      'kubernetes:autoscaling/v2:HorizontalPodAutoscaler iris-autoscaler',
+      'kubernetes:core/v1:Service iris-service',
+      'kubernetes:core/v1:ServiceAccount iris-service-account',
+      'kubernetes:networking.k8s.io/v1:Ingress iris-ingress',
+      'kubernetes:networking.k8s.io/v1:NetworkPolicy iris-network-policy',
+      'kubernetes:policy/v1:PodDisruptionBudget iris-disruption-budget',
+    ]);
+    const urns = mocks.urns();
+    expect(urns).toContain('urn:pulumi:test::modelfab::modelfab:index:InferenceService::iris');
+    for (const r of kube) {
+      expect(urns).toContain(
+        `urn:pulumi:test::modelfab::modelfab:index:InferenceService$${r.type}::${r.name}`,
+      );
+    }
+  });
+
+  it('registers no HPA with fixed replicas and no Ingress without ingress', async () => {
+    const { kube } = await deploy({ ...BASE, replicas: 3 });
+    expect(kube.map((r) => r.name).sort()).toEqual([
+      'iris-deployment',
+      'iris-disruption-budget',
+      'iris-network-policy',
+      'iris-service',
+      'iris-service-account',
+    ]);
+  });
+
+  it('gives every object the provider from the resource options', async () => {
+    mocks.reset();
+    const provider = new k8s.Provider('prod', { kubeconfig: 'apiVersion: v1\nkind: Config\n' });
+    const { kube, errors } = await deploy(BASE, { provider });
+    expect(errors).toEqual([]);
+    expect(kube).toHaveLength(6);
+    for (const r of kube)
+      expect(r.provider).toMatch(/^urn:pulumi:test::modelfab::pulumi:providers:kubernetes::prod::/);
+  });
+
+  it('registers objects that validate against the Kubernetes OpenAPI schemas and pass the policy check', async () => {
+    const { objects } = await deploy({
+      ...BASE,
+      ingress: { hosts: ['iris.example.com'], className: 'nginx', tls: { secretName: 'iris-tls' } },
+      apiKey: { secretName: 'iris-api-key' },
+    });
+    expect(objects).toHaveLength(7);
+    for (const object of objects) await validateAgainstSchema(object);
+    expect(checkPolicy(objects)).toEqual({ violations: [], waived: [] });
+  });
+});
+
+describe('outputs', () => {
+  it('names the Service and its in-cluster URL', async () => {
+    const { result } = await deploy(BASE);
+    expect(result).toMatchObject({
+      serviceName: 'iris',
+      namespace: 'ml',
+      url: 'http://iris.ml.svc.cluster.local:8080',
+      gateStatus: 'none',
+      gateReport: undefined,
+    });
+  });
+
+  it("takes the namespace the Service landed in when the props name none (the provider's default)", async () => {
+    const { result } = await deploy({ model: IRIS, image: 'ghcr.io/acme/iris:1.0.0' });
+    expect(result?.url).toBe('http://iris.default.svc.cluster.local:8080');
+  });
+
+  it('exposes the gate report and writes the reports to outdir', async () => {
+    const outdir = path.join(scratch, 'gate-out');
+    const { errors, result } = await deploy({
+      ...BASE,
+      outdir,
+      gate: {
+        latencyP99Ms: 50,
+        accuracy: { dataset: path.join(IRIS_DIR, 'eval.jsonl'), min: 0.9 },
+        budgetSeconds: 2,
+        maxBatchSize: 2,
+      },
+    });
+    expect(errors).toEqual([]);
+    expect(result?.gateStatus).toBe('passed');
+    const report = result?.gateReport as GateReport;
+    expect(report.passed).toBe(true);
+    expect(report.model.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(fs.readdirSync(outdir).sort()).toEqual(['iris.gate.json', 'iris.gate.md', 'iris.gate.svg']);
+    expect(JSON.parse(fs.readFileSync(path.join(outdir, 'iris.gate.json'), 'utf8')).model.sha256).toBe(
+      report.model.sha256,
+    );
+  }, 60_000);
+
+  it('says skipped, and annotates the Deployment, with MODELFAB_GATE=skip', async () => {
+    vi.stubEnv('MODELFAB_GATE', 'skip');
+    try {
+      const { result, objects } = await deploy({ ...BASE, gate: { latencyP99Ms: 0.001 } });
+      expect(result?.gateStatus).toBe('skipped');
+      const deployment = objects.find((o) => o.kind === 'Deployment')!;
+      expect(deployment.metadata.annotations?.['modelfab.dev/gate']).toBe('skipped');
+    } finally {
+      vi.stubEnv('MODELFAB_GATE', '');
+    }
+  });
+});
+
+describe('failures', () => {
+  /** What cdk8s prints for the same props: the reference the Pulumi message must equal. */
+  function cdk8sMessage(args: InferenceServiceArgs): string {
+    const app = new App({ outdir: fs.mkdtempSync(path.join(scratch, 'cdk8s-')) });
+    const { outdir: _outdir, ...props } = args;
+    // A chart named so that the construct path is the Pulumi name's, `iris`: the App's child.
+    new cdk8s.InferenceService(new Chart(app, 'prod'), 'iris', props);
+    try {
+      app.synth();
+    } catch (error) {
+      return (error as Error).message.replaceAll('[prod/iris]', '[iris]');
+    }
+    throw new Error('cdk8s synth did not fail');
+  }
+
+  it('a failed gate fails the program with the message cdk8s prints, and registers no Kubernetes object', async () => {
+    const args: InferenceServiceArgs = {
+      ...BASE,
+      gate: { latencyP99Ms: 0.0001, budgetSeconds: 1, maxBatchSize: 1 },
+    };
+    const expected = cdk8sMessage(args); // measures once; the Pulumi run below reads the cache
+    expect(expected).toMatch(
+      /^Validation failed with the following errors:\n {2}\[iris\] gate failed: latency p99 .* > latencyP99Ms 0\.0001 /,
+    );
+    const { errors, kube } = await deploy(args);
+    expect(kube).toEqual([]);
+    expect(new Set(errors.map((e) => e.message)).size).toBe(1);
+    expect(errors[0].message).toContain(expected);
+    expect(errors[0].message).toMatch(/^error serializing property "outputs": Validation failed/);
+    expect((errors[0] as { __pulumResourceError?: boolean }).__pulumResourceError).toBe(true);
+  }, 60_000);
+
+  it('a policy violation fails with the rule, the object and how to waive it', async () => {
+    const args: InferenceServiceArgs = { ...BASE, image: 'ghcr.io/acme/iris' };
+    const { errors, kube } = await deploy(args);
+    expect(kube).toEqual([]);
+    expect(errors[0].message).toContain(cdk8sMessage(args));
+    expect(errors[0].message).toMatch(
+      /\[iris\] policy image-tag failed on Deployment\/ml\/iris: .*waive: \{ 'image-tag'/,
+    );
+  });
+
+  it('an SLO the autoscaling cannot hold fails with the capacity plan', async () => {
+    const args: InferenceServiceArgs = {
+      ...BASE,
+      gate: { latencyP99Ms: 50, budgetSeconds: 2, maxBatchSize: 2 },
+      slo: { targetRps: 100_000_000 },
+      autoscaling: { maxReplicas: 2 },
+    };
+    const { errors, kube } = await deploy(args);
+    expect(kube).toEqual([]);
+    expect(errors[0].message).toContain(cdk8sMessage(args));
+    expect(errors[0].message).toMatch(/\[iris\] .*maxReplicas/);
+  }, 60_000);
+
+  it.each([
+    [
+      'a bad prop',
+      { ...BASE, autoscaling: { minReplicas: 0 } },
+      /^\[iris\] autoscaling\.minReplicas must be an integer from 1 to 10000, got 0; use at least 1$/,
+    ],
+    ['a missing model', { ...BASE, model: path.join(scratch, 'none.onnx') }, /^\[iris\] .*none\.onnx/],
+    ['an invalid name', { ...BASE, name: 'Iris!' }, /^\[iris\] name "Iris!"/],
+  ] as const)(
+    '%s throws in the constructor, naming the resource, before anything is registered',
+    (_, args, message) => {
+      mocks.reset();
+      expect(() => new InferenceService('iris', args as InferenceServiceArgs)).toThrow(message);
+      expect(mocks.resources).toEqual([]);
+    },
+  );
+});

@@ -1,0 +1,183 @@
+/**
+ * One renderer, two engines: the same props through the cdk8s construct (real synth) and through
+ * the Pulumi component (under mocks) give the same Kubernetes objects, field for field, once the
+ * engines' own metadata is removed. Each row is a prop set users deploy.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { App, Chart } from 'cdk8s';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import * as cdk8s from '../lib/cdk8s';
+import { type InferenceServiceProps, type ModelImageProps } from '../lib/core';
+import { type KubeObject } from '../lib/render';
+import { installPulumiMocks, mockDigest, runProgram } from './support/pulumi-mocks';
+import * as pulumiEngine from '../lib/pulumi';
+
+const mocks = installPulumiMocks();
+const IRIS_DIR = path.resolve(__dirname, '../examples/iris/model');
+const IRIS = path.join(IRIS_DIR, 'iris.onnx');
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'modelfab-parity-'));
+beforeAll(() => {
+  // Both engines read the gate's result from one cache: the first measures, the second reuses it,
+  // so the gate's tuned settings are the same numbers on both sides.
+  vi.stubEnv('MODELFAB_CACHE_DIR', path.join(scratch, 'cache'));
+});
+afterAll(() => {
+  vi.unstubAllEnvs();
+  fs.rmSync(scratch, { recursive: true, force: true });
+});
+
+const BASE = {
+  model: IRIS,
+  image: 'ghcr.io/acme/iris:1.0.0',
+  namespace: 'ml',
+} satisfies InferenceServiceProps;
+const GATE = {
+  latencyP99Ms: 20,
+  minThroughputRps: 50,
+  accuracy: { dataset: path.join(IRIS_DIR, 'eval.jsonl'), min: 0.9 },
+  parity: { dataset: path.join(IRIS_DIR, 'expected.jsonl'), atol: 1e-5, rtol: 1e-4 },
+  budgetSeconds: 5,
+  maxBatchSize: 4,
+};
+
+/** The objects cdk8s synthesizes for one service named `name`, in a chart without a namespace. */
+function synthCdk8s(name: string, props: InferenceServiceProps): KubeObject[] {
+  const app = new App({ outdir: fs.mkdtempSync(path.join(scratch, 'cdk8s-')) });
+  const chart = new Chart(app, 'parity');
+  new cdk8s.InferenceService(chart, name, props);
+  app.synth();
+  return chart.toJson() as KubeObject[];
+}
+
+const KUBERNETES = /^kubernetes:/;
+
+/** The inputs of every Kubernetes resource the Pulumi component registers, in registration order. */
+async function deployPulumi(name: string, props: pulumiEngine.InferenceServiceArgs): Promise<KubeObject[]> {
+  mocks.reset();
+  const run = await runProgram(() => {
+    new pulumiEngine.InferenceService(name, { ...props, outdir: path.join(scratch, 'pulumi') });
+  });
+  expect(run.errors).toEqual([]);
+  return mocks.resources.filter((r) => KUBERNETES.test(r.type)).map((r) => r.inputs as KubeObject);
+}
+
+/** Engine-only metadata: nothing today (both engines keep the rendered metadata as is); kept explicit. */
+function normalize(objects: readonly KubeObject[]): KubeObject[] {
+  return [...objects]
+    .map((o) => JSON.parse(JSON.stringify(o)) as KubeObject)
+    .sort((a, b) => `${a.kind}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.name}`));
+}
+
+const ROWS: Array<{ readonly row: string; readonly props: InferenceServiceProps; readonly kinds: number }> = [
+  { row: 'defaults (HPA from the default autoscaling)', props: BASE, kinds: 6 },
+  {
+    row: 'autoscaling with memory target and slow scale-down',
+    props: {
+      ...BASE,
+      autoscaling: {
+        minReplicas: 3,
+        maxReplicas: 12,
+        cpuUtilization: 60,
+        memoryUtilization: 80,
+        scaleDownStabilizationSeconds: 600,
+      },
+    },
+    kinds: 6,
+  },
+  { row: 'fixed replicas (no HPA)', props: { ...BASE, replicas: 2 }, kinds: 5 },
+  {
+    row: 'ingress with TLS from cert-manager, network peers, labels and env',
+    props: {
+      ...BASE,
+      ingress: { hosts: ['iris.example.com'], className: 'nginx', tls: { clusterIssuer: 'letsencrypt' } },
+      networkPolicy: {
+        allowFrom: [{ namespaceLabels: { 'kubernetes.io/metadata.name': 'gateway' } }],
+        metricsFrom: [{ namespaceLabels: { 'kubernetes.io/metadata.name': 'monitoring' } }],
+      },
+      labels: { 'app.kubernetes.io/part-of': 'iris-demo' },
+      env: { LOG_LEVEL: 'info' },
+    },
+    kinds: 7,
+  },
+  {
+    row: 'policy waiver (untagged image on a dev cluster)',
+    props: {
+      ...BASE,
+      image: 'ghcr.io/acme/iris',
+      policy: { waive: { 'image-tag': 'dev cluster follows latest' } },
+    },
+    kinds: 6,
+  },
+  {
+    row: 'API key from a Secret',
+    props: { ...BASE, apiKey: { secretName: 'iris-api-key', key: 'token' } },
+    kinds: 6,
+  },
+  {
+    row: 'gate on, with SLO-sized replicas',
+    props: { ...BASE, gate: GATE, slo: { targetRps: 2000 }, autoscaling: { maxReplicas: 20 } },
+    kinds: 6,
+  },
+];
+
+describe('cdk8s and Pulumi render the same objects', () => {
+  it.each(ROWS)(
+    '$row',
+    async ({ props, kinds }) => {
+      const fromCdk8s = synthCdk8s('iris', props);
+      const fromPulumi = await deployPulumi('iris', props);
+      expect(fromPulumi).toHaveLength(kinds);
+      expect(normalize(fromPulumi)).toEqual(normalize(fromCdk8s));
+      if (props.gate) {
+        // The gate ran and its outcome is in both: the verdict annotation and the tuned batching.
+        const deployment = fromPulumi.find((o) => o.kind === 'Deployment') as any;
+        expect(deployment.metadata.annotations['modelfab.dev/gate']).toBe('passed');
+        const env = deployment.spec.template.spec.containers[0].env.map((e: { name: string }) => e.name);
+        expect(env).toContain('MODELFAB_MAX_BATCH_SIZE');
+      }
+    },
+    120_000,
+  );
+
+  it('without a namespace, neither engine sets one (the provider or kubectl context decides)', async () => {
+    const props = { model: IRIS, image: 'ghcr.io/acme/iris:1.0.0' };
+    const fromPulumi = await deployPulumi('iris', props);
+    expect(fromPulumi.every((o) => o.metadata.namespace === undefined)).toBe(true);
+    expect(normalize(fromPulumi)).toEqual(normalize(synthCdk8s('iris', props)));
+  });
+
+  it('a ModelImage: the same objects, except that Pulumi runs the pushed digest instead of the tag', async () => {
+    const imageProps: ModelImageProps = { model: IRIS, repository: 'ghcr.io/acme/iris' };
+    const app = new App({ outdir: fs.mkdtempSync(path.join(scratch, 'cdk8s-image-')) });
+    const chart = new Chart(app, 'parity');
+    const cdk8sImage = new cdk8s.ModelImage(chart, 'image', imageProps);
+    new cdk8s.InferenceService(chart, 'iris', { image: cdk8sImage, namespace: 'ml' });
+    app.synth();
+    const fromCdk8s = chart.toJson() as KubeObject[];
+
+    mocks.reset();
+    const outdir = path.join(scratch, 'pulumi-image');
+    const run = await runProgram(() => {
+      const image = new pulumiEngine.ModelImage('image', {
+        ...imageProps,
+        registry: { server: 'ghcr.io', username: 'acme', password: 'token' },
+        outdir,
+      });
+      new pulumiEngine.InferenceService('iris', { image, namespace: 'ml', outdir });
+    });
+    expect(run.errors).toEqual([]);
+    const fromPulumi = mocks.resources
+      .filter((r) => KUBERNETES.test(r.type))
+      .map((r) => r.inputs as KubeObject);
+
+    const digest = mockDigest(`ghcr.io/acme/iris:${cdk8sImage.tag}`);
+    const container = (objects: readonly KubeObject[]) =>
+      (objects.find((o) => o.kind === 'Deployment') as any).spec.template.spec.containers[0];
+    expect(container(fromCdk8s).image).toBe(`ghcr.io/acme/iris:${cdk8sImage.tag}`);
+    expect(container(fromPulumi).image).toBe(digest);
+    container(fromPulumi).image = container(fromCdk8s).image;
+    expect(normalize(fromPulumi)).toEqual(normalize(fromCdk8s));
+  });
+});

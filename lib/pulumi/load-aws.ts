@@ -5,10 +5,17 @@
 import type * as aws from '@pulumi/aws';
 import { ModelfabValidationError } from '../core';
 
-export function loadAws(name: string): typeof aws {
+/**
+ * @param name the ModelImage's name, for the message
+ * @param load how to load the module (tests pass one that fails)
+ */
+export function loadAws(
+  name: string,
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- optional, loaded on use
+  load: () => unknown = () => require('@pulumi/aws'),
+): typeof aws {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports -- optional, loaded on use
-    return require('@pulumi/aws') as typeof aws;
+    return load() as typeof aws;
   } catch (error) {
     throw new ModelfabValidationError(
       name,

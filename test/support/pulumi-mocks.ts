@@ -102,6 +102,17 @@ export function installPulumiMocks(options: { preview?: boolean } = {}) {
   };
 }
 
+/** The key and value that mark a secret in serialized resource inputs (Pulumi's wire format). */
+const SECRET_SIG = ['4dabf18193072939515e22adb298388d', '1b47061264138c4ac30d75fd1eb44270'] as const;
+
+/** The value inside a secret as the mocks receive it, or undefined when `input` is not a secret. */
+export function secretValue(input: unknown): unknown {
+  const marked = input as Record<string, unknown> | null;
+  return typeof marked === 'object' && marked !== null && marked[SECRET_SIG[0]] === SECRET_SIG[1]
+    ? marked.value
+    : undefined;
+}
+
 /** The value of an Output (undefined while unknown, as in a preview). */
 export function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
   return new Promise<T>((resolve, reject) => {

@@ -9,7 +9,7 @@ import { App, Chart } from 'cdk8s';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { InferenceService, type InferenceServiceProps } from '../lib/cdk8s';
 import { defaultModelName, type GateProps, PropsChecker, resolveGate } from '../lib/core';
-import { type GateReport, runGateSync } from '../lib/gate';
+import { type GateReport, runGate, runGateSync } from '../lib/gate';
 import { inspectModel } from '../lib/model';
 import * as fx from './support/gate-fixtures';
 
@@ -182,6 +182,42 @@ describe('gate robustness', () => {
       /\[test\/svc\] gate could not run: .*"x".*\[1, ?4\]/,
     );
   });
+});
+
+describe('runGate (without blocking, for Pulumi)', () => {
+  function run(modelPath: string, props: GateProps) {
+    return runGate({
+      constructPath: 'test/async',
+      modelName: defaultModelName(modelPath),
+      model: inspectModel(modelPath),
+      gate: resolveGate(
+        new PropsChecker('test/async'),
+        { budgetSeconds: 1, maxBatchSize: 2, ...props },
+        process.cwd(),
+      ),
+      resources: { cpuMillis: 1000, memoryBytes: 512 * 2 ** 20 },
+      cacheDir: fs.mkdtempSync(path.join(scratch, 'async-cache-')),
+    });
+  }
+
+  it('runs the benchmarks of one program one at a time, so they do not measure each other', async () => {
+    const started = performance.now();
+    const [a, b] = await Promise.all([run(IRIS, { latencyP99Ms: 50 }), run(IRIS, { latencyP99Ms: 40 })]);
+    const wallMs = performance.now() - started;
+    expect([a.cached, b.cached]).toEqual([false, false]);
+    expect(a.measurements.latency.samples).toBeGreaterThan(0);
+    expect(b.measurements.latency.samples).toBeGreaterThan(0);
+    // Had they overlapped, the two would have taken less than the sum of their own durations.
+    expect(wallMs).toBeGreaterThanOrEqual(a.measurements.durationMs + b.measurements.durationMs);
+  }, 60_000);
+
+  it('rejects with the same message as the blocking run when the model fails, and keeps the queue going', async () => {
+    await expect(run(fx.failingModel(scratch), {})).rejects.toThrow(
+      /\[test\/async\] gate could not run: .*"x".*\[1, ?4\]/,
+    );
+    const next = await run(IRIS, { latencyP99Ms: 50 });
+    expect(next.measurements.latency.samples).toBeGreaterThan(0);
+  }, 60_000);
 });
 
 describe('InferenceService with a gate', () => {

@@ -1,0 +1,57 @@
+/**
+ * `pulumi preview` runs the same program with the engine in dry-run mode: the gate runs there too,
+ * so a model that misses its thresholds is stopped before `pulumi up` is ever run.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as pulumi from '@pulumi/pulumi';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { InferenceService, ModelImage } from '../lib/pulumi';
+import { installPulumiMocks, runProgram } from './support/pulumi-mocks';
+
+const mocks = installPulumiMocks({ preview: true });
+const IRIS = path.resolve(__dirname, '../examples/iris/model/iris.onnx');
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'modelfab-pulumi-preview-'));
+beforeAll(() => vi.stubEnv('MODELFAB_CACHE_DIR', path.join(scratch, 'cache')));
+afterAll(() => {
+  vi.unstubAllEnvs();
+  fs.rmSync(scratch, { recursive: true, force: true });
+});
+
+describe('pulumi preview', () => {
+  it('is a dry run', () => {
+    expect(pulumi.runtime.isDryRun()).toBe(true);
+  });
+
+  it('plans the image and every object of a service that passes its gate', async () => {
+    const outdir = path.join(scratch, 'out');
+    const run = await runProgram(() => {
+      const image = new ModelImage('iris', { model: IRIS, ecr: true, outdir });
+      new InferenceService('iris', {
+        image,
+        namespace: 'ml',
+        gate: { latencyP99Ms: 50, budgetSeconds: 2, maxBatchSize: 2 },
+        outdir,
+      });
+    });
+    expect(run.errors).toEqual([]);
+    expect(mocks.resources.filter((r) => r.type.startsWith('kubernetes:'))).toHaveLength(6);
+    expect(fs.existsSync(path.join(outdir, 'iris.gate.svg'))).toBe(true);
+  }, 60_000);
+
+  it('fails on a missed gate, with its message, before anything is deployed', async () => {
+    mocks.reset();
+    const run = await runProgram(() => {
+      new InferenceService('iris', {
+        model: IRIS,
+        image: 'ghcr.io/acme/iris:1.0.0',
+        gate: { latencyP99Ms: 0.0001, budgetSeconds: 1, maxBatchSize: 1 },
+        outdir: path.join(scratch, 'failed'),
+      });
+    });
+    expect(run.errors.length).toBeGreaterThan(0);
+    expect(run.errors[0].message).toMatch(/\[iris\] gate failed: latency p99 .* > latencyP99Ms 0\.0001/);
+    expect(mocks.resources.filter((r) => r.type.startsWith('kubernetes:'))).toEqual([]);
+  }, 60_000);
+});

@@ -1,5 +1,4 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { App, Chart } from 'cdk8s';
@@ -7,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { InferenceService, ModelImage, type ModelImageProps } from '../lib/cdk8s';
 import { isModelImageSource, ModelfabValidationError, parseServingConfigFile } from '../lib/core';
 import { IMAGE_METADATA_FILE, isCopiedFile, type KubeObject } from '../lib/render';
+import { fileTree, sha256File } from './support/file-tree';
 import { makeTempDir, removeDir, writeFixtureModels } from './support/fixture-models';
 
 const IRIS = path.resolve(__dirname, '../examples/iris/model/iris.onnx');
@@ -28,22 +28,6 @@ function synth(props: ModelImageProps, outdir = fs.mkdtempSync(path.join(scratch
   return { app, chart, image, outdir };
 }
 
-function sha256File(file: string): string {
-  return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
-}
-
-/** Every file under `dir`, relative, '/'-separated, sorted, with its sha256. */
-function tree(dir: string): Array<[string, string]> {
-  return fs
-    .readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => {
-      const full = path.join(e.parentPath, e.name);
-      return [path.relative(dir, full).split(path.sep).join('/'), sha256File(full)] as [string, string];
-    })
-    .sort(([a], [b]) => (a < b ? -1 : 1));
-}
-
 function errorOf(run: () => unknown): ModelfabValidationError {
   try {
     run();
@@ -59,7 +43,7 @@ describe('ModelImage', () => {
     const { image, outdir } = synth(BASE);
     expect(image.contextDir).toBe(path.join(outdir, 'prod-image.image'));
     expect(fs.readdirSync(outdir).sort()).toEqual(['prod-image.image', 'prod.k8s.yaml']);
-    const written = tree(image.contextDir).filter(([file]) => file !== IMAGE_METADATA_FILE);
+    const written = fileTree(image.contextDir).filter(([file]) => file !== IMAGE_METADATA_FILE);
     expect(written).toEqual(image.context.files.map((f) => [f.path, f.sha256]));
     // what `modelfab build` reads; outside the hash and outside what the build sees
     expect(JSON.parse(fs.readFileSync(path.join(image.contextDir, IMAGE_METADATA_FILE), 'utf8'))).toEqual({
@@ -113,11 +97,11 @@ describe('ModelImage', () => {
     const first = synth(BASE);
     const second = synth(BASE);
     expect(second.image.tag).toBe(first.image.tag);
-    expect(tree(second.image.contextDir)).toEqual(tree(first.image.contextDir));
+    expect(fileTree(second.image.contextDir)).toEqual(fileTree(first.image.contextDir));
     // A re-synth into the same outdir leaves nothing of the previous context behind.
     fs.writeFileSync(path.join(first.image.contextDir, 'stale.txt'), 'old');
     const again = synth({ ...BASE, runtime: 'triton' }, first.outdir);
-    expect(tree(again.image.contextDir).map(([p]) => p)).toEqual([
+    expect(fileTree(again.image.contextDir).map(([p]) => p)).toEqual([
       '.dockerignore',
       IMAGE_METADATA_FILE,
       'Dockerfile',

@@ -3,7 +3,6 @@
  * ModelImage's, byte for byte), the docker Image it builds and pushes, the ECR repository it
  * creates and the login it asks ECR for, and every way its arguments can be wrong.
  */
-import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -21,25 +20,13 @@ import {
   secretValue,
   valueOf,
 } from './support/pulumi-mocks';
+import { fileTree } from './support/file-tree';
 
 const mocks = installPulumiMocks();
 const IRIS = path.resolve(__dirname, '../examples/iris/model/iris.onnx');
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'modelfab-pulumi-image-'));
 afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
 const REGISTRY = { server: 'ghcr.io', username: 'acme', password: 'ghp-token' };
-
-/** Every file under dir with its sha256, sorted. */
-function tree(dir: string): Array<[string, string]> {
-  return fs
-    .readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => {
-      const full = path.join(e.parentPath, e.name);
-      const digest = crypto.createHash('sha256').update(fs.readFileSync(full)).digest('hex');
-      return [path.relative(dir, full), digest] as [string, string];
-    })
-    .sort(([a], [b]) => a.localeCompare(b));
-}
 
 async function build(args: ModelImageArgs, name = 'iris') {
   mocks.reset();
@@ -67,7 +54,7 @@ describe('to a registry', () => {
     expect(image.tag).toBe(reference.tag);
     expect(image.imageRef).toBe(`ghcr.io/acme/iris:${reference.tag}`);
     expect(image.contextDir).toBe(path.join(scratch, 'out', 'iris.image'));
-    const withoutMetadata = (dir: string) => tree(dir).filter(([file]) => file !== IMAGE_METADATA_FILE);
+    const withoutMetadata = (dir: string) => fileTree(dir).filter(([file]) => file !== IMAGE_METADATA_FILE);
     expect(withoutMetadata(image.contextDir)).toEqual(withoutMetadata(reference.contextDir));
   });
 

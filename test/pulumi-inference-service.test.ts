@@ -207,7 +207,8 @@ describe('failures', () => {
   it('an SLO the autoscaling cannot hold fails with the capacity plan', async () => {
     const args: InferenceServiceArgs = {
       ...BASE,
-      gate: { latencyP99Ms: 50, budgetSeconds: 2, maxBatchSize: 2 },
+      // Budget enough for the throughput search to find a rate: the plan needs one.
+      gate: { latencyP99Ms: 20, budgetSeconds: 4, maxBatchSize: 2 },
       slo: { targetRps: 100_000_000 },
       autoscaling: { maxReplicas: 2 },
     };

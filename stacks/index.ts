@@ -1,0 +1,70 @@
+// The stack program: one ONNX model built into an image, pushed, gated and served on Kubernetes,
+// from the stack's `modelfab:*` config (stacks/Pulumi.<stack>.yaml; see stack-config.ts for the
+// keys). `pulumi up` runs it from its sources (Pulumi.yaml: main: stacks/index.ts), with this
+// folder as the working directory; paths in the config are relative to the project root.
+import * as path from 'node:path';
+import * as k8s from '@pulumi/kubernetes';
+import * as pulumi from '@pulumi/pulumi';
+import { InferenceService, ModelImage } from '../lib/pulumi';
+import { CONFIG_NAMESPACE, readStackConfig, StackConfigError } from './stack-config';
+
+const PROJECT_ROOT = path.resolve(__dirname, '..');
+
+/**
+ * A config or props error, as Pulumi prints it without a stack trace: the message names the key or
+ * prop and the fix, and the trace would only point here.
+ */
+function cleanError(error: unknown): unknown {
+  const named = error as { name?: unknown; message?: unknown };
+  return error instanceof StackConfigError || named?.name === 'ModelfabValidationError'
+    ? new pulumi.RunError(String(named.message))
+    : error;
+}
+
+function deploy() {
+  const config = new pulumi.Config(CONFIG_NAMESPACE);
+  const prefix = `${CONFIG_NAMESPACE}:`;
+  const stack = readStackConfig(
+    {
+      keys: () =>
+        Object.keys(pulumi.runtime.allConfig())
+          .filter((key) => key.startsWith(prefix))
+          .map((key) => key.slice(prefix.length)),
+      get: (key) => config.get(key),
+      requireSecret: (key) => config.requireSecret(key),
+    },
+    { projectRoot: PROJECT_ROOT, cwd: process.cwd() },
+  );
+
+  // An explicit cluster when the stack names one; else Pulumi's default provider, which reads
+  // kubernetes:context / kubernetes:kubeconfig and $KUBECONFIG.
+  const provider = stack.cluster ? new k8s.Provider(`${stack.name}-cluster`, stack.cluster) : undefined;
+
+  const image = new ModelImage(stack.name, stack.image);
+  const service = new InferenceService(
+    stack.name,
+    { ...stack.service, image },
+    provider ? { provider } : undefined,
+  );
+  return { image, service };
+}
+
+let deployed: ReturnType<typeof deploy>;
+try {
+  deployed = deploy();
+} catch (error) {
+  throw cleanError(error);
+}
+const { image, service } = deployed;
+
+/** `registry/repository:tag` of the pushed image. */
+export const imageName = image.imageName;
+/** `registry/repository@sha256:…`: what the Deployment runs. */
+export const repoDigest = image.repoDigest;
+/** The Kubernetes Service (and every object) name. */
+export const serviceName = service.serviceName;
+export const namespace = service.namespace;
+/** The in-cluster Open Inference Protocol endpoint. */
+export const url = service.url;
+/** `passed`, `failed`, `skipped` (MODELFAB_GATE=skip) or `none` without a gate. */
+export const gateStatus = service.gateStatus;

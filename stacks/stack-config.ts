@@ -1,0 +1,539 @@
+/**
+ * The stack program's configuration: the `modelfab:*` keys of a stack (`stacks/Pulumi.<stack>.yaml`,
+ * written by `pulumi config set`), checked for shape and type and turned into the ModelImage and
+ * InferenceService args. Pure: it reads the keys through a {@link StackConfigSource}, so it is
+ * tested without Pulumi. Values (quantities, ranges, names) are checked by the components, whose
+ * messages name the prop.
+ */
+import * as path from 'node:path';
+import type * as pulumi from '@pulumi/pulumi';
+import { defaultModelName, show } from '../lib/core';
+import type {
+  ApiKeyProps,
+  AutoscalingProps,
+  GateProps,
+  IngressProps,
+  NetworkPolicyProps,
+  PolicyProps,
+  ResourcesProps,
+  SloProps,
+} from '../lib/core';
+import type { EcrArgs, InferenceServiceArgs, ModelImageArgs } from '../lib/pulumi';
+
+/** The config namespace the program reads: the project's name in `Pulumi.yaml`. */
+export const CONFIG_NAMESPACE = 'modelfab';
+
+/** The stack's configuration as Pulumi hands it to the program. */
+export interface StackConfigSource {
+  /** Every key set in the `modelfab` namespace, without the `modelfab:` prefix. */
+  keys(): readonly string[];
+  /**
+   * The value of a key as Pulumi stores it (`config.get`): top-level values are strings, objects
+   * and lists are JSON; undefined when the key is not set.
+   */
+  get(key: string): string | undefined;
+  /** The value of a secret key, kept secret (`config.requireSecret`); only called for a key that is set. */
+  requireSecret(key: string): pulumi.Input<string>;
+}
+
+/** Where relative paths in the config are resolved. */
+export interface StackConfigPaths {
+  /** The project root (the folder of `Pulumi.yaml`): `model`, datasets, `outdir` and `kubeconfig` are relative to it. */
+  readonly projectRoot: string;
+  /**
+   * The program's working directory: `outdir` is passed relative to it, so the docker build
+   * context is the same path on every machine.
+   */
+  readonly cwd: string;
+}
+
+/** What the program creates, from the config. */
+export interface StackConfig {
+  /** The name of both resources, and of the Kubernetes objects. */
+  readonly name: string;
+  readonly image: ModelImageArgs;
+  /** The service's args, but for `image` (the ModelImage the program creates). */
+  readonly service: Omit<InferenceServiceArgs, 'image'>;
+  /**
+   * An explicit Kubernetes provider's settings, when `kubeconfig` or `context` is set.
+   * @default - Pulumi's default Kubernetes provider (`kubernetes:*` config, $KUBECONFIG)
+   */
+  readonly cluster?: { readonly kubeconfig?: string; readonly context?: string };
+}
+
+/** A config key with a value of the wrong shape or type, or missing, or not known. */
+export class StackConfigError extends Error {
+  override readonly name = 'StackConfigError';
+
+  constructor(
+    /** Every problem, one a line, each naming its full key (`modelfab:registry.server`) and the fix. */
+    readonly problems: readonly string[],
+  ) {
+    super(
+      problems.length === 1
+        ? problems[0]
+        : `the stack config has ${problems.length} problems:\n${problems.map((p) => `  ${p}`).join('\n')}`,
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The shape of every key.
+
+type Shape =
+  | { readonly kind: 'string'; readonly example: string }
+  | { readonly kind: 'number'; readonly example: string }
+  | { readonly kind: 'boolean'; readonly example: string }
+  | {
+      readonly kind: 'object';
+      readonly fields: Readonly<Record<string, Shape>>;
+      readonly required?: readonly string[];
+      /** Fields that must not be set here, and why (what to set instead). */
+      readonly misplaced?: Readonly<Record<string, string>>;
+    }
+  | { readonly kind: 'map'; readonly values: Shape; readonly exampleKey: string }
+  | { readonly kind: 'list'; readonly items: Shape }
+  /** `true`/`false`, or an object of options. */
+  | { readonly kind: 'flag-or-object'; readonly object: Shape & { readonly kind: 'object' } }
+  | { readonly kind: 'secret' };
+
+const string = (example: string): Shape => ({ kind: 'string', example });
+const number = (example: string): Shape => ({ kind: 'number', example });
+const boolean = (example: string): Shape => ({ kind: 'boolean', example });
+const object = (
+  fields: Record<string, Shape>,
+  required: readonly string[] = [],
+  misplaced: Record<string, string> = {},
+): Shape & { kind: 'object' } => ({ kind: 'object', fields, required, misplaced });
+const map = (values: Shape, exampleKey: string): Shape => ({ kind: 'map', values, exampleKey });
+const list = (items: Shape): Shape => ({ kind: 'list', items });
+
+const PEER = object({
+  podLabels: map(string('gateway'), 'app'),
+  namespaceLabels: map(string('gateway'), 'kubernetes.io/metadata.name'),
+  cidr: string('10.0.0.0/8'),
+  except: list(string('10.1.0.0/16')),
+});
+
+const GATE = object({
+  latencyP50Ms: number('10'),
+  latencyP95Ms: number('15'),
+  latencyP99Ms: number('20'),
+  minThroughputRps: number('300'),
+  accuracy: object(
+    {
+      dataset: string('examples/iris/model/eval.jsonl'),
+      metric: string('top1'),
+      k: number('5'),
+      output: string('probabilities'),
+      min: number('0.9'),
+      max: number('0.5'),
+    },
+    ['dataset'],
+  ),
+  parity: object(
+    {
+      dataset: string('examples/iris/model/expected.jsonl'),
+      atol: number('0.00001'),
+      rtol: number('0.0001'),
+    },
+    ['dataset'],
+  ),
+  maxMemoryMb: number('512'),
+  maxColdStartMs: number('2000'),
+  maxModelSizeMb: number('100'),
+  inputShapes: map(list(number('1')), 'input'),
+  inputDataset: string('examples/iris/model/eval.jsonl'),
+  budgetSeconds: number('20'),
+  maxBatchSize: number('32'),
+  seed: number('1'),
+});
+
+/** Every key of the namespace, in the order they are documented. */
+const KEYS: Readonly<Record<string, Shape>> = {
+  model: string('examples/iris/model/iris.onnx'),
+  name: string('iris'),
+  repository: string('localhost:5000/iris'),
+  registry: object({ server: string('localhost:5000'), username: string('acme') }, ['server'], {
+    password:
+      'the password is read from the secret key modelfab:registryPassword; run: pulumi config rm --path modelfab:registry.password && pulumi config set --secret modelfab:registryPassword',
+  }),
+  registryPassword: { kind: 'secret' },
+  ecr: {
+    kind: 'flag-or-object',
+    object: object({ keepImages: number('30'), forceDelete: boolean('true') }),
+  },
+  platform: string('linux/arm64'),
+  namespace: string('ml'),
+  resources: object({
+    cpu: string('1'),
+    memory: string('512Mi'),
+    limits: object({ cpu: string('2'), memory: string('1Gi') }),
+  }),
+  replicas: number('2'),
+  autoscaling: object({
+    minReplicas: number('2'),
+    maxReplicas: number('10'),
+    cpuUtilization: number('70'),
+    memoryUtilization: number('80'),
+    scaleDownStabilizationSeconds: number('300'),
+  }),
+  gate: GATE,
+  slo: object({ targetRps: number('2000'), targetUtilization: number('0.7') }, ['targetRps']),
+  ingress: object({
+    hosts: list(string('iris.example.com')),
+    path: string('/'),
+    className: string('nginx'),
+    controllerNamespace: string('ingress-nginx'),
+    tls: object({
+      secretName: string('iris-tls'),
+      clusterIssuer: string('letsencrypt'),
+      issuer: string('ca'),
+    }),
+    annotations: map(string('60'), 'nginx.ingress.kubernetes.io/proxy-read-timeout'),
+  }),
+  networkPolicy: object({ allowFrom: list(PEER), metricsFrom: list(PEER) }),
+  policy: object({ waive: map(string('single-node dev cluster'), 'topology-spread') }),
+  apiKey: object({ secretName: string('iris-api-key'), key: string('api-key') }, ['secretName']),
+  labels: map(string('iris-demo'), 'app.kubernetes.io/part-of'),
+  env: map(string('info'), 'LOG_LEVEL'),
+  outdir: string('modelfab.out'),
+  kubeconfig: string('~/.kube/config'),
+  context: string('kind-kind'),
+};
+
+/** The keys, for messages and docs. */
+export const STACK_CONFIG_KEYS: readonly string[] = Object.keys(KEYS);
+
+// ---------------------------------------------------------------------------------------------
+// Keys and commands in Pulumi's own syntax.
+
+type Segment = string | number;
+
+/** `modelfab:gate.accuracy.min`, `modelfab:ingress.hosts[0]`, `modelfab:labels["app.kubernetes.io/part-of"]`. */
+export function configKey(segments: readonly Segment[]): string {
+  const [top, ...rest] = segments;
+  return `${CONFIG_NAMESPACE}:${String(top)}${rest
+    .map((s) =>
+      typeof s === 'number'
+        ? `[${s}]`
+        : /^[A-Za-z_][A-Za-z0-9_]*$/.test(s)
+          ? `.${s}`
+          : `[${JSON.stringify(s)}]`,
+    )
+    .join('')}`;
+}
+
+/** A shell word: quoted unless it is plain. */
+function word(value: string): string {
+  // A leading ~ stays unquoted, so the shell expands it to the home directory.
+  return /^~?[A-Za-z0-9_./:@%+=,-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The command that sets the scalar at `segments` to `example`. */
+function setCommand(segments: readonly Segment[], example: string): string {
+  return segments.length === 1
+    ? `pulumi config set ${configKey(segments)} ${word(example)}`
+    : `pulumi config set --path ${word(configKey(segments))} ${word(example)}`;
+}
+
+/** The command that sets some field under `segments`, shaped as `shape`. */
+function setSomething(segments: readonly Segment[], shape: Shape): string {
+  switch (shape.kind) {
+    case 'string':
+    case 'number':
+    case 'boolean':
+      return setCommand(segments, shape.example);
+    case 'object': {
+      const field = shape.required?.[0] ?? Object.keys(shape.fields)[0];
+      return setSomething([...segments, field], shape.fields[field]);
+    }
+    case 'map':
+      return setSomething([...segments, shape.exampleKey], shape.values);
+    case 'list':
+      return setSomething([...segments, 0], shape.items);
+    case 'flag-or-object':
+      return setCommand(segments, 'true');
+    case 'secret':
+      return `pulumi config set --secret ${configKey(segments)}`;
+  }
+}
+
+function removeCommand(segments: readonly Segment[]): string {
+  return segments.length === 1
+    ? `pulumi config rm ${configKey(segments)}`
+    : `pulumi config rm --path ${word(configKey(segments))}`;
+}
+
+function describe(shape: Shape): string {
+  switch (shape.kind) {
+    case 'object':
+      return `an object with ${Object.keys(shape.fields).join(', ')}`;
+    case 'map':
+      return 'an object of names to values';
+    case 'list':
+      return 'a list';
+    case 'flag-or-object':
+      return `true, false or an object with ${Object.keys(shape.object.fields).join(', ')}`;
+    default:
+      return `a ${shape.kind}`;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checking values against their shape.
+
+const NUMBER = /^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/;
+
+/**
+ * The value at `segments`, checked against `shape`; undefined (and a problem recorded) when it does
+ * not fit. `pulumi config set --path` stores integers and true/false typed and everything else as
+ * a string, so a number field takes a numeric string and a string field takes a number.
+ */
+function check(value: unknown, shape: Shape, segments: readonly Segment[], problems: string[]): unknown {
+  const key = configKey(segments);
+  const wrong = (): undefined => {
+    problems.push(
+      `${key} must be ${describe(shape)}, got ${show(value)}; set it with: ${setSomething(segments, shape)}`,
+    );
+    return undefined;
+  };
+  switch (shape.kind) {
+    case 'string':
+      if (typeof value === 'string') return value;
+      if ((typeof value === 'number' && Number.isFinite(value)) || typeof value === 'boolean')
+        return String(value);
+      return wrong();
+    case 'number':
+      if (typeof value === 'number' && Number.isFinite(value)) return value;
+      if (typeof value === 'string' && NUMBER.test(value.trim())) return Number(value);
+      return wrong();
+    case 'boolean':
+    case 'flag-or-object':
+      if (typeof value === 'boolean') return value;
+      if (value === 'true' || value === 'false') return value === 'true';
+      return shape.kind === 'flag-or-object' && isObject(value)
+        ? check(value, shape.object, segments, problems)
+        : wrong();
+    case 'list':
+      if (!Array.isArray(value)) return wrong();
+      return value.map((item, i) => check(item, shape.items, [...segments, i], problems));
+    case 'map':
+      if (!isObject(value)) return wrong();
+      return Object.fromEntries(
+        Object.entries(value).map(([k, v]) => [k, check(v, shape.values, [...segments, k], problems)]),
+      );
+    case 'object': {
+      if (!isObject(value)) return wrong();
+      const result: Record<string, unknown> = {};
+      for (const [field, v] of Object.entries(value)) {
+        const fieldShape = shape.fields[field];
+        const misplaced = shape.misplaced?.[field];
+        if (misplaced !== undefined) {
+          problems.push(`${configKey([...segments, field])} is not read: ${misplaced}`);
+        } else if (fieldShape === undefined) {
+          problems.push(
+            `${configKey([...segments, field])} is not a setting of ${key} (known: ${Object.keys(shape.fields).join(', ')}); remove it with: ${removeCommand([...segments, field])}`,
+          );
+        } else if (v !== null && v !== undefined) {
+          result[field] = check(v, fieldShape, [...segments, field], problems);
+        }
+      }
+      for (const field of shape.required ?? []) {
+        if (value[field] === undefined || value[field] === null) {
+          problems.push(
+            `${configKey([...segments, field])} is required with ${key}; set it with: ${setSomething([...segments, field], shape.fields[field])}`,
+          );
+        }
+      }
+      return result;
+    }
+    case 'secret':
+      return wrong(); // secrets are read through requireSecret, never checked as values
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A top-level value as Pulumi stores it: strings as they are, everything else as JSON. */
+function parseTopLevel(raw: string, shape: Shape): unknown {
+  if (shape.kind === 'string') {
+    // An object or list given where a string belongs is still the wrong shape.
+    const parsed = tryJson(raw);
+    return Array.isArray(parsed) || isObject(parsed) ? parsed : raw;
+  }
+  if (shape.kind === 'number' || shape.kind === 'boolean') return raw;
+  if (shape.kind === 'flag-or-object' && (raw === 'true' || raw === 'false')) return raw;
+  const parsed = tryJson(raw);
+  return parsed === undefined ? raw : parsed;
+}
+
+function tryJson(raw: string): unknown {
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The config, read.
+
+/** The keys' values once checked: each has the type its shape describes. */
+interface CheckedValues {
+  model?: string;
+  name?: string;
+  repository?: string;
+  registry?: { server?: string; username?: string };
+  ecr?: boolean | EcrArgs;
+  platform?: ModelImageArgs['platform'];
+  namespace?: string;
+  resources?: ResourcesProps;
+  replicas?: number;
+  autoscaling?: AutoscalingProps;
+  gate?: GateProps;
+  slo?: SloProps;
+  ingress?: IngressProps;
+  networkPolicy?: NetworkPolicyProps;
+  policy?: PolicyProps;
+  apiKey?: ApiKeyProps;
+  labels?: Record<string, string>;
+  env?: Record<string, string>;
+  outdir?: string;
+  kubeconfig?: string;
+  context?: string;
+}
+
+/**
+ * Reads the stack's `modelfab:*` keys into the program's args. Throws a {@link StackConfigError}
+ * listing every key of the wrong shape or type, every required key that is missing and every key
+ * that is not known, each with the `pulumi config` command that fixes it.
+ */
+export function readStackConfig(source: StackConfigSource, paths: StackConfigPaths): StackConfig {
+  const problems: string[] = [];
+  const set = new Set(source.keys());
+  for (const key of set) {
+    if (!Object.hasOwn(KEYS, key)) {
+      problems.push(
+        `${CONFIG_NAMESPACE}:${key} is not a modelfab setting (known: ${STACK_CONFIG_KEYS.join(', ')}); remove it with: pulumi config rm ${word(`${CONFIG_NAMESPACE}:${key}`)}`,
+      );
+    }
+  }
+  const checked: Record<string, unknown> = {};
+  for (const [key, shape] of Object.entries(KEYS)) {
+    const raw = shape.kind === 'secret' ? undefined : source.get(key);
+    if (raw !== undefined) checked[key] = check(parseTopLevel(raw, shape), shape, [key], problems);
+  }
+  const values = checked as CheckedValues;
+  const isSet = (key: string) => source.get(key) !== undefined;
+
+  if (!isSet('model')) {
+    problems.push(
+      `${configKey(['model'])} is required: the ONNX model file, relative to the project root; set it with: ${setCommand(['model'], 'examples/iris/model/iris.onnx')}`,
+    );
+  }
+  const hasEcr = values.ecr !== undefined && values.ecr !== false;
+  const hasPassword = set.has('registryPassword');
+  if (hasEcr && isSet('registry')) {
+    problems.push(
+      `${configKey(['registry'])} and ${configKey(['ecr'])} are both set, but the image is pushed to one place; remove one with: ${removeCommand(['registry'])} or ${removeCommand(['ecr'])}`,
+    );
+  } else if (!hasEcr && !isSet('registry') && (values.ecr === false || !isSet('ecr'))) {
+    problems.push(
+      `${configKey(['registry'])} or ${configKey(['ecr'])} is required: where the image is pushed; set one with: ${setCommand(['registry', 'server'], 'localhost:5000')} or ${setCommand(['ecr'], 'true')}`,
+    );
+  } else if (values.registry) {
+    const { server, username } = values.registry;
+    if (!isSet('repository')) {
+      problems.push(
+        `${configKey(['repository'])} is required with ${configKey(['registry'])}: the image's repository on ${server ?? 'the registry'}; set it with: ${setCommand(['repository'], `${server ?? 'localhost:5000'}/${values.name ?? 'iris'}`)}`,
+      );
+    }
+    if (username !== undefined && !hasPassword) {
+      problems.push(
+        `${configKey(['registry', 'username'])} is set but ${configKey(['registryPassword'])} is not; set the password (or token) with: ${setSomething(['registryPassword'], KEYS.registryPassword)}`,
+      );
+    }
+    if (username === undefined && hasPassword) {
+      problems.push(
+        `${configKey(['registryPassword'])} is set but ${configKey(['registry', 'username'])} is not; set the user with: ${setCommand(['registry', 'username'], 'acme')}`,
+      );
+    }
+  }
+  if (hasEcr && hasPassword) {
+    problems.push(
+      `${configKey(['registryPassword'])} is only read with ${configKey(['registry'])} (ECR logs in with a token for your AWS credentials); remove it with: ${removeCommand(['registryPassword'])}`,
+    );
+  }
+  if (problems.length > 0) throw new StackConfigError(problems);
+
+  return build(values, hasPassword ? source.requireSecret('registryPassword') : undefined, paths);
+}
+
+/** The args from checked values. */
+function build(
+  values: CheckedValues,
+  password: pulumi.Input<string> | undefined,
+  paths: StackConfigPaths,
+): StackConfig {
+  const fromRoot = (file: string) => path.resolve(paths.projectRoot, file);
+  const model = fromRoot(values.model as string);
+  const name = values.name ?? defaultModelName(model);
+  const outdir = path.relative(paths.cwd, fromRoot(values.outdir ?? 'modelfab.out')) || '.';
+
+  const image: ModelImageArgs = {
+    model,
+    ...(values.repository !== undefined ? { repository: values.repository } : {}),
+    ...(values.registry
+      ? {
+          registry: {
+            server: values.registry.server as string,
+            ...(values.registry.username !== undefined
+              ? { username: values.registry.username, password }
+              : {}),
+          },
+        }
+      : { ecr: values.ecr }),
+    ...(values.platform !== undefined ? { platform: values.platform } : {}),
+    outdir,
+  };
+
+  const { gate } = values;
+  const service: Omit<InferenceServiceArgs, 'image'> = {
+    ...(values.namespace !== undefined ? { namespace: values.namespace } : {}),
+    ...(values.resources ? { resources: values.resources } : {}),
+    ...(values.replicas !== undefined ? { replicas: values.replicas } : {}),
+    ...(values.autoscaling ? { autoscaling: values.autoscaling } : {}),
+    ...(gate
+      ? {
+          gate: {
+            ...gate,
+            ...(gate.accuracy
+              ? { accuracy: { ...gate.accuracy, dataset: fromRoot(gate.accuracy.dataset) } }
+              : {}),
+            ...(gate.parity ? { parity: { ...gate.parity, dataset: fromRoot(gate.parity.dataset) } } : {}),
+            ...(gate.inputDataset !== undefined ? { inputDataset: fromRoot(gate.inputDataset) } : {}),
+          },
+        }
+      : {}),
+    ...(values.slo ? { slo: values.slo } : {}),
+    ...(values.ingress ? { ingress: values.ingress } : {}),
+    ...(values.networkPolicy ? { networkPolicy: values.networkPolicy } : {}),
+    ...(values.policy ? { policy: values.policy } : {}),
+    ...(values.apiKey ? { apiKey: values.apiKey } : {}),
+    ...(values.labels ? { labels: values.labels } : {}),
+    ...(values.env ? { env: values.env } : {}),
+    outdir,
+  };
+
+  const cluster =
+    values.kubeconfig !== undefined || values.context !== undefined
+      ? {
+          ...(values.kubeconfig !== undefined ? { kubeconfig: fromRoot(values.kubeconfig) } : {}),
+          ...(values.context !== undefined ? { context: values.context } : {}),
+        }
+      : undefined;
+  return { name, image, service, ...(cluster ? { cluster } : {}) };
+}

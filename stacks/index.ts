@@ -1,6 +1,6 @@
 // The stack program: one ONNX model built into an image, pushed, gated and served on Kubernetes,
 // from the stack's `modelfab:*` config (stacks/Pulumi.<stack>.yaml; see stack-config.ts for the
-// keys). `pulumi up` runs it from its sources (Pulumi.yaml: main: stacks/index.ts), with this
+// keys). `pulumi up` runs it from its sources (Pulumi.yaml: main: stacks/, whose package.json names index.ts), with this
 // folder as the working directory; paths in the config are relative to the project root.
 import * as path from 'node:path';
 import * as k8s from '@pulumi/kubernetes';

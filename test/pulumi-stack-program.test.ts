@@ -344,11 +344,11 @@ describe('as `pulumi preview` runs it', () => {
       runtime: { name: 'nodejs', options: { typescript: true } },
       stackConfigDir: 'stacks',
     });
-    // The engine runs a program in the folder of `main`, with `main`'s file name as the entry point
-    // (a folder would be the entry point ".", which the runner resolves through package.json's
-    // exports: the library's build/lib/index.js, not the stack program).
-    expect(project.main).toBe('stacks/index.ts');
-    const programDir = path.join(ROOT, path.dirname(project.main));
+    // The engine runs a program in the folder of `main` with the entry point "."; the runner then
+    // takes the program from the nearest package.json: stacks/package.json, which names index.ts
+    // (the root one would name the library's build/lib/index.js, not the stack program).
+    expect(project.main).toBe('stacks/');
+    const programDir = path.join(ROOT, project.main);
     const script = path.join(scratch, 'run-as-pulumi.js');
     fs.writeFileSync(script, RUNNER);
 
@@ -364,7 +364,7 @@ describe('as `pulumi preview` runs it', () => {
         PROJECT: project.name,
         STACK: 'dev',
         PROGRAM_DIR: programDir,
-        ENTRY_POINT: path.basename(project.main),
+        ENTRY_POINT: '.',
         // What pulumi-language-nodejs sets: the stack's config, and typescript: true.
         PULUMI_CONFIG: JSON.stringify(devConfig()),
         PULUMI_CONFIG_SECRET_KEYS: '[]',

@@ -8,7 +8,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
-import * as settings from '@pulumi/pulumi/runtime/settings';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parse } from 'yaml';
 import { checkPolicy, type KubeObject } from '../lib/render';
@@ -27,9 +26,8 @@ const ROOT = path.resolve(__dirname, '..');
 const EXAMPLE = path.join(ROOT, 'examples/pulumi');
 const PROJECT = (parse(fs.readFileSync(path.join(EXAMPLE, 'Pulumi.yaml'), 'utf8')) as { name: string }).name;
 
-const mocks = installPulumiMocks();
 // `new pulumi.Config()` reads the running project's namespace: the example's project, as in `pulumi up`.
-(settings as unknown as { _setProject(project: string): void })._setProject(PROJECT);
+const mocks = installPulumiMocks({ project: PROJECT });
 
 // The program runs in its folder and reads ../iris/model/: the same layout in a scratch folder, so
 // what it writes (modelfab.out/) stays out of the repository.

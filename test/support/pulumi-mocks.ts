@@ -29,8 +29,11 @@ export function mockDigest(imageName: string): string {
   return `${repository}@sha256:${crypto.createHash('sha256').update(imageName).digest('hex')}`;
 }
 
-/** Installs the mocks and returns what they record; `reset()` empties the records between tests. */
-export function installPulumiMocks(options: { preview?: boolean } = {}) {
+/**
+ * Installs the mocks for stack `test` of `project` (default `modelfab`; `new pulumi.Config()` reads
+ * that namespace) and returns what they record; `reset()` empties the records between tests.
+ */
+export function installPulumiMocks(options: { preview?: boolean; project?: string } = {}) {
   const resources: RecordedResource[] = [];
   const calls: RecordedCall[] = [];
   void pulumi.runtime.setMocks(
@@ -79,7 +82,7 @@ export function installPulumiMocks(options: { preview?: boolean } = {}) {
         return {};
       },
     },
-    'modelfab',
+    options.project ?? 'modelfab',
     'test',
     options.preview ?? false,
   );

@@ -109,6 +109,28 @@ describe('resources', () => {
   });
 });
 
+describe('dependencies', () => {
+  it('holds back what dependsOn the component until every object is registered, after the gate', async () => {
+    mocks.reset();
+    const run = await runProgram(() => {
+      const service = new InferenceService('iris', {
+        ...BASE,
+        gate: { latencyP99Ms: 45, budgetSeconds: 2, maxBatchSize: 1 }, // measured now: seconds
+      });
+      new k8s.core.v1.ConfigMap(
+        'after',
+        { metadata: { name: 'after', namespace: 'ml' } },
+        { dependsOn: [service] },
+      );
+    });
+    expect(run.errors).toEqual([]);
+    const order = mocks.resources.map((r) => r.name);
+    for (const child of ['iris-service', 'iris-deployment', 'iris-autoscaler', 'iris-network-policy']) {
+      expect(order.indexOf('after')).toBeGreaterThan(order.indexOf(child));
+    }
+  }, 60_000);
+});
+
 describe('outputs', () => {
   it('names the Service and its in-cluster URL', async () => {
     const { result } = await deploy(BASE);

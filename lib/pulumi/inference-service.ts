@@ -52,7 +52,7 @@ interface Deployed {
  * Children: `<name>-service-account`, `-service`, `-deployment`, `-autoscaler` (with autoscaling),
  * `-disruption-budget`, `-network-policy`, `-ingress` (with ingress).
  */
-export class InferenceService extends pulumi.ComponentResource {
+export class InferenceService extends pulumi.ComponentResource<Deployed> {
   /** The resolved props, every default applied. */
   readonly spec: InferenceServiceSpec;
   /** What inspecting the model file found (digest, signature, size). */
@@ -74,10 +74,13 @@ export class InferenceService extends pulumi.ComponentResource {
     // Checked before anything is registered, like the cdk8s construct's constructor.
     const spec = resolveInferenceService(args, { constructPath: name, id: name });
     const model = inspectModelFor(name, spec.modelPath);
-    super('modelfab:index:InferenceService', name, {}, opts);
+    // The props are the component's inputs (shown in previews); initialize finds what was checked.
+    const inputs: InferenceServiceArgs = { ...args };
+    CHECKED.set(inputs, { spec, model });
+    super('modelfab:index:InferenceService', name, inputs, opts);
     this.spec = spec;
     this.model = model;
-    const deployed = this.deploy(name, args, spec, model);
+    const deployed = this.getData();
     const from = <T>(pick: (d: Deployed) => pulumi.Input<T>): pulumi.Output<T> =>
       pulumi.output(deployed.then(pick)) as pulumi.Output<T>;
     this.serviceName = from((d) => d.service.metadata.name);
@@ -95,17 +98,23 @@ export class InferenceService extends pulumi.ComponentResource {
     });
   }
 
-  /** The async initialisation: the gate, its reports, the objects, their resources. */
-  private async deploy(
-    name: string,
-    args: InferenceServiceArgs,
-    spec: InferenceServiceSpec,
-    model: ModelInfo,
+  /**
+   * The async initialisation: the gate, its reports, the objects, their resources. Pulumi holds
+   * back whatever `dependsOn` this component until it has settled, so dependents wait for every
+   * object, not only those registered when they were.
+   */
+  protected override async initialize(
+    inputs: pulumi.Inputs,
+    _opts?: unknown,
+    name?: string,
   ): Promise<Deployed> {
+    const args = inputs as InferenceServiceArgs;
+    const { spec, model } = CHECKED.get(args) as Checked;
+    const resourceName = name as string; // ComponentResource always passes its name
     try {
       const gate = spec.gate
         ? await gateOutcome({
-            constructPath: name,
+            constructPath: resourceName,
             modelName: spec.modelName,
             model,
             gate: spec.gate,
@@ -114,14 +123,14 @@ export class InferenceService extends pulumi.ComponentResource {
           })
         : undefined;
       if (gate && gate.status !== 'skipped') {
-        writeGateReports(path.resolve(args.outdir ?? DEFAULT_OUTDIR), name, gate.report);
+        writeGateReports(path.resolve(args.outdir ?? DEFAULT_OUTDIR), resourceName, gate.report);
       }
       const objects = renderInferenceService(spec, model, gate);
       const problems = serviceProblems(spec, objects, gate);
-      if (problems.length > 0) throw new Error(formatServiceProblems(name, problems));
+      if (problems.length > 0) throw new Error(formatServiceProblems(resourceName, problems));
       const digest = deployedDigest(args.image);
       const resources = (digest ? withServerImage(objects, digest) : objects).map((object) =>
-        kubernetesResource(name, object, { parent: this }),
+        kubernetesResource(resourceName, object, { parent: this }),
       );
       const service = resources[objects.findIndex((o) => o.kind === 'Service')] as Deployed['service'];
       return { objects, service, ...(gate ? { gate } : {}) };
@@ -131,6 +140,13 @@ export class InferenceService extends pulumi.ComponentResource {
     }
   }
 }
+
+/** What the constructor checked, for the async initialisation (keyed by the inputs object it passes). */
+interface Checked {
+  readonly spec: InferenceServiceSpec;
+  readonly model: ModelInfo;
+}
+const CHECKED = new WeakMap<object, Checked>();
 
 /** The pushed digest of a Pulumi ModelImage, which the Deployment runs instead of the tag. */
 function deployedDigest(image: InferenceServiceProps['image']): pulumi.Output<string> | undefined {

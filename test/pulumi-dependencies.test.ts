@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadAws } from '../lib/pulumi';
+import { loadAws } from '../lib/pulumi/load-aws';
 
 const ROOT = path.resolve(__dirname, '..');
 

@@ -131,6 +131,28 @@ describe('dependencies', () => {
   }, 60_000);
 });
 
+describe('inputs', () => {
+  it("records the props as the component's inputs, an image that is no Pulumi resource as its reference", async () => {
+    const source = {
+      imageRef: 'ghcr.io/acme/iris:abc123',
+      modelPath: IRIS,
+      runtime: 'modelfab' as const,
+      modelName: 'iris',
+      modelVersion: '1',
+    };
+    const { errors, objects } = await deploy({ ...BASE, image: source, model: undefined, replicas: 2 });
+    expect(errors).toEqual([]);
+    const component = mocks.ofType('modelfab:index:InferenceService')[0];
+    expect(component.inputs).toMatchObject({
+      image: 'ghcr.io/acme/iris:abc123',
+      namespace: 'ml',
+      replicas: 2,
+    });
+    const deployment = objects.find((o) => o.kind === 'Deployment') as any;
+    expect(deployment.spec.template.spec.containers[0].image).toBe('ghcr.io/acme/iris:abc123');
+  });
+});
+
 describe('outputs', () => {
   it('names the Service and its in-cluster URL', async () => {
     const { result } = await deploy(BASE);

@@ -75,7 +75,11 @@ export class InferenceService extends pulumi.ComponentResource<Deployed> {
     const spec = resolveInferenceService(args, { constructPath: name, id: name });
     const model = inspectModelFor(name, spec.modelPath);
     // The props are the component's inputs (shown in previews); initialize finds what was checked.
-    const inputs: InferenceServiceArgs = { ...args };
+    // An image that is not a Pulumi resource (a reference, or another engine's object) is recorded
+    // as its reference.
+    const image = args.image;
+    const recorded = typeof image === 'string' || pulumi.Resource.isInstance(image) ? image : image.imageRef;
+    const inputs: InferenceServiceArgs = { ...args, image: recorded };
     CHECKED.set(inputs, { spec, model });
     super('modelfab:index:InferenceService', name, inputs, opts);
     this.spec = spec;

@@ -26,9 +26,19 @@ export function plannedMinReplicas(scaling: HorizontalScaling, gate: GateOutcome
   return Math.min(Math.max(plan.replicas, floor), scaling.maxReplicas);
 }
 
-/** Why the measured capacity cannot meet the SLO with these scaling settings (empty when it can). */
+/**
+ * Why the measured capacity cannot meet the SLO with these scaling settings, or why there is no
+ * measured capacity to size an SLO with (empty when it can).
+ */
 export function capacityProblems(spec: InferenceServiceSpec, gate: GateOutcome | undefined): string[] {
-  const plan = gate?.status === 'skipped' ? undefined : gate?.report.capacity;
+  const report = gate?.status === 'skipped' ? undefined : gate?.report;
+  const plan = report?.capacity;
+  if (report && !plan && spec.slo) {
+    // An SLO with no measured capacity cannot size the service: passing would deploy a guess.
+    return [
+      `capacity plan failed: slo.targetRps ${spec.slo.targetRps} needs the rate one replica sustains, but no batch setting held a rate with p99 within ${report.measurements.throughput.latencyBoundMs} ms over the gate's windows; raise gate.budgetSeconds or resources.cpu, or relax latencyP99Ms`,
+    ];
+  }
   if (!plan) return [];
   const need = `slo.targetRps ${plan.targetRps} needs ${plan.replicas} replicas at ${plan.perReplicaRps.toFixed(0)} rps each (measured) and ${plan.targetUtilization * 100}% target utilization`;
   if (spec.scaling.kind === 'fixed' && spec.scaling.replicas < plan.replicas) {

@@ -43,14 +43,16 @@ function gate(
 describe('gate on the Iris model', () => {
   const cacheDir = fs.mkdtempSync(path.join(scratch, 'iris-cache-'));
   const props: GateProps = {
-    latencyP99Ms: 50,
+    // 20 ms: trials of 10× the bound leave the throughput search room for several rates in the
+    // budget, so a noisy CI runner's overloaded first trial does not leave it without a rate.
+    latencyP99Ms: 20,
     minThroughputRps: 50,
     accuracy: { dataset: EVAL, min: 0.9 },
     parity: { dataset: EXPECTED, atol: 1e-5, rtol: 1e-4 },
     maxColdStartMs: 5000,
     maxModelSizeMb: 1,
     maxMemoryMb: 2048,
-    budgetSeconds: 6,
+    budgetSeconds: 8,
   };
   const report = gate(IRIS, props, cacheDir);
 
@@ -241,7 +243,7 @@ describe('InferenceService with a gate', () => {
       synth: run,
       service,
     } = synth({
-      gate: { latencyP99Ms: 50, accuracy: { dataset: EVAL, min: 0.9 }, budgetSeconds: 5, maxBatchSize: 4 },
+      gate: { latencyP99Ms: 20, accuracy: { dataset: EVAL, min: 0.9 }, budgetSeconds: 6, maxBatchSize: 4 },
       slo: { targetRps: 20_000, targetUtilization: 0.5 },
       autoscaling: { maxReplicas: 1000 },
     });
@@ -250,7 +252,7 @@ describe('InferenceService with a gate', () => {
     const deployment = objects().find((o) => o.kind === 'Deployment');
     expect(deployment.metadata.annotations['modelfab.dev/gate']).toBe('passed');
     expect(deployment.metadata.annotations['modelfab.dev/gate-summary']).toMatch(
-      /p99 .* ms; \d+ rps\/replica at p99 <= 50 ms/,
+      /p99 .* ms; \d+ rps\/replica at p99 <= 20 ms/,
     );
     const env = deployment.spec.template.spec.containers[0].env;
     expect(env).toContainEqual({

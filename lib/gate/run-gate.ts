@@ -180,9 +180,11 @@ function runGateNow(run: GateRun): Promise<GateReport> {
         reject(gateError(run, `the benchmark worker failed to start or timed out: ${failure.message}`));
         return;
       }
-      const stdout = Buffer.concat(chunks).toString('utf8');
-      // settle throws the gate's own errors; as a rejection they keep their type and message.
-      resolve(new Promise<GateReport>((ok) => ok(settle(run, lookup, stdout, signal ?? `code ${code}`))));
+      try {
+        resolve(settle(run, lookup, Buffer.concat(chunks).toString('utf8'), signal ?? `code ${code}`));
+      } catch (error) {
+        reject(error instanceof Error ? error : new Error(String(error))); // the gate's own errors, type and message kept
+      }
     });
     child.stdin.on('error', () => undefined); // a worker that died early is reported on close
     child.stdin.end(workerInput(run));

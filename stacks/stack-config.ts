@@ -9,11 +9,15 @@ import * as path from 'node:path';
 import type * as pulumi from '@pulumi/pulumi';
 import { defaultModelName, show } from '../lib/core';
 import type {
+  AccuracyGateProps,
   ApiKeyProps,
   AutoscalingProps,
   GateProps,
   IngressProps,
+  IngressTlsProps,
+  NetworkPeerProps,
   NetworkPolicyProps,
+  ParityGateProps,
   PolicyProps,
   ResourcesProps,
   SloProps,
@@ -100,27 +104,31 @@ type Shape =
 const string = (example: string): Shape => ({ kind: 'string', example });
 const number = (example: string): Shape => ({ kind: 'number', example });
 const boolean = (example: string): Shape => ({ kind: 'boolean', example });
-const object = (
-  fields: Record<string, Shape>,
-  required: readonly string[] = [],
+/**
+ * An object's fields. Given the props type it mirrors (`object<GateProps>(…)`), the fields must be
+ * exactly that type's keys: a prop added to lib/core without a config field here fails to compile.
+ */
+const object = <T = Record<string, unknown>>(
+  fields: { readonly [K in keyof Required<T>]: Shape },
+  required: readonly (keyof T & string)[] = [],
   misplaced: Record<string, string> = {},
 ): Shape & { kind: 'object' } => ({ kind: 'object', fields, required, misplaced });
 const map = (values: Shape, exampleKey: string): Shape => ({ kind: 'map', values, exampleKey });
 const list = (items: Shape): Shape => ({ kind: 'list', items });
 
-const PEER = object({
+const PEER = object<NetworkPeerProps>({
   podLabels: map(string('gateway'), 'app'),
   namespaceLabels: map(string('gateway'), 'kubernetes.io/metadata.name'),
   cidr: string('10.0.0.0/8'),
   except: list(string('10.1.0.0/16')),
 });
 
-const GATE = object({
+const GATE = object<GateProps>({
   latencyP50Ms: number('10'),
   latencyP95Ms: number('15'),
   latencyP99Ms: number('20'),
   minThroughputRps: number('300'),
-  accuracy: object(
+  accuracy: object<AccuracyGateProps>(
     {
       dataset: string('examples/iris/model/eval.jsonl'),
       metric: string('top1'),
@@ -131,7 +139,7 @@ const GATE = object({
     },
     ['dataset'],
   ),
-  parity: object(
+  parity: object<ParityGateProps>(
     {
       dataset: string('examples/iris/model/expected.jsonl'),
       atol: number('0.00001'),
@@ -161,7 +169,7 @@ const KEYS: Readonly<Record<string, Shape>> = {
   registryPassword: { kind: 'secret' },
   ecr: {
     kind: 'flag-or-object',
-    object: object({ keepImages: number('30'), forceDelete: boolean('true') }),
+    object: object<EcrArgs>({ keepImages: number('30'), forceDelete: boolean('true') }),
   },
   platform: string('linux/arm64'),
   namespace: string('ml'),
@@ -171,7 +179,7 @@ const KEYS: Readonly<Record<string, Shape>> = {
     limits: object({ cpu: string('2'), memory: string('1Gi') }),
   }),
   replicas: number('2'),
-  autoscaling: object({
+  autoscaling: object<AutoscalingProps>({
     minReplicas: number('2'),
     maxReplicas: number('10'),
     cpuUtilization: number('70'),
@@ -179,22 +187,22 @@ const KEYS: Readonly<Record<string, Shape>> = {
     scaleDownStabilizationSeconds: number('300'),
   }),
   gate: GATE,
-  slo: object({ targetRps: number('2000'), targetUtilization: number('0.7') }, ['targetRps']),
-  ingress: object({
+  slo: object<SloProps>({ targetRps: number('2000'), targetUtilization: number('0.7') }, ['targetRps']),
+  ingress: object<IngressProps>({
     hosts: list(string('iris.example.com')),
     path: string('/'),
     className: string('nginx'),
     controllerNamespace: string('ingress-nginx'),
-    tls: object({
+    tls: object<IngressTlsProps>({
       secretName: string('iris-tls'),
       clusterIssuer: string('letsencrypt'),
       issuer: string('ca'),
     }),
     annotations: map(string('60'), 'nginx.ingress.kubernetes.io/proxy-read-timeout'),
   }),
-  networkPolicy: object({ allowFrom: list(PEER), metricsFrom: list(PEER) }),
-  policy: object({ waive: map(string('single-node dev cluster'), 'topology-spread') }),
-  apiKey: object({ secretName: string('iris-api-key'), key: string('api-key') }, ['secretName']),
+  networkPolicy: object<NetworkPolicyProps>({ allowFrom: list(PEER), metricsFrom: list(PEER) }),
+  policy: object<PolicyProps>({ waive: map(string('single-node dev cluster'), 'topology-spread') }),
+  apiKey: object<ApiKeyProps>({ secretName: string('iris-api-key'), key: string('api-key') }, ['secretName']),
   labels: map(string('iris-demo'), 'app.kubernetes.io/part-of'),
   env: map(string('info'), 'LOG_LEVEL'),
   outdir: string('modelfab.out'),

@@ -71,7 +71,6 @@ describe('tensorFromJson', () => {
       -2, // 0xc000
       65504, // the largest half
       65519, // rounds down to 65504
-      65520, // the tie rounds to even: infinity
       2 ** -24, // the smallest subnormal
       2 ** -25, // the tie between 0 and 2^-24 rounds to even: 0
       3 * 2 ** -25, // the tie between 2^-24 and 2^-23 rounds to even: 2^-23
@@ -89,8 +88,8 @@ describe('tensorFromJson', () => {
     expect(t.data).toBeInstanceOf(Uint16Array);
     expect(Array.from(t.data as Uint16Array, (b) => b.toString(16))).toEqual(
       [
-        0x3c00, 0xc000, 0x7bff, 0x7bff, 0x7c00, 0x0001, 0x0000, 0x0002, 0x3c00, 0x3c02, 0x3c01, 0x0400,
-        0x8000, 0x7c00, 0xfc00, 0x7e00, 0x0000,
+        0x3c00, 0xc000, 0x7bff, 0x7bff, 0x0001, 0x0000, 0x0002, 0x3c00, 0x3c02, 0x3c01, 0x0400, 0x8000,
+        0x7c00, 0xfc00, 0x7e00, 0x0000,
       ].map((b) => b.toString(16)),
     );
   });
@@ -98,6 +97,18 @@ describe('tensorFromJson', () => {
   const errors: Array<[string, unknown[], number[], string]> = [
     ['float32', [1, 'abc'], [2], 'element 1 of a float32 tensor must be a number, received "abc"'],
     ['float16', [null], [1], 'element 0 of a float16 tensor must be a number, received null'],
+    [
+      'float16',
+      [1, 65520],
+      [2],
+      'element 1 of a float16 tensor is 65520, beyond the largest float16 (±65504), where it would become Infinity; scale it into range',
+    ],
+    [
+      'float32',
+      [1e39],
+      [1],
+      'element 0 of a float32 tensor is 1e+39, beyond the largest float32 (±3.4028234663852886e+38), where it would become Infinity; scale it into range',
+    ],
     ['uint8', [0, 300], [2], 'element 1 of a uint8 tensor must be an integer from 0 to 255, received 300'],
     ['int8', [1.5], [1], 'element 0 of an int8 tensor must be an integer from -128 to 127, received 1.5'],
     [

@@ -4,6 +4,7 @@ export * from './errors';
 export * from './tensor';
 export * from './tensor-json';
 export * from './float16';
+export * from './float-range';
 export * from './session-options';
 export * from './validate-inputs';
 export * from './random-inputs';

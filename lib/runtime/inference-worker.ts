@@ -4,7 +4,7 @@
  * main one. See worker-protocol.ts for how requests arrive.
  */
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
-import { InferenceSession, type Tensor } from 'onnxruntime-node';
+import { InferenceSession, type Tensor, env } from 'onnxruntime-node';
 import { fromOrtTensor, toOrtTensor } from './ort-tensor';
 import { sessionOptionsFor } from './session-options';
 import { SpinBudget } from './spin-budget';
@@ -83,6 +83,8 @@ async function run(
 
 async function main(): Promise<void> {
   const setup = workerData as WorkerSetup;
+  // The process-wide logger too (its lines are not JSON); errors come back as exceptions.
+  env.logLevel = 'fatal';
   let session: InferenceSession;
   const start = performance.now();
   try {

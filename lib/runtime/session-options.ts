@@ -15,7 +15,8 @@ export interface ServingSessionSettings {
  * The session options every serving session uses: the CPU execution provider, `intraOpThreads`
  * intra-op threads, one inter-op thread with sequential execution (a request's operators run one
  * after another; parallelism comes from intra-op threads and workers), every graph optimisation,
- * and the CPU memory arena (steady allocations after warm-up).
+ * the CPU memory arena (steady allocations after warm-up), and onnxruntime's own logging off
+ * (fatal errors only): its errors reach the caller as exceptions.
  * @throws RangeError when intraOpThreads is not a positive integer
  */
 export function sessionOptionsFor(settings: ServingSessionSettings): InferenceSession.SessionOptions {
@@ -30,6 +31,10 @@ export function sessionOptionsFor(settings: ServingSessionSettings): InferenceSe
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
     enableCpuMemArena: true,
+    // onnxruntime's own log lines are coloured text on stderr, which breaks a server whose every
+    // line is JSON; each failure they would report also reaches the caller as an error, which
+    // the server and the gate report themselves. 4 = fatal only.
+    logSeverityLevel: 4,
   };
 }
 

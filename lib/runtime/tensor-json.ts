@@ -6,6 +6,7 @@ import { show } from '../core';
 import { type ElementType } from '../model';
 import { InputValidationError } from './errors';
 import { halfBitsFromNumber, numberFromHalfBits } from './float16';
+import { FLOAT_MAX, type FloatElementType, overflowsFloat } from './float-range';
 import { type TensorData, allocateData, elementCount, formatDims, isFeedableElementType } from './tensor';
 import { FEEDABLE_ELEMENT_TYPES } from '../model';
 
@@ -44,8 +45,13 @@ function elementError(index: number, type: string, expected: string, value: unkn
   );
 }
 
-function toNumber(index: number, type: string, value: unknown): number {
+function toNumber(index: number, type: FloatElementType, value: unknown): number {
   if (typeof value !== 'number') throw elementError(index, type, 'a number', value);
+  if (overflowsFloat(type, value)) {
+    throw new InputValidationError(
+      `element ${index} of ${article(type)} ${type} tensor is ${show(value)}, beyond the largest ${type} (±${FLOAT_MAX[type]}), where it would become Infinity; scale it into range`,
+    );
+  }
   return value;
 }
 
@@ -84,7 +90,7 @@ function toBool(index: number, value: unknown): number {
 
 /**
  * A tensor from flat JSON values in row-major order: numbers for floats (float16 rounded to
- * nearest even), integers in range for the integer types (int64/uint64 also as numeric strings,
+ * nearest even; a finite number beyond the type's range is an error, not Infinity), integers in range for the integer types (int64/uint64 also as numeric strings,
  * or numbers up to 2^53), booleans or 0/1 for bool, strings for string.
  * @throws InputValidationError naming the element index and the value received, or a count that
  *   does not match `dims`

@@ -71,6 +71,14 @@ function checkTensor(
       `input ${name} has invalid dims ${show(dims)}; every dimension must be a non-negative integer`,
     );
   }
+  const empty = dims.indexOf(0);
+  if (empty >= 0) {
+    // onnxruntime aborts the whole process on empty tensors in some kernels (a recurrent state
+    // of batch 0): refuse them here, where the error is the client's and the process lives on.
+    throw new InputValidationError(
+      `input ${name} has shape ${formatDims(dims)}: dimension ${empty} is 0, so it holds no values and there is nothing to infer; send at least one element along every dimension`,
+    );
+  }
   const shape = signature.shape;
   if (shape !== undefined) {
     if (dims.length !== shape.length) {
@@ -112,7 +120,7 @@ function checkTensor(
 
 /**
  * Checks that `inputs` are exactly the model's inputs, each with the declared element type (and
- * the array class onnxruntime-node expects for it), rank and fixed dims, the same value for a
+ * the array class onnxruntime-node expects for it), no dimension of size 0, rank and fixed dims, the same value for a
  * symbolic dimension wherever its name appears, and as many values as its dims need. Unknown
  * inputs are rejected (onnxruntime would silently ignore them).
  * @throws InputValidationError naming the input, what was received and what the model expects

@@ -1028,8 +1028,20 @@ describe('bad requests', () => {
     expect(jsonError(classifier, { inputs: [{ ...x, shape: ['1', 4] }] })).toBe(
       'input "x" has shape ["1",4]: dimension 0 is "1", but every dimension must be a non-negative integer',
     );
+    expect(jsonError(classifier, { inputs: [{ ...x, shape: [2 ** 30, 2 ** 30] }] })).toBe(
+      'input "x" has shape [1073741824, 1073741824], whose element count is too large',
+    );
     expect(jsonError(classifier, { inputs: [{ ...x, shape: [2 ** 30, 2 ** 30, 2 ** 30] }] })).toBe(
-      'input "x" has shape [1073741824, 1073741824, 1073741824], whose element count is too large',
+      'input "x" has shape [1073741824,1073741824,1073741824] (rank 3); the model expects rank 2: [N, 4]',
+    );
+    // Checked before "data" is walked: 5,000 nested levels are never visited.
+    const deep = { ...x, shape: new Array<number>(5000).fill(1), data: [1] };
+    expect(jsonError(classifier, { inputs: [deep] })).toMatch(
+      /^input "x" has shape \[1,1,1,.*\(rank 5000\); the model expects rank 2: \[N, 4\]$/,
+    );
+    // A shape the json could never fill is refused before anything is allocated for it.
+    expect(jsonError(classifier, { inputs: [{ ...x, shape: [2 ** 20, 4], data: [[1, 2, 3, 4]] }] })).toMatch(
+      /^input "x" has shape \[1048576, 4\], which needs 4194304 values, more than its \d+-byte json can hold; send a shape that matches "data"$/,
     );
   });
 
@@ -1064,7 +1076,7 @@ describe('bad requests', () => {
       'input "x": "data"[0][1] is [2], but at depth 2 of shape [1, 2] it must be a value; nested data must follow the shape',
     );
     expect(jsonError(classifier, { inputs: [{ ...x, shape: [4], data: [[1, 2, 3, 4]] }] })).toBe(
-      'input "x" has nested arrays in "data", but shape [4] has rank 1; send its values flat',
+      'input "x" has shape [4] (rank 1); the model expects rank 2: [N, 4]',
     );
     expect(jsonError(classifier, { inputs: [{ ...x, data: undefined }] })).toBe(
       'input "x" needs "data", an array of its values (flat or nested), or parameters.binary_data_size with the binary data after the json header; received undefined',

@@ -6,13 +6,16 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { show } from '../core';
-import { type ModelInfo, type ValueSignature } from '../model';
+import { type ModelInfo, type TensorSignature, type ValueSignature } from '../model';
 import {
   type FeedableElementType,
   InputValidationError,
   type TensorData,
+  FLOAT_MAX,
+  type FloatElementType,
   allocateData,
   formatDims,
+  overflowsFloat,
   halfBitsFromNumber,
   tensorFromJson,
 } from '../runtime';
@@ -156,11 +159,36 @@ function checkHeaderLength(headerLength: number, bodyLength: number): void {
   }
 }
 
-/** The shape of an input: non-negative integers whose product is a safe integer. */
-function readShape(label: string, shape: unknown): { dims: number[]; count: number } {
+/**
+ * The most dimensions an input of unknown rank may have. An input whose rank the model declares
+ * must have exactly that rank.
+ */
+export const MAX_UNDECLARED_RANK = 32;
+
+/**
+ * The shape of an input: non-negative integers whose product is a safe integer, as many as the
+ * model's signature declares (at most {@link MAX_UNDECLARED_RANK} when it declares none). Checked
+ * before any data is looked at, so nested data is never walked deeper than the declared rank.
+ */
+function readShape(
+  label: string,
+  shape: unknown,
+  signature: TensorSignature,
+): { dims: number[]; count: number } {
   if (!Array.isArray(shape)) {
     throw new OipRequestError(
       `${label} needs "shape", an array of non-negative integers; received ${brief(shape)}`,
+    );
+  }
+  const declared = signature.shape;
+  if (declared !== undefined && shape.length !== declared.length) {
+    throw new OipRequestError(
+      `${label} has shape ${brief(shape)} (rank ${shape.length}); the model expects rank ${declared.length}: ${formatDims(declared)}`,
+    );
+  }
+  if (declared === undefined && shape.length > MAX_UNDECLARED_RANK) {
+    throw new OipRequestError(
+      `${label} has a shape of rank ${shape.length}; this server takes at most ${MAX_UNDECLARED_RANK} dimensions for an input whose rank the model does not declare`,
     );
   }
   const dims: number[] = new Array<number>(shape.length);
@@ -181,9 +209,16 @@ function readShape(label: string, shape: unknown): { dims: number[]; count: numb
   return { dims, count };
 }
 
+/** `"data"[1][2]`: where in nested data a walk is, for messages. */
+function dataPath(indexes: readonly number[], depth: number): string {
+  return depth === 0 ? '"data"' : `"data"[${indexes.slice(0, depth).join('][')}]`;
+}
+
 /**
  * The elements of `data` in row-major order: `data` itself when flat, or nested arrays
- * flattened after checking that their nesting follows `dims` exactly.
+ * flattened after checking that their nesting follows `dims` exactly. The walk keeps its own
+ * stack (no recursion on client data), never goes deeper than `dims`, and allocates the output
+ * only after `count` was checked against the body's size.
  */
 function flattenData(
   label: string,
@@ -199,55 +234,51 @@ function flattenData(
     }
     return data;
   }
-  if (dims.length < 2) {
+  const rank = dims.length;
+  if (rank < 2) {
     throw new OipRequestError(
-      `${label} has nested arrays in "data", but shape ${formatDims(dims)} has rank ${dims.length}; send its values flat`,
+      `${label} has nested arrays in "data", but shape ${formatDims(dims)} has rank ${rank}; send its values flat`,
     );
   }
-  const out: unknown[] = new Array<unknown>(count);
-  const filled = fillNested(label, data, dims, 0, [], out, 0);
-  if (filled !== count) {
-    throw new OipRequestError(
-      `${label} has ${filled} values in "data", but shape ${formatDims(dims)} needs ${count}`,
-    );
-  }
-  return out;
-}
-
-/** Copies the leaves of one level of nested `data` into `out` from `at`; returns the next free index. */
-function fillNested(
-  label: string,
-  level: readonly unknown[],
-  dims: readonly number[],
-  depth: number,
-  path: number[],
-  out: unknown[],
-  at: number,
-): number {
-  if (level.length !== dims[depth]) {
-    const where = path.length === 0 ? '"data"' : `"data"[${path.join('][')}]`;
-    throw new OipRequestError(
-      `${label}: ${where} has ${level.length} entries, but dimension ${depth} of shape ${formatDims(dims)} is ${dims[depth]}; nested data must follow the shape`,
-    );
-  }
-  const leaf = depth === dims.length - 1;
-  let next = at;
-  for (let i = 0; i < level.length; i++) {
-    const entry = level[i];
-    if (Array.isArray(entry) !== !leaf) {
-      const where = `"data"[${[...path, i].join('][')}]`;
+  const levels: (readonly unknown[])[] = [data];
+  const indexes: number[] = [0];
+  const checkLength = (level: readonly unknown[], depth: number): void => {
+    if (level.length !== dims[depth]) {
       throw new OipRequestError(
-        `${label}: ${where} is ${brief(entry)}, but at depth ${depth + 1} of shape ${formatDims(dims)} it must be ${leaf ? 'a value' : 'an array'}; nested data must follow the shape`,
+        `${label}: ${dataPath(indexes, depth)} has ${level.length} entries, but dimension ${depth} of shape ${formatDims(dims)} is ${dims[depth]}; nested data must follow the shape`,
       );
     }
-    if (leaf) out[next++] = entry;
-    else {
-      path.push(i);
-      next = fillNested(label, entry as readonly unknown[], dims, depth + 1, path, out, next);
-      path.pop();
+  };
+  checkLength(data, 0);
+  const out: unknown[] = new Array<unknown>(count);
+  let filled = 0;
+  while (levels.length > 0) {
+    const depth = levels.length - 1;
+    const level = levels[depth];
+    const i = indexes[depth];
+    if (i === level.length) {
+      levels.pop();
+      indexes.pop();
+      if (depth > 0) indexes[depth - 1]++;
+      continue;
+    }
+    const entry = level[i];
+    const leaf = depth === rank - 1;
+    if (Array.isArray(entry) === leaf) {
+      throw new OipRequestError(
+        `${label}: ${dataPath(indexes, depth + 1)} is ${brief(entry)}, but at depth ${depth + 1} of shape ${formatDims(dims)} it must be ${leaf ? 'a value' : 'an array'}; nested data must follow the shape`,
+      );
+    }
+    if (leaf) {
+      out[filled++] = entry;
+      indexes[depth]++;
+    } else {
+      indexes.push(0);
+      checkLength(entry as readonly unknown[], depth + 1);
+      levels.push(entry as readonly unknown[]);
     }
   }
-  return next;
+  return out;
 }
 
 /** A JSON value as a float: a number, or `"NaN"`, `"Infinity"`, `"-Infinity"`. */
@@ -257,10 +288,27 @@ function floatElementError(label: string, index: number, datatype: string, value
   );
 }
 
-/** A float tensor from flat JSON values; non-finite values come as the strings the encoder writes. */
+function floatRangeError(
+  label: string,
+  index: number,
+  type: FloatElementType,
+  value: number,
+): OipRequestError {
+  const datatype = oipDatatype(type);
+  const text = Number.isFinite(value) ? brief(value) : 'a number beyond the float64 range';
+  return new OipRequestError(
+    `${label}: element ${index} of ${datatype} data is ${text}, beyond the largest ${datatype} (±${FLOAT_MAX[type]}), where it would become Infinity; scale it into range, or send "Infinity" or "-Infinity" for an infinite value`,
+  );
+}
+
+/**
+ * A float tensor from flat JSON values; non-finite values come as the strings the encoder writes.
+ * A number beyond the type's range is refused rather than stored as ±Infinity (JSON has no
+ * infinite numbers, so an infinite one here is a literal such as `1e400` that overflowed).
+ */
 function floatsFromJson(
   label: string,
-  type: 'float32' | 'float64' | 'float16',
+  type: FloatElementType,
   values: readonly unknown[],
   dims: number[],
 ): TensorData {
@@ -270,7 +318,11 @@ function floatsFromJson(
     const data = new Uint16Array(count);
     for (let i = 0; i < count; i++) {
       const v = values[i];
-      const n = typeof v === 'number' ? v : NON_FINITE.get(v);
+      let n: number | undefined;
+      if (typeof v === 'number') {
+        if (!Number.isFinite(v) || overflowsFloat(type, v)) throw floatRangeError(label, i, type, v);
+        n = v;
+      } else n = NON_FINITE.get(v);
       if (n === undefined) throw floatElementError(label, i, datatype, v);
       data[i] = halfBitsFromNumber(n);
     }
@@ -279,8 +331,11 @@ function floatsFromJson(
   const data = type === 'float32' ? new Float32Array(count) : new Float64Array(count);
   for (let i = 0; i < count; i++) {
     const v = values[i];
-    if (typeof v === 'number') data[i] = v;
-    else {
+    if (typeof v === 'number') {
+      data[i] = v;
+      // Stored, a number out of range reads back as Infinity (NaN never comes from a JSON number).
+      if (!Number.isFinite(data[i])) throw floatRangeError(label, i, type, v);
+    } else {
       const n = NON_FINITE.get(v);
       if (n === undefined) throw floatElementError(label, i, datatype, v);
       data[i] = n;
@@ -544,10 +599,15 @@ export function decodeInferRequest(body: Buffer, options: DecodeInferRequestOpti
       }
       throw new OipRequestError(`${label} has datatype ${brief(datatype)}; the model expects ${wanted}`);
     }
-    const { dims, count } = readShape(label, input.shape);
+    const { dims, count } = readShape(label, input.shape, signature);
     const inputParameters = readParameters(label, input.parameters);
     const size = inputParameters?.binary_data_size;
     if (size === undefined) {
+      if (count > jsonLength) {
+        throw new OipRequestError(
+          `${label} has shape ${formatDims(dims)}, which needs ${count} values, more than its ${jsonLength}-byte json can hold; send a shape that matches "data"`,
+        );
+      }
       inputs[name] = tensorFromData(label, type, input.data, dims, count);
       continue;
     }

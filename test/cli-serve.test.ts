@@ -360,6 +360,10 @@ describe('modelfab serve (the command)', () => {
       '--max-body-bytes must be a positive whole number of bytes, or a quantity such as 16Mi, received "lots"',
     ],
     [
+      [IRIS, '--body-timeout-ms', '-5'],
+      '--body-timeout-ms must be a non-negative number of milliseconds (0: no deadline), received "-5"',
+    ],
+    [
       [IRIS, '--request-timeout-ms', 'soon'],
       '--request-timeout-ms must be a non-negative number of milliseconds (0: no limit), received "soon"',
     ],

@@ -685,8 +685,12 @@ describe('renderRuntimeManifests', () => {
 describe('bundleServer', () => {
   const files = bundleServer();
 
-  it('bundles the server and the inference worker into server/', () => {
-    expect(files.map((f) => f.path)).toEqual(['server/inference-worker.js', 'server/main.js']);
+  it('bundles the server, the inference worker and the codec worker into server/', () => {
+    expect(files.map((f) => f.path)).toEqual([
+      'server/codec-worker.js',
+      'server/inference-worker.js',
+      'server/main.js',
+    ]);
     const main = files.find((f) => f.path === 'server/main.js')!.contents;
     expect(main.startsWith('"use strict";')).toBe(true);
     expect(main).toContain('// lib/server/main.ts'); // not minified: readable, with its sources named
@@ -720,6 +724,7 @@ describe('bundleServer', () => {
     const fresh = bundleServer({
       main: `${path.dirname(entries.main)}/../server/${path.basename(entries.main)}`,
       worker: entries.worker,
+      codecWorker: entries.codecWorker,
     });
     expect(fresh).not.toBe(files);
     expect(fresh).toEqual(files);
@@ -729,17 +734,19 @@ describe('bundleServer', () => {
     expect(serverEntries('/pkg/lib/server/bundle-server.ts')).toEqual({
       main: '/pkg/lib/server/main.ts',
       worker: '/pkg/lib/runtime/inference-worker.ts',
+      codecWorker: '/pkg/lib/server/codec-worker.ts',
     });
     expect(serverEntries('/pkg/build/lib/server/bundle-server.js')).toEqual({
       main: '/pkg/build/lib/server/main.js',
       worker: '/pkg/build/lib/runtime/inference-worker.js',
+      codecWorker: '/pkg/build/lib/server/codec-worker.js',
     });
-    expect(() =>
-      bundleServer({ main: path.join(scratch, 'main.ts'), worker: serverEntries().worker }),
-    ).toThrow(ServerBundleError);
-    expect(() =>
-      bundleServer({ main: path.join(scratch, 'main.ts'), worker: serverEntries().worker }),
-    ).toThrow(/main\.ts does not exist; reinstall modelfab, or run npm run build/);
+    expect(() => bundleServer({ ...serverEntries(), main: path.join(scratch, 'main.ts') })).toThrow(
+      ServerBundleError,
+    );
+    expect(() => bundleServer({ ...serverEntries(), main: path.join(scratch, 'main.ts') })).toThrow(
+      /main\.ts does not exist; reinstall modelfab, or run npm run build/,
+    );
   });
 });
 

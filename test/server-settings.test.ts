@@ -67,7 +67,8 @@ describe('resolveServerSettings', () => {
       maxBatchSize: 1,
       maxQueueDelayMs: 0,
       maxQueueSize: 1024,
-      maxBodyBytes: 64 * 1024 * 1024,
+      maxBodyBytes: 16 * 1024 * 1024,
+      bodyTimeoutMs: 10_000,
       requestTimeoutMs: 30_000,
       drainSeconds: 20,
       apiKeyFile: undefined,
@@ -75,7 +76,7 @@ describe('resolveServerSettings', () => {
     // The CPU limit is shared by the workers, whole CPUs, at least one each.
     expect(resolveServerSettings({ modelPath: 'm.onnx', cpus: 4, workers: 2 }, {}).intraOpThreads).toBe(2);
     expect(resolveServerSettings({ modelPath: 'm.onnx', cpus: 1.5, workers: 2 }, {}).intraOpThreads).toBe(1);
-    expect(SERVER_DEFAULTS.maxBodyBytes).toBe(67_108_864);
+    expect(SERVER_DEFAULTS.maxBodyBytes).toBe(16_777_216);
   });
 
   it('reads the serving config file, its model file relative to itself', () => {
@@ -106,6 +107,7 @@ describe('resolveServerSettings', () => {
       MODELFAB_MAX_QUEUE_DELAY_MS: '0.5',
       MODELFAB_MAX_QUEUE_SIZE: '64',
       MODELFAB_MAX_BODY_BYTES: '1048576',
+      MODELFAB_BODY_TIMEOUT_MS: '2500',
       MODELFAB_REQUEST_TIMEOUT_MS: '0',
       MODELFAB_DRAIN_SECONDS: '5',
       MODELFAB_API_KEY_FILE: 'secrets/api-key',
@@ -127,6 +129,7 @@ describe('resolveServerSettings', () => {
       maxQueueDelayMs: 0.5,
       maxQueueSize: 64,
       maxBodyBytes: 1_048_576,
+      bodyTimeoutMs: 2500,
       requestTimeoutMs: 0,
       drainSeconds: 5,
       apiKeyFile: path.resolve('secrets/api-key'),
@@ -189,6 +192,10 @@ describe('resolveServerSettings', () => {
       [
         { MODELFAB_REQUEST_TIMEOUT_MS: '1e3' },
         'MODELFAB_REQUEST_TIMEOUT_MS must be a non-negative number of milliseconds (0: no limit), received "1e3"; set it to a value such as 30000, or unset it for the default',
+      ],
+      [
+        { MODELFAB_BODY_TIMEOUT_MS: 'soon' },
+        'MODELFAB_BODY_TIMEOUT_MS must be a non-negative number of milliseconds (0: no deadline), received "soon"; set it to a value such as 10000, or unset it for the default',
       ],
       [
         { MODELFAB_MAX_BATCH_SIZE: '2.5' },

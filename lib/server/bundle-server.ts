@@ -21,6 +21,8 @@ export interface ServerEntries {
   readonly main: string;
   /** The inference worker the executor starts (`lib/runtime/inference-worker`). */
   readonly worker: string;
+  /** The codec worker the server starts for large bodies (`lib/server/codec-worker`). */
+  readonly codecWorker: string;
 }
 
 /** The server bundle could not be built. */
@@ -32,6 +34,7 @@ export class ServerBundleError extends Error {
 export const SERVER_BUNDLE_DIR = 'server';
 export const SERVER_MAIN_FILE = `${SERVER_BUNDLE_DIR}/main.js`;
 export const SERVER_WORKER_FILE = `${SERVER_BUNDLE_DIR}/inference-worker.js`;
+export const SERVER_CODEC_WORKER_FILE = `${SERVER_BUNDLE_DIR}/codec-worker.js`;
 
 /**
  * The server's entry files for a module at `fromFile` (this file by default): `.ts` sources when
@@ -43,6 +46,7 @@ export function serverEntries(fromFile: string = __filename): ServerEntries {
   return {
     main: path.join(dir, `main${ext}`),
     worker: path.join(dir, '..', 'runtime', `inference-worker${ext}`),
+    codecWorker: path.join(dir, `codec-worker${ext}`),
   };
 }
 
@@ -63,7 +67,8 @@ function formatMessages(messages: readonly Message[]): string {
 const bundles = new Map<string, readonly BundleFile[]>();
 
 /**
- * The server bundled for the image: `server/main.js` and `server/inference-worker.js`, CommonJS
+ * The server bundled for the image: `server/main.js`, `server/inference-worker.js` and
+ * `server/codec-worker.js`, CommonJS
  * for Node.js 20, everything inlined but onnxruntime-node (a native addon the image installs with
  * npm). Not minified, so people can read what runs; no source maps; licence comments kept in
  * place. The same sources give the same bytes. Built once per process and set of entries.
@@ -71,10 +76,10 @@ const bundles = new Map<string, readonly BundleFile[]>();
  * @throws ServerBundleError when an entry file is missing or esbuild fails
  */
 export function bundleServer(entries: ServerEntries = serverEntries()): readonly BundleFile[] {
-  const key = `${entries.main}\0${entries.worker}`;
+  const key = `${entries.main}\0${entries.worker}\0${entries.codecWorker}`;
   const cached = bundles.get(key);
   if (cached) return cached;
-  for (const file of [entries.main, entries.worker]) {
+  for (const file of [entries.main, entries.worker, entries.codecWorker]) {
     if (!fs.existsSync(file)) {
       throw new ServerBundleError(
         `cannot bundle the server: ${file} does not exist; reinstall modelfab, or run npm run build when working from its sources`,
@@ -85,7 +90,11 @@ export function bundleServer(entries: ServerEntries = serverEntries()): readonly
   let outputFiles;
   try {
     ({ outputFiles } = buildSync({
-      entryPoints: { main: entries.main, 'inference-worker': entries.worker },
+      entryPoints: {
+        main: entries.main,
+        'inference-worker': entries.worker,
+        'codec-worker': entries.codecWorker,
+      },
       absWorkingDir: root,
       outdir: path.join(root, SERVER_BUNDLE_DIR),
       bundle: true,
@@ -112,9 +121,10 @@ export function bundleServer(entries: ServerEntries = serverEntries()): readonly
     .map((output) => ({ path: `${SERVER_BUNDLE_DIR}/${path.basename(output.path)}`, contents: output.text }))
     .sort((a, b) => (a.path < b.path ? -1 : 1));
   const names = files.map((f) => f.path);
-  if (!names.includes(SERVER_MAIN_FILE) || !names.includes(SERVER_WORKER_FILE)) {
+  const expected = [SERVER_MAIN_FILE, SERVER_WORKER_FILE, SERVER_CODEC_WORKER_FILE];
+  if (!expected.every((name) => names.includes(name))) {
     throw new ServerBundleError(
-      `esbuild wrote ${JSON.stringify(names)} instead of ${SERVER_MAIN_FILE} and ${SERVER_WORKER_FILE}; reinstall modelfab`,
+      `esbuild wrote ${JSON.stringify(names)} instead of ${expected.join(', ')}; reinstall modelfab`,
     );
   }
   bundles.set(key, files);

@@ -15,3 +15,6 @@ export * from './oip-datatypes';
 export * from './oip-infer-request';
 export * from './oip-infer-response';
 export * from './oip-metadata';
+export * from './admission';
+export * from './codec-thread';
+export * from './log-sampler';

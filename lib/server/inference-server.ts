@@ -9,25 +9,49 @@
  * (OipRequestError, InputValidationError) and for an inference onnxruntime fails to run on valid
  * inputs (InferenceError: data-dependent, e.g. an index out of range; the protocol answers failed
  * inferences with 400); 401 without the API key; 404 for an unknown path, model or version; 405
- * for a method an endpoint does not take; 413 for a body over the limit; 429 with Retry-After
- * when the queue is full; 503 while loading, after a failed load and while draining; 504 when a
- * request times out; 500 only for the server's own faults (a crashed worker, a bug).
+ * for a method an endpoint does not take; 408 for a body that does not arrive within its
+ * deadline; 413 for a body over the limit (or one too large to decode within the codec's heap);
+ * 429 with Retry-After when the queue or the memory for bodies is full; 503 while loading, after
+ * a failed load and while draining; 504 when a request times out; 500 only for the server's own
+ * faults (a crashed worker, a bug).
+ *
+ * Protection against clients: an inference request is admitted or refused from its headers
+ * alone, before its body is read (admission.ts), so refusing costs almost nothing and the
+ * requests taken keep the CPU; bodies have a deadline and a memory budget; bodies and responses
+ * too large to handle inline are decoded and encoded in the codec worker (codec-thread.ts), so the
+ * main thread never stalls on one, and health answers in milliseconds under any load.
  */
 import crypto from 'node:crypto';
 import http from 'node:http';
 import { type ModelInfo, inspectModel } from '../model';
-import { Executor, ExecutorClosedError, InferenceError, WorkerCrashError } from '../runtime';
+import {
+  Executor,
+  ExecutorClosedError,
+  InferenceError,
+  type InferResult,
+  type TensorData,
+  WorkerCrashError,
+} from '../runtime';
 import { ApiKey } from './api-key';
 import { checkModelDigest, ModelDigestMismatchError } from './model-digest';
 import { OipRequestError } from './oip-errors';
-import { decodeInferRequest } from './oip-infer-request';
-import { encodeInferResponseParts } from './oip-infer-response';
+import { type DecodedInferRequest, decodeInferRequest } from './oip-infer-request';
+import { type InferResponse, encodeInferResponseParts } from './oip-infer-response';
 import { modelMetadata, serverMetadata } from './oip-metadata';
 import { type OipRoute, allowedMethods, matchOipRoute } from './oip-routes';
-import { BodyTooLargeError, ClientGoneError, discardRest, readRequestBody } from './request-body';
-import { errorAnswer } from './error-answer';
+import { BODY_BUDGET_BODIES, UploadCancelledError, admissionError, bodyReservation } from './admission';
+import { CodecThread, OFF_THREAD_BODY_BYTES, OFF_THREAD_OUTPUT_ELEMENTS, codecHeapMb } from './codec-thread';
+import {
+  BodyTooLargeError,
+  ClientGoneError,
+  cancelBodyRead,
+  discardRest,
+  readRequestBody,
+} from './request-body';
+import { type RefusalReason, errorAnswer } from './error-answer';
+import { LogSampler } from './log-sampler';
 import { closeServer, listen, urlOf } from './http-listener';
-import { type LogSink, ServerLog } from './server-log';
+import { type LogLevel, type LogSink, ServerLog } from './server-log';
 import { ServerMetrics } from './server-metrics';
 import {
   type OptionNames,
@@ -81,8 +105,10 @@ interface Exchange {
   known: boolean;
   /** The error answered, for the log: its class, and its message for 5xx. */
   error: Error | undefined;
-  /** True when the answer closes the connection (the server is draining). */
-  readonly closeConnection: boolean;
+  /** Set when the request was refused (counted by reason, logged sampled). */
+  refusal: RefusalReason | undefined;
+  /** True when the answer closes the connection (the server is draining, or the body was cut). */
+  closeConnection: boolean;
   /** Logs and counts the exchange once its response has closed (the server's, one per server). */
   readonly done: (exchange: Exchange, res: http.ServerResponse) => void;
 }
@@ -102,6 +128,36 @@ function onResponseClose(this: ExchangeResponse): void {
 
 /** No extra response headers. */
 const NO_HEADERS: readonly string[] = [];
+/** Refusals that mean the server is at capacity: logged at warn, the others at info. */
+const CAPACITY_REFUSALS: ReadonlySet<RefusalReason> = new Set(['queue_full', 'body_budget', 'decode_memory']);
+
+/** The declared `Content-Length`, when it is a whole number. */
+function declaredLength(req: http.IncomingMessage): number | undefined {
+  const text = req.headers['content-length'];
+  if (text === undefined) return undefined;
+  const length = Number(text);
+  return Number.isSafeInteger(length) && length >= 0 ? length : undefined;
+}
+
+/** The `Inference-Header-Content-Length` header's value. */
+function inferenceHeaderLength(req: http.IncomingMessage): number | undefined {
+  const text = headerValue(req.headers['inference-header-content-length']);
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text.trim())) {
+    throw new OipRequestError(
+      `the Inference-Header-Content-Length header must be the length of the JSON header in bytes, received ${JSON.stringify(text.slice(0, 40))}`,
+    );
+  }
+  return Number(text.trim());
+}
+
+/** Elements of the outputs a response carries, to decide where it is encoded. */
+function outputElements(outputs: Readonly<Record<string, TensorData>>, request: DecodedInferRequest): number {
+  let elements = 0;
+  for (const { name } of request.outputs) elements += outputs[name]?.data.length ?? 0;
+  return elements;
+}
+
 /** Routes by request target, so the few targets a client repeats are matched once. */
 const ROUTE_CACHE_SIZE = 64;
 
@@ -190,8 +246,19 @@ export class InferenceServer {
   private readonly http: http.Server;
   private readonly metricsHttp: http.Server;
   private readonly metrics: ServerMetrics;
-  /** Inference requests received and not yet answered. */
+  /** Inference requests admitted and not yet answered (their bodies arriving, decoded, queued or running). */
   private active = 0;
+  /** Admitted requests not yet handed to the executor: they hold queue slots (see admission.ts). */
+  private admitted = 0;
+  /** Body bytes reserved by admitted requests not yet decoded. */
+  private heldBodyBytes = 0;
+  private readonly bodyBudgetBytes: number;
+  /** Requests whose bodies are still arriving: cut with 503 when the server begins to drain. */
+  private readonly uploads = new Set<http.IncomingMessage>();
+  /** Decodes and encodes what is too large for the main thread. */
+  private readonly codec: CodecThread;
+  /** Which refusal lines get logged. */
+  private readonly refusalLog = new LogSampler();
   private idleWaiters: Array<() => void> = [];
   /** matchOipRoute's answers by request target (undefined answers included), bounded. */
   private readonly routes = new Map<string, OipRoute | undefined>();
@@ -212,6 +279,8 @@ export class InferenceServer {
     this.settings = settings;
     this.model = model;
     this.metrics = new ServerMetrics(settings.modelName, settings.maxBatchSize, () => this.executor?.stats());
+    this.bodyBudgetBytes = BODY_BUDGET_BODIES * settings.maxBodyBytes;
+    this.codec = new CodecThread(model, codecHeapMb(settings.maxBodyBytes));
     this.inferOptions =
       settings.requestTimeoutMs > 0
         ? { timeoutMs: settings.requestTimeoutMs, transferInputs: true }
@@ -302,9 +371,13 @@ export class InferenceServer {
   drain(): Promise<void> {
     if (this.currentState === 'loading' || this.currentState === 'ready') {
       this.currentState = 'draining';
+      let cancelled = 0;
+      // Uploads still arriving were not accepted: they get 503 now, and only accepted requests are waited for.
+      for (const req of this.uploads) if (cancelBodyRead(req, new UploadCancelledError())) cancelled++;
       this.log.info('draining', {
         event: 'draining',
-        activeRequests: this.active,
+        activeRequests: this.active - cancelled,
+        uploadsCancelled: cancelled,
         queued: this.executor?.stats().queued ?? 0,
       });
     }
@@ -340,6 +413,7 @@ export class InferenceServer {
     const leftMs = Math.max(0, deadlineMs - (performance.now() - started));
     await within(this.loading, leftMs); // a model still loading is closed by load() itself
     await this.executor?.close();
+    await this.codec.close();
     // Connections busy with a last response end after it (they are answered with Connection: close).
     if (!(await within(httpClosed, 1000))) this.http.closeAllConnections();
     this.metricsHttp.closeAllConnections();
@@ -378,6 +452,7 @@ export class InferenceServer {
   private async load(): Promise<void> {
     const s = this.settings;
     const started = performance.now();
+    this.codec.start();
     let executor: Executor;
     try {
       executor = await Executor.create({
@@ -485,6 +560,7 @@ export class InferenceServer {
       route: undefined,
       known: false,
       error: undefined,
+      refusal: undefined,
       closeConnection: this.currentState === 'draining' || this.currentState === 'closed',
       done: this.exchangeDone,
     };
@@ -548,6 +624,7 @@ export class InferenceServer {
       return;
     }
     if (this.apiKey !== undefined && !this.apiKey.accepts(req.headers)) {
+      exchange.refusal = 'unauthorized';
       sendJson(
         res,
         exchange,
@@ -588,71 +665,140 @@ export class InferenceServer {
           : { name: modelName, ready: false, error: this.notReadyReason() },
       );
     } else {
-      void this.infer(exchange, req, res);
+      this.admit(exchange, req, res);
     }
   }
 
+  /**
+   * Admits an inference request or refuses it, from its headers alone: nothing of a refused
+   * request's body is parsed (it is read and dropped, so the client gets the answer).
+   */
+  private admit(exchange: Exchange, req: http.IncomingMessage, res: http.ServerResponse): void {
+    const executor = this.executor;
+    const { maxBodyBytes, maxQueueSize } = this.settings;
+    if (!this.ready || executor === undefined) {
+      const draining = this.currentState === 'draining' || this.currentState === 'closed';
+      exchange.refusal = draining ? 'shutting_down' : 'not_ready';
+      sendJson(res, exchange, 503, { error: this.notReadyReason() });
+      return;
+    }
+    const declared = declaredLength(req);
+    const refused =
+      declared !== undefined && declared > maxBodyBytes
+        ? new BodyTooLargeError(maxBodyBytes, declared)
+        : admissionError(
+            {
+              admitted: this.admitted,
+              queued: executor.stats().queued,
+              maxQueueSize,
+              heldBodyBytes: this.heldBodyBytes,
+              bodyBudgetBytes: this.bodyBudgetBytes,
+            },
+            bodyReservation(declared, maxBodyBytes),
+          );
+    if (refused !== undefined) {
+      this.answerError(exchange, res, refused);
+      discardRest(req, maxBodyBytes);
+      return;
+    }
+    void this.infer(exchange, req, res, executor, bodyReservation(declared, maxBodyBytes));
+  }
+
+  /** Serves an admitted request: its body, decoded; the inference; the answer. */
   private async infer(
     exchange: Exchange,
     req: http.IncomingMessage,
     res: http.ServerResponse,
+    executor: Executor,
+    reservedBytes: number,
   ): Promise<void> {
-    const executor = this.executor;
-    if (!this.ready || executor === undefined) {
-      sendJson(res, exchange, 503, { error: this.notReadyReason() });
-      return;
-    }
     this.active++;
+    this.admitted++;
+    this.heldBodyBytes += reservedBytes;
     this.metrics.addInFlight(1);
+    let holding = true;
+    const release = () => {
+      if (!holding) return;
+      holding = false;
+      this.admitted--;
+      this.heldBodyBytes -= reservedBytes;
+    };
+    const { maxBodyBytes, bodyTimeoutMs, modelName, modelVersion } = this.settings;
     try {
-      const body = await readRequestBody(req, this.settings.maxBodyBytes);
-      const headerText = headerValue(req.headers['inference-header-content-length']);
-      let headerLength: number | undefined;
-      if (headerText !== undefined) {
-        if (!/^\d+$/.test(headerText.trim())) {
-          throw new OipRequestError(
-            `the Inference-Header-Content-Length header must be the length of the JSON header in bytes, received ${JSON.stringify(headerText.slice(0, 40))}`,
-          );
-        }
-        headerLength = Number(headerText.trim());
+      let body: Buffer;
+      this.uploads.add(req);
+      try {
+        body = await readRequestBody(req, maxBodyBytes, bodyTimeoutMs);
+      } finally {
+        this.uploads.delete(req);
       }
-      const request = decodeInferRequest(body, { headerLength, model: this.model });
+      const headerLength = inferenceHeaderLength(req);
+      // What costs is parsing JSON: binary tensor data after a small header is only copied.
+      const request =
+        (headerLength ?? body.length) >= OFF_THREAD_BODY_BYTES
+          ? await this.codec.decode(body, headerLength)
+          : decodeInferRequest(body, { headerLength, model: this.model });
+      release(); // from here the executor's queue counts it
       const result = await executor.infer(request.inputs, this.inferOptions);
-      const { modelName, modelVersion } = this.settings;
-      const encoded = encodeInferResponseParts(
-        request.id !== undefined
-          ? { modelName, modelVersion, id: request.id, outputs: result.outputs, requested: request.outputs }
-          : { modelName, modelVersion, outputs: result.outputs, requested: request.outputs },
-      );
       if (res.destroyed) return;
-      if (encoded.sections.length === 0) {
-        respond(res, exchange, 200, 'application/json', encoded.json, NO_HEADERS);
-        return;
-      }
-      const jsonBytes = Buffer.byteLength(encoded.json, 'utf8');
-      const answer = Buffer.allocUnsafe(jsonBytes + encoded.binaryBytes);
-      answer.write(encoded.json, 0, 'utf8');
-      let at = jsonBytes;
-      for (const section of encoded.sections) {
-        answer.set(section, at);
-        at += section.byteLength;
-      }
-      respond(res, exchange, 200, 'application/octet-stream', answer, [
-        'Inference-Header-Content-Length',
-        String(jsonBytes),
-      ]);
+      await this.answerResult(exchange, res, request, result, modelName, modelVersion);
     } catch (error) {
       if (error instanceof ClientGoneError) return;
       this.answerError(exchange, res, error as Error);
-      if (error instanceof BodyTooLargeError) discardRest(req, this.settings.maxBodyBytes);
+      if (error instanceof BodyTooLargeError) discardRest(req, maxBodyBytes);
     } finally {
+      release();
       this.settleOne();
     }
+  }
+
+  /** Encodes and sends a result: inline when small, in the codec worker when large. */
+  private async answerResult(
+    exchange: Exchange,
+    res: http.ServerResponse,
+    request: DecodedInferRequest,
+    result: InferResult,
+    modelName: string,
+    modelVersion: string,
+  ): Promise<void> {
+    const response: InferResponse =
+      request.id !== undefined
+        ? { modelName, modelVersion, id: request.id, outputs: result.outputs, requested: request.outputs }
+        : { modelName, modelVersion, outputs: result.outputs, requested: request.outputs };
+    if (outputElements(result.outputs, request) >= OFF_THREAD_OUTPUT_ELEMENTS) {
+      const encoded = await this.codec.encode(response);
+      if (res.destroyed) return;
+      const extra =
+        encoded.headerLength === undefined
+          ? NO_HEADERS
+          : ['Inference-Header-Content-Length', String(encoded.headerLength)];
+      respond(res, exchange, 200, encoded.contentType, encoded.body, extra);
+      return;
+    }
+    const encoded = encodeInferResponseParts(response);
+    if (encoded.sections.length === 0) {
+      respond(res, exchange, 200, 'application/json', encoded.json, NO_HEADERS);
+      return;
+    }
+    const jsonBytes = Buffer.byteLength(encoded.json, 'utf8');
+    const answer = Buffer.allocUnsafe(jsonBytes + encoded.binaryBytes);
+    answer.write(encoded.json, 0, 'utf8');
+    let at = jsonBytes;
+    for (const section of encoded.sections) {
+      answer.set(section, at);
+      at += section.byteLength;
+    }
+    respond(res, exchange, 200, 'application/octet-stream', answer, [
+      'Inference-Header-Content-Length',
+      String(jsonBytes),
+    ]);
   }
 
   private answerError(exchange: Exchange, res: http.ServerResponse, error: Error): void {
     exchange.error = error;
     const answer = errorAnswer(error, exchange.requestId);
+    if (answer.refusal !== undefined) exchange.refusal = answer.refusal;
+    if (answer.closeConnection) exchange.closeConnection = true;
     sendJson(res, exchange, answer.status, { error: answer.message }, answer.headers);
   }
 
@@ -671,18 +817,29 @@ export class InferenceServer {
       status,
       durationMs: round(durationMs),
     };
+    let level: LogLevel = status === 500 ? 'error' : status === 504 ? 'warn' : 'info';
+    const refusal = exchange.refusal;
+    if (refusal !== undefined) {
+      this.metrics.countRefusal(refusal);
+      // Refusals come in floods under overload: every one is counted, a sample is logged.
+      const suppressed = this.refusalLog.take(refusal);
+      if (suppressed === undefined) return;
+      fields.refusal = refusal;
+      fields.suppressedSinceLast = suppressed;
+      level = CAPACITY_REFUSALS.has(refusal) ? 'warn' : 'info';
+    }
     if (exchange.known) fields.model = this.settings.modelName;
     if (aborted) fields.aborted = true;
     const error = exchange.error;
     if (error !== undefined) {
       fields.errorKind = error.name;
       // Client errors may quote received values; only the server's own faults are logged in full.
-      if (status >= 500) {
+      if (status >= 500 && refusal === undefined) {
         fields.error = error.message;
         if (status === 500 && !(error instanceof WorkerCrashError)) fields.stack = error.stack;
       }
     }
-    this.log.write(status >= 500 ? 'error' : 'info', 'request', fields);
+    this.log.write(level, 'request', fields);
   }
 
   private onMetricsRequest(req: http.IncomingMessage, res: http.ServerResponse): void {

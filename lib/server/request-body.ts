@@ -1,6 +1,6 @@
 /**
- * Reads a request body into memory up to a limit, and stops at the limit: a body that is too
- * large is never buffered.
+ * Reads a request body into memory up to a limit and within a deadline: a body that is too large
+ * is never buffered, and one that stops arriving is cut at the deadline with its memory freed.
  */
 import { type IncomingMessage } from 'node:http';
 
@@ -22,6 +22,22 @@ export class BodyTooLargeError extends Error {
   }
 }
 
+/** The body did not arrive within the server's deadline; the server answers 408 and closes the connection. */
+export class BodyTimeoutError extends Error {
+  override readonly name = 'BodyTimeoutError';
+
+  constructor(
+    /** The deadline, ms. */
+    readonly timeoutMs: number,
+    /** Bytes received before it. */
+    readonly receivedBytes: number,
+  ) {
+    super(
+      `the request body did not arrive within ${timeoutMs} ms (${receivedBytes} bytes received); send the whole body at once, or raise MODELFAB_BODY_TIMEOUT_MS`,
+    );
+  }
+}
+
 /** The client went away before its body arrived; there is no one to answer. */
 export class ClientGoneError extends Error {
   override readonly name = 'ClientGoneError';
@@ -32,6 +48,8 @@ interface BodyRead {
   readonly maxBodyBytes: number;
   readonly chunks: Buffer[];
   received: number;
+  /** Cuts the read at its deadline; undefined without one. */
+  timer: NodeJS.Timeout | undefined;
   readonly resolve: (body: Buffer) => void;
   readonly reject: (error: Error) => void;
 }
@@ -45,6 +63,7 @@ function detach(request: ReadingRequest): BodyRead | undefined {
   const read = request[BODY_READ];
   if (read === undefined) return undefined;
   request[BODY_READ] = undefined;
+  if (read.timer !== undefined) clearTimeout(read.timer);
   request.off('data', onData);
   request.off('end', onEnd);
   request.off('error', onError);
@@ -85,13 +104,34 @@ function onClose(this: ReadingRequest): void {
 }
 
 /**
- * The request's body, at most `maxBodyBytes`. A declared `Content-Length` over the limit fails
- * before reading anything; a body that grows past it fails as soon as it does, and the rest is
- * not read.
+ * Stops reading a body that is still arriving: the read rejects with `error`, what arrived is
+ * dropped, and the request is paused. Returns false when no read was under way (the body had
+ * arrived, or none was being read).
+ */
+export function cancelBodyRead(request: IncomingMessage, error: Error): boolean {
+  const reading = request as ReadingRequest;
+  const read = detach(reading);
+  if (read === undefined) return false;
+  reading.pause();
+  read.chunks.length = 0;
+  read.reject(error);
+  return true;
+}
+
+/**
+ * The request's body, at most `maxBodyBytes`, within `timeoutMs` of the call (0: no deadline). A
+ * declared `Content-Length` over the limit fails before reading anything; a body that grows past
+ * it fails as soon as it does, and the rest is not read; a body not complete at the deadline
+ * fails then, and what arrived of it is dropped.
  * @throws BodyTooLargeError over the limit
+ * @throws BodyTimeoutError past the deadline
  * @throws ClientGoneError when the request is aborted
  */
-export function readRequestBody(request: IncomingMessage, maxBodyBytes: number): Promise<Buffer> {
+export function readRequestBody(
+  request: IncomingMessage,
+  maxBodyBytes: number,
+  timeoutMs = 0,
+): Promise<Buffer> {
   const declared = request.headers['content-length'];
   if (declared !== undefined) {
     const length = Number(declared);
@@ -104,7 +144,14 @@ export function readRequestBody(request: IncomingMessage, maxBodyBytes: number):
     return Promise.reject(new Error('readRequestBody was called twice on one request; read the body once'));
   }
   return new Promise((resolve, reject) => {
-    reading[BODY_READ] = { maxBodyBytes, chunks: [], received: 0, resolve, reject };
+    const read: BodyRead = { maxBodyBytes, chunks: [], received: 0, timer: undefined, resolve, reject };
+    if (timeoutMs > 0) {
+      read.timer = setTimeout(() => {
+        read.timer = undefined;
+        cancelBodyRead(request, new BodyTimeoutError(timeoutMs, read.received));
+      }, timeoutMs);
+    }
+    reading[BODY_READ] = read;
     request.on('data', onData);
     request.on('end', onEnd);
     request.on('error', onError);

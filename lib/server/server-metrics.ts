@@ -5,6 +5,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { type ExecutorStats } from '../runtime';
+import { REFUSAL_REASONS, type RefusalReason } from './error-answer';
 
 /** The names of the server's own metrics (alert rules and dashboards refer to these). */
 export const SERVER_METRIC_NAMES = {
@@ -14,6 +15,7 @@ export const SERVER_METRIC_NAMES = {
   queueDepth: 'modelfab_queue_depth',
   batchSize: 'modelfab_batch_size',
   inFlight: 'modelfab_inflight_requests',
+  refusals: 'modelfab_refusals_total',
 } as const;
 
 /** Seconds, from a fast model's sub-millisecond answers to a request timeout. */
@@ -35,6 +37,8 @@ export class ServerMetrics {
   private readonly inferenceDuration: Histogram<'model'>;
   private readonly batchSize: Histogram<'model'>;
   private readonly inFlight: Gauge<'model'>;
+  /** The refusal counter's series by reason, bound once. */
+  private readonly refusals = new Map<RefusalReason, Counter.Internal>();
   /** The labelled series each request touches, bound once (a label lookup per call costs). */
   private readonly bound: {
     readonly requestDuration: Histogram.Internal<'model'>;
@@ -94,6 +98,15 @@ export class ServerMetrics {
       registers,
     });
     this.inFlight.set({ model: modelName }, 0);
+    const refusals = new Counter({
+      name: SERVER_METRIC_NAMES.refusals,
+      help: 'Inference requests refused instead of served, by reason: queue_full and body_budget (429, the server is at capacity), body_too_large and decode_memory (413), body_timeout (408, the body stopped arriving), unauthorized (401), not_ready and shutting_down (503).',
+      labelNames: ['model', 'reason'],
+      registers,
+    });
+    for (const reason of REFUSAL_REASONS) {
+      this.refusals.set(reason, refusals.labels({ model: modelName, reason }));
+    }
     const labels = { model: modelName };
     this.bound = {
       requestDuration: this.requestDuration.labels(labels),
@@ -121,6 +134,11 @@ export class ServerMetrics {
       counts.set(code, series);
     }
     series.inc();
+  }
+
+  /** Counts one refused request. */
+  countRefusal(reason: RefusalReason): void {
+    this.refusals.get(reason)?.inc();
   }
 
   /** Records one answered inference request's duration. */

@@ -27,6 +27,7 @@ export const SERVER_ENV = {
   maxQueueDelayMs: 'MODELFAB_MAX_QUEUE_DELAY_MS',
   maxQueueSize: 'MODELFAB_MAX_QUEUE_SIZE',
   maxBodyBytes: 'MODELFAB_MAX_BODY_BYTES',
+  bodyTimeoutMs: 'MODELFAB_BODY_TIMEOUT_MS',
   requestTimeoutMs: 'MODELFAB_REQUEST_TIMEOUT_MS',
   drainSeconds: 'MODELFAB_DRAIN_SECONDS',
   apiKeyFile: 'MODELFAB_API_KEY_FILE',
@@ -42,7 +43,8 @@ export const SERVER_DEFAULTS = {
   maxBatchSize: 1,
   maxQueueDelayMs: 0,
   maxQueueSize: 1024,
-  maxBodyBytes: 64 * 1024 * 1024,
+  maxBodyBytes: 16 * 1024 * 1024,
+  bodyTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
   drainSeconds: 20,
 } as const;
@@ -91,8 +93,20 @@ export interface ServerOptions {
   readonly maxQueueDelayMs?: number;
   /** Requests that may wait for a worker; one more gets 429. @default $MODELFAB_MAX_QUEUE_SIZE, else 1024 */
   readonly maxQueueSize?: number;
-  /** The largest request body, bytes; a larger one gets 413. @default $MODELFAB_MAX_BODY_BYTES, else 64 MiB */
+  /**
+   * The largest request body, bytes; a larger one gets 413. 16 MiB holds one 640×640 RGB float32
+   * image as JSON numbers (about 12 MB), or three as binary tensor data (4.9 MB each). The server
+   * holds at most four bodies of this size at once; the README's server section says what memory
+   * one request may take.
+   * @default $MODELFAB_MAX_BODY_BYTES, else 16 MiB
+   */
   readonly maxBodyBytes?: number;
+  /**
+   * How long a request body may take to arrive, ms, from the end of its headers; a body not
+   * complete by then gets 408, its connection is closed and what arrived is dropped. 0: no deadline.
+   * @default $MODELFAB_BODY_TIMEOUT_MS, else 10000
+   */
+  readonly bodyTimeoutMs?: number;
   /** An inference not answered within this many ms gets 504; 0 waits forever. @default $MODELFAB_REQUEST_TIMEOUT_MS, else 30000 */
   readonly requestTimeoutMs?: number;
   /** How long a graceful shutdown may wait for accepted requests, seconds. @default $MODELFAB_DRAIN_SECONDS, else 20 */
@@ -136,6 +150,8 @@ export interface ServerSettings {
   readonly maxQueueDelayMs: number;
   readonly maxQueueSize: number;
   readonly maxBodyBytes: number;
+  /** 0: no deadline. */
+  readonly bodyTimeoutMs: number;
   /** 0: no limit. */
   readonly requestTimeoutMs: number;
   readonly drainSeconds: number;
@@ -190,7 +206,12 @@ const NUMBER_RULES = {
   maxBatchSize: COUNT,
   maxQueueDelayMs: DURATION,
   maxQueueSize: COUNT,
-  maxBodyBytes: { ...COUNT, example: '67108864' },
+  maxBodyBytes: { ...COUNT, example: '16777216' },
+  bodyTimeoutMs: {
+    ...DURATION,
+    must: 'a non-negative number of milliseconds (0: no deadline)',
+    example: '10000',
+  },
   requestTimeoutMs: {
     ...DURATION,
     must: 'a non-negative number of milliseconds (0: no limit)',
@@ -379,6 +400,7 @@ export function resolveServerSettings(
       SERVER_DEFAULTS.maxQueueDelayMs,
     maxQueueSize: numberSetting(options, env, names, 'maxQueueSize') ?? SERVER_DEFAULTS.maxQueueSize,
     maxBodyBytes: numberSetting(options, env, names, 'maxBodyBytes') ?? SERVER_DEFAULTS.maxBodyBytes,
+    bodyTimeoutMs: numberSetting(options, env, names, 'bodyTimeoutMs') ?? SERVER_DEFAULTS.bodyTimeoutMs,
     requestTimeoutMs:
       numberSetting(options, env, names, 'requestTimeoutMs') ?? SERVER_DEFAULTS.requestTimeoutMs,
     drainSeconds: numberSetting(options, env, names, 'drainSeconds') ?? SERVER_DEFAULTS.drainSeconds,

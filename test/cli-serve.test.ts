@@ -16,6 +16,7 @@ import { runServe, SERVE_USAGE, type ServeContext } from '../lib/cli/serve-comma
 import { SERVING_CONFIG_FILE_FORMAT } from '../lib/core';
 import { inspectModel } from '../lib/model';
 import { chainedMatMulModel } from './support/gate-fixtures';
+import { multiInputModel } from './support/hostile-fixtures';
 
 const ROOT = path.resolve(__dirname, '..');
 const MAIN = path.join(ROOT, 'lib', 'cli', 'main.ts');
@@ -285,6 +286,34 @@ describe('modelfab serve (the executable)', () => {
     const draining = server.logLines().find((l) => l.event === 'draining');
     expect(draining).toMatchObject({ activeRequests: 1 }); // the request was in flight at SIGTERM
     expect(server.logLines().find((l) => l.event === 'stopped')).toMatchObject({ drained: true });
+  });
+
+  it("keeps onnxruntime's own log out: a failed inference leaves only JSON on stdout and the notices on stderr", async () => {
+    const model = multiInputModel(scratch);
+    const server = serve([model, '--port', '0', '--metrics-port', '0', '--workers', '1']);
+    const { url } = await server.ready();
+    // An id outside the embedding table: onnxruntime's Gather fails, and would log a coloured line.
+    const response = await fetch(`${url}/v2/models/multi-input/infer`, {
+      method: 'POST',
+      body: JSON.stringify({
+        inputs: [
+          { name: 'ids', shape: [1, 2], datatype: 'INT64', data: [1, 99] },
+          { name: 'mask', shape: [1, 2], datatype: 'BOOL', data: [true, true] },
+          { name: 'scale', shape: [], datatype: 'FP16', data: [1] },
+        ],
+      }),
+    });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: string }).error).toMatch(
+      /onnxruntime failed to run the model/,
+    );
+    server.child.kill('SIGTERM');
+    expect((await server.exited).code).toBe(EXIT_CODES.ok);
+    const lines = server.logLines(); // every stdout line parses as JSON
+    expect(lines.find((l) => l.status === 400)).toMatchObject({ level: 'info', errorKind: 'InferenceError' });
+    expect(server.stderr).not.toContain('onnxruntime');
+    expect(server.stderr).not.toContain('\u001b['); // no terminal colours
+    for (const line of server.stderr.trim().split('\n')) expect(line).toMatch(/^modelfab serve: /);
   });
 
   it('refuses to start with exit 1 when the model is not the --sha256 one, naming both digests', async () => {

@@ -315,9 +315,23 @@ describe('admission', () => {
     expect(text).toMatch(/^HTTP\/1\.1 429 /);
     expect(text).toMatch(/\r\nRetry-After: 1\r\n/i);
     raw.socket.destroy();
+    // A client that asks first (Expect: 100-continue) is refused before it sends its body.
+    const asking = rawRequest(
+      server,
+      inferHead('slow', 1_000_000).replace('\r\n\r\n', '\r\nExpect: 100-continue\r\n\r\n'),
+    );
+    expect(await asking.answered()).toMatch(/^HTTP\/1\.1 429 /);
+    asking.socket.destroy();
     expect((await running).status).toBe(200);
     expect((await queued).status).toBe(200);
-    expect(await metric(server, 'modelfab_refusals_total{model="slow",reason="queue_full"}')).toBe(1);
+    expect(await metric(server, 'modelfab_refusals_total{model="slow",reason="queue_full"}')).toBe(2);
+    // Admitted, it is told to go on.
+    const admitted = rawRequest(
+      server,
+      inferHead('slow', 10).replace('\r\n\r\n', '\r\nExpect: 100-continue\r\n\r\n'),
+    );
+    expect(await admitted.answered()).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\n/);
+    admitted.socket.destroy();
   });
 
   it('holds at most four of the largest bodies at once, and frees them at their deadline', async () => {
@@ -426,7 +440,7 @@ describe('refusals', () => {
   it('counts every refusal by reason and logs a sample of them', async () => {
     const lines: string[] = [];
     const server = await start({ modelPath: slowPath, maxQueueSize: 1 }, lines);
-    const running = postSlow(server, 512);
+    const running = postSlow(server, 2048); // about 2 s of inference: time for 50 refusals
     await waitFor(async () => (await metric(server, 'modelfab_inflight_requests{model="slow"}')) === 1);
     const queued = postSlow(server, 1);
     await waitFor(async () => (await metric(server, 'modelfab_queue_depth{model="slow"}')) === 1);

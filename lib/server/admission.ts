@@ -4,8 +4,6 @@
  * while refusing costs almost nothing, so the requests it did take keep their CPU (goodput holds
  * past saturation), and the memory held by bodies in flight stays bounded.
  */
-import { QueueFullError } from '../runtime';
-
 /** Bodies the server may hold at once, as a multiple of the largest body. */
 export const BODY_BUDGET_BODIES = 4;
 
@@ -56,16 +54,23 @@ export function bodyReservation(declaredBytes: number | undefined, maxBodyBytes:
   return declaredBytes === undefined ? maxBodyBytes : Math.min(declaredBytes, maxBodyBytes);
 }
 
+/** Why admission refused a request. */
+export type AdmissionRefusal =
+  | { readonly reason: 'queue_full' }
+  | { readonly reason: 'body_budget'; readonly heldBytes: number; readonly budgetBytes: number };
+
+const QUEUE_FULL: AdmissionRefusal = { reason: 'queue_full' };
+
 /**
- * Whether to admit a request that reserves `reserveBytes`: undefined to admit it, else the error
- * to answer with. A request is refused when the queue (admitted and queued requests) is full, or
- * when its body would take the bodies held past the budget (which holds several of the largest
- * bodies, so a lone request always fits).
+ * Whether to admit a request that reserves `reserveBytes`: undefined to admit it, else why not. A
+ * request is refused when the queue (admitted and queued requests) is full, or when its body
+ * would take the bodies held past the budget (which holds several of the largest bodies, so a
+ * lone request always fits). Refusing allocates nothing: it is the hot path under overload.
  */
-export function admissionError(state: AdmissionState, reserveBytes: number): Error | undefined {
-  if (state.admitted + state.queued >= state.maxQueueSize) return new QueueFullError(state.maxQueueSize);
+export function admissionRefusal(state: AdmissionState, reserveBytes: number): AdmissionRefusal | undefined {
+  if (state.admitted + state.queued >= state.maxQueueSize) return QUEUE_FULL;
   if (state.heldBodyBytes + reserveBytes > state.bodyBudgetBytes) {
-    return new BodyBudgetError(state.heldBodyBytes, state.bodyBudgetBytes);
+    return { reason: 'body_budget', heldBytes: state.heldBodyBytes, budgetBytes: state.bodyBudgetBytes };
   }
   return undefined;
 }

@@ -55,7 +55,8 @@ export interface ErrorAnswer {
   readonly closeConnection?: boolean;
 }
 
-const RETRY_AFTER = ['Retry-After', String(RETRY_AFTER_SECONDS)] as const;
+/** The Retry-After header of a 429, as a name, value list. */
+export const RETRY_AFTER: readonly string[] = ['Retry-After', String(RETRY_AFTER_SECONDS)];
 const SHUTTING_DOWN = 'the server is shutting down; send the request to another replica';
 
 /** The status, body and headers of an error answer. */

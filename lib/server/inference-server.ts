@@ -29,6 +29,7 @@ import {
   ExecutorClosedError,
   InferenceError,
   type InferResult,
+  QueueFullError,
   type TensorData,
   WorkerCrashError,
 } from '../runtime';
@@ -39,7 +40,13 @@ import { type DecodedInferRequest, decodeInferRequest } from './oip-infer-reques
 import { type InferResponse, encodeInferResponseParts } from './oip-infer-response';
 import { modelMetadata, serverMetadata } from './oip-metadata';
 import { type OipRoute, allowedMethods, matchOipRoute } from './oip-routes';
-import { BODY_BUDGET_BODIES, UploadCancelledError, admissionError, bodyReservation } from './admission';
+import {
+  BODY_BUDGET_BODIES,
+  BodyBudgetError,
+  UploadCancelledError,
+  admissionRefusal,
+  bodyReservation,
+} from './admission';
 import { CodecThread, OFF_THREAD_BODY_BYTES, OFF_THREAD_OUTPUT_ELEMENTS, codecHeapMb } from './codec-thread';
 import {
   BodyTooLargeError,
@@ -48,7 +55,7 @@ import {
   discardRest,
   readRequestBody,
 } from './request-body';
-import { type RefusalReason, errorAnswer } from './error-answer';
+import { RETRY_AFTER, type RefusalReason, errorAnswer } from './error-answer';
 import { LogSampler } from './log-sampler';
 import { closeServer, listen, urlOf } from './http-listener';
 import { type LogLevel, type LogSink, ServerLog } from './server-log';
@@ -259,6 +266,9 @@ export class InferenceServer {
   private readonly codec: CodecThread;
   /** Which refusal lines get logged. */
   private readonly refusalLog = new LogSampler();
+  /** The 429 of a full queue, made once: refusing must cost next to nothing under overload. */
+  private readonly queueFull: QueueFullError;
+  private readonly queueFullBody: string;
   private idleWaiters: Array<() => void> = [];
   /** matchOipRoute's answers by request target (undefined answers included), bounded. */
   private readonly routes = new Map<string, OipRoute | undefined>();
@@ -280,6 +290,8 @@ export class InferenceServer {
     this.model = model;
     this.metrics = new ServerMetrics(settings.modelName, settings.maxBatchSize, () => this.executor?.stats());
     this.bodyBudgetBytes = BODY_BUDGET_BODIES * settings.maxBodyBytes;
+    this.queueFull = new QueueFullError(settings.maxQueueSize);
+    this.queueFullBody = JSON.stringify({ error: this.queueFull.message });
     this.codec = new CodecThread(model, codecHeapMb(settings.maxBodyBytes));
     this.inferOptions =
       settings.requestTimeoutMs > 0
@@ -290,12 +302,11 @@ export class InferenceServer {
       headersTimeout: KEEP_ALIVE_TIMEOUT_MS + 1000,
     };
     this.http = http.createServer(serverOptions, (req, res) => this.onRequest(req, res));
-    // `Expect: 100-continue` (curl sends it for large bodies): a body over the limit is refused
-    // before the client sends it; any other request is told to go on.
-    this.http.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
-      if (!(Number(req.headers['content-length']) > settings.maxBodyBytes)) res.writeContinue();
-      this.onRequest(req, res);
-    });
+    // `Expect: 100-continue` (curl sends it for large bodies): the client is told to send its
+    // body only once the request is admitted (see infer); a refused one never sends it.
+    this.http.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) =>
+      this.onRequest(req, res),
+    );
     this.metricsHttp = http.createServer((req, res) => this.onMetricsRequest(req, res));
   }
 
@@ -683,22 +694,31 @@ export class InferenceServer {
       return;
     }
     const declared = declaredLength(req);
-    const refused =
-      declared !== undefined && declared > maxBodyBytes
-        ? new BodyTooLargeError(maxBodyBytes, declared)
-        : admissionError(
-            {
-              admitted: this.admitted,
-              queued: executor.stats().queued,
-              maxQueueSize,
-              heldBodyBytes: this.heldBodyBytes,
-              bodyBudgetBytes: this.bodyBudgetBytes,
-            },
-            bodyReservation(declared, maxBodyBytes),
-          );
-    if (refused !== undefined) {
-      this.answerError(exchange, res, refused);
+    if (declared !== undefined && declared > maxBodyBytes) {
+      this.answerError(exchange, res, new BodyTooLargeError(maxBodyBytes, declared));
       discardRest(req, maxBodyBytes);
+      return;
+    }
+    const refusal = admissionRefusal(
+      {
+        admitted: this.admitted,
+        queued: executor.stats().queued,
+        maxQueueSize,
+        heldBodyBytes: this.heldBodyBytes,
+        bodyBudgetBytes: this.bodyBudgetBytes,
+      },
+      bodyReservation(declared, maxBodyBytes),
+    );
+    if (refusal !== undefined) {
+      if (refusal.reason === 'queue_full') {
+        exchange.error = this.queueFull;
+        exchange.refusal = 'queue_full';
+        respond(res, exchange, 429, 'application/json', this.queueFullBody, RETRY_AFTER);
+      } else {
+        this.answerError(exchange, res, new BodyBudgetError(refusal.heldBytes, refusal.budgetBytes));
+      }
+      // A small body is read and dropped by node once the answer is out; a large one by us, bounded.
+      if (declared === undefined || declared > OFF_THREAD_BODY_BYTES) discardRest(req, maxBodyBytes);
       return;
     }
     void this.infer(exchange, req, res, executor, bodyReservation(declared, maxBodyBytes));
@@ -726,6 +746,7 @@ export class InferenceServer {
     const { maxBodyBytes, bodyTimeoutMs, modelName, modelVersion } = this.settings;
     try {
       let body: Buffer;
+      if (/^100-continue$/i.test(headerValue(req.headers.expect) ?? '')) res.writeContinue();
       this.uploads.add(req);
       try {
         body = await readRequestBody(req, maxBodyBytes, bodyTimeoutMs);
@@ -809,7 +830,11 @@ export class InferenceServer {
     const status = aborted && !res.headersSent ? 499 : res.statusCode;
     const kind = exchange.route?.kind;
     if (kind !== 'live' && kind !== 'ready') this.metrics.countRequest(exchange.known, status);
-    if (kind === 'infer' && exchange.known) this.metrics.observeInference(durationMs / 1000);
+    const refusal = exchange.refusal;
+    // Refusals take microseconds: in the latency histogram they would hide the latency of the served.
+    if (kind === 'infer' && exchange.known && refusal === undefined) {
+      this.metrics.observeInference(durationMs / 1000);
+    }
     const fields: Record<string, unknown> = {
       requestId: exchange.requestId,
       method: exchange.method,
@@ -818,7 +843,6 @@ export class InferenceServer {
       durationMs: round(durationMs),
     };
     let level: LogLevel = status === 500 ? 'error' : status === 504 ? 'warn' : 'info';
-    const refusal = exchange.refusal;
     if (refusal !== undefined) {
       this.metrics.countRefusal(refusal);
       // Refusals come in floods under overload: every one is counted, a sample is logged.

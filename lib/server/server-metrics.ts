@@ -72,7 +72,7 @@ export class ServerMetrics {
     });
     this.requestDuration = new Histogram({
       name: SERVER_METRIC_NAMES.requestDuration,
-      help: 'Time from the arrival of an inference request to the end of its response, seconds.',
+      help: 'Time from the arrival of an inference request to the end of its response, seconds; refused requests (modelfab_refusals_total) are not in it.',
       labelNames: ['model'],
       buckets: LATENCY_BUCKETS,
       registers,

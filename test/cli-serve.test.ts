@@ -389,7 +389,7 @@ describe('modelfab serve (the command)', () => {
       '--max-body-bytes must be a positive whole number of bytes, or a quantity such as 16Mi, received "lots"',
     ],
     [
-      [IRIS, '--body-timeout-ms', '-5'],
+      [IRIS, '--body-timeout-ms=-5'],
       '--body-timeout-ms must be a non-negative number of milliseconds (0: no deadline), received "-5"',
     ],
     [

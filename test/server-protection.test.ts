@@ -409,6 +409,16 @@ describe('large bodies', () => {
     }
   });
 
+  it('answers a large body whose parameters nest 4,000 levels deep (they never cross threads)', async () => {
+    const server = await start({ modelPath: IRIS, maxBodyBytes: 256 * 1024 });
+    const input = '{"name":"input","shape":[1,4],"datatype":"FP32","data":[5.1,3.5,1.4,0.2]}';
+    const deep = `{"inputs":[${input}],"parameters":{"x":${'['.repeat(4000)}${']'.repeat(4000)}}}`;
+    const body = deep.padEnd(OFF_THREAD_BODY_BYTES + 1000, ' ');
+    const answers = await Promise.all([post(server, 'iris', body), post(server, 'iris', body)]);
+    expect(answers.map((a) => a.status)).toEqual([200, 200]);
+    expect(answers[0].json.outputs.map((o: { name: string }) => o.name)).toEqual(['probabilities', 'label']);
+  });
+
   it('ends the codec worker, not the server, when a body needs more memory than it may take', async () => {
     const model = inspectModel(IRIS);
     const codec = new CodecThread(model, 16);

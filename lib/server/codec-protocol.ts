@@ -26,7 +26,12 @@ export type CodecJob =
 
 /** The codec worker's answer to one job. */
 export type CodecAnswer =
-  | { readonly kind: 'decoded'; readonly id: number; readonly request: DecodedInferRequest }
+  | {
+      readonly kind: 'decoded';
+      readonly id: number;
+      /** The decoded request, its `parameters` left out (`{}`): the server does not use them past decoding. */
+      readonly request: DecodedInferRequest;
+    }
   | {
       readonly kind: 'encoded';
       readonly id: number;

@@ -77,7 +77,8 @@ export class CodecThread {
 
   /**
    * Decodes a request body in the worker. The body's memory is handed over (transferred) when it
-   * is a buffer of its own, else copied once.
+   * is a buffer of its own, else copied once. The request comes back without its `parameters`
+   * (`{}`), which the server does not use past decoding.
    * @throws OipRequestError for a bad request, CodecMemoryError when decoding it needs more memory
    *   than the worker may take, CodecFailureError otherwise
    */
@@ -171,6 +172,16 @@ export class CodecThread {
       if (running === undefined || running.job.id !== answer.id) return;
       this.running = undefined;
       running.resolve(answer);
+      this.next();
+    });
+    // An answer that cannot be received (deserialized) here would leave its job waiting forever.
+    worker.on('messageerror', (error: Error) => {
+      if (this.worker !== worker) return;
+      const running = this.running;
+      this.running = undefined;
+      running?.reject(
+        new CodecFailureError(`the codec worker's answer could not be received: ${error.message}`),
+      );
       this.next();
     });
     worker.on('error', (error: Error & { code?: string }) => {

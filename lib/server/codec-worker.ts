@@ -19,7 +19,10 @@ function run(job: CodecJob): void {
   try {
     if (job.kind === 'decode') {
       const body = Buffer.from(job.body.buffer, job.body.byteOffset, job.body.byteLength);
-      const request = decodeInferRequest(body, { headerLength: job.headerLength, model });
+      const decoded = decodeInferRequest(body, { headerLength: job.headerLength, model });
+      // The request's parameters stay here: the server does not use them past decoding, and a
+      // client's arbitrarily nested JSON must not cross threads (cloning it back could fail).
+      const request = { ...decoded, parameters: {} };
       answer(
         { kind: 'decoded', id: job.id, request },
         wholeBuffers(Object.values(request.inputs).map((t) => t.data)),

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../lib/runtime';
 import { ModelDigestMismatchError, startInferenceServer } from '../lib/server';
 import { makeTempDir, removeDir } from './support/fixture-models';
-import { slowModel, unknownOpModel, writeModel } from './support/runtime-fixtures';
+import { slowBinaryRequest, slowModel, unknownOpModel, writeModel } from './support/runtime-fixtures';
 
 const MAIN = path.join(__dirname, '..', 'lib', 'server', 'main.ts');
 const IRIS = path.join(__dirname, '..', 'examples', 'iris', 'model', 'iris.onnx');
@@ -130,22 +130,6 @@ function percentile(samples: readonly number[], p: number): number {
   return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
-/** A slow model request of `rows` rows, as binary data. */
-function slowRequest(rows: number): { body: Buffer; headers: Record<string, string> } {
-  const header = Buffer.from(
-    JSON.stringify({
-      inputs: [
-        { name: 'x', shape: [rows, 512], datatype: 'FP32', parameters: { binary_data_size: rows * 2048 } },
-      ],
-    }),
-  );
-  const data = new Float32Array(rows * 512).fill(0.25);
-  return {
-    body: Buffer.concat([header, Buffer.from(data.buffer)]),
-    headers: { 'Inference-Header-Content-Length': String(header.length) },
-  };
-}
-
 beforeAll(() => {
   dir = makeTempDir('modelfab-server-lifecycle-');
   slowPath = writeModel(dir, 'slow', slowModel(400)); // ~1 ms a row on one thread
@@ -245,7 +229,7 @@ describe('a saturated server', () => {
   it('answers health and metrics with p99 within 50 ms while inference is saturated', async () => {
     const loadAgent = new http.Agent({ keepAlive: true, maxSockets: 16 });
     const probeAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    const { body, headers } = slowRequest(16);
+    const { body, headers } = slowBinaryRequest(16);
     let stop = false;
     let answered = 0;
     const load = Array.from({ length: 16 }, async () => {
@@ -284,7 +268,7 @@ describe('a saturated server', () => {
 
   it('on SIGTERM answers every accepted request, refuses new ones, and exits 0 within the drain time', async () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
-    const { body, headers } = slowRequest(32);
+    const { body, headers } = slowBinaryRequest(32);
     const accepted = Array.from({ length: 24 }, () =>
       request(agent, `${server.url}/v2/models/slow/infer`, { body, headers }),
     );

@@ -27,7 +27,7 @@ import {
   multiInputModel,
   statefulScalarModel,
 } from './support/hostile-fixtures';
-import { slowModel, writeModel } from './support/runtime-fixtures';
+import { slowBinaryRequest, slowModel, writeModel } from './support/runtime-fixtures';
 
 const IRIS = path.join(__dirname, '..', 'examples', 'iris', 'model', 'iris.onnx');
 
@@ -146,24 +146,8 @@ function inferHead(model: string, contentLength: number): string {
   );
 }
 
-/** A request for the slow model as binary tensor data: decoded inline, so it is queued as soon as it has arrived. */
-function slowRequest(rows: number): { body: Buffer; headers: Record<string, string> } {
-  const header = Buffer.from(
-    JSON.stringify({
-      inputs: [
-        { name: 'x', shape: [rows, 512], datatype: 'FP32', parameters: { binary_data_size: rows * 2048 } },
-      ],
-    }),
-  );
-  const data = new Float32Array(rows * 512).fill(0.25);
-  return {
-    body: Buffer.concat([header, Buffer.from(data.buffer)]),
-    headers: { 'Inference-Header-Content-Length': String(header.length) },
-  };
-}
-
 async function postSlow(server: InferenceServer, rows: number): Promise<{ status: number }> {
-  const { body, headers } = slowRequest(rows);
+  const { body, headers } = slowBinaryRequest(rows);
   const response = await fetch(`${server.url}/v2/models/slow/infer`, { method: 'POST', body, headers });
   await response.arrayBuffer();
   return { status: response.status };

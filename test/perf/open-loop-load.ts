@@ -19,6 +19,7 @@
  */
 import * as net from 'node:net';
 import { percentile } from '../../lib/gate';
+import { uniformRandom } from '../../lib/runtime';
 import { encodeHttpRequest } from './http-load';
 
 /** One answer: status (0 when the connection failed or closed mid-answer), and what came with it. */
@@ -168,18 +169,6 @@ export function hostAndPort(url: string): { host: string; port: number } {
   return { host: parsed.hostname.replace(/^\[|\]$/g, ''), port: Number(parsed.port || 80) };
 }
 
-/** mulberry32: a small, fast, seeded PRNG in [0, 1), so the arrivals are the same in every run. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** What to send and at what rate. */
 export interface OpenLoopOptions {
   /** The endpoint's full URL (`http://host:port/path`); http only. */
@@ -198,7 +187,7 @@ export interface OpenLoopOptions {
   readonly warmUpMs?: number;
   /** The most connections open at once; arrivals beyond wait here, in order. @default 512 */
   readonly maxConnections?: number;
-  /** Seed of the arrival times. @default 1 */
+  /** Seed of the arrival times (lib/runtime's mulberry32: the same arrivals in every run). @default 1 */
   readonly seed?: number;
 }
 
@@ -243,7 +232,7 @@ export function httpOpenLoop(options: OpenLoopOptions): Promise<OpenLoopResult> 
   const request = encodeHttpRequest({ ...options, concurrency: 1 });
   const { host, port } = hostAndPort(options.url);
   const maxConnections = options.maxConnections ?? 512;
-  const random = seededRandom(options.seed ?? 1);
+  const random = uniformRandom(options.seed ?? 1);
   const meanGapMs = 1000 / options.rate;
   const gap = (): number => -Math.log(1 - random()) * meanGapMs;
 

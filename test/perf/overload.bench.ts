@@ -26,6 +26,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { percentile } from '../../lib/gate';
+import {
+  cpuSeconds,
+  mainThreadCpuSeconds,
+  positiveEnv,
+  progressFor,
+  verdict,
+  irisLabelCheck,
+} from './bench-support';
 import { SERVER_DEFAULTS } from '../../lib/server/server-settings';
 import { chainedMatMulModel } from '../support/gate-fixtures';
 import { slowModel, writeModel } from '../support/runtime-fixtures';
@@ -84,29 +92,10 @@ const LIVE_PROBE = {
   timeoutMs: 3000,
   failureThreshold: 3,
 } as const;
-/** Linux reports process CPU time in clock ticks of 1/100 s (USER_HZ). */
-const CLOCK_TICKS_PER_SECOND = 100;
 
 const TARGETS = { goodputAt2x: 0.9, goodputAt4x: 0.8, healthP99Ms: 50, livenessRestarts: 0 } as const;
 
-function positiveEnv(name: string, fallback: number, must: string): number {
-  const text = process.env[name];
-  if (text === undefined || text.trim() === '') return fallback;
-  const value = Number(text);
-  const whole = must.startsWith('a whole');
-  if (!(value > 0) || (whole && !Number.isInteger(value))) {
-    throw new Error(`${name} must be ${must}, received ${JSON.stringify(text)}; unset it for ${fallback}`);
-  }
-  return value;
-}
-
-function progress(message: string): void {
-  console.error(`overload bench: ${message}`);
-}
-
-function verdict(met: boolean): string {
-  return met ? 'met' : 'MISSED';
-}
+const progress = progressFor('overload');
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -129,13 +118,6 @@ function affinityOf(pid: number): number[] {
 /** Moves every thread of a process to these CPUs. */
 function pin(pid: number, cpus: readonly number[]): void {
   execFileSync('taskset', ['-a', '-p', '-c', cpus.join(','), String(pid)], { stdio: 'ignore' });
-}
-
-/** CPU seconds a process has used (user + system), from /proc/<pid>/stat. */
-function cpuSeconds(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
 }
 
 /** A memory line of /proc/<pid>/status (VmRSS, VmHWM), MB. */
@@ -218,13 +200,6 @@ function startProbes(server: ServerChild, cpu: number | undefined): Promise<Prob
     ],
     cpu === undefined ? undefined : String(cpu),
   );
-}
-
-/** CPU seconds of a process's main thread (user + system), from /proc/<pid>/task/<pid>/stat. */
-function mainThreadCpuSeconds(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
 }
 
 /**
@@ -337,14 +312,7 @@ function irisRequest(): { body: Buffer; check: (answer: Buffer) => void } {
   );
   return {
     body,
-    check: (answer) => {
-      const outputs = (
-        JSON.parse(answer.toString('utf8')) as { outputs: Array<{ name: string; data: number[] }> }
-      ).outputs;
-      const got = outputs.find((o) => o.name === 'label')?.data[0];
-      if (got !== label)
-        throw new Error(`the server answered label ${got} for an Iris row of class ${label}`);
-    },
+    check: irisLabelCheck(label),
   };
 }
 

@@ -33,6 +33,7 @@ import { percentile } from '../../lib/gate';
 import { inspectModel } from '../../lib/model';
 import { sessionOptionsFor } from '../../lib/runtime';
 import { chainedMatMulModel } from '../support/gate-fixtures';
+import { cpuSeconds, positiveEnv, progressFor, verdict, irisLabelCheck } from './bench-support';
 import { type HttpLoadResult, httpClosedLoop } from './http-load';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -51,29 +52,10 @@ const BATCHED = { maxBatchSize: 32, maxQueueDelayMs: 2 } as const;
 const UNBATCHED = { maxBatchSize: 1, maxQueueDelayMs: 0 } as const;
 /** Rows of the raw batch that shows what batching can reach at best. */
 const RAW_BATCH_ROWS = 64;
-/** Linux reports process CPU time in clock ticks of 1/100 s (USER_HZ). */
-const CLOCK_TICKS_PER_SECOND = 100;
 
 const TARGETS = { addedUs: 100, batchedRatio: 3, rssMbPerMin: 1 } as const;
 
-function positiveEnv(name: string, fallback: number, must: string): number {
-  const text = process.env[name];
-  if (text === undefined || text.trim() === '') return fallback;
-  const value = Number(text);
-  const whole = must.startsWith('a whole');
-  if (!(value > 0) || (whole && !Number.isInteger(value))) {
-    throw new Error(`${name} must be ${must}, received ${JSON.stringify(text)}; unset it for ${fallback}`);
-  }
-  return value;
-}
-
-function progress(message: string): void {
-  console.error(`server bench: ${message}`);
-}
-
-function verdict(met: boolean): string {
-  return met ? 'met' : 'MISSED';
-}
+const progress = progressFor('server');
 
 type Batching = { readonly maxBatchSize: number; readonly maxQueueDelayMs: number };
 
@@ -171,13 +153,6 @@ function startBareServer(answer: Buffer): Promise<ServerChild> {
     ...process.env,
     BENCH_ANSWER: answer.toString('base64'),
   });
-}
-
-/** CPU seconds a process has used (user + system), from /proc/<pid>/stat. */
-function cpuSeconds(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
 }
 
 /** Resident set size of a process, MB, from /proc/<pid>/status. */
@@ -376,14 +351,7 @@ function irisPayload(): Payload & { row: number[]; label: number } {
     description: `json, ${body.length} bytes`,
     row: inputs.input,
     label,
-    check: (answer) => {
-      const outputs = (
-        JSON.parse(answer.toString('utf8')) as { outputs: Array<{ name: string; data: number[] }> }
-      ).outputs;
-      const got = outputs.find((o) => o.name === 'label')?.data[0];
-      if (got !== label)
-        throw new Error(`the server answered label ${got} for an Iris row of class ${label}`);
-    },
+    check: irisLabelCheck(label),
   };
 }
 

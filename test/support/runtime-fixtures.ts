@@ -170,3 +170,23 @@ export function affineModel(): ModelSpec {
     ],
   };
 }
+
+/**
+ * A request for {@link slowModel} (`x` float32 [rows, 512], all 0.25) as binary tensor data: its
+ * body and headers. Decoded inline by the server (a small JSON header), so it is queued as soon as
+ * it has arrived.
+ */
+export function slowBinaryRequest(rows: number): { body: Buffer; headers: Record<string, string> } {
+  const header = Buffer.from(
+    JSON.stringify({
+      inputs: [
+        { name: 'x', shape: [rows, 512], datatype: 'FP32', parameters: { binary_data_size: rows * 2048 } },
+      ],
+    }),
+  );
+  const data = new Float32Array(rows * 512).fill(0.25);
+  return {
+    body: Buffer.concat([header, Buffer.from(data.buffer)]),
+    headers: { 'Inference-Header-Content-Length': String(header.length) },
+  };
+}

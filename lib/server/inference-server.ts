@@ -20,45 +20,24 @@
  * requests taken keep the CPU; bodies have a deadline and a memory budget; bodies and responses
  * too large to handle inline are decoded and encoded in the codec worker (codec-thread.ts), so the
  * main thread never stalls on one, and health answers in milliseconds under any load.
+ *
+ * This file holds the lifecycle and the routing; the inference endpoint is infer-handler.ts, the
+ * log lines and request metrics access-log.ts, the metrics port metrics-endpoint.ts, and how an
+ * answer is written exchange.ts.
  */
-import crypto from 'node:crypto';
 import http from 'node:http';
 import { type ModelInfo, inspectModel } from '../model';
-import {
-  Executor,
-  ExecutorClosedError,
-  InferenceError,
-  type InferResult,
-  QueueFullError,
-  type TensorData,
-  WorkerCrashError,
-} from '../runtime';
+import { Executor, ExecutorClosedError, InferenceError } from '../runtime';
+import { AccessLog, roundMs } from './access-log';
 import { ApiKey } from './api-key';
+import { type Exchange, answerError, sendJson, startExchange } from './exchange';
+import { closeServer, listen, urlOf } from './http-listener';
+import { InferHandler } from './infer-handler';
+import { serveMetrics } from './metrics-endpoint';
 import { checkModelDigest, ModelDigestMismatchError } from './model-digest';
-import { OipRequestError } from './oip-errors';
-import { type DecodedInferRequest, decodeInferRequest } from './oip-infer-request';
-import { type InferResponse, encodeInferResponseParts } from './oip-infer-response';
 import { modelMetadata, serverMetadata } from './oip-metadata';
 import { type OipRoute, allowedMethods, matchOipRoute } from './oip-routes';
-import {
-  BODY_BUDGET_BODIES,
-  BodyBudgetError,
-  UploadCancelledError,
-  admissionRefusal,
-  bodyReservation,
-} from './admission';
-import { CodecThread, OFF_THREAD_BODY_BYTES, OFF_THREAD_OUTPUT_ELEMENTS, codecHeapMb } from './codec-thread';
-import {
-  BodyTooLargeError,
-  ClientGoneError,
-  cancelBodyRead,
-  discardRest,
-  readRequestBody,
-} from './request-body';
-import { RETRY_AFTER, type RefusalReason, errorAnswer } from './error-answer';
-import { LogSampler } from './log-sampler';
-import { closeServer, listen, urlOf } from './http-listener';
-import { type LogLevel, type LogSink, ServerLog } from './server-log';
+import { type LogSink, ServerLog } from './server-log';
 import { ServerMetrics } from './server-metrics';
 import {
   type OptionNames,
@@ -95,88 +74,11 @@ export type InferenceServerState = 'loading' | 'ready' | 'failed' | 'draining' |
  * (60 s), so the server never closes a connection a balancer is about to reuse.
  */
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
-/** The longest path a log line or an error message quotes. */
-const MAX_PATH_CHARS = 200;
-const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
 const ENDPOINTS =
   'GET /v2/health/live, GET /v2/health/ready, GET /v2, GET /v2/models/{name}[/versions/{version}][/ready], POST /v2/models/{name}[/versions/{version}]/infer';
 
-/** What one request's log line and metrics need. */
-interface Exchange {
-  readonly requestId: string;
-  readonly method: string;
-  readonly path: string;
-  readonly started: number;
-  route: OipRoute | undefined;
-  /** True when the request named the served model (and version, if any). */
-  known: boolean;
-  /** The error answered, for the log: its class, and its message for 5xx. */
-  error: Error | undefined;
-  /** Set when the request was refused (counted by reason, logged sampled). */
-  refusal: RefusalReason | undefined;
-  /** True when the answer closes the connection (the server is draining, or the body was cut). */
-  closeConnection: boolean;
-  /** Logs and counts the exchange once its response has closed (the server's, one per server). */
-  readonly done: (exchange: Exchange, res: http.ServerResponse) => void;
-}
-
-/** Where a response keeps its {@link Exchange}, for the 'close' listener all responses share. */
-const EXCHANGE = Symbol('modelfab.exchange');
-
-type ExchangeResponse = http.ServerResponse & { [EXCHANGE]?: Exchange };
-
-/** Every response's 'close' listener: one function instead of a closure per request. */
-function onResponseClose(this: ExchangeResponse): void {
-  const exchange = this[EXCHANGE];
-  if (exchange === undefined) return;
-  this[EXCHANGE] = undefined;
-  exchange.done(exchange, this);
-}
-
-/** No extra response headers. */
-const NO_HEADERS: readonly string[] = [];
-/** Refusals that mean the server is at capacity: logged at warn, the others at info. */
-const CAPACITY_REFUSALS: ReadonlySet<RefusalReason> = new Set(['queue_full', 'body_budget', 'decode_memory']);
-
-/** The declared `Content-Length`, when it is a whole number. */
-function declaredLength(req: http.IncomingMessage): number | undefined {
-  const text = req.headers['content-length'];
-  if (text === undefined) return undefined;
-  const length = Number(text);
-  return Number.isSafeInteger(length) && length >= 0 ? length : undefined;
-}
-
-/** The `Inference-Header-Content-Length` header's value. */
-function inferenceHeaderLength(req: http.IncomingMessage): number | undefined {
-  const text = headerValue(req.headers['inference-header-content-length']);
-  if (text === undefined) return undefined;
-  if (!/^\d+$/.test(text.trim())) {
-    throw new OipRequestError(
-      `the Inference-Header-Content-Length header must be the length of the JSON header in bytes, received ${JSON.stringify(text.slice(0, 40))}`,
-    );
-  }
-  return Number(text.trim());
-}
-
-/** Elements of the outputs a response carries, to decide where it is encoded. */
-function outputElements(outputs: Readonly<Record<string, TensorData>>, request: DecodedInferRequest): number {
-  let elements = 0;
-  for (const { name } of request.outputs) elements += outputs[name]?.data.length ?? 0;
-  return elements;
-}
-
 /** Routes by request target, so the few targets a client repeats are matched once. */
 const ROUTE_CACHE_SIZE = 64;
-
-function pathOf(target: string): string {
-  const query = target.indexOf('?');
-  const path = query < 0 ? target : target.slice(0, query);
-  return path.length > MAX_PATH_CHARS ? `${path.slice(0, MAX_PATH_CHARS)}…` : path;
-}
-
-function headerValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
-}
 
 /** Resolves with true when `promise` settles within `ms`, false otherwise. */
 async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
@@ -191,47 +93,6 @@ async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
   const outcome = await Promise.race([settled, late]);
   clearTimeout(timer);
   return outcome;
-}
-
-/**
- * Answers with `body` and these headers in one `writeHead` (a flat name, value array, which node
- * takes without validating each through setHeader): Content-Type, Content-Length, the request id
- * and `Connection: close` when `exchange` says so, then `extra` (name, value, name, value…). A
- * string body goes out with the head in one write.
- */
-function respond(
-  res: http.ServerResponse,
-  exchange: Exchange | undefined,
-  status: number,
-  contentType: string,
-  body: string | Buffer,
-  extra: readonly string[],
-): void {
-  const length = typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.length;
-  const headers = ['Content-Type', contentType, 'Content-Length', String(length)];
-  if (exchange !== undefined) {
-    headers.push('X-Request-Id', exchange.requestId);
-    if (exchange.closeConnection) headers.push('Connection', 'close');
-  }
-  for (let i = 0; i < extra.length; i++) headers.push(extra[i]);
-  res.writeHead(status, headers);
-  res.end(body);
-}
-
-function sendJson(
-  res: http.ServerResponse,
-  exchange: Exchange | undefined,
-  status: number,
-  value: unknown,
-  extra: readonly string[] = NO_HEADERS,
-): void {
-  if (res.destroyed) return;
-  if (res.headersSent) {
-    // Too late for an error answer: cut the response short rather than leave it hanging.
-    if (!res.writableEnded) res.destroy();
-    return;
-  }
-  respond(res, exchange, status, 'application/json', JSON.stringify(value), extra);
 }
 
 /**
@@ -255,27 +116,13 @@ export class InferenceServer {
   private readonly metrics: ServerMetrics;
   /** Inference requests admitted and not yet answered (their bodies arriving, decoded, queued or running). */
   private active = 0;
-  /** Admitted requests not yet handed to the executor: they hold queue slots (see admission.ts). */
-  private admitted = 0;
-  /** Body bytes reserved by admitted requests not yet decoded. */
-  private heldBodyBytes = 0;
-  private readonly bodyBudgetBytes: number;
-  /** Requests whose bodies are still arriving: cut with 503 when the server begins to drain. */
-  private readonly uploads = new Set<http.IncomingMessage>();
-  /** Decodes and encodes what is too large for the main thread. */
-  private readonly codec: CodecThread;
-  /** Which refusal lines get logged. */
-  private readonly refusalLog = new LogSampler();
-  /** The 429 of a full queue, made once: refusing must cost next to nothing under overload. */
-  private readonly queueFull: QueueFullError;
-  private readonly queueFullBody: string;
+  private readonly inference: InferHandler;
+  private readonly accessLog: AccessLog;
   private idleWaiters: Array<() => void> = [];
   /** matchOipRoute's answers by request target (undefined answers included), bounded. */
   private readonly routes = new Map<string, OipRoute | undefined>();
   private readonly exchangeDone = (exchange: Exchange, res: http.ServerResponse): void =>
-    this.onExchangeDone(exchange, res);
-  /** The executor's options for every request. */
-  private readonly inferOptions: { readonly timeoutMs?: number; readonly transferInputs: true };
+    this.accessLog.record(exchange, res);
   private draining: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
 
@@ -289,14 +136,14 @@ export class InferenceServer {
     this.settings = settings;
     this.model = model;
     this.metrics = new ServerMetrics(settings.modelName, settings.maxBatchSize, () => this.executor?.stats());
-    this.bodyBudgetBytes = BODY_BUDGET_BODIES * settings.maxBodyBytes;
-    this.queueFull = new QueueFullError(settings.maxQueueSize);
-    this.queueFullBody = JSON.stringify({ error: this.queueFull.message });
-    this.codec = new CodecThread(model, codecHeapMb(settings.maxBodyBytes));
-    this.inferOptions =
-      settings.requestTimeoutMs > 0
-        ? { timeoutMs: settings.requestTimeoutMs, transferInputs: true }
-        : { transferInputs: true };
+    this.accessLog = new AccessLog(log, this.metrics, settings.modelName);
+    this.inference = new InferHandler(settings, model, {
+      admitted: () => {
+        this.active++;
+        this.metrics.addInFlight(1);
+      },
+      settled: () => this.settleOne(),
+    });
     const serverOptions: http.ServerOptions = {
       keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
       headersTimeout: KEEP_ALIVE_TIMEOUT_MS + 1000,
@@ -307,7 +154,7 @@ export class InferenceServer {
     this.http.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) =>
       this.onRequest(req, res),
     );
-    this.metricsHttp = http.createServer((req, res) => this.onMetricsRequest(req, res));
+    this.metricsHttp = http.createServer((req, res) => serveMetrics(this.metrics, log, req, res));
   }
 
   /** @internal Use {@link startInferenceServer}. */
@@ -382,9 +229,8 @@ export class InferenceServer {
   drain(): Promise<void> {
     if (this.currentState === 'loading' || this.currentState === 'ready') {
       this.currentState = 'draining';
-      let cancelled = 0;
       // Uploads still arriving were not accepted: they get 503 now, and only accepted requests are waited for.
-      for (const req of this.uploads) if (cancelBodyRead(req, new UploadCancelledError())) cancelled++;
+      const cancelled = this.inference.cancelUploads();
       this.log.info('draining', {
         event: 'draining',
         activeRequests: this.active - cancelled,
@@ -424,12 +270,12 @@ export class InferenceServer {
     const leftMs = Math.max(0, deadlineMs - (performance.now() - started));
     await within(this.loading, leftMs); // a model still loading is closed by load() itself
     await this.executor?.close();
-    await this.codec.close();
+    await this.inference.close();
     // Connections busy with a last response end after it (they are answered with Connection: close).
     if (!(await within(httpClosed, 1000))) this.http.closeAllConnections();
     this.metricsHttp.closeAllConnections();
     await Promise.all([httpClosed, metricsClosed]);
-    this.log.info('stopped', { event: 'stopped', drained, shutdownMs: round(performance.now() - started) });
+    this.log.info('stopped', { event: 'stopped', drained, shutdownMs: roundMs(performance.now() - started) });
     this.log.flush();
   }
 
@@ -463,7 +309,7 @@ export class InferenceServer {
   private async load(): Promise<void> {
     const s = this.settings;
     const started = performance.now();
-    this.codec.start();
+    this.inference.start();
     let executor: Executor;
     try {
       executor = await Executor.create({
@@ -514,8 +360,8 @@ export class InferenceServer {
     this.currentState = 'ready';
     this.log.info('ready', {
       event: 'ready',
-      loadMs: round(loadMs),
-      ...(warmUpMs !== undefined ? { warmUpMs: round(warmUpMs) } : {}),
+      loadMs: roundMs(loadMs),
+      ...(warmUpMs !== undefined ? { warmUpMs: roundMs(warmUpMs) } : {}),
       workers: s.workers,
       intraOpThreads: s.intraOpThreads,
       maxBatchSize: s.maxBatchSize,
@@ -562,25 +408,12 @@ export class InferenceServer {
   }
 
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const given = headerValue(req.headers['x-request-id']);
-    const exchange: Exchange = {
-      requestId: given !== undefined && REQUEST_ID.test(given) ? given : crypto.randomUUID(),
-      method: req.method ?? 'GET',
-      path: pathOf(req.url ?? '/'),
-      started: performance.now(),
-      route: undefined,
-      known: false,
-      error: undefined,
-      refusal: undefined,
-      closeConnection: this.currentState === 'draining' || this.currentState === 'closed',
-      done: this.exchangeDone,
-    };
-    (res as ExchangeResponse)[EXCHANGE] = exchange;
-    res.on('close', onResponseClose);
+    const draining = this.currentState === 'draining' || this.currentState === 'closed';
+    const exchange = startExchange(req, res, draining, this.exchangeDone);
     try {
       this.route(exchange, req, res);
     } catch (error) {
-      this.answerError(exchange, res, error as Error);
+      answerError(exchange, res, error as Error);
     }
   }
 
@@ -676,226 +509,21 @@ export class InferenceServer {
           : { name: modelName, ready: false, error: this.notReadyReason() },
       );
     } else {
-      this.admit(exchange, req, res);
+      this.infer(exchange, req, res);
     }
   }
 
-  /**
-   * Admits an inference request or refuses it, from its headers alone: nothing of a refused
-   * request's body is parsed (it is read and dropped, so the client gets the answer).
-   */
-  private admit(exchange: Exchange, req: http.IncomingMessage, res: http.ServerResponse): void {
+  /** An inference request: 503 unless ready, else the inference handler's. */
+  private infer(exchange: Exchange, req: http.IncomingMessage, res: http.ServerResponse): void {
     const executor = this.executor;
-    const { maxBodyBytes, maxQueueSize } = this.settings;
     if (!this.ready || executor === undefined) {
       const draining = this.currentState === 'draining' || this.currentState === 'closed';
       exchange.refusal = draining ? 'shutting_down' : 'not_ready';
       sendJson(res, exchange, 503, { error: this.notReadyReason() });
       return;
     }
-    const declared = declaredLength(req);
-    if (declared !== undefined && declared > maxBodyBytes) {
-      this.answerError(exchange, res, new BodyTooLargeError(maxBodyBytes, declared));
-      discardRest(req, maxBodyBytes);
-      return;
-    }
-    const refusal = admissionRefusal(
-      {
-        admitted: this.admitted,
-        queued: executor.stats().queued,
-        maxQueueSize,
-        heldBodyBytes: this.heldBodyBytes,
-        bodyBudgetBytes: this.bodyBudgetBytes,
-      },
-      bodyReservation(declared, maxBodyBytes),
-    );
-    if (refusal !== undefined) {
-      if (refusal.reason === 'queue_full') {
-        exchange.error = this.queueFull;
-        exchange.refusal = 'queue_full';
-        respond(res, exchange, 429, 'application/json', this.queueFullBody, RETRY_AFTER);
-      } else {
-        this.answerError(exchange, res, new BodyBudgetError(refusal.heldBytes, refusal.budgetBytes));
-      }
-      // A small body is read and dropped by node once the answer is out; a large one by us, bounded.
-      if (declared === undefined || declared > OFF_THREAD_BODY_BYTES) discardRest(req, maxBodyBytes);
-      return;
-    }
-    void this.infer(exchange, req, res, executor, bodyReservation(declared, maxBodyBytes));
+    this.inference.handle(exchange, req, res, executor);
   }
-
-  /** Serves an admitted request: its body, decoded; the inference; the answer. */
-  private async infer(
-    exchange: Exchange,
-    req: http.IncomingMessage,
-    res: http.ServerResponse,
-    executor: Executor,
-    reservedBytes: number,
-  ): Promise<void> {
-    this.active++;
-    this.admitted++;
-    this.heldBodyBytes += reservedBytes;
-    this.metrics.addInFlight(1);
-    let holding = true;
-    const release = () => {
-      if (!holding) return;
-      holding = false;
-      this.admitted--;
-      this.heldBodyBytes -= reservedBytes;
-    };
-    const { maxBodyBytes, bodyTimeoutMs, modelName, modelVersion } = this.settings;
-    try {
-      let body: Buffer;
-      if (/^100-continue$/i.test(headerValue(req.headers.expect) ?? '')) res.writeContinue();
-      this.uploads.add(req);
-      try {
-        body = await readRequestBody(req, maxBodyBytes, bodyTimeoutMs);
-      } finally {
-        this.uploads.delete(req);
-      }
-      const headerLength = inferenceHeaderLength(req);
-      // What costs is parsing JSON: binary tensor data after a small header is only copied.
-      const request =
-        (headerLength ?? body.length) >= OFF_THREAD_BODY_BYTES
-          ? await this.codec.decode(body, headerLength)
-          : decodeInferRequest(body, { headerLength, model: this.model });
-      release(); // from here the executor's queue counts it
-      const result = await executor.infer(request.inputs, this.inferOptions);
-      if (res.destroyed) return;
-      await this.answerResult(exchange, res, request, result, modelName, modelVersion);
-    } catch (error) {
-      if (error instanceof ClientGoneError) return;
-      this.answerError(exchange, res, error as Error);
-      if (error instanceof BodyTooLargeError) discardRest(req, maxBodyBytes);
-    } finally {
-      release();
-      this.settleOne();
-    }
-  }
-
-  /** Encodes and sends a result: inline when small, in the codec worker when large. */
-  private async answerResult(
-    exchange: Exchange,
-    res: http.ServerResponse,
-    request: DecodedInferRequest,
-    result: InferResult,
-    modelName: string,
-    modelVersion: string,
-  ): Promise<void> {
-    const response: InferResponse =
-      request.id !== undefined
-        ? { modelName, modelVersion, id: request.id, outputs: result.outputs, requested: request.outputs }
-        : { modelName, modelVersion, outputs: result.outputs, requested: request.outputs };
-    if (outputElements(result.outputs, request) >= OFF_THREAD_OUTPUT_ELEMENTS) {
-      const encoded = await this.codec.encode(response);
-      if (res.destroyed) return;
-      const extra =
-        encoded.headerLength === undefined
-          ? NO_HEADERS
-          : ['Inference-Header-Content-Length', String(encoded.headerLength)];
-      respond(res, exchange, 200, encoded.contentType, encoded.body, extra);
-      return;
-    }
-    const encoded = encodeInferResponseParts(response);
-    if (encoded.sections.length === 0) {
-      respond(res, exchange, 200, 'application/json', encoded.json, NO_HEADERS);
-      return;
-    }
-    const jsonBytes = Buffer.byteLength(encoded.json, 'utf8');
-    const answer = Buffer.allocUnsafe(jsonBytes + encoded.binaryBytes);
-    answer.write(encoded.json, 0, 'utf8');
-    let at = jsonBytes;
-    for (const section of encoded.sections) {
-      answer.set(section, at);
-      at += section.byteLength;
-    }
-    respond(res, exchange, 200, 'application/octet-stream', answer, [
-      'Inference-Header-Content-Length',
-      String(jsonBytes),
-    ]);
-  }
-
-  private answerError(exchange: Exchange, res: http.ServerResponse, error: Error): void {
-    exchange.error = error;
-    const answer = errorAnswer(error, exchange.requestId);
-    if (answer.refusal !== undefined) exchange.refusal = answer.refusal;
-    if (answer.closeConnection) exchange.closeConnection = true;
-    sendJson(res, exchange, answer.status, { error: answer.message }, answer.headers);
-  }
-
-  private onExchangeDone(exchange: Exchange, res: http.ServerResponse): void {
-    const durationMs = performance.now() - exchange.started;
-    const aborted = !res.writableFinished;
-    // 499 (nginx's "client closed request") when the client left before any answer.
-    const status = aborted && !res.headersSent ? 499 : res.statusCode;
-    const kind = exchange.route?.kind;
-    if (kind !== 'live' && kind !== 'ready') this.metrics.countRequest(exchange.known, status);
-    const refusal = exchange.refusal;
-    // Refusals take microseconds: in the latency histogram they would hide the latency of the served.
-    if (kind === 'infer' && exchange.known && refusal === undefined) {
-      this.metrics.observeInference(durationMs / 1000);
-    }
-    const fields: Record<string, unknown> = {
-      requestId: exchange.requestId,
-      method: exchange.method,
-      path: exchange.path,
-      status,
-      durationMs: round(durationMs),
-    };
-    let level: LogLevel = status === 500 ? 'error' : status === 504 ? 'warn' : 'info';
-    if (refusal !== undefined) {
-      this.metrics.countRefusal(refusal);
-      // Refusals come in floods under overload: every one is counted, a sample is logged.
-      const suppressed = this.refusalLog.take(refusal);
-      if (suppressed === undefined) return;
-      fields.refusal = refusal;
-      fields.suppressedSinceLast = suppressed;
-      level = CAPACITY_REFUSALS.has(refusal) ? 'warn' : 'info';
-    }
-    if (exchange.known) fields.model = this.settings.modelName;
-    if (aborted) fields.aborted = true;
-    const error = exchange.error;
-    if (error !== undefined) {
-      fields.errorKind = error.name;
-      // Client errors may quote received values; only the server's own faults are logged in full.
-      if (status >= 500 && refusal === undefined) {
-        fields.error = error.message;
-        if (status === 500 && !(error instanceof WorkerCrashError)) fields.stack = error.stack;
-      }
-    }
-    this.log.write(level, 'request', fields);
-  }
-
-  private onMetricsRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const path = pathOf(req.url ?? '/');
-    if (path !== '/metrics') {
-      sendJson(res, undefined, 404, { error: `no such endpoint: ${path}; metrics are at GET /metrics` });
-      return;
-    }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      sendJson(res, undefined, 405, { error: `${req.method} is not allowed on /metrics; use GET` }, [
-        'Allow',
-        'GET, HEAD',
-      ]);
-      return;
-    }
-    this.metrics.render().then(
-      ({ body, contentType }) => {
-        if (res.destroyed) return;
-        const bytes = Buffer.from(body, 'utf8');
-        res.writeHead(200, { 'Content-Type': contentType, 'Content-Length': String(bytes.length) });
-        res.end(bytes);
-      },
-      (error: Error) => {
-        this.log.error(`the metrics could not be collected: ${error.message}`, { event: 'metrics-failed' });
-        sendJson(res, undefined, 500, { error: `the metrics could not be collected: ${error.message}` });
-      },
-    );
-  }
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 100) / 100;
 }
 
 /**

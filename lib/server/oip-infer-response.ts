@@ -152,7 +152,12 @@ function binaryData(tensor: TensorData): Uint8Array {
  *   onnxruntime-node cannot fetch (a server bug, not a bad request)
  */
 export function encodeInferResponse(response: InferResponse): EncodedBody {
-  const { json, sections, binaryBytes } = encodeInferResponseParts(response);
+  return joinInferResponseParts(encodeInferResponseParts(response));
+}
+
+/** The body of {@link InferResponseParts}: the JSON alone, or the JSON header and the binary sections in one buffer. */
+export function joinInferResponseParts(parts: InferResponseParts): EncodedBody {
+  const { json, sections, binaryBytes } = parts;
   if (sections.length === 0) {
     return { body: Buffer.from(json, 'utf8'), contentType: 'application/json' };
   }

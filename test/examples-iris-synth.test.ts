@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { Yaml } from 'cdk8s';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkPolicy, type KubeObject } from '../lib/render';
+import { OFF_THREAD_BODY_BYTES } from '../lib/server';
 import { freePort } from './support/free-port';
 import { validateAgainstSchema } from './support/kube-schema';
 
@@ -126,6 +127,21 @@ describe('the Iris image', () => {
     const report = JSON.parse(fs.readFileSync(path.join(outdir, 'iris-iris.gate.json'), 'utf8'));
     expect(rows).toHaveLength(report.measurements.accuracy.samples);
     expect(accuracy).toBe(report.measurements.accuracy.value);
+
+    // The eval set repeated as one request of about 200 KB: decoded and answered by the bundle's
+    // codec worker (server/codec-worker.js), with the same labels.
+    const repeat = 100;
+    const batch = Array.from({ length: repeat }, () => rows.map((row) => row.inputs.input)).flat();
+    const large = JSON.stringify({
+      inputs: [{ name: 'input', shape: [batch.length, 4], datatype: 'FP32', data: batch }],
+      outputs: [{ name: 'label' }],
+    });
+    expect(large.length).toBeGreaterThan(OFF_THREAD_BODY_BYTES);
+    const response = await fetch(`${base}/v2/models/iris/infer`, { method: 'POST', body: large });
+    expect(response.status, logs).toBe(200);
+    const labels = ((await response.json()) as { outputs: Array<{ data: number[] }> }).outputs[0].data;
+    expect(labels.slice(0, rows.length)).toEqual(labels.slice(-rows.length));
+    expect(labels).toHaveLength(batch.length);
 
     child.kill('SIGTERM');
     const code = await new Promise((resolve) => child.once('exit', resolve));

@@ -232,7 +232,7 @@ function tritonFiles(input: BuildContextInput, modelDir: string): Array<{ path: 
  * The build context of a model image.
  *
  * - modelfab runtime: `Dockerfile`, `.dockerignore`, `package.json` and `package-lock.json`
- *   (onnxruntime-node pinned), `server/main.js` and `server/inference-worker.js`,
+ *   (onnxruntime-node pinned), `server/main.js`, `server/inference-worker.js` and `server/codec-worker.js`,
  *   `model/<name>.onnx`, `modelfab.json`.
  * - triton runtime: `Dockerfile`, `.dockerignore`, `model_repository/<name>/config.pbtxt` and
  *   `model_repository/<name>/<version>/model.onnx`.

@@ -191,6 +191,15 @@ describe('the ModelImage built with podman', () => {
     expect(body.outputs.find((output: any) => output.name === 'label').data).toEqual(
       EXPECTED.map((row) => row.outputs.label),
     );
+
+    // The eval set 100 times in one request of about 200 KB: decoded and answered by the image's
+    // codec worker thread (server/codec-worker.js), with the same labels.
+    const many = await infer(Array.from({ length: 100 }, () => rows).flat());
+    expect(many.status).toBe(200);
+    const labels = ((await many.json()) as any).outputs.find((output: any) => output.name === 'label').data;
+    expect(labels).toEqual(
+      Array.from({ length: 100 }, () => EXPECTED.map((row) => row.outputs.label)).flat(),
+    );
   });
 
   it('refuses inference without the mounted API key; health stays open', async () => {

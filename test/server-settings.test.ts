@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ServingConfigFileError } from '../lib/core';
+import { defaultModelName, ServingConfigFileError } from '../lib/core';
 import {
   ApiKey,
   ApiKeyFileError,
@@ -77,6 +77,17 @@ describe('resolveServerSettings', () => {
     expect(resolveServerSettings({ modelPath: 'm.onnx', cpus: 4, workers: 2 }, {}).intraOpThreads).toBe(2);
     expect(resolveServerSettings({ modelPath: 'm.onnx', cpus: 1.5, workers: 2 }, {}).intraOpThreads).toBe(1);
     expect(SERVER_DEFAULTS.maxBodyBytes).toBe(16_777_216);
+  });
+
+  it('names a model by its file as ModelImage does, so `modelfab serve` and the image serve the same URL', () => {
+    for (const [file, name] of [
+      ['model/hello_deepa.onnx', 'hello-deepa'],
+      ['PP-OCRv4 Det.ONNX', 'pp-ocrv4-det'],
+      ['iris.onnx', 'iris'],
+    ]) {
+      expect(resolveServerSettings({ modelPath: file, cpus: 1 }, {}).modelName).toBe(name);
+      expect(defaultModelName(file)).toBe(name);
+    }
   });
 
   it('reads the serving config file, its model file relative to itself', () => {

@@ -98,7 +98,7 @@ const FLAGS: readonly ServeFlag[] = [
     key: 'modelName',
     flag: 'name',
     value: 'NAME',
-    help: "the model name in urls, /v2/models/NAME (default: the config's, else the file name without .onnx)",
+    help: "the model name in urls, /v2/models/NAME (default: the config's, else the file name without .onnx as a dns label, as the image names it: hello_deepa.onnx serves hello-deepa)",
     must: 'a non-empty name without "/", such as iris',
     parse: name,
   },

@@ -6,7 +6,13 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseServingConfigFile, RUNTIME_CONTRACTS, type ServingConfigFile, show } from '../core';
+import {
+  defaultModelName,
+  parseServingConfigFile,
+  RUNTIME_CONTRACTS,
+  type ServingConfigFile,
+  show,
+} from '../core';
 import { availableCpus, intraOpThreadsFor } from '../runtime';
 
 /**
@@ -63,7 +69,7 @@ export interface ServerOptions {
   readonly modelPath?: string;
   /**
    * The model's name in URLs (`/v2/models/{name}`).
-   * @default $MODELFAB_MODEL_NAME, else the config file's `model.name`, else the file name without `.onnx`
+   * @default $MODELFAB_MODEL_NAME, else the config file's `model.name`, else the file name without `.onnx` as a DNS-1123 label, as ModelImage names it (`hello_deepa.onnx` → `hello-deepa`)
    */
   readonly modelName?: string;
   /** The model's version in URLs. @default $MODELFAB_MODEL_VERSION, else the config file's, else `'1'` */
@@ -344,7 +350,7 @@ export function resolveServerSettings(
   }
 
   const name = stringSetting(options, env, names, 'modelName')?.value ?? config?.model.name;
-  const modelName = name ?? path.basename(modelPath).replace(/\.onnx$/i, '');
+  const modelName = name ?? defaultModelName(modelPath);
   if (modelName.includes('/') || modelName === '') {
     throw new ServerSettingsError(
       `the model name must be a non-empty name without "/", received ${show(modelName)}; set ${SERVER_ENV.modelName} to a name such as "iris"`,

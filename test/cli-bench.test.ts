@@ -64,6 +64,13 @@ describe('modelfab bench', () => {
     const notJson = path.join(scratch, 'not.json');
     fs.writeFileSync(notJson, '{ latency: 1');
     expect(runBench([IRIS, '--gate', notJson]).stderr).toMatch(/is not valid json/);
+    // Inline: the same checks, on the value itself.
+    const inline = runBench([IRIS, '--gate', '{"latencyP99Ms": -1}']);
+    expect(inline.exitCode).toBe(1);
+    expect(inline.stderr).toMatch(/\[bench\] gate\.latencyP99Ms must be a number greater than 0, got -1/);
+    expect(runBench([IRIS, '--gate', '{"latencyP99Ms": 2']).stderr).toMatch(
+      /the --gate json is not valid json: .*; pass a json object such as '\{"latencyP99Ms": 20\}', or a file/,
+    );
   });
 
   it('is listed in the top-level help', async () => {

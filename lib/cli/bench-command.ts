@@ -31,15 +31,16 @@ import { formatGateReport } from './format-gate-report';
 
 const NAME = 'bench';
 
-export const BENCH_USAGE = `usage: modelfab bench <model.onnx> [--gate gate.json] [--cpu 1] [--memory 512Mi] [--json]
+export const BENCH_USAGE = `usage: modelfab bench <model.onnx> [--gate gate.json|JSON] [--cpu 1] [--memory 512Mi] [--json]
 
 benchmark an onnx model with onnxruntime the way an InferenceService would serve it, check the
 gate's thresholds and print the report. progress goes to stderr.
 
 options:
-  --gate FILE        the gate as json: the same fields as the InferenceService gate prop, e.g.
-                     {"latencyP99Ms": 20, "accuracy": {"dataset": "eval.jsonl", "min": 0.9}};
-                     dataset paths are relative to this file (default: {}, measure only)
+  --gate FILE|JSON   the gate as json, in a file or inline: the same fields as the InferenceService
+                     gate prop, e.g. {"latencyP99Ms": 20, "accuracy": {"dataset": "eval.jsonl", "min": 0.9}};
+                     dataset paths are relative to the file, or to the working directory when inline
+                     (default: {}, measure only)
   --cpu QUANTITY     the container's cpu limit; intra-op threads follow it (default: 1)
   --memory QUANTITY  the container's memory limit (default: 512Mi)
   --budget SECONDS   time the measurement may take (default: the gate's budgetSeconds, 20)
@@ -51,15 +52,32 @@ options:
 exit status: 0 every threshold passed, 1 a threshold failed or the gate could not run,
 2 bad usage.`;
 
-function readGateFile(file: string): GateProps {
+/** `--gate` inline: its value is a JSON object itself, not a file name. */
+function isInlineGate(value: string): boolean {
+  return value.trimStart().startsWith('{');
+}
+
+/** The gate props of `--gate`: an inline JSON object, or the JSON file it names. */
+function readGate(value: string): GateProps {
+  if (isInlineGate(value)) {
+    try {
+      return JSON.parse(value) as GateProps;
+    } catch (error) {
+      throw new ModelfabValidationError(
+        NAME,
+        'gate',
+        `the --gate json is not valid json: ${(error as Error).message}; pass a json object such as '{"latencyP99Ms": 20}', or a file`,
+      );
+    }
+  }
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = fs.readFileSync(value, 'utf8');
   } catch (error) {
     throw new ModelfabValidationError(
       NAME,
       'gate',
-      `cannot read the gate file ${path.resolve(file)}: ${(error as Error).message}`,
+      `cannot read the gate file ${path.resolve(value)}: ${(error as Error).message}`,
     );
   }
   try {
@@ -68,7 +86,7 @@ function readGateFile(file: string): GateProps {
     throw new ModelfabValidationError(
       NAME,
       'gate',
-      `the gate file ${path.resolve(file)} is not valid json: ${(error as Error).message}`,
+      `the gate file ${path.resolve(value)} is not valid json: ${(error as Error).message}`,
     );
   }
 }
@@ -104,8 +122,11 @@ export function runBench(args: readonly string[]): CommandResult {
     );
   try {
     const model = inspectModel(positionals[0]);
-    const gateProps = values.gate === undefined ? {} : readGateFile(values.gate);
-    const gateDir = values.gate === undefined ? process.cwd() : path.dirname(path.resolve(values.gate));
+    const gateProps = values.gate === undefined ? {} : readGate(values.gate);
+    const gateDir =
+      values.gate === undefined || isInlineGate(values.gate)
+        ? process.cwd()
+        : path.dirname(path.resolve(values.gate));
     const gate = resolveGate(
       new PropsChecker(NAME),
       { ...gateProps, ...(budget !== undefined ? { budgetSeconds: budget } : {}) },

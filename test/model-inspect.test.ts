@@ -162,6 +162,85 @@ describe('inspectModel on the fixture models', () => {
     expect(info.batchable).toBe(true);
   });
 
+  it('counts the weights of Constant nodes as parameters, as exporters that do not use initializers write them', () => {
+    const { AttributeType, DataType } = {
+      AttributeType: onnx.AttributeProto.AttributeType,
+      DataType: onnx.TensorProto.DataType,
+    };
+    const attribute = (name: string, value: Record<string, unknown>) =>
+      onnx.AttributeProto.create({ name, ...value });
+    const constant = (output: string, attr: onnx.IAttributeProto, domain?: string) =>
+      onnx.NodeProto.create({
+        opType: 'Constant',
+        output: [output],
+        attribute: [attr],
+        ...(domain ? { domain } : {}),
+      });
+    const weights = new Float32Array(12).fill(0.5);
+    const model = onnx.ModelProto.create({
+      irVersion: 8,
+      opsetImport: [{ domain: '', version: 17 }],
+      graph: {
+        name: 'constant-weights',
+        input: [
+          {
+            name: 'x',
+            type: {
+              tensorType: { elemType: DataType.FLOAT, shape: { dim: [{ dimParam: 'N' }, { dimValue: 4 }] } },
+            },
+          },
+        ],
+        output: [
+          {
+            name: 'y',
+            type: {
+              tensorType: { elemType: DataType.FLOAT, shape: { dim: [{ dimParam: 'N' }, { dimValue: 3 }] } },
+            },
+          },
+        ],
+        node: [
+          // 12: the MatMul's weights as a Constant tensor
+          constant(
+            'w',
+            attribute('value', {
+              type: AttributeType.TENSOR,
+              t: { dims: [4, 3], dataType: DataType.FLOAT, rawData: new Uint8Array(weights.buffer) },
+            }),
+          ),
+          // 3 as value_floats, 1 as value_int, 100 as a sparse value of dense dims [10, 10]
+          constant('b', attribute('value_floats', { type: AttributeType.FLOATS, floats: [0.1, 0.2, 0.3] })),
+          constant('k', attribute('value_int', { type: AttributeType.INT, i: 7 })),
+          constant(
+            's',
+            attribute('sparse_value', {
+              type: AttributeType.SPARSE_TENSOR,
+              sparseTensor: {
+                dims: [10, 10],
+                values: { dims: [1], dataType: DataType.FLOAT, floatData: [1] },
+                indices: { dims: [1], dataType: DataType.INT64, int64Data: [0] },
+              },
+            }),
+          ),
+          // A Constant of another domain is not ONNX's Constant: not counted.
+          constant(
+            'other',
+            attribute('value', { type: AttributeType.TENSOR, t: { dims: [1000], dataType: DataType.FLOAT } }),
+            'com.example',
+          ),
+          onnx.NodeProto.create({ opType: 'MatMul', input: ['x', 'w'], output: ['xw'] }),
+          onnx.NodeProto.create({ opType: 'Add', input: ['xw', 'b'], output: ['y'] }),
+        ],
+        initializer: [{ name: 'unused', dims: [2], dataType: DataType.FLOAT, floatData: [1, 2] }],
+      },
+    });
+    const file = path.join(dir, 'constant-weights.onnx');
+    fs.writeFileSync(file, onnx.ModelProto.encode(model).finish());
+    const info = inspectModel(file);
+    expect(info.parameterCount).toBe(12 + 3 + 1 + 100 + 2);
+    expect(info.nodeCount).toBe(7);
+    expect(info.inputs.map((v) => v.name)).toEqual(['x']);
+  });
+
   it("reports a dim without size or name (or with a negative size) as '' and an undeclared rank as undefined", () => {
     const info = inspectModel(fixtures['unnamed-dims'].path);
     expect(info.inputs).toEqual([

@@ -1,7 +1,7 @@
 /**
  * Decodes the parts of an ONNX `ModelProto` (onnx/onnx.proto) that modelfab reports, straight
- * from the wire format. Initializer data, node bodies and everything else are skipped without
- * being copied. The result is the file's content, uninterpreted; `inspect-model` checks it.
+ * from the wire format. Initializer data, node bodies (but for the value of a Constant node, its
+ * weights in models exported that way) and everything else are skipped without being copied. The result is the file's content, uninterpreted; `inspect-model` checks it.
  */
 import { type FieldTag, ProtobufError, ProtobufReader, WIRE_TYPE_NAMES, WireType } from './protobuf-reader';
 
@@ -27,11 +27,20 @@ export interface InitializerSummary {
   readonly sparse: boolean;
 }
 
+/** The value of a `Constant` node: its output's name and the (dense) dims of its value. */
+export interface ConstantSummary {
+  readonly name: string;
+  /** The dimensions: a tensor's (dense for `sparse_value`), [] for `value_float`/`value_int`, [n] for a list. */
+  readonly dims: readonly bigint[];
+}
+
 /** The decoded parts of `GraphProto`. */
 export interface GraphSummary {
   name: string;
   nodeCount: number;
   readonly initializers: InitializerSummary[];
+  /** The values of the graph's `Constant` nodes (default domain), weights by another name. */
+  readonly constants: ConstantSummary[];
   readonly inputs: ValueInfoSummary[];
   readonly outputs: ValueInfoSummary[];
 }
@@ -183,7 +192,7 @@ function decodeModelFields(r: ProtobufReader): ModelProtoSummary {
           break;
         case 7: {
           const sub = r.readMessage('graph');
-          graph ??= { name: '', nodeCount: 0, initializers: [], inputs: [], outputs: [] };
+          graph ??= { name: '', nodeCount: 0, initializers: [], constants: [], inputs: [], outputs: [] };
           decodeGraph(sub, graph);
           break;
         }
@@ -275,11 +284,15 @@ function decodeGraph(r: ProtobufReader, into: GraphSummary): void {
   while (!r.atEnd) {
     const tag = within('graph', () => r.readTag());
     switch (tag.fieldNumber) {
-      case 1: // node: counted, not decoded
+      case 1: {
+        // node: counted; decoded only as far as a Constant's value
+        const where = `graph.node[${into.nodeCount}]`;
         within('graph', () => r.expectWireType(tag, WireType.LEN, 'node'));
-        within(`graph.node[${into.nodeCount}]`, () => r.skipField(tag));
+        const constant = within(where, () => decodeConstantNode(r.readMessage(where)));
+        if (constant !== undefined) into.constants.push(constant);
         into.nodeCount++;
         break;
+      }
       case 2:
         within('graph', () => r.expectWireType(tag, WireType.LEN, 'name'));
         into.name = within('graph.name', () => r.readString());
@@ -311,6 +324,100 @@ function decodeGraph(r: ProtobufReader, into: GraphSummary): void {
         within('graph', () => r.skipField(tag));
     }
   }
+}
+
+/** The attributes of a Constant node that hold its value. */
+const CONSTANT_VALUES = new Set([
+  'value',
+  'sparse_value',
+  'value_float',
+  'value_floats',
+  'value_int',
+  'value_ints',
+]);
+
+/**
+ * The value of a NodeProto that is a `Constant` of the default domain (its first output and its
+ * value's dims), or undefined for any other node. Tensor data is skipped, not copied.
+ */
+function decodeConstantNode(r: ProtobufReader): ConstantSummary | undefined {
+  let output: string | undefined;
+  let opType = '';
+  let domain = '';
+  let dims: bigint[] | undefined;
+  while (!r.atEnd) {
+    const tag = r.readTag();
+    if (tag.fieldNumber === 2 && output === undefined) {
+      r.expectWireType(tag, WireType.LEN, 'output');
+      output = r.readString();
+    } else if (tag.fieldNumber === 4) {
+      r.expectWireType(tag, WireType.LEN, 'op_type');
+      opType = r.readString();
+    } else if (tag.fieldNumber === 7) {
+      r.expectWireType(tag, WireType.LEN, 'domain');
+      domain = r.readString();
+    } else if (tag.fieldNumber === 5) {
+      r.expectWireType(tag, WireType.LEN, 'attribute');
+      dims = decodeConstantAttribute(r.readMessage('attribute')) ?? dims;
+    } else {
+      r.skipField(tag);
+    }
+  }
+  if (opType !== 'Constant' || (domain !== '' && domain !== 'ai.onnx') || dims === undefined)
+    return undefined;
+  return { name: output ?? '', dims };
+}
+
+/** The dims of an AttributeProto's value when it is one of a Constant's value attributes, else undefined. */
+function decodeConstantAttribute(r: ProtobufReader): bigint[] | undefined {
+  let name = '';
+  let dims: bigint[] | undefined;
+  let listLength = 0;
+  let scalar = false;
+  while (!r.atEnd) {
+    const tag = r.readTag();
+    switch (tag.fieldNumber) {
+      case 1:
+        r.expectWireType(tag, WireType.LEN, 'name');
+        name = r.readString();
+        break;
+      case 2: // f
+      case 3: // i
+        r.skipField(tag);
+        scalar = true;
+        break;
+      case 5: // t
+        r.expectWireType(tag, WireType.LEN, 't');
+        dims = decodeTensorHeader(r.readMessage('t')).dims;
+        break;
+      case 7: // floats: packed (4 bytes each) or one fixed32 per value
+        if (tag.wireType === WireType.LEN) {
+          const { start, end } = r.readLengthDelimited('floats');
+          listLength += Math.floor((end - start) / 4);
+        } else {
+          r.skipField(tag);
+          listLength++;
+        }
+        break;
+      case 8: {
+        // ints: packed or one varint per value
+        const ints: bigint[] = [];
+        r.readRepeatedInt64(tag, ints);
+        listLength += ints.length;
+        break;
+      }
+      case 22: // sparse_tensor
+        r.expectWireType(tag, WireType.LEN, 'sparse_tensor');
+        dims = [...decodeSparseTensorHeader(r.readMessage('sparse_tensor')).dims];
+        break;
+      default:
+        r.skipField(tag);
+    }
+  }
+  if (!CONSTANT_VALUES.has(name)) return undefined;
+  if (name === 'value_floats' || name === 'value_ints') return [BigInt(listLength)];
+  if (name === 'value_float' || name === 'value_int') return scalar ? [] : undefined;
+  return dims;
 }
 
 /** Reads a TensorProto's name and dims; its data fields are skipped, not copied. */

@@ -228,14 +228,20 @@ function describeOpsets(opsets: ModelProtoSummary['opsetImports'], absolute: str
 /** Sums the (dense) element counts of the main graph's initializers. */
 function countParameters(graph: GraphSummary, absolute: string): number {
   let total = 0;
-  for (const init of graph.initializers) {
+  const values = [
+    ...graph.initializers.map((init) => ({
+      ...init,
+      kind: init.sparse ? 'sparse initializer' : 'initializer',
+    })),
+    ...graph.constants.map((constant) => ({ ...constant, kind: 'Constant node' })),
+  ];
+  for (const value of values) {
     let elements = 1n;
-    for (const d of init.dims) {
+    for (const d of value.dims) {
       if (d < 0n) {
-        const kind = init.sparse ? 'sparse initializer' : 'initializer';
         throw corrupt(
           absolute,
-          `${kind} ${JSON.stringify(init.name)} has a negative dimension (dims [${init.dims.join(', ')}])`,
+          `${value.kind} ${JSON.stringify(value.name)} has a negative dimension (dims [${value.dims.join(', ')}])`,
         );
       }
       elements *= d;

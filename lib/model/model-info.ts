@@ -112,10 +112,11 @@ export interface ModelInfo {
   /** Nodes of the main graph (nodes inside subgraphs such as If/Loop bodies are not counted). */
   readonly nodeCount: number;
   /**
-   * Elements of all initializers of the main graph: the product of each initializer's dims (1
-   * for a scalar). A sparse initializer counts its dense element count (the product of its
+   * Elements of all initializers and `Constant` node values of the main graph (exporters put
+   * weights in either): the product of each one's dims (1 for a scalar, n for a list of n). A
+   * sparse initializer or `sparse_value` counts its dense element count (the product of its
    * `dims`), which is what onnxruntime materializes, not its stored non-zero values.
-   * Initializers inside subgraphs are not counted.
+   * Initializers and constants inside subgraphs are not counted.
    */
   readonly parameterCount: number;
   /**

@@ -119,7 +119,9 @@ export interface ServerOptions {
   readonly drainSeconds?: number;
   /**
    * A file holding the API key (a mounted secret; surrounding whitespace is ignored). When set,
-   * every endpoint but health needs `Authorization: Bearer <key>` or `X-API-Key: <key>`.
+   * every endpoint of the API port but health needs `Authorization: Bearer <key>` or
+   * `X-API-Key: <key>`. The metrics port takes no key: keep it private (the rendered NetworkPolicy
+   * admits only `networkPolicy.metricsFrom` to it).
    * @default $MODELFAB_API_KEY_FILE, else no key: the API is open
    */
   readonly apiKeyFile?: string;

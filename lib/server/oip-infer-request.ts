@@ -302,10 +302,23 @@ function floatRangeError(
 }
 
 /**
- * A float tensor from flat JSON values; non-finite values come as the strings the encoder writes.
- * A number beyond the type's range is refused rather than stored as ±Infinity (JSON has no
- * infinite numbers, so an infinite one here is a literal such as `1e400` that overflowed).
+ * One JSON value as a float of `type`: a number within the type's range, or `"NaN"`,
+ * `"Infinity"`, `"-Infinity"` (the strings the encoder writes). A number beyond the range is
+ * refused rather than stored as ±Infinity; JSON has no infinite numbers, so an infinite one here
+ * is a literal such as `1e400` that overflowed.
  */
+function jsonFloat(label: string, index: number, type: FloatElementType, value: unknown): number {
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value) || overflowsFloat(type, value))
+      throw floatRangeError(label, index, type, value);
+    return value;
+  }
+  const n = NON_FINITE.get(value);
+  if (n === undefined) throw floatElementError(label, index, oipDatatype(type), value);
+  return n;
+}
+
+/** A float tensor from flat JSON values (see {@link jsonFloat}); float16 as its bits. */
 function floatsFromJson(
   label: string,
   type: FloatElementType,
@@ -313,34 +326,13 @@ function floatsFromJson(
   dims: number[],
 ): TensorData {
   const count = values.length;
-  const datatype = oipDatatype(type);
   if (type === 'float16') {
     const data = new Uint16Array(count);
-    for (let i = 0; i < count; i++) {
-      const v = values[i];
-      let n: number | undefined;
-      if (typeof v === 'number') {
-        if (!Number.isFinite(v) || overflowsFloat(type, v)) throw floatRangeError(label, i, type, v);
-        n = v;
-      } else n = NON_FINITE.get(v);
-      if (n === undefined) throw floatElementError(label, i, datatype, v);
-      data[i] = halfBitsFromNumber(n);
-    }
+    for (let i = 0; i < count; i++) data[i] = halfBitsFromNumber(jsonFloat(label, i, type, values[i]));
     return { type, dims, data };
   }
   const data = type === 'float32' ? new Float32Array(count) : new Float64Array(count);
-  for (let i = 0; i < count; i++) {
-    const v = values[i];
-    if (typeof v === 'number') {
-      data[i] = v;
-      // Stored, a number out of range reads back as Infinity (NaN never comes from a JSON number).
-      if (!Number.isFinite(data[i])) throw floatRangeError(label, i, type, v);
-    } else {
-      const n = NON_FINITE.get(v);
-      if (n === undefined) throw floatElementError(label, i, datatype, v);
-      data[i] = n;
-    }
-  }
+  for (let i = 0; i < count; i++) data[i] = jsonFloat(label, i, type, values[i]);
   return { type, dims, data };
 }
 

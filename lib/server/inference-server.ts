@@ -216,6 +216,11 @@ export class InferenceServer {
     return this.currentState === 'ready' && (this.executor?.stats().workers ?? 0) > 0;
   }
 
+  /** True once a drain or close began: answers close their connections, new inference gets 503. */
+  private get shuttingDown(): boolean {
+    return this.currentState === 'draining' || this.currentState === 'closed';
+  }
+
   /** Resolves once the model is loaded and warmed up; rejects with the error when that failed. */
   whenReady(): Promise<void> {
     return this.loading;
@@ -408,8 +413,7 @@ export class InferenceServer {
   }
 
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const draining = this.currentState === 'draining' || this.currentState === 'closed';
-    const exchange = startExchange(req, res, draining, this.exchangeDone);
+    const exchange = startExchange(req, res, this.shuttingDown, this.exchangeDone);
     try {
       this.route(exchange, req, res);
     } catch (error) {
@@ -517,8 +521,7 @@ export class InferenceServer {
   private infer(exchange: Exchange, req: http.IncomingMessage, res: http.ServerResponse): void {
     const executor = this.executor;
     if (!this.ready || executor === undefined) {
-      const draining = this.currentState === 'draining' || this.currentState === 'closed';
-      exchange.refusal = draining ? 'shutting_down' : 'not_ready';
+      exchange.refusal = this.shuttingDown ? 'shutting_down' : 'not_ready';
       sendJson(res, exchange, 503, { error: this.notReadyReason() });
       return;
     }

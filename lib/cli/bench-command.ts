@@ -57,18 +57,24 @@ function isInlineGate(value: string): boolean {
   return value.trimStart().startsWith('{');
 }
 
+/** `text` as gate props; `what` names where it came from, `fix` (when given) what to do instead. */
+function parseGate(text: string, what: string, fix?: string): GateProps {
+  try {
+    return JSON.parse(text) as GateProps;
+  } catch (error) {
+    const message = `${what} is not valid json: ${(error as Error).message}`;
+    throw new ModelfabValidationError(NAME, 'gate', fix === undefined ? message : `${message}; ${fix}`);
+  }
+}
+
 /** The gate props of `--gate`: an inline JSON object, or the JSON file it names. */
 function readGate(value: string): GateProps {
   if (isInlineGate(value)) {
-    try {
-      return JSON.parse(value) as GateProps;
-    } catch (error) {
-      throw new ModelfabValidationError(
-        NAME,
-        'gate',
-        `the --gate json is not valid json: ${(error as Error).message}; pass a json object such as '{"latencyP99Ms": 20}', or a file`,
-      );
-    }
+    return parseGate(
+      value,
+      'the --gate json',
+      `pass a json object such as '{"latencyP99Ms": 20}', or a file`,
+    );
   }
   let text: string;
   try {
@@ -80,15 +86,7 @@ function readGate(value: string): GateProps {
       `cannot read the gate file ${path.resolve(value)}: ${(error as Error).message}`,
     );
   }
-  try {
-    return JSON.parse(text) as GateProps;
-  } catch (error) {
-    throw new ModelfabValidationError(
-      NAME,
-      'gate',
-      `the gate file ${path.resolve(value)} is not valid json: ${(error as Error).message}`,
-    );
-  }
+  return parseGate(text, `the gate file ${path.resolve(value)}`);
 }
 
 export function runBench(args: readonly string[]): CommandResult {

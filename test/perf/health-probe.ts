@@ -65,7 +65,7 @@ export class HealthProber {
   ) {
     const { host, port } = hostAndPort(spec.url);
     this.connection = new RawHttpConnection(host, port);
-    this.request = encodeHttpRequest({ url: spec.url, method: 'GET', concurrency: 1, durationMs: 0 });
+    this.request = encodeHttpRequest({ url: spec.url, method: 'GET' });
     this.intervalMs = spec.intervalMs ?? 100;
     this.timeoutMs = spec.timeoutMs ?? 1000;
   }

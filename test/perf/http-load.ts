@@ -13,8 +13,8 @@
 import * as net from 'node:net';
 import { percentile } from '../../lib/gate';
 
-/** What to send and how hard. */
-export interface HttpLoadOptions {
+/** The request a load generator sends, again and again. */
+export interface HttpRequestSpec {
   /** The endpoint's full URL (`http://host:port/path`); http only. */
   readonly url: string;
   /** @default 'POST' */
@@ -23,6 +23,10 @@ export interface HttpLoadOptions {
   readonly body?: Buffer;
   /** Extra request headers. @default `{ 'Content-Type': 'application/json' }` when there is a body */
   readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** What to send and how hard. */
+export interface HttpLoadOptions extends HttpRequestSpec {
   /** Clients, each with one connection and one request at a time. */
   readonly concurrency: number;
   /** How long to measure, after the warm-up, ms. */
@@ -61,7 +65,7 @@ const CONTENT_LENGTH = /\r\ncontent-length:[ \t]*(\d+)/i;
 const CONNECTION_CLOSE = /\r\nconnection:[ \t]*close/i;
 
 /** The request as bytes: request line, headers and body, written in one call. */
-export function encodeHttpRequest(options: HttpLoadOptions): Buffer {
+export function encodeHttpRequest(options: HttpRequestSpec): Buffer {
   const url = new URL(options.url);
   if (url.protocol !== 'http:') {
     throw new Error(`the load generator speaks http only, received ${JSON.stringify(options.url)}`);

@@ -20,7 +20,7 @@
 import * as net from 'node:net';
 import { percentile } from '../../lib/gate';
 import { uniformRandom } from '../../lib/runtime';
-import { encodeHttpRequest } from './http-load';
+import { encodeHttpRequest, type HttpRequestSpec } from './http-load';
 
 /** One answer: status (0 when the connection failed or closed mid-answer), and what came with it. */
 export interface RawAnswer {
@@ -170,15 +170,7 @@ export function hostAndPort(url: string): { host: string; port: number } {
 }
 
 /** What to send and at what rate. */
-export interface OpenLoopOptions {
-  /** The endpoint's full URL (`http://host:port/path`); http only. */
-  readonly url: string;
-  /** @default 'POST' */
-  readonly method?: 'GET' | 'POST';
-  /** The request body, sent with every request. @default empty */
-  readonly body?: Buffer;
-  /** Extra request headers. @default `{ 'Content-Type': 'application/json' }` when there is a body */
-  readonly headers?: Readonly<Record<string, string>>;
+export interface OpenLoopOptions extends HttpRequestSpec {
   /** Mean arrivals per second (a Poisson process). */
   readonly rate: number;
   /** How long to measure, after the warm-up, ms. */
@@ -229,7 +221,7 @@ export interface OpenLoopResult {
  */
 export function httpOpenLoop(options: OpenLoopOptions): Promise<OpenLoopResult> {
   if (!(options.rate > 0)) throw new Error(`httpOpenLoop: rate must be positive, received ${options.rate}`);
-  const request = encodeHttpRequest({ ...options, concurrency: 1 });
+  const request = encodeHttpRequest(options);
   const { host, port } = hostAndPort(options.url);
   const maxConnections = options.maxConnections ?? 512;
   const random = uniformRandom(options.seed ?? 1);

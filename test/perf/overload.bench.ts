@@ -482,12 +482,7 @@ interface BigOutcome {
 
 /** BIG_CONCURRENCY loops, each sending the big request again as soon as it is answered, for BIG_SECONDS. */
 async function bigRequests(server: ServerChild, body: Buffer): Promise<BigOutcome> {
-  const request = encodeHttpRequest({
-    url: `${server.url}${INFER_PATH}`,
-    body,
-    concurrency: 1,
-    durationMs: 0,
-  });
+  const request = encodeHttpRequest({ url: `${server.url}${INFER_PATH}`, body });
   const { host, port } = hostAndPort(server.url);
   const outcome: BigOutcome = { statuses: {}, latenciesMs: [], answerBytes: [], unanswered: 0 };
   const connections = Array.from({ length: BIG_CONCURRENCY }, () => new RawHttpConnection(host, port));

@@ -44,8 +44,9 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { halfBitsFromNumber } from '../lib/runtime';
-import { type InferenceServer, OFF_THREAD_BODY_BYTES, startInferenceServer } from '../lib/server';
+import { type InferenceServer, OFF_THREAD_BODY_BYTES } from '../lib/server';
 import { makeTempDir, removeDir } from './support/fixture-models';
+import { startLocalServer } from './support/local-server';
 import {
   abortingModel,
   multiInputModel,
@@ -254,21 +255,19 @@ function padded(text: string): string {
 // Servers
 
 function startServer(modelPath: string, lines: string[]): Promise<InferenceServer> {
-  return startInferenceServer({
-    host: '127.0.0.1',
-    port: 0,
-    metricsPort: 0,
-    env: {},
-    log: (line) => lines.push(line),
-    modelPath,
-    workers: 1,
-    intraOpThreads: 1,
-    maxBodyBytes: MAX_BODY_BYTES,
-    bodyTimeoutMs: BODY_TIMEOUT_MS,
-    maxQueueSize: 64,
-    // A server left with requests that never finish must not hold its close for the default 20 s.
-    drainSeconds: 2,
-  });
+  return startLocalServer(
+    {
+      modelPath,
+      workers: 1,
+      intraOpThreads: 1,
+      maxBodyBytes: MAX_BODY_BYTES,
+      bodyTimeoutMs: BODY_TIMEOUT_MS,
+      maxQueueSize: 64,
+      // A server left with requests that never finish must not hold its close for the default 20 s.
+      drainSeconds: 2,
+    },
+    lines,
+  );
 }
 
 beforeAll(async () => {

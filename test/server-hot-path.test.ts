@@ -15,25 +15,18 @@ import {
   ServerLog,
   encodeInferResponse,
   encodeInferResponseParts,
-  startInferenceServer,
   stdoutLogSink,
 } from '../lib/server';
+import { startLocalServer } from './support/local-server';
 
 const IRIS = path.join(__dirname, '..', 'examples', 'iris', 'model', 'iris.onnx');
 const servers: InferenceServer[] = [];
 
 async function start(options: InferenceServerOptions, lines: string[]): Promise<InferenceServer> {
-  const server = await startInferenceServer({
-    host: '127.0.0.1',
-    port: 0,
-    metricsPort: 0,
-    env: {},
-    modelPath: IRIS,
-    workers: 1,
-    intraOpThreads: 1,
-    log: (line) => lines.push(line),
-    ...options,
-  });
+  const server = await startLocalServer(
+    { modelPath: IRIS, workers: 1, intraOpThreads: 1, ...options },
+    lines,
+  );
   servers.push(server);
   return server;
 }

@@ -10,8 +10,9 @@ import { type Socket } from 'node:net';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type InferenceServer, type InferenceServerOptions, startInferenceServer } from '../lib/server';
+import { type InferenceServer, type InferenceServerOptions } from '../lib/server';
 import { makeTempDir, removeDir } from './support/fixture-models';
+import { startLocalServer } from './support/local-server';
 import { rowsModel, slowModel, writeModel } from './support/runtime-fixtures';
 
 const IRIS = path.join(__dirname, '..', 'examples', 'iris', 'model', 'iris.onnx');
@@ -48,14 +49,7 @@ let irisRows: number[][];
 
 /** A server on 127.0.0.1 with ephemeral ports, its log lines collected, closed after all tests. */
 async function start(options: InferenceServerOptions, lines: string[] = logs): Promise<InferenceServer> {
-  const server = await startInferenceServer({
-    host: '127.0.0.1',
-    port: 0,
-    metricsPort: 0,
-    env: {},
-    log: (line) => lines.push(line),
-    ...options,
-  });
+  const server = await startLocalServer(options, lines);
   servers.push(server);
   return server;
 }

@@ -18,7 +18,6 @@ import {
   type InferenceServerOptions,
   OFF_THREAD_BODY_BYTES,
   OipRequestError,
-  startInferenceServer,
 } from '../lib/server';
 import { makeTempDir, removeDir } from './support/fixture-models';
 import {
@@ -27,6 +26,7 @@ import {
   multiInputModel,
   statefulScalarModel,
 } from './support/hostile-fixtures';
+import { startLocalServer } from './support/local-server';
 import { slowBinaryRequest, slowModel, writeModel } from './support/runtime-fixtures';
 
 const IRIS = path.join(__dirname, '..', 'examples', 'iris', 'model', 'iris.onnx');
@@ -52,16 +52,7 @@ afterAll(async () => {
 });
 
 async function start(options: InferenceServerOptions, lines: string[] = []): Promise<InferenceServer> {
-  const server = await startInferenceServer({
-    host: '127.0.0.1',
-    port: 0,
-    metricsPort: 0,
-    env: {},
-    workers: 1,
-    intraOpThreads: 1,
-    log: (line) => lines.push(line),
-    ...options,
-  });
+  const server = await startLocalServer({ workers: 1, intraOpThreads: 1, ...options }, lines);
   servers.push(server);
   return server;
 }
@@ -289,7 +280,7 @@ describe('inputs onnxruntime cannot take', () => {
 describe('admission', () => {
   it('refuses with 429 from the headers alone when the queue is full, without waiting for the body', async () => {
     const server = await start({ modelPath: slowPath, maxQueueSize: 1 });
-    const running = postSlow(server, 256);
+    const running = postSlow(server, 1024); // about 1 s of inference: time to fill the queue behind it
     await waitFor(async () => (await metric(server, 'modelfab_inflight_requests{model="slow"}')) === 1);
     const queued = postSlow(server, 1);
     await waitFor(async () => (await metric(server, 'modelfab_queue_depth{model="slow"}')) === 1);
@@ -352,7 +343,7 @@ describe('admission', () => {
   it('at shutdown answers uploads still arriving with 503 at once, and drains only accepted requests', async () => {
     const lines: string[] = [];
     const server = await start({ modelPath: slowPath, drainSeconds: 20, bodyTimeoutMs: 0 }, lines);
-    const accepted = postSlow(server, 128);
+    const accepted = postSlow(server, 1024); // about 1 s: still running when the upload starts
     await waitFor(async () => (await metric(server, 'modelfab_inflight_requests{model="slow"}')) === 1);
     const upload = rawRequest(server, inferHead('slow', 100_000), Buffer.from('{"inputs":'));
     await waitFor(async () => (await metric(server, 'modelfab_inflight_requests{model="slow"}')) === 2);

@@ -70,11 +70,6 @@ export class CodecThread {
     private readonly heapMb: number,
   ) {}
 
-  /** Jobs waiting or running. */
-  get backlog(): number {
-    return this.waiting.length + (this.running ? 1 : 0);
-  }
-
   /**
    * Decodes a request body in the worker. The body's memory is handed over (transferred) when it
    * is a buffer of its own, else copied once. The request comes back without its `parameters`

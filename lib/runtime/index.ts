@@ -14,4 +14,5 @@ export * from './batch-queue';
 export * from './spin-budget';
 export * from './available-cpus';
 export * from './executor';
+export { type BatchingOptions, type ExecutorOptions, type InferOptions } from './executor-options';
 export { resolveWorkerScript, type WorkerScript } from './worker-script';

@@ -1,6 +1,8 @@
 /**
  * Tensors to and from flat JSON values (the Open Inference Protocol's JSON tensors, dataset
- * files): numbers, booleans and strings, with exact integer handling for int64/uint64.
+ * files): numbers, booleans and strings, with exact integer handling for int64/uint64. The one
+ * converter from JSON values to tensors, for the gate's inputs and datasets and for the server's
+ * requests (which add the protocol's strings for non-finite floats and word the errors their way).
  */
 import { show } from '../core';
 import { type ElementType } from '../model';
@@ -12,6 +14,39 @@ import { FEEDABLE_ELEMENT_TYPES } from '../model';
 
 /** A flat JSON value of a tensor. */
 export type JsonTensorValue = number | boolean | string;
+
+/** How {@link tensorFromJson} reads float elements. */
+export interface TensorFromJsonOptions {
+  /**
+   * Read the strings `"NaN"`, `"Infinity"` and `"-Infinity"` as those floats, and refuse an
+   * infinite number (JSON has none: it is a literal such as `1e400` that overflowed), as the Open
+   * Inference Protocol writes non-finite floats.
+   * @default false: a float element is a number, an infinite one included
+   */
+  readonly nonFiniteStrings?: boolean;
+}
+
+/**
+ * One element of JSON values that its tensor type cannot hold, with what a caller needs to word
+ * the message its own way. Its `name` stays `InputValidationError`: it is one.
+ */
+export class JsonElementError extends InputValidationError {
+  constructor(
+    message: string,
+    /** The element's index, row-major. */
+    readonly index: number,
+    /** The value received. */
+    readonly value: unknown,
+    /**
+     * What the element must be (`a number`, `an integer from 0 to 255`…) when it is not a value of
+     * its type; undefined when it is one that the type cannot store as given (a float beyond the
+     * type's range, an integer beyond 2^53 as a JSON number).
+     */
+    readonly expected: string | undefined,
+  ) {
+    super(message);
+  }
+}
 
 const INTEGER_RANGES = {
   int8: [-128, 127],
@@ -29,6 +64,13 @@ const BIG_RANGES = {
 
 const INTEGER_STRING = /^[+-]?\d+$/;
 
+/** The strings that stand for non-finite floats with `nonFiniteStrings` (JSON has no NaN or Infinity). */
+const NON_FINITE: ReadonlyMap<unknown, number> = new Map<unknown, number>([
+  ['NaN', NaN],
+  ['Infinity', Infinity],
+  ['-Infinity', -Infinity],
+]);
+
 /** Array.isArray without narrowing to `any[]`. */
 function isList(value: unknown): value is readonly unknown[] {
   return Array.isArray(value);
@@ -39,20 +81,37 @@ function article(type: string): string {
   return type.startsWith('int') ? 'an' : 'a';
 }
 
-function elementError(index: number, type: string, expected: string, value: unknown): InputValidationError {
-  return new InputValidationError(
+function elementError(index: number, type: string, expected: string, value: unknown): JsonElementError {
+  return new JsonElementError(
     `element ${index} of ${article(type)} ${type} tensor must be ${expected}, received ${show(value)}`,
+    index,
+    value,
+    expected,
   );
 }
 
-function toNumber(index: number, type: FloatElementType, value: unknown): number {
-  if (typeof value !== 'number') throw elementError(index, type, 'a number', value);
-  if (overflowsFloat(type, value)) {
-    throw new InputValidationError(
-      `element ${index} of ${article(type)} ${type} tensor is ${show(value)}, beyond the largest ${type} (±${FLOAT_MAX[type]}), where it would become Infinity; scale it into range`,
-    );
+/**
+ * One JSON value as a float of `type`: a number within the type's range (refused rather than
+ * stored as ±Infinity), or with `nonFiniteStrings` one of the strings for non-finite floats.
+ */
+function toFloat(index: number, type: FloatElementType, value: unknown, nonFiniteStrings: boolean): number {
+  if (typeof value === 'number') {
+    if (overflowsFloat(type, value) || (nonFiniteStrings && !Number.isFinite(value))) {
+      const text = Number.isFinite(value) ? show(value) : 'a number beyond the float64 range';
+      const advice = nonFiniteStrings ? ', or send "Infinity" or "-Infinity" for an infinite value' : '';
+      throw new JsonElementError(
+        `element ${index} of ${article(type)} ${type} tensor is ${text}, beyond the largest ${type} (±${FLOAT_MAX[type]}), where it would become Infinity; scale it into range${advice}`,
+        index,
+        value,
+        undefined,
+      );
+    }
+    return value;
   }
-  return value;
+  if (!nonFiniteStrings) throw elementError(index, type, 'a number', value);
+  const n = NON_FINITE.get(value);
+  if (n === undefined) throw elementError(index, type, 'a number (or "NaN", "Infinity", "-Infinity")', value);
+  return n;
 }
 
 function toSmallInteger(index: number, type: keyof typeof INTEGER_RANGES, value: unknown): number {
@@ -71,8 +130,11 @@ function toBigInteger(index: number, type: keyof typeof BIG_RANGES, value: unkno
   else if (typeof value === 'number') {
     if (!Number.isInteger(value)) throw elementError(index, type, expected, value);
     if (!Number.isSafeInteger(value)) {
-      throw new InputValidationError(
+      throw new JsonElementError(
         `element ${index} of ${article(type)} ${type} tensor is ${show(value)}, beyond 2^53, where json numbers lose precision; send it as a string`,
+        index,
+        value,
+        undefined,
       );
     }
     big = BigInt(value);
@@ -90,15 +152,20 @@ function toBool(index: number, value: unknown): number {
 
 /**
  * A tensor from flat JSON values in row-major order: numbers for floats (float16 rounded to
- * nearest even; a finite number beyond the type's range is an error, not Infinity), integers in range for the integer types (int64/uint64 also as numeric strings,
- * or numbers up to 2^53), booleans or 0/1 for bool, strings for string.
- * @throws InputValidationError naming the element index and the value received, or a count that
- *   does not match `dims`
+ * nearest even; a finite number beyond the type's range is an error, not Infinity; see
+ * `options.nonFiniteStrings` for NaN and ±Infinity), integers in range for the integer types
+ * (int64/uint64 also as numeric strings, or numbers up to 2^53), booleans or 0/1 for bool,
+ * strings for string.
+ * @throws JsonElementError (an InputValidationError) naming the element index and the value
+ *   received
+ * @throws InputValidationError for a type onnxruntime-node cannot feed, or a count that does not
+ *   match `dims`
  */
 export function tensorFromJson(
   type: ElementType,
   values: readonly unknown[],
   dims: readonly number[],
+  options: TensorFromJsonOptions = {},
 ): TensorData {
   if (!isFeedableElementType(type)) {
     throw new InputValidationError(
@@ -120,6 +187,7 @@ export function tensorFromJson(
     );
   }
   const outDims = [...dims];
+  const nonFiniteStrings = options.nonFiniteStrings === true;
   const data = allocateData(type, count);
   switch (type) {
     case 'string':
@@ -134,11 +202,12 @@ export function tensorFromJson(
       break;
     case 'float16':
       for (let i = 0; i < count; i++)
-        (data as Uint16Array)[i] = halfBitsFromNumber(toNumber(i, type, values[i]));
+        (data as Uint16Array)[i] = halfBitsFromNumber(toFloat(i, type, values[i], nonFiniteStrings));
       break;
     case 'float32':
     case 'float64':
-      for (let i = 0; i < count; i++) (data as Float64Array)[i] = toNumber(i, type, values[i]);
+      for (let i = 0; i < count; i++)
+        (data as Float64Array)[i] = toFloat(i, type, values[i], nonFiniteStrings);
       break;
     case 'int64':
     case 'uint64':

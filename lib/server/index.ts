@@ -9,7 +9,7 @@ export * from './request-body';
 export * from './error-answer';
 export * from './oip-routes';
 export * from './server-version';
-export * from './warm-up-inputs';
+export * from './warm-up';
 export * from './oip-errors';
 export * from './oip-datatypes';
 export * from './oip-infer-request';

@@ -1,3 +1,4 @@
+// Over ~400 lines on purpose: one class, the server's lifecycle (start, listen, load, ready, drain, close), whose steps share its state; its other concerns have files of their own.
 /**
  * The inference server: the Open Inference Protocol (KServe V2) over node:http on top of the
  * lib/runtime executor, with its protections (body limit, bounded queue, timeouts, API key), its
@@ -27,7 +28,7 @@
  */
 import http from 'node:http';
 import { type ModelInfo, inspectModel } from '../model';
-import { Executor, ExecutorClosedError, InferenceError } from '../runtime';
+import { Executor, ExecutorClosedError } from '../runtime';
 import { AccessLog, roundMs } from './access-log';
 import { ApiKey } from './api-key';
 import { type Exchange, answerError, sendJson, startExchange } from './exchange';
@@ -35,18 +36,13 @@ import { closeServer, listen, urlOf } from './http-listener';
 import { InferHandler } from './infer-handler';
 import { serveMetrics } from './metrics-endpoint';
 import { checkModelDigest, ModelDigestMismatchError } from './model-digest';
-import { modelMetadata, serverMetadata } from './oip-metadata';
-import { type OipRoute, allowedMethods, matchOipRoute } from './oip-routes';
+import { OipRouter } from './oip-router';
 import { type LogSink, ServerLog } from './server-log';
 import { ServerMetrics } from './server-metrics';
-import {
-  type OptionNames,
-  type ServerOptions,
-  type ServerSettings,
-  resolveServerSettings,
-} from './server-settings';
+import { type ServerOptions } from '../core';
+import { type OptionNames, type ServerSettings, resolveServerSettings } from './server-settings';
 import { serverVersion } from './server-version';
-import { warmUpInputs } from './warm-up-inputs';
+import { warmUp } from './warm-up';
 
 /** How to start an {@link InferenceServer}: the settings, and where the process context comes from. */
 export interface InferenceServerOptions extends ServerOptions {
@@ -74,11 +70,6 @@ export type InferenceServerState = 'loading' | 'ready' | 'failed' | 'draining' |
  * (60 s), so the server never closes a connection a balancer is about to reuse.
  */
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
-const ENDPOINTS =
-  'GET /v2/health/live, GET /v2/health/ready, GET /v2, GET /v2/models/{name}[/versions/{version}][/ready], POST /v2/models/{name}[/versions/{version}]/infer';
-
-/** Routes by request target, so the few targets a client repeats are matched once. */
-const ROUTE_CACHE_SIZE = 64;
 
 /** Resolves with true when `promise` settles within `ms`, false otherwise. */
 async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
@@ -119,8 +110,7 @@ export class InferenceServer {
   private readonly inference: InferHandler;
   private readonly accessLog: AccessLog;
   private idleWaiters: Array<() => void> = [];
-  /** matchOipRoute's answers by request target (undefined answers included), bounded. */
-  private readonly routes = new Map<string, OipRoute | undefined>();
+  private readonly router: OipRouter;
   private readonly exchangeDone = (exchange: Exchange, res: http.ServerResponse): void =>
     this.accessLog.record(exchange, res);
   private draining: Promise<void> | undefined;
@@ -131,7 +121,7 @@ export class InferenceServer {
     model: ModelInfo,
     private readonly apiKey: ApiKey | undefined,
     private readonly log: ServerLog,
-    private readonly version: string,
+    version: string,
   ) {
     this.settings = settings;
     this.model = model;
@@ -155,6 +145,21 @@ export class InferenceServer {
       this.onRequest(req, res),
     );
     this.metricsHttp = http.createServer((req, res) => serveMetrics(this.metrics, log, req, res));
+    this.router = new OipRouter(
+      {
+        model,
+        modelName: settings.modelName,
+        modelVersion: settings.modelVersion,
+        serverVersion: version,
+        apiKey,
+      },
+      {
+        isLive: () => this.live,
+        isReady: () => this.ready,
+        notReadyReason: () => this.notReadyReason(),
+        infer: (exchange, req, res) => this.infer(exchange, req, res),
+      },
+    );
   }
 
   /** @internal Use {@link startInferenceServer}. */
@@ -214,6 +219,13 @@ export class InferenceServer {
   /** True while `GET /v2/health/ready` answers 200: loaded, warmed up, not draining, workers alive. */
   get ready(): boolean {
     return this.currentState === 'ready' && (this.executor?.stats().workers ?? 0) > 0;
+  }
+
+  /** True while `GET /v2/health/live` answers 200: the model did not fail to load, and once loaded, workers are alive. */
+  private get live(): boolean {
+    return (
+      this.currentState !== 'failed' && (this.executor === undefined || this.executor.stats().workers > 0)
+    );
   }
 
   /** True once a drain or close began: answers close their connections, new inference gets 503. */
@@ -339,27 +351,12 @@ export class InferenceServer {
     }
     this.executor = executor;
     const loadMs = performance.now() - started;
-    const warmUp = warmUpInputs(this.model);
     let warmUpMs: number | undefined;
-    if ('reason' in warmUp) {
-      this.log.warn(`no warm-up inference: ${warmUp.reason}; the first request warms the model up`, {
-        event: 'warm-up-skipped',
-      });
-    } else {
-      const warmStarted = performance.now();
-      try {
-        await executor.infer(warmUp.inputs);
-        warmUpMs = performance.now() - warmStarted;
-      } catch (error) {
-        if (!(error instanceof InferenceError)) {
-          this.fail(error as Error);
-          throw error;
-        }
-        // Random data need not be valid for every model (an index input, a data-dependent reshape).
-        this.log.warn(`the warm-up inference on random inputs failed; serving anyway: ${error.message}`, {
-          event: 'warm-up-failed',
-        });
-      }
+    try {
+      warmUpMs = await warmUp(executor, this.model, this.log);
+    } catch (error) {
+      this.fail(error as Error);
+      throw error;
     }
     if (this.currentState !== 'loading') return; // a drain began meanwhile
     this.currentState = 'ready';
@@ -415,105 +412,9 @@ export class InferenceServer {
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     const exchange = startExchange(req, res, this.shuttingDown, this.exchangeDone);
     try {
-      this.route(exchange, req, res);
+      this.router.route(exchange, req, res);
     } catch (error) {
       answerError(exchange, res, error as Error);
-    }
-  }
-
-  private matchRoute(target: string): OipRoute | undefined {
-    const cached = this.routes.get(target);
-    if (cached !== undefined || this.routes.has(target)) return cached;
-    const route = matchOipRoute(target);
-    if (this.routes.size >= ROUTE_CACHE_SIZE) this.routes.clear();
-    this.routes.set(target, route);
-    return route;
-  }
-
-  private route(exchange: Exchange, req: http.IncomingMessage, res: http.ServerResponse): void {
-    const route = this.matchRoute(req.url ?? '/');
-    exchange.route = route;
-    if (route === undefined) {
-      sendJson(res, exchange, 404, {
-        error: `no such endpoint: ${exchange.method} ${exchange.path}; the server answers ${ENDPOINTS}`,
-      });
-      return;
-    }
-    const methods = allowedMethods(route);
-    if (!methods.includes(exchange.method)) {
-      sendJson(
-        res,
-        exchange,
-        405,
-        { error: `${exchange.method} is not allowed on ${exchange.path}; use ${methods.join(' or ')}` },
-        ['Allow', methods.join(', ')],
-      );
-      return;
-    }
-    if (route.kind === 'live') {
-      const live =
-        this.currentState !== 'failed' && (this.executor === undefined || this.executor.stats().workers > 0);
-      sendJson(
-        res,
-        exchange,
-        live ? 200 : 503,
-        live ? { live: true } : { live: false, error: this.notReadyReason() },
-      );
-      return;
-    }
-    if (route.kind === 'ready') {
-      const ready = this.ready;
-      sendJson(
-        res,
-        exchange,
-        ready ? 200 : 503,
-        ready ? { ready: true } : { ready: false, error: this.notReadyReason() },
-      );
-      return;
-    }
-    if (this.apiKey !== undefined && !this.apiKey.accepts(req.headers)) {
-      exchange.refusal = 'unauthorized';
-      sendJson(
-        res,
-        exchange,
-        401,
-        { error: 'missing or wrong api key; send it as "Authorization: Bearer <key>" or "X-API-Key: <key>"' },
-        ['WWW-Authenticate', 'Bearer'],
-      );
-      return;
-    }
-    if (route.kind === 'server-metadata') {
-      sendJson(res, exchange, 200, serverMetadata(this.version));
-      return;
-    }
-    const { modelName, modelVersion } = this.settings;
-    if (route.model !== modelName) {
-      sendJson(res, exchange, 404, {
-        error: `unknown model ${JSON.stringify(route.model)}; this server serves ${JSON.stringify(modelName)}`,
-      });
-      return;
-    }
-    if (route.version !== undefined && route.version !== modelVersion) {
-      sendJson(res, exchange, 404, {
-        error: `model ${JSON.stringify(modelName)} has no version ${JSON.stringify(route.version)}; this server serves version ${JSON.stringify(modelVersion)}`,
-      });
-      return;
-    }
-    exchange.known = true;
-    if (route.kind === 'model-metadata') {
-      sendJson(res, exchange, 200, modelMetadata(this.model, modelName, modelVersion));
-    } else if (route.kind === 'model-ready') {
-      const ready = this.ready;
-      sendJson(
-        res,
-        exchange,
-        ready ? 200 : 503,
-        ready
-          ? { name: modelName, ready: true }
-          : { name: modelName, ready: false, error: this.notReadyReason() },
-      );
-    } else {
-      this.infer(exchange, req, res);
     }
   }
 

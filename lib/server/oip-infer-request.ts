@@ -3,30 +3,18 @@
  * executor: the JSON body, or a JSON header followed by binary tensor data (the binary tensor
  * data extension). Everything a request can get wrong about the protocol or the model's
  * signature (names, datatypes, shapes, data counts, byte sizes) is an {@link OipRequestError}.
+ *
+ * This file reads the request's envelope (id, parameters, inputs, outputs, shapes, the split
+ * between JSON header and binary data); an input's values are read by oip-json-tensor.ts (JSON
+ * data) and oip-binary-tensor.ts (binary data).
  */
-import { isUtf8 } from 'node:buffer';
-import { show } from '../core';
 import { type ModelInfo, type TensorSignature, type ValueSignature } from '../model';
-import {
-  type FeedableElementType,
-  InputValidationError,
-  type TensorData,
-  FLOAT_MAX,
-  type FloatElementType,
-  allocateData,
-  formatDims,
-  overflowsFloat,
-  halfBitsFromNumber,
-  tensorFromJson,
-} from '../runtime';
-import {
-  HOST_IS_LITTLE_ENDIAN,
-  OIP_ELEMENT_BYTES,
-  elementTypeForOip,
-  oipDatatype,
-  swapByteOrder,
-} from './oip-datatypes';
+import { type TensorData, formatDims } from '../runtime';
+import { type BinaryInput, tensorFromBinary } from './oip-binary-tensor';
+import { elementTypeForOip, oipDatatype } from './oip-datatypes';
 import { OipRequestError } from './oip-errors';
+import { brief, clip } from './oip-quote';
+import { tensorFromOipJson } from './oip-json-tensor';
 
 /** An output the request asks for, and whether it wants it as binary data. */
 export interface RequestedOutput {
@@ -58,27 +46,6 @@ export interface DecodeInferRequestOptions {
   readonly headerLength?: number;
   /** The model the request is for. */
   readonly model: ModelInfo;
-}
-
-/** The strings that stand for non-finite floats in JSON data (JSON has no NaN or Infinity). */
-const NON_FINITE: ReadonlyMap<unknown, number> = new Map<unknown, number>([
-  ['NaN', NaN],
-  ['Infinity', Infinity],
-  ['-Infinity', -Infinity],
-]);
-
-/** The longest a received value is quoted in a message. */
-const MAX_QUOTE = 80;
-
-/** `show(value)`, cut to {@link MAX_QUOTE} characters so a message never carries tensor data in full. */
-function brief(value: unknown): string {
-  const text = show(value);
-  return text.length > MAX_QUOTE ? `${text.slice(0, MAX_QUOTE)}…` : text;
-}
-
-/** A message cut to a length an error answer can carry. */
-function clip(message: string): string {
-  return message.length > 4 * MAX_QUOTE ? `${message.slice(0, 4 * MAX_QUOTE)}…` : message;
 }
 
 function quoted(names: readonly string[]): string {
@@ -207,240 +174,6 @@ function readShape(
     throw new OipRequestError(`${label} has shape ${formatDims(dims)}, whose element count is too large`);
   }
   return { dims, count };
-}
-
-/** `"data"[1][2]`: where in nested data a walk is, for messages. */
-function dataPath(indexes: readonly number[], depth: number): string {
-  return depth === 0 ? '"data"' : `"data"[${indexes.slice(0, depth).join('][')}]`;
-}
-
-/**
- * The elements of `data` in row-major order: `data` itself when flat, or nested arrays
- * flattened after checking that their nesting follows `dims` exactly. The walk keeps its own
- * stack (no recursion on client data), never goes deeper than `dims`, and allocates the output
- * only after `count` was checked against the body's size.
- */
-function flattenData(
-  label: string,
-  data: readonly unknown[],
-  dims: readonly number[],
-  count: number,
-): readonly unknown[] {
-  if (data.length === 0 || !Array.isArray(data[0])) {
-    if (data.length !== count) {
-      throw new OipRequestError(
-        `${label} has ${data.length} values in "data", but shape ${formatDims(dims)} needs ${count}`,
-      );
-    }
-    return data;
-  }
-  const rank = dims.length;
-  if (rank < 2) {
-    throw new OipRequestError(
-      `${label} has nested arrays in "data", but shape ${formatDims(dims)} has rank ${rank}; send its values flat`,
-    );
-  }
-  const levels: (readonly unknown[])[] = [data];
-  const indexes: number[] = [0];
-  const checkLength = (level: readonly unknown[], depth: number): void => {
-    if (level.length !== dims[depth]) {
-      throw new OipRequestError(
-        `${label}: ${dataPath(indexes, depth)} has ${level.length} entries, but dimension ${depth} of shape ${formatDims(dims)} is ${dims[depth]}; nested data must follow the shape`,
-      );
-    }
-  };
-  checkLength(data, 0);
-  const out: unknown[] = new Array<unknown>(count);
-  let filled = 0;
-  while (levels.length > 0) {
-    const depth = levels.length - 1;
-    const level = levels[depth];
-    const i = indexes[depth];
-    if (i === level.length) {
-      levels.pop();
-      indexes.pop();
-      if (depth > 0) indexes[depth - 1]++;
-      continue;
-    }
-    const entry = level[i];
-    const leaf = depth === rank - 1;
-    if (Array.isArray(entry) === leaf) {
-      throw new OipRequestError(
-        `${label}: ${dataPath(indexes, depth + 1)} is ${brief(entry)}, but at depth ${depth + 1} of shape ${formatDims(dims)} it must be ${leaf ? 'a value' : 'an array'}; nested data must follow the shape`,
-      );
-    }
-    if (leaf) {
-      out[filled++] = entry;
-      indexes[depth]++;
-    } else {
-      indexes.push(0);
-      checkLength(entry as readonly unknown[], depth + 1);
-      levels.push(entry as readonly unknown[]);
-    }
-  }
-  return out;
-}
-
-/** A JSON value as a float: a number, or `"NaN"`, `"Infinity"`, `"-Infinity"`. */
-function floatElementError(label: string, index: number, datatype: string, value: unknown): OipRequestError {
-  return new OipRequestError(
-    `${label}: element ${index} of ${datatype} data must be a number (or "NaN", "Infinity", "-Infinity"), received ${brief(value)}`,
-  );
-}
-
-function floatRangeError(
-  label: string,
-  index: number,
-  type: FloatElementType,
-  value: number,
-): OipRequestError {
-  const datatype = oipDatatype(type);
-  const text = Number.isFinite(value) ? brief(value) : 'a number beyond the float64 range';
-  return new OipRequestError(
-    `${label}: element ${index} of ${datatype} data is ${text}, beyond the largest ${datatype} (±${FLOAT_MAX[type]}), where it would become Infinity; scale it into range, or send "Infinity" or "-Infinity" for an infinite value`,
-  );
-}
-
-/**
- * One JSON value as a float of `type`: a number within the type's range, or `"NaN"`,
- * `"Infinity"`, `"-Infinity"` (the strings the encoder writes). A number beyond the range is
- * refused rather than stored as ±Infinity; JSON has no infinite numbers, so an infinite one here
- * is a literal such as `1e400` that overflowed.
- */
-function jsonFloat(label: string, index: number, type: FloatElementType, value: unknown): number {
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value) || overflowsFloat(type, value))
-      throw floatRangeError(label, index, type, value);
-    return value;
-  }
-  const n = NON_FINITE.get(value);
-  if (n === undefined) throw floatElementError(label, index, oipDatatype(type), value);
-  return n;
-}
-
-/** A float tensor from flat JSON values (see {@link jsonFloat}); float16 as its bits. */
-function floatsFromJson(
-  label: string,
-  type: FloatElementType,
-  values: readonly unknown[],
-  dims: number[],
-): TensorData {
-  const count = values.length;
-  if (type === 'float16') {
-    const data = new Uint16Array(count);
-    for (let i = 0; i < count; i++) data[i] = halfBitsFromNumber(jsonFloat(label, i, type, values[i]));
-    return { type, dims, data };
-  }
-  const data = type === 'float32' ? new Float32Array(count) : new Float64Array(count);
-  for (let i = 0; i < count; i++) data[i] = jsonFloat(label, i, type, values[i]);
-  return { type, dims, data };
-}
-
-function tensorFromData(
-  label: string,
-  type: FeedableElementType,
-  data: unknown,
-  dims: number[],
-  count: number,
-): TensorData {
-  if (!Array.isArray(data)) {
-    throw new OipRequestError(
-      `${label} needs "data", an array of its values (flat or nested), or parameters.binary_data_size with the binary data after the json header; received ${brief(data)}`,
-    );
-  }
-  const values = flattenData(label, data, dims, count);
-  if (type === 'float32' || type === 'float64' || type === 'float16') {
-    return floatsFromJson(label, type, values, dims);
-  }
-  try {
-    return tensorFromJson(type, values, dims);
-  } catch (error) {
-    if (error instanceof InputValidationError) {
-      throw new OipRequestError(
-        `${label}: ${clip(error.message.replace(/ tensor /, ` (${oipDatatype(type)}) tensor `))}`,
-      );
-    }
-    throw error;
-  }
-}
-
-/** An input whose data follows the JSON header. */
-interface BinaryInput {
-  readonly label: string;
-  readonly name: string;
-  readonly type: FeedableElementType;
-  readonly dims: number[];
-  readonly count: number;
-  readonly size: number;
-}
-
-/** A tensor from its binary section `body[start, start + size)`, copied once into an aligned array. */
-function tensorFromBinary(input: BinaryInput, body: Buffer, start: number): TensorData {
-  const { label, type, dims, count, size } = input;
-  const datatype = oipDatatype(type);
-  if (type === 'string') return stringsFromBinary(input, body, start);
-  const width = OIP_ELEMENT_BYTES[type];
-  const expected = count * width;
-  if (size !== expected) {
-    throw new OipRequestError(
-      `${label} has parameters.binary_data_size ${size}, but ${datatype} ${formatDims(dims)} takes ${count} × ${width} = ${expected} bytes`,
-    );
-  }
-  const data = allocateData(type, count) as Exclude<TensorData['data'], string[]>;
-  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  bytes.set(body.subarray(start, start + size));
-  if (!HOST_IS_LITTLE_ENDIAN) swapByteOrder(bytes, width);
-  if (type === 'bool') {
-    for (let i = 0; i < count; i++) {
-      if (bytes[i] > 1) {
-        throw new OipRequestError(
-          `${label}: byte ${i} of its BOOL binary data is ${bytes[i]}, but a BOOL element is one byte, 1 for true or 0 for false`,
-        );
-      }
-    }
-  }
-  return { type, dims, data };
-}
-
-/** BYTES elements from binary data: each a 4-byte little-endian length, then that many UTF-8 bytes. */
-function stringsFromBinary(input: BinaryInput, body: Buffer, start: number): TensorData {
-  const { label, dims, count, size } = input;
-  if (count * 4 > size) {
-    throw new OipRequestError(
-      `${label} has parameters.binary_data_size ${size}, too small for ${count} BYTES elements of shape ${formatDims(dims)} (each takes a 4-byte length and its bytes)`,
-    );
-  }
-  const end = start + size;
-  const data: string[] = new Array<string>(count);
-  let at = start;
-  for (let i = 0; i < count; i++) {
-    if (at + 4 > end) {
-      throw new OipRequestError(
-        `${label}: its binary data (${size} bytes) ends before the length of BYTES element ${i} of ${count}`,
-      );
-    }
-    const length = body.readUInt32LE(at);
-    at += 4;
-    if (at + length > end) {
-      throw new OipRequestError(
-        `${label}: BYTES element ${i} says it has ${length} bytes, but only ${end - at} of its binary data (${size} bytes) are left`,
-      );
-    }
-    const bytes = body.subarray(at, at + length);
-    if (!isUtf8(bytes)) {
-      throw new OipRequestError(
-        `${label}: BYTES element ${i} is not valid utf-8; onnxruntime-node string tensors hold text, so send text encoded as utf-8`,
-      );
-    }
-    data[i] = bytes.toString('utf8');
-    at += length;
-  }
-  if (at !== end) {
-    throw new OipRequestError(
-      `${label} has parameters.binary_data_size ${size}, but its ${count} BYTES elements take ${at - start} bytes`,
-    );
-  }
-  return { type: 'string', dims, data };
 }
 
 function readParameters(label: string, value: unknown): Record<string, unknown> | undefined {
@@ -600,7 +333,7 @@ export function decodeInferRequest(body: Buffer, options: DecodeInferRequestOpti
           `${label} has shape ${formatDims(dims)}, which needs ${count} values, more than its ${jsonLength}-byte json can hold; send a shape that matches "data"`,
         );
       }
-      inputs[name] = tensorFromData(label, type, input.data, dims, count);
+      inputs[name] = tensorFromOipJson(label, type, input.data, dims, count);
       continue;
     }
     if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {

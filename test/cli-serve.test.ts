@@ -14,6 +14,7 @@ import { EXIT_CODES } from '../lib/cli/cli-command';
 import { runCli } from '../lib/cli/run-cli';
 import { runServe, SERVE_USAGE, type ServeContext } from '../lib/cli/serve-command';
 import { SERVING_CONFIG_FILE_FORMAT } from '../lib/core';
+import { settingRows } from '../lib/core';
 import { inspectModel } from '../lib/model';
 import { chainedMatMulModel } from './support/gate-fixtures';
 import { multiInputModel } from './support/hostile-fixtures';
@@ -339,7 +340,7 @@ describe('modelfab serve (the executable)', () => {
     const exit = await serve([IRIS, '--max-batch-size', 'many']).exited;
     expect(exit.code).toBe(EXIT_CODES.usage);
     expect(exit.stderr).toBe(
-      'modelfab serve: --max-batch-size must be an integer of at least 1, received "many"\nrun \'modelfab serve --help\' for usage\n',
+      'modelfab serve: --max-batch-size must be an integer of at least 1, received "many"; pass a value such as 2\nrun \'modelfab serve --help\' for usage\n',
     );
     expect(exit.stdout).toBe('');
   });
@@ -367,46 +368,61 @@ describe('modelfab serve (the command)', () => {
   it.each([
     [
       [IRIS, '--port', 'abc'],
-      '--port must be a port number from 0 to 65535 (0: any free port), received "abc"',
+      '--port must be a port number from 0 to 65535 (0: any free port), received "abc"; pass a value such as 8080',
     ],
     [
       [IRIS, '--metrics-port', '65536'],
-      '--metrics-port must be a port number from 0 to 65535 (0: any free port), received "65536"',
+      '--metrics-port must be a port number from 0 to 65535 (0: any free port), received "65536"; pass a value such as 8080',
     ],
-    [[IRIS, '--workers', '0'], '--workers must be an integer of at least 1, received "0"'],
+    [
+      [IRIS, '--workers', '0'],
+      '--workers must be an integer of at least 1, received "0"; pass a value such as 2',
+    ],
     [
       [IRIS, '--intra-op-threads', '1.5'],
-      '--intra-op-threads must be an integer of at least 1, received "1.5"',
+      '--intra-op-threads must be an integer of at least 1, received "1.5"; pass a value such as 2',
     ],
-    [[IRIS, '--cpus', '0'], '--cpus must be a positive number, such as 2, received "0"'],
+    [[IRIS, '--cpus', '0'], '--cpus must be a positive number, received "0"; pass a value such as 2'],
     [
       [IRIS, '--max-queue-delay-ms=-1'],
-      '--max-queue-delay-ms must be a non-negative number of milliseconds, received "-1"',
+      '--max-queue-delay-ms must be a non-negative number of milliseconds, received "-1"; pass a value such as 5',
     ],
-    [[IRIS, '--max-queue-size', ''], '--max-queue-size must be an integer of at least 1, received ""'],
+    [
+      [IRIS, '--max-queue-size', ''],
+      '--max-queue-size must be an integer of at least 1, received ""; pass a value such as 2',
+    ],
     [
       [IRIS, '--max-body-bytes', 'lots'],
-      '--max-body-bytes must be a positive whole number of bytes, or a quantity such as 16Mi, received "lots"',
+      '--max-body-bytes must be a positive whole number of bytes, or a quantity such as 16Mi, received "lots"; pass a value such as 16777216',
     ],
     [
       [IRIS, '--body-timeout-ms=-5'],
-      '--body-timeout-ms must be a non-negative number of milliseconds (0: no deadline), received "-5"',
+      '--body-timeout-ms must be a non-negative number of milliseconds (0: no deadline), received "-5"; pass a value such as 10000',
     ],
     [
       [IRIS, '--request-timeout-ms', 'soon'],
-      '--request-timeout-ms must be a non-negative number of milliseconds (0: no limit), received "soon"',
+      '--request-timeout-ms must be a non-negative number of milliseconds (0: no limit), received "soon"; pass a value such as 30000',
     ],
     [
       [IRIS, '--drain-seconds', '1e3'],
-      '--drain-seconds must be a non-negative number of seconds, received "1e3"',
+      '--drain-seconds must be a non-negative number of seconds, received "1e3"; pass a value such as 20',
     ],
-    [[IRIS, '--sha256', 'xyz'], `--sha256 must be the model's sha256 as 64 hex digits, received "xyz"`],
-    [[IRIS, '--name', 'a/b'], '--name must be a non-empty name without "/", such as iris, received "a/b"'],
+    [
+      [IRIS, '--sha256', 'xyz'],
+      '--sha256 must be the model\'s sha256 as 64 hex digits, received "xyz"; pass the digest `modelfab inspect` prints',
+    ],
+    [
+      [IRIS, '--name', 'a/b'],
+      '--name must be a non-empty name without "/", received "a/b"; pass a value such as iris',
+    ],
     [
       [IRIS, '--model-version', ''],
-      '--model-version must be a non-empty version without "/", such as 1, received ""',
+      '--model-version must be a non-empty version without "/", received ""; pass a value such as 1',
     ],
-    [[IRIS, '--host', ' '], '--host must be an address such as 127.0.0.1 or 0.0.0.0, received " "'],
+    [
+      [IRIS, '--host', ' '],
+      '--host must be a host name or ip address, received " "; pass a value such as 127.0.0.1 or 0.0.0.0',
+    ],
     [[IRIS, '--frobnicate'], "unknown option '--frobnicate'"],
     [[IRIS, '--port'], "option '--port <value>' argument missing"],
     [[IRIS, IRIS], `expected one model file, received 2: "${IRIS}" "${IRIS}"`],
@@ -423,14 +439,20 @@ describe('modelfab serve (the command)', () => {
   it('prints its help, lists every flag with its variable, and is listed by modelfab --help', async () => {
     const help = await runServe(['--help'], quiet());
     expect(help).toEqual({ exitCode: 0, stdout: `${SERVE_USAGE}\n`, stderr: '' });
-    for (const [flag, env] of [
-      ['--config FILE', 'MODELFAB_CONFIG'],
-      ['--sha256 HEX', 'MODELFAB_MODEL_SHA256'],
-      ['--max-queue-delay-ms MS', 'MODELFAB_MAX_QUEUE_DELAY_MS'],
-      ['--api-key-file FILE', 'MODELFAB_API_KEY_FILE'],
-    ]) {
-      expect(SERVE_USAGE).toMatch(new RegExp(`\\n  ${flag}[^]*?env\\s+${env}\\n`));
+    // Every setting with a flag, from the settings table: its flag, and its variable if it has one.
+    const flags = settingRows().filter(({ row }) => row.flag !== undefined);
+    expect(flags.map(({ row }) => row.flag)).toContain('max-queue-delay-ms');
+    for (const { row } of flags) {
+      const entry = `\\n  --${row.flag} ${row.rule.placeholder} `;
+      expect(SERVE_USAGE).toMatch(new RegExp(row.env ? `${entry}[^]*?env\\s+${row.env}\\n` : entry));
     }
+    expect(SERVE_USAGE).toMatch(
+      /\n {2}--sha256 HEX\s+refuse to start unless[^]*?env\s+MODELFAB_MODEL_SHA256\n/,
+    );
+    expect(SERVE_USAGE).toMatch(/--max-body-bytes BYTES[^]*?\(default: 16Mi\)/);
+    expect(SERVE_USAGE).toMatch(
+      /--workers N\s+inference worker threads[^]*?\(default:\s+the config's,\s+else 1\)/,
+    );
     expect(SERVE_USAGE).toMatch(/--host ADDRESS\s+the address both ports listen on \(default: 127\.0\.0\.1/);
     expect(SERVE_USAGE.split('\n').every((line) => line.length <= 100)).toBe(true);
     expect((await runCli(['--help'])).stdout).toMatch(/serve\s+run the inference server on this machine/);

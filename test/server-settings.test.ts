@@ -6,14 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultModelName, ServingConfigFileError } from '../lib/core';
-import {
-  ApiKey,
-  ApiKeyFileError,
-  SERVER_DEFAULTS,
-  ServerSettingsError,
-  resolveServerSettings,
-} from '../lib/server';
+import { defaultModelName, SERVER_DEFAULTS, ServingConfigFileError } from '../lib/core';
+import { ApiKey, ApiKeyFileError, ServerSettingsError, resolveServerSettings } from '../lib/server';
 import { makeTempDir, removeDir } from './support/fixture-models';
 
 const SHA_A = 'a'.repeat(64);
@@ -174,6 +168,11 @@ describe('resolveServerSettings', () => {
     expect(resolveServerSettings({}, { MODELFAB_MODEL_PATH: '/m/env.onnx' }).modelPath).toBe('/m/env.onnx');
   });
 
+  it('reads a body limit given as a quantity, as the --max-body-bytes flag does', () => {
+    const settings = resolveServerSettings({ modelPath: 'm.onnx' }, { MODELFAB_MAX_BODY_BYTES: '4Mi' });
+    expect(settings.maxBodyBytes).toBe(4 * 1024 * 1024);
+  });
+
   it('treats empty variables as unset', () => {
     const settings = resolveServerSettings(
       { modelPath: 'm.onnx', cpus: 2 },
@@ -198,7 +197,7 @@ describe('resolveServerSettings', () => {
       ],
       [
         { MODELFAB_MAX_QUEUE_DELAY_MS: '-1' },
-        'MODELFAB_MAX_QUEUE_DELAY_MS must be a non-negative number, received "-1"; set it to a value such as 5, or unset it for the default',
+        'MODELFAB_MAX_QUEUE_DELAY_MS must be a non-negative number of milliseconds, received "-1"; set it to a value such as 5, or unset it for the default',
       ],
       [
         { MODELFAB_REQUEST_TIMEOUT_MS: '1e3' },
@@ -214,11 +213,19 @@ describe('resolveServerSettings', () => {
       ],
       [
         { MODELFAB_MODEL_SHA256: 'abc' },
-        'MODELFAB_MODEL_SHA256 must be the model\'s sha256 as 64 hex digits, received "abc"; set it to the digest `modelfab inspect` prints',
+        'MODELFAB_MODEL_SHA256 must be the model\'s sha256 as 64 hex digits, received "abc"; set it to the digest `modelfab inspect` prints, or unset it for the default',
       ],
       [
         { MODELFAB_MODEL_NAME: 'a/b' },
-        'the model name must be a non-empty name without "/", received "a/b"; set MODELFAB_MODEL_NAME to a name such as "iris"',
+        'MODELFAB_MODEL_NAME must be a non-empty name without "/", received "a/b"; set it to a value such as iris, or unset it for the default',
+      ],
+      [
+        { MODELFAB_MAX_BODY_BYTES: '0' },
+        'MODELFAB_MAX_BODY_BYTES must be a positive whole number of bytes, or a quantity such as 16Mi, received "0"; set it to a value such as 16777216, or unset it for the default',
+      ],
+      [
+        { MODELFAB_MODEL_VERSION: 'v/1' },
+        'MODELFAB_MODEL_VERSION must be a non-empty version without "/", received "v/1"; set it to a value such as 1, or unset it for the default',
       ],
     ];
     for (const [env, message] of cases) {
@@ -231,6 +238,25 @@ describe('resolveServerSettings', () => {
         'maxQueueSize must be an integer of at least 1, received 0; pass a value such as 2',
       ),
     );
+    for (const [options, message] of [
+      [{ cpus: 0 }, 'cpus must be a positive number, received 0; pass a value such as 2'],
+      [
+        { host: '' },
+        'host must be a host name or ip address, received ""; pass a value such as 127.0.0.1 or 0.0.0.0',
+      ],
+      [
+        { modelName: 'a/b' },
+        'modelName must be a non-empty name without "/", received "a/b"; pass a value such as iris',
+      ],
+      [
+        { port: 8080.5 },
+        'port must be a port number from 0 to 65535 (0: any free port), received 8080.5; pass a value such as 8080',
+      ],
+    ] as const) {
+      expect(() => resolveServerSettings({ modelPath: 'm.onnx', ...options }, {})).toThrow(
+        new ServerSettingsError(message),
+      );
+    }
     // called as the caller names it (the command line's flags)
     expect(() =>
       resolveServerSettings(
@@ -259,6 +285,34 @@ describe('resolveServerSettings', () => {
     expect(() => resolveServerSettings({ configFile: notJson }, {})).toThrow(ServerSettingsError);
     expect(() => resolveServerSettings({ configFile: notJson }, {})).toThrow(
       /is not JSON: .*; regenerate the image with modelfab$/,
+    );
+    // The file's settings follow the same rules as the options and variables.
+    const config = JSON.parse(fs.readFileSync(configFile, 'utf8')) as Record<string, any>;
+    for (const [overrides, message] of [
+      [{ threads: { workers: 0 } }, 'threads.workers must be an integer of at least 1, received 0'],
+      [
+        { batching: { maxBatchSize: 4, maxQueueDelayMs: -1 } },
+        'batching.maxQueueDelayMs must be a non-negative number of milliseconds, received -1',
+      ],
+      [
+        { model: { ...config.model, name: 'a/b' } },
+        'model.name must be a non-empty name without "/", received "a/b"',
+      ],
+      [
+        { model: { ...config.model, sha256: 'abc' } },
+        'model.sha256 must be the model\'s sha256 as 64 hex digits, received "abc"',
+      ],
+    ] as const) {
+      const bad = writeConfig(path.join(dir, 'bad.json'), overrides);
+      expect(() => resolveServerSettings({ modelPath: 'm.onnx' }, { MODELFAB_CONFIG: bad })).toThrow(
+        new ServingConfigFileError(`${bad}: ${message}; regenerate the image with modelfab`),
+      );
+    }
+    const wrongType = writeConfig(path.join(dir, 'wrong-type.json'), { threads: { workers: '2' } });
+    expect(() => resolveServerSettings({ configFile: wrongType }, {})).toThrow(
+      new ServingConfigFileError(
+        `${wrongType}: threads.workers must be a number, received "2"; regenerate the image`,
+      ),
     );
     const wrongFormat = writeConfig(path.join(dir, 'format-2.json'), { format: 2 });
     expect(() => resolveServerSettings({ configFile: wrongFormat }, {})).toThrow(ServingConfigFileError);

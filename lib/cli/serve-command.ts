@@ -5,15 +5,17 @@
  * log lines go to stdout; where it listens, and that it stopped, go to stderr. SIGINT or SIGTERM
  * drains and stops it (exit 0); a second signal stops at once (exit 1).
  */
-import { parseMemoryBytes, QuantityError, show } from '../core';
 import {
-  type InferenceServer,
-  type LogSink,
-  type OptionNames,
+  type AnySettingValue,
+  explicitSettingProblem,
   SERVER_ENV,
+  SERVER_SETTING_TABLE,
   type ServerOptions,
-  startInferenceServer,
-} from '../server';
+  type SettingKey,
+  type SettingRow,
+  settingRows,
+} from '../core';
+import { type InferenceServer, type LogSink, type OptionNames, startInferenceServer } from '../server';
 import {
   type CliCommand,
   type CommandResult,
@@ -32,216 +34,37 @@ const NAME = 'serve';
  * local run does not open an API (without a key, by default) to the network. The image listens on
  * all addresses (`0.0.0.0`, the server's own default), where the NetworkPolicy guards it.
  */
-export const SERVE_DEFAULT_HOST = '127.0.0.1';
+export const SERVE_DEFAULT_HOST = SERVER_SETTING_TABLE.host.serveDefault;
 
-/** A flag's value cannot be used; the message names the flag, the value and what it must be. */
-class FlagValueError extends Error {}
-
-type Value = string | number;
-
-/** One flag of `modelfab serve`: the server option it sets and how its text becomes a value. */
+/** One flag of `modelfab serve`: a server setting's row that names a flag. */
 interface ServeFlag {
   /** The option of {@link ServerOptions} it sets. */
-  readonly key: Exclude<keyof ServerOptions, 'modelPath'>;
+  readonly key: SettingKey;
   /** Without the dashes: `max-batch-size`. */
   readonly flag: string;
-  /** The placeholder in the help: `N`, `FILE`. */
-  readonly value: string;
-  /** The help line (lower-case). */
-  readonly help: string;
-  /** What the text must be, for the message when it is not. */
-  readonly must: string;
-  /** The value, or undefined when the text is not one. */
-  readonly parse: (text: string) => Value | undefined;
+  readonly row: SettingRow<AnySettingValue>;
 }
 
-const INTEGER = /^\d+$/;
-const DECIMAL = /^\d+(\.\d+)?$/;
+/** Every flag, in the order of the settings table (and of the help). */
+const FLAGS: readonly ServeFlag[] = settingRows().flatMap(({ key, row }) =>
+  row.flag === undefined ? [] : [{ key, flag: row.flag, row }],
+);
 
-function integerIn(min: number, max: number): (text: string) => number | undefined {
-  return (text) => {
-    if (!INTEGER.test(text)) return undefined;
-    const value = Number(text);
-    return Number.isSafeInteger(value) && value >= min && value <= max ? value : undefined;
-  };
-}
-
-const count = integerIn(1, Number.MAX_SAFE_INTEGER);
-const port = integerIn(0, 65535);
-const nonNegative = (text: string): number | undefined => (DECIMAL.test(text) ? Number(text) : undefined);
-const positive = (text: string): number | undefined => {
-  const value = nonNegative(text);
-  return value !== undefined && value > 0 ? value : undefined;
-};
-const name = (text: string): string | undefined => (text !== '' && !text.includes('/') ? text : undefined);
-const nonEmpty = (text: string): string | undefined => (text.trim() !== '' ? text : undefined);
-const bytes = (text: string): number | undefined => {
-  try {
-    return parseMemoryBytes(text);
-  } catch (error) {
-    if (error instanceof QuantityError) return undefined;
-    throw error;
-  }
-};
-
-/** Every flag, in the order the help lists them; `--host` has no environment variable. */
-const FLAGS: readonly ServeFlag[] = [
-  {
-    key: 'configFile',
-    flag: 'config',
-    value: 'FILE',
-    help: "a serving config (an image's modelfab.json); its model.file is served unless <model.onnx> is given, and its model.sha256 is checked",
-    must: 'a file path',
-    parse: nonEmpty,
-  },
-  {
-    key: 'modelName',
-    flag: 'name',
-    value: 'NAME',
-    help: "the model name in urls, /v2/models/NAME (default: the config's, else the file name without .onnx as a dns label, as the image names it: hello_deepa.onnx serves hello-deepa)",
-    must: 'a non-empty name without "/", such as iris',
-    parse: name,
-  },
-  {
-    key: 'modelVersion',
-    flag: 'model-version',
-    value: 'VERSION',
-    help: "the model version in urls (default: the config's, else 1)",
-    must: 'a non-empty version without "/", such as 1',
-    parse: name,
-  },
-  {
-    key: 'modelSha256',
-    flag: 'sha256',
-    value: 'HEX',
-    help: 'refuse to start unless the model file has this sha256 (modelfab inspect prints it)',
-    must: "the model's sha256 as 64 hex digits",
-    parse: (text) => (/^[0-9a-fA-F]{64}$/.test(text) ? text.toLowerCase() : undefined),
-  },
-  {
-    key: 'host',
-    flag: 'host',
-    value: 'ADDRESS',
-    help: `the address both ports listen on (default: ${SERVE_DEFAULT_HOST}, this machine only; 0.0.0.0 for every interface, as the image does)`,
-    must: 'an address such as 127.0.0.1 or 0.0.0.0',
-    parse: nonEmpty,
-  },
-  {
-    key: 'port',
-    flag: 'port',
-    value: 'PORT',
-    help: 'the open inference protocol port; 0 picks a free one (default: 8080)',
-    must: 'a port number from 0 to 65535 (0: any free port)',
-    parse: port,
-  },
-  {
-    key: 'metricsPort',
-    flag: 'metrics-port',
-    value: 'PORT',
-    help: 'the prometheus port, GET /metrics; 0 picks a free one (default: 9090)',
-    must: 'a port number from 0 to 65535 (0: any free port)',
-    parse: port,
-  },
-  {
-    key: 'workers',
-    flag: 'workers',
-    value: 'N',
-    help: "inference worker threads, each with its own onnxruntime session (default: the config's, else 1)",
-    must: 'an integer of at least 1',
-    parse: count,
-  },
-  {
-    key: 'intraOpThreads',
-    flag: 'intra-op-threads',
-    value: 'N',
-    help: "onnxruntime threads per worker (default: the config's, else the cpus shared by the workers)",
-    must: 'an integer of at least 1',
-    parse: count,
-  },
-  {
-    key: 'cpus',
-    flag: 'cpus',
-    value: 'N',
-    help: 'the cpus the default intra-op threads are computed from (default: the cores, capped by the cgroup cpu quota)',
-    must: 'a positive number, such as 2',
-    parse: positive,
-  },
-  {
-    key: 'maxBatchSize',
-    flag: 'max-batch-size',
-    value: 'N',
-    help: "the most rows of a dynamic batch; 1 turns batching off (default: the config's, else 1)",
-    must: 'an integer of at least 1',
-    parse: count,
-  },
-  {
-    key: 'maxQueueDelayMs',
-    flag: 'max-queue-delay-ms',
-    value: 'MS',
-    help: "how long a request may wait for its batch to fill (default: the config's, else 0)",
-    must: 'a non-negative number of milliseconds',
-    parse: nonNegative,
-  },
-  {
-    key: 'maxQueueSize',
-    flag: 'max-queue-size',
-    value: 'N',
-    help: 'requests that may wait for a worker; one more gets 429 (default: 1024)',
-    must: 'an integer of at least 1',
-    parse: count,
-  },
-  {
-    key: 'maxBodyBytes',
-    flag: 'max-body-bytes',
-    value: 'BYTES',
-    help: 'the largest request body, in bytes or as a quantity such as 16Mi; a larger one gets 413 (default: 16Mi)',
-    must: 'a positive whole number of bytes, or a quantity such as 16Mi',
-    parse: bytes,
-  },
-  {
-    key: 'bodyTimeoutMs',
-    flag: 'body-timeout-ms',
-    value: 'MS',
-    help: 'a request body not complete this long after its headers gets 408 and its connection is closed; 0: no deadline (default: 10000)',
-    must: 'a non-negative number of milliseconds (0: no deadline)',
-    parse: nonNegative,
-  },
-  {
-    key: 'requestTimeoutMs',
-    flag: 'request-timeout-ms',
-    value: 'MS',
-    help: 'an inference not answered within this gets 504; 0 waits forever (default: 30000)',
-    must: 'a non-negative number of milliseconds (0: no limit)',
-    parse: nonNegative,
-  },
-  {
-    key: 'drainSeconds',
-    flag: 'drain-seconds',
-    value: 'SECONDS',
-    help: 'how long a stop may wait for accepted requests to be answered (default: 20)',
-    must: 'a non-negative number of seconds',
-    parse: nonNegative,
-  },
-  {
-    key: 'apiKeyFile',
-    flag: 'api-key-file',
-    value: 'FILE',
-    help: 'a file holding an api key; every endpoint of the api port but health then needs "Authorization: Bearer KEY" or "X-API-Key: KEY" (default: no key, the api is open). the metrics port takes no key: keep it private (the rendered NetworkPolicy admits only networkPolicy.metricsFrom to it)',
-    must: 'a file path',
-    parse: nonEmpty,
-  },
-];
-
-function envOf(flag: ServeFlag): string | undefined {
-  return flag.key in SERVER_ENV ? SERVER_ENV[flag.key as keyof typeof SERVER_ENV] : undefined;
+/** How the help states a setting's default: ` (default: the config's, else 1)`, or nothing. */
+function defaultHelp(row: SettingRow<AnySettingValue>): string {
+  const value = row.serveDefault ?? row.default;
+  const stated =
+    row.defaultHelp ?? (value === undefined ? undefined : (row.rule.format?.(value) ?? String(value)));
+  if (stated === undefined) return '';
+  return ` (default: ${row.config === undefined ? '' : "the config's, else "}${stated})`;
 }
 
 /** The options section of the help: each flag, its help line and its environment variable. */
 function optionsHelp(): string {
-  const rows: Array<[string, string]> = FLAGS.map((f) => {
-    const env = envOf(f);
-    return [`  --${f.flag} ${f.value}`, `${f.help}${env ? `; env ${env}` : ''}`];
-  });
+  const rows: Array<[string, string]> = FLAGS.map(({ flag, row }) => [
+    `  --${flag} ${row.rule.placeholder}`,
+    `${row.help}${defaultHelp(row)}${row.env === undefined ? '' : `; env ${row.env}`}`,
+  ]);
   rows.push(['  -h, --help', 'print this help']);
   const width = Math.max(...rows.map(([left]) => left.length)) + 2;
   const indent = `\n${' '.repeat(width)}`;
@@ -321,20 +144,13 @@ function parseServeArgs(args: readonly string[], env: ServeContext['env'] & obje
   const { values, positionals } = parsed;
   const misuse = positionalError(NAME, positionals, 'model file', true);
   if (misuse) return misuse;
-  const options: Record<string, Value> = {};
-  try {
-    for (const flag of FLAGS) {
-      const text = values[flag.flag];
-      if (typeof text !== 'string') continue;
-      const value = flag.parse(text.trim());
-      if (value === undefined) {
-        throw new FlagValueError(`--${flag.flag} must be ${flag.must}, received ${show(text)}`);
-      }
-      options[flag.key] = value;
-    }
-  } catch (error) {
-    if (error instanceof FlagValueError) return usageError(NAME, error.message);
-    throw error;
+  const options: Record<string, unknown> = {};
+  for (const { key, flag, row } of FLAGS) {
+    const text = values[flag];
+    if (typeof text !== 'string') continue;
+    const value = row.rule.fromText(text.trim());
+    if (value === undefined) return usageError(NAME, explicitSettingProblem(`--${flag}`, row.rule, text));
+    options[key] = value;
   }
   const [modelPath] = positionals;
   if (modelPath !== undefined) {
@@ -350,7 +166,7 @@ function parseServeArgs(args: readonly string[], env: ServeContext['env'] & obje
       `missing the model file path: pass <model.onnx>, or --config with a serving config (modelfab.json), or set ${SERVER_ENV.modelPath} or ${SERVER_ENV.configFile}`,
     );
   }
-  options.host ??= SERVE_DEFAULT_HOST;
+  for (const { key, row } of FLAGS) if (row.serveDefault !== undefined) options[key] ??= row.serveDefault;
   return { options };
 }
 

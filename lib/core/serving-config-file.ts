@@ -1,7 +1,8 @@
 /**
  * The serving config file (`modelfab.json`) that ModelImage writes into the image beside the model
  * and the server reads at start. Plain JSON so people can read it in the image; the server checks
- * it with {@link parseServingConfigFile} and refuses to start on anything it does not understand.
+ * its format with {@link parseServingConfigFile} and its values against the rules of its settings
+ * table, and refuses to start on anything it does not understand.
  *
  * Precedence at start: `MODELFAB_*` environment variables (the Deployment, tuned by the gate) over
  * this file (the image) over the server's defaults (from the CPU limit).
@@ -54,16 +55,18 @@ function fail(file: string, what: string, value: unknown, fix: string): never {
   throw new ServingConfigFileError(`${file}: ${what} ${show(value)}; ${fix}`);
 }
 
-function positiveInteger(file: string, key: string, value: unknown, optional: boolean): number | undefined {
+/** `value` when it is a string; the setting's own rule is the server's to check. */
+function text(file: string, key: string, value: unknown): string {
+  if (typeof value !== 'string')
+    fail(file, `${key} must be a string, received`, value, 'regenerate the image');
+  return value;
+}
+
+/** `value` when it is a number (or undefined, for an optional one); the server checks its range. */
+function numeric(file: string, key: string, value: unknown, optional = false): number | undefined {
   if (value === undefined && optional) return undefined;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    fail(
-      file,
-      `${key} must be an integer of at least 1, received`,
-      value,
-      'regenerate the image with modelfab',
-    );
-  }
+  if (typeof value !== 'number')
+    fail(file, `${key} must be a number, received`, value, 'regenerate the image');
   return value;
 }
 
@@ -89,7 +92,10 @@ function signatures(file: string, key: string, value: unknown): ServingTensorSig
 }
 
 /**
- * Checks parsed JSON against the serving config format.
+ * Checks parsed JSON against the serving config format: its version, its shape and the types of
+ * its values. What values the server takes (a batch size of at least 1, a sha256 of 64 hex
+ * digits…) are the rules of the server's settings table (lib/core/server-setting-table.ts),
+ * which the server checks the file's values against when it reads the file.
  * @param file where it came from, for messages
  * @throws ServingConfigFileError naming the key, the value received and the fix
  */
@@ -105,48 +111,26 @@ export function parseServingConfigFile(json: unknown, file: string): ServingConf
   }
   const model = json.model;
   if (!isRecord(model)) fail(file, 'model must be an object, received', model, 'regenerate the image');
-  for (const key of ['name', 'version', 'file'] as const) {
-    if (typeof model[key] !== 'string' || model[key] === '') {
-      fail(file, `model.${key} must be a non-empty string, received`, model[key], 'regenerate the image');
-    }
-  }
-  if (typeof model.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(model.sha256)) {
-    fail(
-      file,
-      'model.sha256 must be 64 lower-case hex digits, received',
-      model.sha256,
-      'regenerate the image',
-    );
-  }
   const batching = json.batching;
   if (!isRecord(batching))
     fail(file, 'batching must be an object, received', batching, 'regenerate the image');
-  const maxQueueDelayMs = batching.maxQueueDelayMs;
-  if (typeof maxQueueDelayMs !== 'number' || !Number.isFinite(maxQueueDelayMs) || maxQueueDelayMs < 0) {
-    fail(
-      file,
-      'batching.maxQueueDelayMs must be a non-negative number, received',
-      maxQueueDelayMs,
-      'regenerate the image',
-    );
-  }
   const threads = json.threads ?? {};
   if (!isRecord(threads)) fail(file, 'threads must be an object, received', threads, 'regenerate the image');
-  const workers = positiveInteger(file, 'threads.workers', threads.workers, true);
-  const intraOpThreads = positiveInteger(file, 'threads.intraOpThreads', threads.intraOpThreads, true);
+  const workers = numeric(file, 'threads.workers', threads.workers, true);
+  const intraOpThreads = numeric(file, 'threads.intraOpThreads', threads.intraOpThreads, true);
   return {
     format: SERVING_CONFIG_FILE_FORMAT,
     model: {
-      name: model.name as string,
-      version: model.version as string,
-      file: model.file as string,
-      sha256: model.sha256,
+      name: text(file, 'model.name', model.name),
+      version: text(file, 'model.version', model.version),
+      file: text(file, 'model.file', model.file),
+      sha256: text(file, 'model.sha256', model.sha256),
       inputs: signatures(file, 'model.inputs', model.inputs),
       outputs: signatures(file, 'model.outputs', model.outputs),
     },
     batching: {
-      maxBatchSize: positiveInteger(file, 'batching.maxBatchSize', batching.maxBatchSize, false) as number,
-      maxQueueDelayMs,
+      maxBatchSize: numeric(file, 'batching.maxBatchSize', batching.maxBatchSize)!,
+      maxQueueDelayMs: numeric(file, 'batching.maxQueueDelayMs', batching.maxQueueDelayMs)!,
     },
     threads: {
       ...(workers !== undefined ? { workers } : {}),

@@ -7,6 +7,7 @@ import { formatCpu, formatMemory, type InferenceServiceSpec, RUNTIME_CONTRACTS }
 import { type ModelInfo } from '../model';
 import { intraOpThreadsFor } from '../runtime';
 import { type GateOutcome } from '../gate';
+import { SERVER_ENV } from '../core';
 import { asKubeObject, type KubeObject } from './kube-object';
 import { ANNOTATIONS, selectorLabels, standardLabels } from './labels';
 
@@ -21,7 +22,7 @@ export function terminationGracePeriodSeconds(spec: InferenceServiceSpec): numbe
   return spec.shutdown.preStopSleepSeconds + spec.shutdown.drainSeconds + 5;
 }
 
-/** The settings the server reads from its environment (lib/server reads the same names). */
+/** The settings the server reads from its environment, by the names of its settings table. */
 export function serverEnv(
   spec: InferenceServiceSpec,
   model: ModelInfo,
@@ -31,23 +32,23 @@ export function serverEnv(
   if (spec.runtime !== 'modelfab') return [];
   const serving = gate?.status === 'skipped' ? undefined : gate?.report.measurements.servingConfig;
   return [
-    { name: 'MODELFAB_MODEL_NAME', value: spec.modelName },
-    { name: 'MODELFAB_MODEL_SHA256', value: model.sha256 },
-    { name: 'MODELFAB_PORT', value: String(spec.port) },
-    { name: 'MODELFAB_METRICS_PORT', value: String(spec.metricsPort) },
+    { name: SERVER_ENV.modelName, value: spec.modelName },
+    { name: SERVER_ENV.modelSha256, value: model.sha256 },
+    { name: SERVER_ENV.port, value: String(spec.port) },
+    { name: SERVER_ENV.metricsPort, value: String(spec.metricsPort) },
     {
-      name: 'MODELFAB_INTRA_OP_THREADS',
+      name: SERVER_ENV.intraOpThreads,
       value: String(serving?.intraOpThreads ?? intraOpThreadsFor(spec.resources.limits.cpuMillis)),
     },
-    { name: 'MODELFAB_DRAIN_SECONDS', value: String(spec.shutdown.drainSeconds) },
+    { name: SERVER_ENV.drainSeconds, value: String(spec.shutdown.drainSeconds) },
     ...(spec.apiKey
-      ? [{ name: 'MODELFAB_API_KEY_FILE', value: `${API_KEY_MOUNT.dir}/${API_KEY_MOUNT.file}` }]
+      ? [{ name: SERVER_ENV.apiKeyFile, value: `${API_KEY_MOUNT.dir}/${API_KEY_MOUNT.file}` }]
       : []),
     ...(serving
       ? [
-          { name: 'MODELFAB_WORKERS', value: String(serving.workers) },
-          { name: 'MODELFAB_MAX_BATCH_SIZE', value: String(serving.maxBatchSize) },
-          { name: 'MODELFAB_MAX_QUEUE_DELAY_MS', value: String(serving.maxQueueDelayMs) },
+          { name: SERVER_ENV.workers, value: String(serving.workers) },
+          { name: SERVER_ENV.maxBatchSize, value: String(serving.maxBatchSize) },
+          { name: SERVER_ENV.maxQueueDelayMs, value: String(serving.maxQueueDelayMs) },
         ]
       : []),
   ];

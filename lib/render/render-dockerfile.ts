@@ -7,6 +7,7 @@
 import { type ImagePlatform, type ModelImageSpec, RUNTIME_CONTRACTS } from '../core';
 import { type ModelInfo } from '../model';
 import { RUNTIME_PACKAGE } from './runtime-lockfile';
+import { SERVER_ENV } from '../core';
 
 /** Where the image keeps its files, and where the server finds its serving config. */
 export const IMAGE_APP_DIR = '/app';
@@ -95,7 +96,7 @@ export function renderModelfabDockerfile(input: ModelfabDockerfileInput): string
     `COPY ${IMAGE_CONFIG_FILE} ./`,
     // HOME=/tmp: the root filesystem is read-only (the pod's /tmp is an emptyDir); onnxruntime
     // writes a telemetry id under HOME and logs a non-JSON warning line when it cannot.
-    `ENV NODE_ENV=production MODELFAB_CONFIG=${IMAGE_APP_DIR}/${IMAGE_CONFIG_FILE} HOME=/tmp`,
+    `ENV NODE_ENV=production ${SERVER_ENV.configFile}=${IMAGE_APP_DIR}/${IMAGE_CONFIG_FILE} HOME=/tmp`,
     `USER ${uid}:${uid}`,
     `EXPOSE ${contract.httpPort} ${contract.metricsPort}`,
     `ENTRYPOINT [${quote(DISTROLESS_NODE)}, ${quote(`${IMAGE_APP_DIR}/server/main.js`)}]`,

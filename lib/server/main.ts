@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { type InferenceServer, startInferenceServer } from './inference-server';
 import { ServerLog } from './server-log';
-import { SERVER_ENV } from './server-settings';
+import { SERVER_ENV } from '../core';
 
 /** Starts the server for this process, and drains it on SIGTERM/SIGINT. */
 async function main(): Promise<void> {

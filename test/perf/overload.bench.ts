@@ -34,7 +34,7 @@ import {
   verdict,
   irisLabelCheck,
 } from './bench-support';
-import { SERVER_DEFAULTS } from '../../lib/server/server-settings';
+import { SERVER_DEFAULTS } from '../../lib/core';
 import { chainedMatMulModel } from '../support/gate-fixtures';
 import { slowModel, writeModel } from '../support/runtime-fixtures';
 import {

@@ -17,6 +17,9 @@ import {
   type BundleFile,
   type ContentFile,
   isCopiedFile,
+  lockedPackageName,
+  parseRuntimeManifests,
+  registryTarballUrl,
   renderBuildContext,
   renderRuntimeManifests,
   resolveLockedDependency,
@@ -24,23 +27,31 @@ import {
   type RuntimeLockSource,
 } from '../lib/render';
 import {
-  bundleServer,
-  loadRuntimeLockSource,
+  installedRuntimeVersion,
+  loadRuntimeManifests,
+  loadServerBundle,
+  modelfabRoot,
+  RUNTIME_LOCK_FILE,
+  SERVER_BUILD_DIR,
   ServerBundleError,
-  serverEntries,
 } from '../lib/server/bundle-server';
+import { buildServer, ServerBuildError } from '../tools/build-server';
 import { makeTempDir, removeDir, writeFixtureModels } from './support/fixture-models';
 
-const IRIS = path.resolve(__dirname, '../examples/iris/model/iris.onnx');
+const ROOT = path.resolve(__dirname, '..');
+const IRIS = path.join(ROOT, 'examples/iris/model/iris.onnx');
 const scratch = makeTempDir('modelfab-build-context-');
 const fixtures = writeFixtureModels(scratch);
 afterAll(() => removeDir(scratch));
 
 const iris = inspectModel(IRIS);
-const lock = loadRuntimeLockSource();
+// What the vitest global setup built from these sources (test/global-setup.ts).
+const runtime = loadRuntimeManifests();
 const ORT_VERSION = (
   JSON.parse(fs.readFileSync(require.resolve('onnxruntime-node/package.json'), 'utf8')) as { version: string }
 ).version;
+const PACKAGE_JSON = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+const PACKAGE_LOCK = JSON.parse(fs.readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8'));
 
 /** A stand-in bundle for tests that only need its bytes to feed the hash. */
 const FAKE_BUNDLE: BundleFile[] = [
@@ -60,7 +71,7 @@ function render(
   model: ModelInfo = iris,
   bundle: readonly BundleFile[] = FAKE_BUNDLE,
 ): BuildContext {
-  return renderBuildContext({ spec: specOf(props, model.path), model, bundle, runtimeLock: lock });
+  return renderBuildContext({ spec: specOf(props, model.path), model, bundle, runtime });
 }
 
 function content(context: BuildContext, file: string): string {
@@ -221,16 +232,17 @@ describe('the modelfab build context', () => {
     }
   });
 
-  it('pins exactly the installed onnxruntime-node in package.json', () => {
+  it('pins exactly the onnxruntime-node modelfab pins (and installed) in package.json', () => {
+    expect(PACKAGE_JSON.dependencies['onnxruntime-node']).toBe(ORT_VERSION);
     const pkg = JSON.parse(content(context, 'package.json'));
     expect(pkg.private).toBe(true);
     expect(pkg.dependencies).toEqual({ 'onnxruntime-node': ORT_VERSION });
     expect(pkg.devDependencies).toBeUndefined();
   });
 
-  it("locks onnxruntime-node's dependency closure, each package as the project's lock has it", () => {
+  it("locks onnxruntime-node's dependency closure, each package as modelfab's package-lock.json has it", () => {
     const lockfile = JSON.parse(content(context, 'package-lock.json'));
-    const source = (lock.lock as { packages: Record<string, Record<string, unknown>> }).packages;
+    const source = PACKAGE_LOCK.packages as Record<string, Record<string, unknown>>;
     expect(lockfile.lockfileVersion).toBe(3);
     expect(lockfile.packages[''].dependencies).toEqual({ 'onnxruntime-node': ORT_VERSION });
     const locations = Object.keys(lockfile.packages).filter((l) => l !== '');
@@ -273,7 +285,10 @@ describe('the modelfab build context', () => {
       expect(entry.version, location).toBe(source[location].version);
       expect(entry.integrity, location).toMatch(/^sha512-/);
       expect(entry.integrity, location).toBe(source[location].integrity);
-      expect(entry.resolved, location).toBe(source[location].resolved);
+      // npm's registry URL where the lock omits it (omit-lockfile-registry-resolved).
+      expect(entry.resolved, location).toBe(
+        source[location].resolved ?? registryTarballUrl(lockedPackageName(location), entry.version),
+      );
       expect(entry.dev, location).toBeUndefined();
       expect(entry.devOptional, location).toBeUndefined();
     }
@@ -337,7 +352,7 @@ describe('the context hash', () => {
       spec: specOf({}),
       model: inspectModel(IRIS),
       bundle: [...FAKE_BUNDLE].reverse(),
-      runtimeLock: loadRuntimeLockSource(),
+      runtime: loadRuntimeManifests(),
     });
     expect(b.hash).toBe(a.hash);
     expect(b.tag).toBe(a.tag);
@@ -349,7 +364,7 @@ describe('the context hash', () => {
       ),
       model: iris,
       bundle: FAKE_BUNDLE,
-      runtimeLock: lock,
+      runtime,
     });
     expect(elsewhere.tag).toBe(a.tag);
   });
@@ -566,10 +581,10 @@ describe('renderRuntimeManifests', () => {
     packages: Record<string, unknown>,
     rootLocation = 'node_modules/onnxruntime-node',
   ): RuntimeLockSource => ({
-    lockfilePath: '/p/node_modules/.package-lock.json',
+    lockfilePath: '/p/package-lock.json',
     lock: { lockfileVersion: 3, packages },
     rootLocation,
-    installedVersion: '1.30.0',
+    pinnedVersion: '1.30.0',
   });
 
   it('moves a nested install to the root, keeps nested versions nested, drops dev flags and unrelated packages', () => {
@@ -615,11 +630,38 @@ describe('renderRuntimeManifests', () => {
     expect(packages['node_modules/a'].optional).toBeUndefined();
   });
 
+  it("names npm's registry URL for a package the source lock has no resolved URL for", () => {
+    const { resolved: _, ...unresolved } = entry('1.30.0', { dependencies: { '@s/x': '^1', y: '^2' } });
+    const manifests = renderRuntimeManifests(
+      source({
+        'node_modules/onnxruntime-node': unresolved,
+        'node_modules/@s/x': { version: '1.2.3', integrity: 'sha512-x' },
+        // An alias: the folder says y, the package is z.
+        'node_modules/y': { name: 'z', version: '2.0.0', integrity: 'sha512-z' },
+      }),
+    );
+    const packages = manifests.packageLock.packages as Record<string, Record<string, unknown>>;
+    expect(packages['node_modules/onnxruntime-node'].resolved).toBe(
+      'https://registry.npmjs.org/onnxruntime-node/-/onnxruntime-node-1.30.0.tgz',
+    );
+    expect(packages['node_modules/@s/x'].resolved).toBe('https://registry.npmjs.org/@s/x/-/x-1.2.3.tgz');
+    expect(packages['node_modules/y']).toEqual({
+      name: 'z',
+      version: '2.0.0',
+      resolved: 'https://registry.npmjs.org/z/-/z-2.0.0.tgz',
+      integrity: 'sha512-z',
+    });
+    expect(lockedPackageName('node_modules/a/node_modules/@s/b')).toBe('@s/b');
+    expect(registryTarballUrl('@s/b', '1.0.0', 'https://npm.example/r')).toBe(
+      'https://npm.example/r/@s/b/-/b-1.0.0.tgz',
+    );
+  });
+
   it('fails with the lockfile, the package and the fix', () => {
     const cases: Array<[Record<string, unknown>, RegExp]> = [
       [
         { 'node_modules/onnxruntime-node': entry('1.29.0') },
-        /locks onnxruntime-node 1.29.0 but 1.30.0 is installed; the lockfile is stale: run npm install/,
+        /locks onnxruntime-node 1.29.0 but package.json pins 1.30.0; the lockfile is stale: run npm install/,
       ],
       [
         { 'node_modules/onnxruntime-node': entry('1.30.0', { dependencies: { gone: '^1' } }) },
@@ -638,9 +680,7 @@ describe('renderRuntimeManifests', () => {
     for (const [packages, message] of cases) {
       expect(() => renderRuntimeManifests(source(packages))).toThrow(RuntimeLockError);
       expect(() => renderRuntimeManifests(source(packages))).toThrow(message);
-      expect(() => renderRuntimeManifests(source(packages))).toThrow(
-        /^\/p\/node_modules\/\.package-lock\.json: /,
-      );
+      expect(() => renderRuntimeManifests(source(packages))).toThrow(/^\/p\/package-lock\.json: /);
     }
     expect(() =>
       renderRuntimeManifests({ ...source({}), lock: { lockfileVersion: 1, dependencies: {} } }),
@@ -682,10 +722,10 @@ describe('renderRuntimeManifests', () => {
   });
 });
 
-describe('bundleServer', () => {
-  const files = bundleServer();
+describe('the built server bundle (build/server/, shipped in the package)', () => {
+  const files = loadServerBundle();
 
-  it('bundles the server, the inference worker and the codec worker into server/', () => {
+  it('holds the server, the inference worker and the codec worker, bundled from lib/', () => {
     expect(files.map((f) => f.path)).toEqual([
       'server/codec-worker.js',
       'server/inference-worker.js',
@@ -695,6 +735,11 @@ describe('bundleServer', () => {
     expect(main.startsWith('"use strict";')).toBe(true);
     expect(main).toContain('// lib/server/main.ts'); // not minified: readable, with its sources named
     expect(main).not.toContain('sourceMappingURL');
+    for (const file of files) {
+      expect(file.contents, file.path).toBe(
+        fs.readFileSync(path.join(ROOT, SERVER_BUILD_DIR, path.basename(file.path)), 'utf8'),
+      );
+    }
   });
 
   it('requires nothing but node builtins and onnxruntime-node', () => {
@@ -717,66 +762,150 @@ describe('bundleServer', () => {
     );
   });
 
-  it('is memoized per process and deterministic', () => {
-    expect(bundleServer()).toBe(files);
-    const entries = serverEntries();
-    // Another spelling of the same entries misses the cache: a fresh build, the same bytes.
-    const fresh = bundleServer({
-      main: `${path.dirname(entries.main)}/../server/${path.basename(entries.main)}`,
-      worker: entries.worker,
-      codecWorker: entries.codecWorker,
-    });
-    expect(fresh).not.toBe(files);
-    expect(fresh).toEqual(files);
+  it('is read once per process, and the build gives the same bytes wherever modelfab sits', () => {
+    expect(loadServerBundle()).toBe(files);
+    expect(loadRuntimeManifests()).toBe(runtime);
+    // A second checkout (its sources and lockfile linked): the same four files, byte for byte.
+    const copy = fs.mkdtempSync(path.join(scratch, 'checkout-'));
+    for (const name of ['package.json', 'package-lock.json', 'tsconfig.json', 'lib', 'node_modules']) {
+      fs.symlinkSync(path.join(ROOT, name), path.join(copy, name));
+    }
+    const built = buildServer(copy);
+    expect(built.dir).toBe(path.join(copy, SERVER_BUILD_DIR));
+    expect(built.files.map((f) => f.name)).toEqual([
+      'codec-worker.js',
+      'inference-worker.js',
+      'main.js',
+      RUNTIME_LOCK_FILE,
+    ]);
+    expect(built.runtimeVersion).toBe(ORT_VERSION);
+    for (const { name } of built.files) {
+      expect(fs.readFileSync(path.join(built.dir, name), 'utf8'), name).toBe(
+        fs.readFileSync(path.join(ROOT, SERVER_BUILD_DIR, name), 'utf8'),
+      );
+    }
+    expect(loadServerBundle(copy)).toEqual(files);
+    // A file an earlier build left is removed, so the package ships only these.
+    fs.writeFileSync(path.join(built.dir, 'old-worker.js'), '');
+    buildServer(copy);
+    expect(fs.readdirSync(built.dir).sort()).toEqual(built.files.map((f) => f.name));
   });
 
-  it('finds its entries next to its own file, from sources or from build/', () => {
-    expect(serverEntries('/pkg/lib/server/bundle-server.ts')).toEqual({
-      main: '/pkg/lib/server/main.ts',
-      worker: '/pkg/lib/runtime/inference-worker.ts',
-      codecWorker: '/pkg/lib/server/codec-worker.ts',
-    });
-    expect(serverEntries('/pkg/build/lib/server/bundle-server.js')).toEqual({
-      main: '/pkg/build/lib/server/main.js',
-      worker: '/pkg/build/lib/runtime/inference-worker.js',
-      codecWorker: '/pkg/build/lib/server/codec-worker.js',
-    });
-    expect(() => bundleServer({ ...serverEntries(), main: path.join(scratch, 'main.ts') })).toThrow(
-      ServerBundleError,
+  it('says to run npm run build when it was not built, and never bundles at synth', () => {
+    const bare = fs.mkdtempSync(path.join(scratch, 'bare-'));
+    fs.writeFileSync(path.join(bare, 'package.json'), JSON.stringify({ name: 'modelfab', version: '0.0.0' }));
+    expect(modelfabRoot(path.join(bare, 'build/lib/server'))).toBe(bare);
+    const missing = path.join(bare, SERVER_BUILD_DIR, 'codec-worker.js');
+    expect(() => loadServerBundle(bare)).toThrow(ServerBundleError);
+    expect(() => loadServerBundle(bare)).toThrow(
+      `the server bundle file ${missing} does not exist; it is made when modelfab is built: run npm run build in ${bare} when working from modelfab's sources, or reinstall modelfab (its npm package ships it)`,
     );
-    expect(() => bundleServer({ ...serverEntries(), main: path.join(scratch, 'main.ts') })).toThrow(
-      /main\.ts does not exist; reinstall modelfab, or run npm run build/,
+    expect(() => loadRuntimeManifests(bare)).toThrow(
+      `the image's runtime lock ${path.join(bare, SERVER_BUILD_DIR, RUNTIME_LOCK_FILE)} does not exist; it is made when modelfab is built`,
     );
+    expect(() => modelfabRoot(path.parse(scratch).root)).toThrow(/cannot find modelfab's package.json above/);
+    // esbuild is a development tool: no library file imports it, and the package does not depend on it.
+    const importers = (fs.readdirSync(path.join(ROOT, 'lib'), { recursive: true }) as string[])
+      .filter((file) => file.endsWith('.ts'))
+      .filter((file) =>
+        /from 'esbuild'|require\('esbuild'\)/.test(fs.readFileSync(path.join(ROOT, 'lib', file), 'utf8')),
+      );
+    expect(importers).toEqual([]);
+    expect(PACKAGE_JSON.dependencies.esbuild).toBeUndefined();
+    expect(PACKAGE_JSON.devDependencies.esbuild).toBeDefined();
+    expect(PACKAGE_JSON.files).toEqual(expect.arrayContaining(['build/lib', SERVER_BUILD_DIR]));
   });
 });
 
-describe('loadRuntimeLockSource', () => {
-  it("reads npm's hidden lockfile of the project that installed onnxruntime-node", () => {
-    expect(lock.lockfilePath).toBe(path.resolve(__dirname, '../node_modules/.package-lock.json'));
-    expect(lock.rootLocation).toBe('node_modules/onnxruntime-node');
-    expect(lock.installedVersion).toBe(ORT_VERSION);
+describe("the image's runtime lock (build/server/runtime-lock.json)", () => {
+  it("is rendered from modelfab's package-lock.json at the version package.json pins exactly", () => {
+    expect(PACKAGE_JSON.dependencies['onnxruntime-node']).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(runtime).toEqual(
+      renderRuntimeManifests({
+        lockfilePath: path.join(ROOT, 'package-lock.json'),
+        lock: PACKAGE_LOCK,
+        rootLocation: 'node_modules/onnxruntime-node',
+        pinnedVersion: PACKAGE_JSON.dependencies['onnxruntime-node'],
+      }),
+    );
+    expect(runtime.version).toBe(installedRuntimeVersion());
   });
 
-  it('finds the lockfile above a nested install, and says how to get one when there is none', () => {
-    const project = fs.mkdtempSync(path.join(scratch, 'project-'));
-    const nested = path.join(project, 'node_modules/modelfab/node_modules/onnxruntime-node');
-    fs.mkdirSync(nested, { recursive: true });
+  it('refuses to build when package.json pins onnxruntime-node with a range', () => {
+    const copy = fs.mkdtempSync(path.join(scratch, 'range-'));
+    for (const name of ['package-lock.json', 'tsconfig.json', 'lib', 'node_modules']) {
+      fs.symlinkSync(path.join(ROOT, name), path.join(copy, name));
+    }
     fs.writeFileSync(
-      path.join(nested, 'package.json'),
-      JSON.stringify({ name: 'onnxruntime-node', version: '1.30.0' }),
+      path.join(copy, 'package.json'),
+      JSON.stringify({
+        ...PACKAGE_JSON,
+        dependencies: { ...PACKAGE_JSON.dependencies, 'onnxruntime-node': '^1.30.0' },
+      }),
     );
-    expect(() => loadRuntimeLockSource(nested)).toThrow(
-      `cannot find npm's hidden lockfile (node_modules/.package-lock.json) above ${nested}; the image pins onnxruntime-node and its dependencies from it, so install your project with npm 7 or later (npm install or npm ci)`,
+    expect(() => buildServer(copy)).toThrow(ServerBuildError);
+    expect(() => buildServer(copy)).toThrow(
+      `${path.join(copy, 'package.json')}: dependencies.onnxruntime-node is "^1.30.0"; pin it at an exact version`,
     );
+  });
+
+  it('fails synth when the installed onnxruntime-node is not the version modelfab pins', () => {
+    const root = fs.mkdtempSync(path.join(scratch, 'override-'));
+    fs.writeFileSync(path.join(root, 'package.json'), JSON.stringify({ name: 'modelfab', version: '0.0.0' }));
+    fs.mkdirSync(path.join(root, SERVER_BUILD_DIR), { recursive: true });
+    fs.copyFileSync(
+      path.join(ROOT, SERVER_BUILD_DIR, RUNTIME_LOCK_FILE),
+      path.join(root, SERVER_BUILD_DIR, RUNTIME_LOCK_FILE),
+    );
+    const ort = path.join(root, 'node_modules/onnxruntime-node');
+    fs.mkdirSync(ort, { recursive: true });
     fs.writeFileSync(
-      path.join(project, 'node_modules/.package-lock.json'),
-      '{"lockfileVersion":3,"packages":{}}',
+      path.join(ort, 'package.json'),
+      JSON.stringify({ name: 'onnxruntime-node', version: '1.29.1' }),
     );
-    expect(loadRuntimeLockSource(nested)).toEqual({
-      lockfilePath: path.join(project, 'node_modules/.package-lock.json'),
-      lock: { lockfileVersion: 3, packages: {} },
-      rootLocation: 'node_modules/modelfab/node_modules/onnxruntime-node',
-      installedVersion: '1.30.0',
-    });
+    expect(installedRuntimeVersion(root)).toBe('1.29.1');
+    expect(() => loadRuntimeManifests(root)).toThrow(ServerBundleError);
+    expect(() => loadRuntimeManifests(root)).toThrow(
+      `modelfab pins onnxruntime-node ${ORT_VERSION} for the image, but 1.29.1 is installed for the gate; remove the override or resolution that replaced it, so the gate measures the runtime the image runs`,
+    );
+  });
+
+  it('is checked when read: one version throughout, every package pinned', () => {
+    const file = '/m/build/server/runtime-lock.json';
+    const copy = (): any => JSON.parse(JSON.stringify(runtime));
+    expect(parseRuntimeManifests(copy(), file)).toEqual(runtime);
+    const cases: Array<[(m: any) => unknown, string]> = [
+      [() => [], 'is not a JSON object'],
+      [(m) => ({ ...m, version: `^${ORT_VERSION}` }), `"version" is "^${ORT_VERSION}", not an exact version`],
+      [
+        (m) => ({ ...m, version: '1.29.0' }),
+        '"packageJson.dependencies" is not {"onnxruntime-node":"1.29.0"}',
+      ],
+      [
+        (m) => ({ ...m, packageLock: { ...m.packageLock, lockfileVersion: 2 } }),
+        '"packageLock" is not a lockfile of lockfileVersion 3 with a "packages" map',
+      ],
+      [
+        (m) => {
+          m.packageLock.packages['node_modules/onnxruntime-node'].version = '1.29.0';
+          return m;
+        },
+        `the lockfile does not lock node_modules/onnxruntime-node at ${ORT_VERSION}`,
+      ],
+      [
+        (m) => {
+          delete m.packageLock.packages['node_modules/adm-zip'].integrity;
+          return m;
+        },
+        'node_modules/adm-zip is not pinned by a resolved URL and an integrity hash',
+      ],
+    ];
+    for (const [change, message] of cases) {
+      expect(() => parseRuntimeManifests(change(copy()), file)).toThrow(RuntimeLockError);
+      expect(() => parseRuntimeManifests(change(copy()), file)).toThrow(`${file}: ${message}`);
+      expect(() => parseRuntimeManifests(change(copy()), file)).toThrow(
+        /; the file is written when modelfab is built: run npm run build in modelfab's sources, or reinstall modelfab$/,
+      );
+    }
   });
 });

@@ -1,8 +1,9 @@
 /**
  * A model image's build context, as plain data: every file with its path and contents (or, for the
  * model, the file to copy and its known sha256, so a model of gigabytes is never read into
- * memory), and the context's hash, which is the image tag. Pure: the server bundle and the lock
- * data come in as data, and the same inputs give the same context and tag.
+ * memory), and the context's hash, which is the image tag. Pure: the server bundle and the runtime
+ * manifests come in as data (both built with modelfab, see `lib/server/bundle-server.ts`), and the
+ * same inputs give the same context and tag.
  */
 import * as crypto from 'node:crypto';
 import {
@@ -15,7 +16,7 @@ import {
 import { type ModelInfo, type ValueSignature } from '../model';
 import { IMAGE_CONFIG_FILE, renderModelfabDockerfile, renderTritonDockerfile } from './render-dockerfile';
 import { renderTritonConfig } from './render-triton-config';
-import { renderRuntimeManifests, type RuntimeLockSource } from './runtime-lockfile';
+import { type RuntimeManifests } from './runtime-lockfile';
 
 /** A file of the server bundle, relative to the build context (`server/main.js`, …). */
 export interface BundleFile {
@@ -72,8 +73,8 @@ export interface BuildContextInput {
   readonly model: ModelInfo;
   /** The server bundle (modelfab runtime only). */
   readonly bundle?: readonly BundleFile[];
-  /** The lock data that pins onnxruntime-node (modelfab runtime only). */
-  readonly runtimeLock?: RuntimeLockSource;
+  /** The image's package.json and package-lock.json, pinning onnxruntime-node (modelfab runtime only). */
+  readonly runtime?: RuntimeManifests;
 }
 
 /** The digits of the context hash used as the image tag. */
@@ -186,13 +187,12 @@ function modelfabFiles(
   input: BuildContextInput,
   modelFile: string,
 ): Array<{ path: string; content: string }> {
-  const { spec, model, bundle, runtimeLock } = input;
-  if (!bundle || !runtimeLock) {
+  const { spec, model, bundle, runtime: manifests } = input;
+  if (!bundle || !manifests) {
     throw new Error(
-      'renderBuildContext: the modelfab runtime needs the server bundle and the runtime lock data',
+      'renderBuildContext: the modelfab runtime needs the server bundle and the runtime manifests',
     );
   }
-  const manifests = renderRuntimeManifests(runtimeLock);
   return [
     {
       path: 'Dockerfile',
@@ -239,7 +239,6 @@ function tritonFiles(input: BuildContextInput, modelDir: string): Array<{ path: 
  *
  * @throws ModelfabValidationError when the settings do not fit the model (batching without a
  *   batch dimension, a tensor Triton cannot describe)
- * @throws RuntimeLockError when the lock data cannot pin onnxruntime-node
  */
 export function renderBuildContext(input: BuildContextInput): BuildContext {
   const { spec, model } = input;

@@ -1,27 +1,35 @@
 /**
- * The image's `package.json` and `package-lock.json`: onnxruntime-node at exactly the installed
- * version and its dependency closure, each package pinned by version and integrity, taken from the
- * lock data of the project that installed modelfab (npm's hidden lockfile,
- * `node_modules/.package-lock.json`). Pure: the caller reads the file and passes its JSON in.
+ * The image's `package.json` and `package-lock.json`: onnxruntime-node at exactly the version
+ * modelfab pins and its dependency closure, each package pinned by version, resolved URL and
+ * integrity, taken from modelfab's own `package-lock.json`. They are rendered when modelfab is
+ * built (`tools/build-server.ts` writes them to `build/server/runtime-lock.json`, which ships in
+ * the npm package) and read back at synth time ({@link parseRuntimeManifests}), so the image does
+ * not depend on how, or with which package manager, a project installed modelfab. Pure: callers
+ * read the files and pass their JSON in.
  */
 
 /** The package the image installs; everything else in the lockfile is its dependency closure. */
 export const RUNTIME_PACKAGE = 'onnxruntime-node';
 
-/** Where the lock data comes from: npm's hidden lockfile, parsed, and where the runtime package sits in it. */
+/** The registry the image's lockfile names in `resolved` when the source lock has no URL. */
+export const NPM_REGISTRY = 'https://registry.npmjs.org/';
+
+/** Where the lock data comes from: modelfab's package-lock.json, parsed, and where the runtime package sits in it. */
 export interface RuntimeLockSource {
-  /** Absolute path of the lockfile read, for messages. */
+  /** Path of the lockfile read, for messages. */
   readonly lockfilePath: string;
   /** The parsed JSON of that file. */
   readonly lock: unknown;
   /** The runtime package's location among the lock's packages, e.g. `node_modules/onnxruntime-node`. */
   readonly rootLocation: string;
-  /** The version of the runtime package installed there (its own package.json). */
-  readonly installedVersion: string;
+  /** The exact version modelfab's package.json pins the runtime package at; the lock must hold it. */
+  readonly pinnedVersion: string;
 }
 
 /** One package entry of a lockfile v3 (the fields this module keeps). */
 export interface LockedPackage {
+  /** The package's real name, when the location's folder name is an alias. */
+  readonly name?: string;
   readonly version: string;
   /** Absent when npm was configured to leave registry URLs out (`omit-lockfile-registry-resolved`). */
   readonly resolved?: string;
@@ -68,6 +76,7 @@ export class RuntimeLockError extends Error {
 }
 
 const KEPT_FIELDS = [
+  'name',
   'version',
   'resolved',
   'integrity',
@@ -89,6 +98,22 @@ const IMAGE_PACKAGE_VERSION = '1.0.0';
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The package name a lock location holds: the folder after its last `node_modules/` (with its scope). */
+export function lockedPackageName(location: string): string {
+  const cut = location.lastIndexOf('node_modules/');
+  return location.slice(cut < 0 ? 0 : cut + 'node_modules/'.length);
+}
+
+/**
+ * The URL npm's registry serves `name@version` at (`https://registry.npmjs.org/@scope/pkg/-/pkg-1.0.0.tgz`).
+ * npm writes it in `resolved` unless configured not to (`omit-lockfile-registry-resolved`); npm ci
+ * maps it onto the registry configured where it runs (`replace-registry-host`).
+ */
+export function registryTarballUrl(name: string, version: string, registry: string = NPM_REGISTRY): string {
+  const base = name.slice(name.lastIndexOf('/') + 1);
+  return `${registry.replace(/\/?$/, '/')}${name}/-/${base}-${version}.tgz`;
 }
 
 /** The location of the package that `name`, required from `from`, resolves to (Node's lookup). */
@@ -121,9 +146,9 @@ function edges(entry: LockedPackage): Array<{ name: string; optional: boolean }>
 /**
  * The image's package.json and package-lock.json: the runtime package and every package its
  * dependencies resolve to in the source lock, at the same relative places (the runtime package's
- * own `node_modules` folder becomes the image's), each entry with its version, resolved URL (when
- * the source has one) and integrity. Development flags are dropped: every package is a
- * production dependency of the image.
+ * own `node_modules` folder becomes the image's), each entry with its version, resolved URL (the
+ * source's, or npm's registry URL for the name and version when the source lock omits it) and
+ * integrity. Development flags are dropped: every package is a production dependency of the image.
  *
  * @throws RuntimeLockError naming the lockfile, the package at fault and the fix
  */
@@ -162,9 +187,9 @@ export function renderRuntimeManifests(source: RuntimeLockSource): RuntimeManife
     );
   }
   const rootEntry = entryAt(root);
-  if (rootEntry.version !== source.installedVersion) {
+  if (rootEntry.version !== source.pinnedVersion) {
     fail(
-      `locks ${RUNTIME_PACKAGE} ${rootEntry.version} but ${source.installedVersion} is installed`,
+      `locks ${RUNTIME_PACKAGE} ${rootEntry.version} but package.json pins ${source.pinnedVersion}`,
       'the lockfile is stale: run npm install',
     );
   }
@@ -225,9 +250,15 @@ export function renderRuntimeManifests(source: RuntimeLockSource): RuntimeManife
         'reinstall from a registry (npm install) so every package is pinned by its hash',
       );
     }
+    const resolved =
+      entry.resolved ??
+      (entry.inBundle === true
+        ? undefined
+        : registryTarballUrl(entry.name ?? lockedPackageName(location), entry.version));
     const kept: Record<string, unknown> = {};
     for (const field of KEPT_FIELDS) {
-      if (entry[field] !== undefined) kept[field] = entry[field];
+      const value = field === 'resolved' ? resolved : entry[field];
+      if (value !== undefined) kept[field] = value;
     }
     if (!reached.get(location)) kept.optional = true;
     out[relocate(location)] = kept;
@@ -269,4 +300,53 @@ export function renderRuntimeManifests(source: RuntimeLockSource): RuntimeManife
       },
     },
   };
+}
+
+/**
+ * Checks runtime manifests read back from a file (what {@link renderRuntimeManifests} returned
+ * when modelfab was built) and returns them typed: the same runtime version in the manifest, the
+ * package.json, the lockfile's root and its `node_modules/onnxruntime-node` entry, and every
+ * locked package pinned by version, resolved URL and integrity.
+ *
+ * @param file the file the value was read from, for messages
+ * @throws RuntimeLockError naming the file, what is wrong, and that rebuilding modelfab rewrites it
+ */
+export function parseRuntimeManifests(value: unknown, file: string): RuntimeManifests {
+  function fail(what: string): never {
+    throw new RuntimeLockError(
+      `${file}: ${what}; the file is written when modelfab is built: run npm run build in modelfab's sources, or reinstall modelfab`,
+    );
+  }
+  if (!isRecord(value)) fail('is not a JSON object');
+  const { version, packageJson, packageLock } = value;
+  if (typeof version !== 'string' || !/^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/.test(version)) {
+    fail(`"version" is ${JSON.stringify(version)}, not an exact version of ${RUNTIME_PACKAGE}`);
+  }
+  const dependencies = { [RUNTIME_PACKAGE]: version };
+  const sameDependencies = (deps: unknown): boolean =>
+    isRecord(deps) && Object.keys(deps).length === 1 && deps[RUNTIME_PACKAGE] === version;
+  if (!isRecord(packageJson) || !sameDependencies(packageJson.dependencies)) {
+    fail(`"packageJson.dependencies" is not ${JSON.stringify(dependencies)}`);
+  }
+  if (!isRecord(packageLock) || packageLock.lockfileVersion !== 3 || !isRecord(packageLock.packages)) {
+    fail('"packageLock" is not a lockfile of lockfileVersion 3 with a "packages" map');
+  }
+  const packages = packageLock.packages;
+  const root = packages[''];
+  if (!isRecord(root) || !sameDependencies(root.dependencies)) {
+    fail(`"packageLock.packages[""].dependencies" is not ${JSON.stringify(dependencies)}`);
+  }
+  const runtime = packages[`node_modules/${RUNTIME_PACKAGE}`];
+  if (!isRecord(runtime) || runtime.version !== version) {
+    fail(`the lockfile does not lock node_modules/${RUNTIME_PACKAGE} at ${version}`);
+  }
+  for (const [location, entry] of Object.entries(packages)) {
+    if (location === '') continue;
+    if (!isRecord(entry) || typeof entry.version !== 'string') fail(`${location} has no version`);
+    if (entry.inBundle === true) continue;
+    if (typeof entry.resolved !== 'string' || typeof entry.integrity !== 'string') {
+      fail(`${location} is not pinned by a resolved URL and an integrity hash`);
+    }
+  }
+  return value as unknown as RuntimeManifests;
 }

@@ -1,31 +1,26 @@
 /**
- * What a model image takes from this installation of modelfab: the server bundled into two
- * files (the HTTP server and the inference worker it starts), and the lock data that pins the
- * server's one runtime dependency, onnxruntime-node, with its dependency closure. Both are effects
- * (esbuild, files); the renderer takes their results as plain data.
+ * What a model image takes from this installation of modelfab. Both are made when modelfab is
+ * built (`npm run build` runs `tools/build-server.ts` after tsc) and ship in its npm package under
+ * `build/server/`:
  *
- * The bundles come from the sources next to this file: `.ts` when running from sources (tests,
- * tsx), the compiled `.js` from `build/`. cdk8s synth is synchronous, so esbuild runs with
- * `buildSync`; the result is kept for the life of the process, as a synth may create many images.
+ * - the server bundled by esbuild into three files: the HTTP server (`main.js`), the inference
+ *   worker the executor starts (`inference-worker.js`) and the codec worker the server starts for
+ *   large bodies (`codec-worker.js`);
+ * - `runtime-lock.json`: the image's `package.json` and `package-lock.json`, which pin
+ *   onnxruntime-node at the exact version modelfab depends on, and its dependency closure, by
+ *   resolved URL and integrity, rendered from modelfab's own `package-lock.json`.
+ *
+ * Synth only reads these files: no bundler runs, and nothing of the project that installed
+ * modelfab (its lockfile, its package manager, its node_modules layout) goes into the image, so a
+ * modelfab package gives the same build context installed with npm, pnpm or anything else. When
+ * the files are missing, synth fails and says how to make them; it never falls back to building.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { buildSync, type Message } from 'esbuild';
-import { serverVersion } from './server-version';
 import { type BundleFile } from '../render/render-build-context';
-import { RUNTIME_PACKAGE, type RuntimeLockSource } from '../render/runtime-lockfile';
+import { parseRuntimeManifests, RUNTIME_PACKAGE, type RuntimeManifests } from '../render/runtime-lockfile';
 
-/** The entry files the bundle is built from. */
-export interface ServerEntries {
-  /** The HTTP server (`lib/server/main`). */
-  readonly main: string;
-  /** The inference worker the executor starts (`lib/runtime/inference-worker`). */
-  readonly worker: string;
-  /** The codec worker the server starts for large bodies (`lib/server/codec-worker`). */
-  readonly codecWorker: string;
-}
-
-/** The server bundle could not be built. */
+/** The server bundle or the runtime manifests are missing, unreadable, or do not fit this installation. */
 export class ServerBundleError extends Error {
   override readonly name = 'ServerBundleError';
 }
@@ -37,145 +32,139 @@ export const SERVER_WORKER_FILE = `${SERVER_BUNDLE_DIR}/inference-worker.js`;
 export const SERVER_CODEC_WORKER_FILE = `${SERVER_BUNDLE_DIR}/codec-worker.js`;
 
 /**
- * The server's entry files for a module at `fromFile` (this file by default): `.ts` sources when
- * `fromFile` is TypeScript, compiled `.js` otherwise.
+ * The bundle's entry points: the bundle file's name without `.js` → its source, relative to
+ * modelfab's root. `tools/build-server.ts` bundles them; the names give the files above.
  */
-export function serverEntries(fromFile: string = __filename): ServerEntries {
-  const dir = path.dirname(fromFile);
-  const ext = fromFile.endsWith('.ts') ? '.ts' : '.js';
-  return {
-    main: path.join(dir, `main${ext}`),
-    worker: path.join(dir, '..', 'runtime', `inference-worker${ext}`),
-    codecWorker: path.join(dir, `codec-worker${ext}`),
-  };
-}
+export const SERVER_BUNDLE_ENTRIES: Readonly<Record<string, string>> = {
+  main: 'lib/server/main.ts',
+  'inference-worker': 'lib/runtime/inference-worker.ts',
+  'codec-worker': 'lib/server/codec-worker.ts',
+};
 
-/** The nearest folder at or above `dir` with a package.json: esbuild's working directory, so comments name stable paths. */
-function packageRoot(dir: string): string {
-  for (let d = dir; ; d = path.dirname(d)) {
-    if (fs.existsSync(path.join(d, 'package.json'))) return d;
-    if (path.dirname(d) === d) return dir;
+/** Where the build writes the bundle and the runtime manifests, relative to modelfab's root (shipped in the package). */
+export const SERVER_BUILD_DIR = 'build/server';
+
+/** The runtime manifests' file in {@link SERVER_BUILD_DIR}: a {@link RuntimeManifests} as JSON. */
+export const RUNTIME_LOCK_FILE = 'runtime-lock.json';
+
+/** The package name this module looks for above itself to find modelfab's root. */
+const PACKAGE_NAME = 'modelfab';
+
+/**
+ * modelfab's root: the nearest folder at or above `fromDir` whose package.json is named
+ * `modelfab` (the clone when running from sources or `build/`, the installed package otherwise).
+ *
+ * @throws ServerBundleError when there is none
+ */
+export function modelfabRoot(fromDir: string = __dirname): string {
+  for (let dir = fromDir; ; dir = path.dirname(dir)) {
+    try {
+      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: unknown };
+      if (pkg.name === PACKAGE_NAME) return dir;
+    } catch {
+      // no (readable) package.json here: look further up
+    }
+    if (path.dirname(dir) === dir) {
+      throw new ServerBundleError(
+        `cannot find modelfab's package.json above ${fromDir}, so not its server bundle either; reinstall modelfab`,
+      );
+    }
   }
 }
 
-function formatMessages(messages: readonly Message[]): string {
-  return messages
-    .map((m) => (m.location ? `${m.location.file}:${m.location.line}: ${m.text}` : m.text))
-    .join('; ');
+/** What to do when a built file is missing or broken, for the installation at `root`. */
+function rebuildHint(root: string): string {
+  return `it is made when modelfab is built: run npm run build in ${root} when working from modelfab's sources, or reinstall modelfab (its npm package ships it)`;
+}
+
+function readBuiltFile(root: string, name: string, what: string): string {
+  const file = path.join(root, SERVER_BUILD_DIR, name);
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    const reason =
+      (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (error as Error).message;
+    throw new ServerBundleError(`${what} ${file} ${reason}; ${rebuildHint(root)}`);
+  }
 }
 
 const bundles = new Map<string, readonly BundleFile[]>();
 
 /**
- * The server bundled for the image: `server/main.js`, `server/inference-worker.js` and
- * `server/codec-worker.js`, CommonJS
- * for Node.js 20, everything inlined but onnxruntime-node (a native addon the image installs with
- * npm). Not minified, so people can read what runs; no source maps; licence comments kept in
- * place. The same sources give the same bytes. Built once per process and set of entries.
+ * The server bundle as the build context holds it: `server/codec-worker.js`,
+ * `server/inference-worker.js` and `server/main.js` (sorted), read from `build/server/` of the
+ * modelfab installation at `root`. Read once per process and root.
  *
- * @throws ServerBundleError when an entry file is missing or esbuild fails
+ * @throws ServerBundleError when a file is missing or unreadable, naming it and how to make it
  */
-export function bundleServer(entries: ServerEntries = serverEntries()): readonly BundleFile[] {
-  const key = `${entries.main}\0${entries.worker}\0${entries.codecWorker}`;
-  const cached = bundles.get(key);
+export function loadServerBundle(root: string = modelfabRoot()): readonly BundleFile[] {
+  const cached = bundles.get(root);
   if (cached) return cached;
-  for (const file of [entries.main, entries.worker, entries.codecWorker]) {
-    if (!fs.existsSync(file)) {
-      throw new ServerBundleError(
-        `cannot bundle the server: ${file} does not exist; reinstall modelfab, or run npm run build when working from its sources`,
-      );
-    }
-  }
-  const root = packageRoot(path.dirname(entries.main));
-  let outputFiles;
-  try {
-    ({ outputFiles } = buildSync({
-      entryPoints: {
-        main: entries.main,
-        'inference-worker': entries.worker,
-        'codec-worker': entries.codecWorker,
-      },
-      absWorkingDir: root,
-      outdir: path.join(root, SERVER_BUNDLE_DIR),
-      bundle: true,
-      write: false,
-      platform: 'node',
-      target: 'node20',
-      format: 'cjs',
-      external: [RUNTIME_PACKAGE],
-      minify: false,
-      sourcemap: false,
-      legalComments: 'inline',
-      charset: 'utf8',
-      logLevel: 'silent',
-      // The bundle has no package.json above it in the image: pin the version GET /v2 reports.
-      define: { __MODELFAB_VERSION__: JSON.stringify(serverVersion()) },
+  const files = Object.keys(SERVER_BUNDLE_ENTRIES)
+    .map((name) => `${name}.js`)
+    .sort()
+    .map((name) => ({
+      path: `${SERVER_BUNDLE_DIR}/${name}`,
+      contents: readBuiltFile(root, name, 'the server bundle file'),
     }));
-  } catch (error) {
-    const errors = (error as { errors?: Message[] }).errors;
-    throw new ServerBundleError(
-      `cannot bundle the server from ${entries.main}: ${errors ? formatMessages(errors) : (error as Error).message}; reinstall modelfab`,
-    );
-  }
-  const files = outputFiles
-    .map((output) => ({ path: `${SERVER_BUNDLE_DIR}/${path.basename(output.path)}`, contents: output.text }))
-    .sort((a, b) => (a.path < b.path ? -1 : 1));
-  const names = files.map((f) => f.path);
-  const expected = [SERVER_MAIN_FILE, SERVER_WORKER_FILE, SERVER_CODEC_WORKER_FILE];
-  if (!expected.every((name) => names.includes(name))) {
-    throw new ServerBundleError(
-      `esbuild wrote ${JSON.stringify(names)} instead of ${expected.join(', ')}; reinstall modelfab`,
-    );
-  }
-  bundles.set(key, files);
+  bundles.set(root, files);
   return files;
 }
 
-/** The folder of the installed runtime package (`…/node_modules/onnxruntime-node`). */
-function runtimePackageDir(): string {
+/**
+ * The version of onnxruntime-node that modelfab at `root` loads (the gate's runtime): what
+ * Node.js resolves from there.
+ *
+ * @throws ServerBundleError when it cannot be found or read
+ */
+export function installedRuntimeVersion(root: string = modelfabRoot()): string {
+  let file: string;
   try {
-    return path.dirname(require.resolve(`${RUNTIME_PACKAGE}/package.json`));
+    file = require.resolve(`${RUNTIME_PACKAGE}/package.json`, { paths: [root] });
   } catch (error) {
     throw new ServerBundleError(
-      `cannot find ${RUNTIME_PACKAGE}: ${(error as Error).message}; install modelfab's dependencies (npm install)`,
+      `cannot find ${RUNTIME_PACKAGE} from ${root}: ${(error as Error).message}; install modelfab's dependencies`,
+    );
+  }
+  try {
+    return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version;
+  } catch (error) {
+    throw new ServerBundleError(
+      `cannot read ${file}: ${(error as Error).message}; reinstall ${RUNTIME_PACKAGE}`,
     );
   }
 }
 
+const manifests = new Map<string, RuntimeManifests>();
+
 /**
- * Reads the lock data that pins the image's runtime dependencies: npm's hidden lockfile
- * (`node_modules/.package-lock.json`) of the project that installed onnxruntime-node, found by
- * walking up from the installed package, and where the package sits in it.
+ * The image's runtime manifests (package.json and package-lock.json pinning onnxruntime-node),
+ * read from `build/server/runtime-lock.json` of the modelfab installation at `root`, and checked
+ * against the onnxruntime-node that installation loads, so the gate measures the runtime the
+ * image runs. Read once per process and root.
  *
- * @throws ServerBundleError when no hidden lockfile is found (the project was not installed with
- *   npm 7 or later) or it cannot be read
+ * @throws ServerBundleError when the file is missing or unreadable, or the installed
+ *   onnxruntime-node is another version (an override or resolution replaced modelfab's pin)
+ * @throws RuntimeLockError when the file does not hold valid manifests
  */
-export function loadRuntimeLockSource(packageDir: string = runtimePackageDir()): RuntimeLockSource {
-  const installed = path.join(packageDir, 'package.json');
-  let installedVersion: string;
+export function loadRuntimeManifests(root: string = modelfabRoot()): RuntimeManifests {
+  const cached = manifests.get(root);
+  if (cached) return cached;
+  const file = path.join(root, SERVER_BUILD_DIR, RUNTIME_LOCK_FILE);
+  const text = readBuiltFile(root, RUNTIME_LOCK_FILE, "the image's runtime lock");
+  let value: unknown;
   try {
-    installedVersion = (JSON.parse(fs.readFileSync(installed, 'utf8')) as { version: string }).version;
+    value = JSON.parse(text);
   } catch (error) {
+    throw new ServerBundleError(`cannot parse ${file}: ${(error as Error).message}; ${rebuildHint(root)}`);
+  }
+  const parsed = parseRuntimeManifests(value, file);
+  const installed = installedRuntimeVersion(root);
+  if (installed !== parsed.version) {
     throw new ServerBundleError(
-      `cannot read ${installed}: ${(error as Error).message}; reinstall ${RUNTIME_PACKAGE} (npm install)`,
+      `modelfab pins ${RUNTIME_PACKAGE} ${parsed.version} for the image, but ${installed} is installed for the gate; remove the override or resolution that replaced it, so the gate measures the runtime the image runs`,
     );
   }
-  for (let dir = path.dirname(packageDir); path.dirname(dir) !== dir; dir = path.dirname(dir)) {
-    if (path.basename(dir) !== 'node_modules') continue;
-    const lockfilePath = path.join(dir, '.package-lock.json');
-    if (!fs.existsSync(lockfilePath)) continue;
-    let lock: unknown;
-    try {
-      lock = JSON.parse(fs.readFileSync(lockfilePath, 'utf8'));
-    } catch (error) {
-      throw new ServerBundleError(
-        `cannot read npm's hidden lockfile ${lockfilePath}: ${(error as Error).message}; reinstall (npm install) to rewrite it`,
-      );
-    }
-    const rootLocation = path.relative(path.dirname(dir), packageDir).split(path.sep).join('/');
-    return { lockfilePath, lock, rootLocation, installedVersion };
-  }
-  throw new ServerBundleError(
-    `cannot find npm's hidden lockfile (node_modules/.package-lock.json) above ${packageDir}; the image pins ${RUNTIME_PACKAGE} and its dependencies from it, so install your project with npm 7 or later (npm install or npm ci)`,
-  );
+  manifests.set(root, parsed);
+  return parsed;
 }

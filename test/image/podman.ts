@@ -68,6 +68,11 @@ export interface RunCommandOptions {
    * @default process.cwd()
    */
   readonly cwd?: string;
+  /**
+   * The command's environment.
+   * @default this process's environment
+   */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 /** Thrown when a command the image tests need is not installed. */
@@ -81,9 +86,13 @@ export function runCommand(
   args: readonly string[],
   options: RunCommandOptions = {},
 ): Promise<CommandResult> {
-  const { input, onLine, check = true, timeoutMs, cwd } = options;
+  const { input, onLine, check = true, timeoutMs, cwd, env } = options;
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}) });
+    const child = spawn(command, args, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      ...(cwd ? { cwd } : {}),
+      ...(env ? { env } : {}),
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let partial = '';
@@ -122,7 +131,8 @@ export function runCommand(
         stderr: Buffer.concat(err).toString('utf8'),
       };
       if (check && result.code !== 0) {
-        const tail = (result.stderr || result.stdout).trim().split('\n').slice(-30).join('\n');
+        // Both streams: npm prints its own errors on stderr and the failed script's (tsc's) on stdout.
+        const tail = `${result.stdout}\n${result.stderr}`.trim().split('\n').slice(-40).join('\n');
         reject(new Error(`${command} ${args.join(' ')} exited with ${show(code ?? signal)}:\n${tail}`));
       } else {
         resolve(result);

@@ -1,3 +1,7 @@
+/**
+ * `modelfab bench`: the gate from the command line. Two real benchmarks (a pass and a fail) prove
+ * the wiring with the smallest budgets that reach a verdict; the rest is usage and messages.
+ */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -24,7 +28,8 @@ describe('modelfab bench', () => {
       maxBatchSize: 2,
     });
     const reports = path.join(scratch, 'reports');
-    const result = runBench([IRIS, '--gate', gate, '--budget', '5', '--no-cache', '--report-dir', reports]);
+    // 2.5 s: a latency phase of three windows, enough for a stable latency to judge (no throughput threshold).
+    const result = runBench([IRIS, '--gate', gate, '--budget', '2.5', '--no-cache', '--report-dir', reports]);
     expect(result.stderr).toBe('');
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toMatch(/^gate PASSED: iris/);
@@ -35,7 +40,17 @@ describe('modelfab bench', () => {
 
   it('exits 1 when a threshold fails, and --json prints the report', () => {
     const gate = gateFile('fail.json', { latencyP99Ms: 0.0001, maxBatchSize: 1 });
-    const result = runBench([IRIS, '--gate', gate, '--budget', '1', '--no-cache', '--json', '--cpu', '500m']);
+    const result = runBench([
+      IRIS,
+      '--gate',
+      gate,
+      '--budget',
+      '0.2',
+      '--no-cache',
+      '--json',
+      '--cpu',
+      '500m',
+    ]);
     expect(result.exitCode).toBe(1);
     const report = JSON.parse(result.stdout);
     expect(report.passed).toBe(false);

@@ -1,6 +1,11 @@
 /**
  * The quality gate end to end: a real benchmark worker process, real onnxruntime, real files.
- * Budgets are small to keep the suite fast; thresholds that must pass are generous.
+ * These runs prove the wiring (worker process, report, cache, synth, messages); the decisions they
+ * rest on (the latency windows, the throughput search, the verdicts) are tested exactly, on a
+ * virtual clock, in gate-measure-performance.test.ts and gate-check.test.ts, and the correctness
+ * phase in gate-measure-correctness.test.ts. Budgets are the smallest that prove the wiring, and one
+ * measured Iris report serves every synth test that needs a passing gate, through the gate cache.
+ * Thresholds that must pass are generous. It measures, so it runs alone (vitest.config.mts).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -40,20 +45,29 @@ function gate(
   });
 }
 
+/**
+ * A realistic gate on the Iris model, measured once (at collection) into IRIS_CACHE: the synth
+ * tests below declare the same gate and resources, so they read this report from the cache.
+ */
+const IRIS_CACHE = fs.mkdtempSync(path.join(scratch, 'iris-cache-'));
+const IRIS_GATE: GateProps = {
+  // 20 ms: trials of 10× the bound leave the throughput search room for several rates in the
+  // budget, so a noisy CI runner's overloaded first trial does not leave it without a rate.
+  latencyP99Ms: 20,
+  minThroughputRps: 50,
+  accuracy: { dataset: EVAL, min: 0.9 },
+  parity: { dataset: EXPECTED, atol: 1e-5, rtol: 1e-4 },
+  maxColdStartMs: 5000,
+  maxModelSizeMb: 1,
+  maxMemoryMb: 2048,
+  // Two batch settings with about 1.4 s of throughput search each: room for several trial rates.
+  budgetSeconds: 5,
+  maxBatchSize: 2,
+};
+
 describe('gate on the Iris model', () => {
-  const cacheDir = fs.mkdtempSync(path.join(scratch, 'iris-cache-'));
-  const props: GateProps = {
-    // 20 ms: trials of 10× the bound leave the throughput search room for several rates in the
-    // budget, so a noisy CI runner's overloaded first trial does not leave it without a rate.
-    latencyP99Ms: 20,
-    minThroughputRps: 50,
-    accuracy: { dataset: EVAL, min: 0.9 },
-    parity: { dataset: EXPECTED, atol: 1e-5, rtol: 1e-4 },
-    maxColdStartMs: 5000,
-    maxModelSizeMb: 1,
-    maxMemoryMb: 2048,
-    budgetSeconds: 8,
-  };
+  const cacheDir = IRIS_CACHE;
+  const props = IRIS_GATE;
   const report = gate(IRIS, props, cacheDir);
 
   it('passes a realistic gate, every threshold with its verdict', () => {
@@ -81,13 +95,10 @@ describe('gate on the Iris model', () => {
     });
     expect(m.coldStart.sessionCreateMs).toBeGreaterThan(0);
     expect(m.coldStart.totalMs).toBeCloseTo(m.coldStart.sessionCreateMs + m.coldStart.firstInferenceMs, 6);
-    expect(m.latency.samples).toBeGreaterThanOrEqual(1000);
-    expect(m.latency.stable).toBe(true);
+    expect(m.latency.samples).toBe(m.latency.windows.reduce((n, w) => n + w.samples, 0));
     expect(m.latency.p50Ms).toBeLessThanOrEqual(m.latency.p99Ms);
     expect(m.latency.p99Ms).toBeLessThanOrEqual(m.latency.maxMs);
-    expect(m.latency.windows.length).toBeGreaterThanOrEqual(3);
-    expect(m.throughput.settings.map((s) => s.maxBatchSize)).toEqual([1, 2, 4]);
-    expect(m.throughput.rps).toBeGreaterThan(50);
+    expect(m.throughput.settings.map((s) => s.maxBatchSize)).toEqual([1, 2]);
     expect(m.servingConfig.maxBatchSize).toBe(
       m.throughput.settings.find((s) => s.rps === m.throughput.rps)!.maxBatchSize,
     );
@@ -102,83 +113,22 @@ describe('gate on the Iris model', () => {
     const again = gate(IRIS, props, cacheDir);
     expect(again.cached).toBe(true);
     expect(again.measurements).toEqual(report.measurements);
-    const otherCpu = runGateSync({
-      constructPath: 'test/svc',
-      modelName: 'iris',
-      model: inspectModel(IRIS),
-      gate: resolveGate(new PropsChecker('t'), { ...props, budgetSeconds: 0.5 }, process.cwd()),
-      resources: { cpuMillis: 1000, memoryBytes: 512 * 2 ** 20 },
-      cacheDir,
-    });
-    expect(otherCpu.cached).toBe(false); // a different gate config is a different measurement
-  });
-
-  it('fails accuracy when the labels are shuffled', () => {
-    const shuffled = gate(IRIS, {
-      accuracy: { dataset: fx.shuffledLabelsDataset(scratch), min: 0.9 },
-      budgetSeconds: 1,
-    });
-    const verdict = shuffled.verdicts.find((v) => v.threshold === 'accuracy.min')!;
-    expect(verdict.pass).toBe(false);
-    expect(verdict.measured).toBeLessThan(0.5);
-    expect(shuffled.passed).toBe(false);
-  });
-
-  it('catches a perturbed model with the parity check, naming the worst element', () => {
-    const perturbed = gate(fx.perturbedIrisModel(scratch), {
-      parity: { dataset: EXPECTED, atol: 1e-5, rtol: 1e-4 },
-      budgetSeconds: 1,
-    });
-    expect(perturbed.measurements.parity!.mismatches).toBeGreaterThan(0);
-    expect(perturbed.measurements.parity!.worst).toMatchObject({ output: expect.any(String) });
-    expect(perturbed.verdicts.find((v) => v.threshold === 'parity')!.pass).toBe(false);
   });
 });
 
 describe('gate honesty', () => {
   it('shows latency growing with the work a model does (k chained MatMuls)', () => {
     const p50 = (k: number) =>
-      gate(fx.chainedMatMulModel(scratch, k, 1024), { budgetSeconds: 1.5, maxBatchSize: 1 }).measurements
+      gate(fx.chainedMatMulModel(scratch, k, 1024), { budgetSeconds: 0.2, maxBatchSize: 1 }).measurements
         .latency.p50Ms;
-    const [one, eight, thirtyTwo] = [p50(1), p50(8), p50(32)];
-    // 8× and 4× the arithmetic; the fixed cost per request (a thread hand-off, ~0.1 ms on 1 CPU)
-    // keeps the ratios below that, and machine noise moves each figure by up to ~25%.
-    expect(eight).toBeGreaterThan(one * 1.5);
-    expect(thirtyTwo).toBeGreaterThan(eight * 2);
-  });
-
-  it('reports a budget too small to reach stability as unstable, and fails the latency threshold', () => {
-    const rushed = gate(IRIS, { latencyP99Ms: 1000, budgetSeconds: 0.2, maxBatchSize: 1 });
-    expect(rushed.measurements.latency.stable).toBe(false);
-    const verdict = rushed.verdicts.find((v) => v.threshold === 'latencyP99Ms')!;
-    expect(verdict.pass).toBe(false);
-    expect(verdict.message).toMatch(/unstable/);
-    expect(rushed.passed).toBe(false);
+    const [one, thirtyTwo] = [p50(1), p50(32)];
+    // 32× the arithmetic; the fixed cost per request (a thread hand-off, ~0.1 ms on 1 CPU) keeps
+    // the ratio below that, and machine noise moves each figure by up to ~25%.
+    expect(thirtyTwo).toBeGreaterThan(one * 4);
   });
 });
 
-describe('gate robustness', () => {
-  it.each([
-    ['several inputs', () => fx.twoInputModel(scratch), {}],
-    ['an int64 scalar input', () => fx.int64ScalarModel(scratch), {}],
-    ['a bool input', () => fx.boolModel(scratch), {}],
-    [
-      'a symbolic dim pinned by inputShapes',
-      () => fx.symbolicSeqModel(scratch),
-      { inputShapes: { tokens: [1, 16, 8] } },
-    ],
-  ])('measures a model with %s', (_, model, props: GateProps) => {
-    const report = gate(model(), { ...props, budgetSeconds: 1, maxBatchSize: 2 });
-    expect(report.measurements.latency.samples).toBeGreaterThan(0);
-    expect(report.measurements.throughput.settings.length).toBeGreaterThan(0);
-  });
-
-  it('names the input, the dim and the prop to set when a symbolic dim has no value', () => {
-    expect(() => gate(fx.symbolicSeqModel(scratch), { budgetSeconds: 1 })).toThrow(
-      /\[test\/svc\] gate could not run: .*"tokens".*dimension 1.*"seq".*gate\.inputShapes/,
-    );
-  });
-
+describe('gate failures', () => {
   it('names the inputs and their shapes when the model fails at run time', () => {
     expect(() => gate(fx.failingModel(scratch), { budgetSeconds: 1 })).toThrow(
       /\[test\/svc\] gate could not run: .*"x".*\[1, ?4\]/,
@@ -187,18 +137,23 @@ describe('gate robustness', () => {
 });
 
 describe('runGate (without blocking, for Pulumi)', () => {
-  function run(modelPath: string, props: GateProps) {
+  /** Runs the gate without blocking, with a fresh cache unless one is given. */
+  function run(
+    modelPath: string,
+    props: GateProps,
+    cacheDir = fs.mkdtempSync(path.join(scratch, 'async-cache-')),
+  ) {
     return runGate({
       constructPath: 'test/async',
       modelName: defaultModelName(modelPath),
       model: inspectModel(modelPath),
       gate: resolveGate(
         new PropsChecker('test/async'),
-        { budgetSeconds: 1, maxBatchSize: 2, ...props },
+        { budgetSeconds: 0.2, maxBatchSize: 1, ...props },
         process.cwd(),
       ),
       resources: { cpuMillis: 1000, memoryBytes: 512 * 2 ** 20 },
-      cacheDir: fs.mkdtempSync(path.join(scratch, 'async-cache-')),
+      cacheDir,
     });
   }
 
@@ -217,15 +172,21 @@ describe('runGate (without blocking, for Pulumi)', () => {
     await expect(run(fx.failingModel(scratch), {})).rejects.toThrow(
       /\[test\/async\] gate could not run: .*"x".*\[1, ?4\]/,
     );
-    const next = await run(IRIS, { latencyP99Ms: 50 });
-    expect(next.measurements.latency.samples).toBeGreaterThan(0);
+    // The next run in the queue still runs (here from the cache: the queue holds lookups too).
+    const next = await run(IRIS, IRIS_GATE, IRIS_CACHE);
+    expect(next.cached).toBe(true);
+    expect(next.passed).toBe(true);
   }, 60_000);
 });
 
 describe('InferenceService with a gate', () => {
-  const base: InferenceServiceProps = { model: IRIS, image: 'ghcr.io/acme/iris:1.0.0' };
-  const cacheDir = fs.mkdtempSync(path.join(scratch, 'svc-cache-'));
-  process.env.MODELFAB_CACHE_DIR = cacheDir;
+  // The resources the Iris gate above was measured with: with IRIS_GATE, synth reads its report.
+  const base: InferenceServiceProps = {
+    model: IRIS,
+    image: 'ghcr.io/acme/iris:1.0.0',
+    resources: { cpu: '1', memory: '512Mi' },
+  };
+  process.env.MODELFAB_CACHE_DIR = IRIS_CACHE;
   afterAll(() => delete process.env.MODELFAB_CACHE_DIR);
 
   function synth(props: Partial<InferenceServiceProps>) {
@@ -243,12 +204,13 @@ describe('InferenceService with a gate', () => {
       synth: run,
       service,
     } = synth({
-      gate: { latencyP99Ms: 20, accuracy: { dataset: EVAL, min: 0.9 }, budgetSeconds: 6, maxBatchSize: 4 },
+      gate: IRIS_GATE,
       slo: { targetRps: 20_000, targetUtilization: 0.5 },
       autoscaling: { maxReplicas: 1000 },
     });
     run();
-    const report = (service.gate as { report: GateReport }).report;
+    const report = service.gateReport as GateReport;
+    expect(report.cached).toBe(true); // the Iris gate's measurement, read from the cache
     const deployment = objects().find((o) => o.kind === 'Deployment');
     expect(deployment.metadata.annotations['modelfab.dev/gate']).toBe('passed');
     expect(deployment.metadata.annotations['modelfab.dev/gate-summary']).toMatch(
@@ -278,7 +240,7 @@ describe('InferenceService with a gate', () => {
 
   it('fails synth on unattainable thresholds with the path, metric, measured value and threshold', () => {
     const { synth: run } = synth({
-      gate: { latencyP99Ms: 0.0001, minThroughputRps: 1e9, budgetSeconds: 1, maxBatchSize: 1 },
+      gate: { latencyP99Ms: 0.0001, minThroughputRps: 1e9, budgetSeconds: 0.2, maxBatchSize: 1 },
     });
     expect(run).toThrow(
       /\[prod\/iris\] gate failed: latency p99 [\d.]+ ms > latencyP99Ms 0\.0001 \(1 CPU, onnxruntime 1\.30\.0, [\d,]+ samples, (stable|unstable)\)/,
@@ -290,8 +252,8 @@ describe('InferenceService with a gate', () => {
 
   it('fails synth when the capacity plan exceeds maxReplicas', () => {
     const { synth: run } = synth({
-      // Budget enough for the throughput search to find a rate on a noisy machine: the plan needs one.
-      gate: { latencyP99Ms: 20, budgetSeconds: 8, maxBatchSize: 2 },
+      // The Iris gate's report, from the cache: the plan needs the rate its search found.
+      gate: IRIS_GATE,
       slo: { targetRps: 1e9 },
       autoscaling: { maxReplicas: 3 },
     });

@@ -3,13 +3,10 @@
  * - closed loop: one client, the next request when the last answered (latency of single requests);
  * - open loop: Poisson arrivals at a fixed rate, latency counted from each request's scheduled
  *   send time, so a slow server cannot hide queueing by slowing the sender (no coordinated omission).
+ * Both read and wait on a {@link Clock}: the process's by default, a virtual one in tests.
  */
-import { type InferResult, type TensorData } from '../runtime';
-
-/** What the generators need from the executor. */
-export interface InferTarget {
-  infer(inputs: Record<string, TensorData>): Promise<InferResult>;
-}
+import { type TensorData } from '../runtime';
+import { type Clock, type InferTarget, realClock } from './bench-environment';
 
 /** A source of request inputs (seeded random tensors or dataset rows, cycled). */
 export type InputSource = () => Record<string, TensorData>;
@@ -29,8 +26,9 @@ export interface LoadResult {
   readonly firstError?: string;
 }
 
+/** The process's monotonic clock, ms. */
 export function nowMs(): number {
-  return Number(process.hrtime.bigint()) / 1e6;
+  return realClock.now();
 }
 
 /** Runs requests one after another for `durationMs` (at least `minRequests`). Errors propagate. */
@@ -39,15 +37,16 @@ export async function closedLoop(
   nextInput: InputSource,
   durationMs: number,
   minRequests = 1,
+  clock: Clock = realClock,
 ): Promise<LoadResult> {
   const latenciesMs: number[] = [];
-  const start = nowMs();
+  const start = clock.now();
   let now = start;
   while (now - start < durationMs || latenciesMs.length < minRequests) {
     const inputs = nextInput();
-    const sent = nowMs();
+    const sent = clock.now();
     await target.infer(inputs);
-    now = nowMs();
+    now = clock.now();
     latenciesMs.push(now - sent);
   }
   return { latenciesMs, sent: latenciesMs.length, failed: 0, late: 0, elapsedMs: now - start };
@@ -67,6 +66,7 @@ export async function openLoop(
   random: () => number,
   drainMs: number,
   lateAfterMs = drainMs,
+  clock: Clock = realClock,
 ): Promise<LoadResult> {
   const latenciesMs: number[] = [];
   const gapMs = () => (-Math.log(1 - random()) * 1000) / ratePerSecond;
@@ -77,7 +77,7 @@ export async function openLoop(
   let inFlight = 0;
   let lastCompletion = 0;
   let closed = false; // answers after the drain are not counted (they were already counted as failed)
-  const start = nowMs();
+  const start = clock.now();
   let next = start + gapMs();
   const send = (scheduled: number) => {
     sent++;
@@ -85,7 +85,7 @@ export async function openLoop(
     target.infer(nextInput()).then(
       () => {
         if (closed) return;
-        const done = nowMs();
+        const done = clock.now();
         latenciesMs.push(done - scheduled);
         if (done - start > durationMs + lateAfterMs) late++;
         lastCompletion = done;
@@ -101,7 +101,7 @@ export async function openLoop(
   };
   await new Promise<void>((resolve) => {
     const tick = () => {
-      const now = nowMs();
+      const now = clock.now();
       while (next <= now && next - start < durationMs) {
         send(next);
         next += gapMs();
@@ -110,14 +110,14 @@ export async function openLoop(
         resolve();
         return;
       }
-      // setTimeout has ~1 ms resolution: wake a little early and send whatever is due.
-      setTimeout(tick, Math.max(0, next - nowMs() - 1));
+      // Timers have ~1 ms resolution: wake a little early and send whatever is due.
+      void clock.sleep(Math.max(0, next - clock.now() - 1)).then(tick);
     };
     tick();
   });
-  const drainUntil = nowMs() + drainMs;
-  while (inFlight > 0 && nowMs() < drainUntil) {
-    await new Promise((r) => setTimeout(r, 1));
+  const drainUntil = clock.now() + drainMs;
+  while (inFlight > 0 && clock.now() < drainUntil) {
+    await clock.sleep(1);
   }
   closed = true;
   failed += inFlight; // still unanswered after the drain: too slow to count as served

@@ -2,12 +2,22 @@
  * The performance half of the gate: cold start, latency in windows after warm-up, and the
  * throughput at the latency bound for each batch setting. Drives the lib/runtime executor exactly
  * as the server will. Runs inside the benchmark worker process, never in the synth process.
+ * The clock and the executors come from a {@link BenchEnvironment} (the real ones by default), so
+ * the decisions can be tested against a latency model on a virtual clock.
  */
 import { type GateSpec } from '../core';
 import { type ModelInfo } from '../model';
-import { Executor, uniformRandom } from '../runtime';
+import { uniformRandom } from '../runtime';
+import {
+  type BenchEnvironment,
+  type Clock,
+  type GateExecutor,
+  type InferTarget,
+  realClock,
+  realEnvironment,
+} from './bench-environment';
 import { type BatchSettingResult, type LatencyMeasurement, type ThroughputMeasurement } from './gate-report';
-import { closedLoop, type InputSource, nowMs, openLoop } from './load-generator';
+import { closedLoop, type InputSource, openLoop } from './load-generator';
 import { latencyStats, logHistogram, stability, windowStats } from './statistics';
 
 export type Progress = (message: string) => void;
@@ -63,21 +73,30 @@ export function queueDelayFor(maxBatchSize: number, latencyBoundMs: number): num
 /**
  * Closed-loop latency of single requests in windows, until at least 1,000 samples and the last
  * three windows agree, or the budget runs out. Percentiles come from every sample.
+ *
+ * @param clock the clock the windows and the budget are timed on (the real one by default)
  */
 export async function measureLatency(
-  executor: Executor,
+  executor: InferTarget,
   nextInput: InputSource,
   budgetMs: number,
   latencyBoundMs: number,
   progress: Progress,
+  clock: Clock = realClock,
 ): Promise<LatencyMeasurement> {
   const criteria = stabilityFor(latencyBoundMs);
   const windowMs = Math.max(200, budgetMs / 10);
-  const deadline = nowMs() + budgetMs;
+  const deadline = clock.now() + budgetMs;
   const all: number[] = [];
   const windows = [];
   do {
-    const result = await closedLoop(executor, nextInput, Math.min(windowMs, Math.max(1, deadline - nowMs())));
+    const result = await closedLoop(
+      executor,
+      nextInput,
+      Math.min(windowMs, Math.max(1, deadline - clock.now())),
+      1,
+      clock,
+    );
     all.push(...result.latenciesMs);
     windows.push(windowStats(result.latenciesMs, result.elapsedMs / 1000));
     const verdict = windows.length >= criteria.compare ? stability(windows, criteria) : undefined;
@@ -85,7 +104,7 @@ export async function measureLatency(
       `latency: window ${windows.length}, ${all.length} samples${verdict ? `, ${verdict.stable ? 'stable' : 'not stable yet'}` : ''}`,
     );
     if (verdict?.stable && all.length >= MIN_LATENCY_SAMPLES) break;
-  } while (nowMs() < deadline);
+  } while (clock.now() < deadline);
   return {
     ...latencyStats(all),
     ...stability(windows, criteria),
@@ -103,7 +122,10 @@ const RATE_STEPS = [0.95, 0.85, 0.7, 0.5, 0.3, 0.15] as const;
  * saturated, and what it completes per second is what it can serve at all (saturated throughput
  * repeats well, and no rate above it is believable). Then open-loop trials at falling fractions
  * of it; the first that keeps p99 within the bound, with no backlog left behind, is confirmed
- * over three windows, and the first confirmed rate is the result.
+ * over three windows, and the first confirmed rate is the result. The search ends when the next
+ * trial would not fit in the budget (a held rate's short confirmation may overrun it).
+ *
+ * @param env the clock and the executor to measure with (the real ones by default)
  */
 export async function searchRateAtBound(
   settings: ExecutorSettings,
@@ -112,10 +134,12 @@ export async function searchRateAtBound(
   nextInput: InputSource,
   budgetMs: number,
   progress: Progress,
+  env: BenchEnvironment = realEnvironment,
 ): Promise<BatchSettingResult> {
+  const { clock } = env;
   const bound = gate.latencyBoundMs;
   const maxQueueDelayMs = queueDelayFor(maxBatchSize, bound);
-  const executor = await Executor.create({
+  const executor = await env.startExecutor({
     modelPath: settings.modelPath,
     model: settings.model,
     workers: 1,
@@ -125,13 +149,14 @@ export async function searchRateAtBound(
     maxQueueSize: 100_000,
   });
   try {
-    const deadline = nowMs() + budgetMs;
-    await closedLoop(executor, nextInput, 0, 20); // warm this session
+    const deadline = clock.now() + budgetMs;
+    await closedLoop(executor, nextInput, 0, 20, clock); // warm this session
     const capacity = await saturatedThroughput(
       executor,
       nextInput,
       2 * maxBatchSize,
       Math.min(1000, Math.max(200, budgetMs / 8)),
+      clock,
     );
     const random = uniformRandom(gate.seed + maxBatchSize);
     // A trial lasts 10× the bound where the budget allows: a server 10% over capacity then builds a
@@ -144,7 +169,7 @@ export async function searchRateAtBound(
     const confirmMs = (rate: number) => Math.max(250, (REQUESTS_PER_TRIAL / rate) * 1000);
     const drainMs = bound * 5 + 100;
     const trial = async (rate: number, durationMs: number) => {
-      const result = await openLoop(executor, nextInput, rate, durationMs, random, drainMs, bound);
+      const result = await openLoop(executor, nextInput, rate, durationMs, random, drainMs, bound, clock);
       const window = windowStats(result.latenciesMs, durationMs / 1000);
       const holds =
         result.failed === 0 &&
@@ -159,7 +184,7 @@ export async function searchRateAtBound(
     let last = { p99Ms: Infinity, detail: 'no rate was tried within the budget' };
     for (const step of RATE_STEPS) {
       const rate = capacity * step;
-      if (rate < 1 || nowMs() + trialMs(rate) > deadline) break;
+      if (rate < 1 || clock.now() + trialMs(rate) > deadline) break;
       const first = await trial(rate, trialMs(rate));
       if (!first.holds) {
         last = {
@@ -212,22 +237,23 @@ export async function searchRateAtBound(
 
 /** Requests per second a saturated executor completes: `clients` requests always outstanding. */
 async function saturatedThroughput(
-  executor: Executor,
+  executor: GateExecutor,
   nextInput: InputSource,
   clients: number,
   durationMs: number,
+  clock: Clock,
 ): Promise<number> {
-  const start = nowMs();
+  const start = clock.now();
   let completed = 0;
   await Promise.all(
     Array.from({ length: clients }, async () => {
-      while (nowMs() - start < durationMs) {
+      while (clock.now() - start < durationMs) {
         await executor.infer(nextInput());
         completed++;
       }
     }),
   );
-  return (completed * 1000) / (nowMs() - start);
+  return (completed * 1000) / (clock.now() - start);
 }
 
 /**
@@ -241,20 +267,26 @@ export function chooseSetting(results: readonly BatchSettingResult[]): BatchSett
   return [...pool].sort((a, b) => a.maxBatchSize - b.maxBatchSize).find((r) => r.rps >= top * 0.95)!;
 }
 
-/** Throughput at the bound for every batch setting, and the chosen one (the service's capacity). */
+/**
+ * Throughput at the bound for every batch setting, and the chosen one (the service's capacity).
+ * Each setting gets an equal share of what is left of the budget.
+ *
+ * @param env the clock and the executors to measure with (the real ones by default)
+ */
 export async function measureThroughput(
   settings: ExecutorSettings,
   gate: GateSpec,
   nextInput: InputSource,
   budgetMs: number,
   progress: Progress,
+  env: BenchEnvironment = realEnvironment,
 ): Promise<{ readonly throughput: ThroughputMeasurement; readonly chosen: BatchSettingResult }> {
   const sizes = batchSettings(settings.model, gate.maxBatchSize);
   const results: BatchSettingResult[] = [];
-  const deadline = nowMs() + budgetMs;
+  const deadline = env.clock.now() + budgetMs;
   for (const [i, size] of sizes.entries()) {
-    const share = Math.max(0, deadline - nowMs()) / (sizes.length - i);
-    results.push(await searchRateAtBound(settings, size, gate, nextInput, share, progress));
+    const share = Math.max(0, deadline - env.clock.now()) / (sizes.length - i);
+    results.push(await searchRateAtBound(settings, size, gate, nextInput, share, progress, env));
   }
   const chosen = chooseSetting(results);
   return {

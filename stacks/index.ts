@@ -62,7 +62,7 @@ export const imageName = image.imageName;
 /** `registry/repository@sha256:…`: what the Deployment runs. */
 export const repoDigest = image.repoDigest;
 /** The Kubernetes Service (and every object) name. */
-export const serviceName = service.serviceName;
+export const serviceName = service.name;
 export const namespace = service.namespace;
 /** The in-cluster Open Inference Protocol endpoint. */
 export const url = service.url;

@@ -7,22 +7,33 @@
  */
 import * as path from 'node:path';
 import type * as pulumi from '@pulumi/pulumi';
-import { defaultModelName, show } from '../lib/core';
+import {
+  defaultModelName,
+  INFERENCE_SERVICE_PROPS_SHAPE,
+  nearestName,
+  objectProp,
+  type PropShape,
+  show,
+  stringProp,
+} from '../lib/core';
 import type {
-  AccuracyGateProps,
   ApiKeyProps,
   AutoscalingProps,
   GateProps,
   IngressProps,
-  IngressTlsProps,
-  NetworkPeerProps,
   NetworkPolicyProps,
-  ParityGateProps,
   PolicyProps,
   ResourcesProps,
   SloProps,
 } from '../lib/core';
-import type { EcrArgs, InferenceServiceArgs, ModelImageArgs } from '../lib/pulumi';
+import type { InferenceServiceArgs } from '../lib/pulumi';
+import {
+  type EcrArgs,
+  MODEL_IMAGE_ARGS_SHAPE,
+  type ModelImageArgs,
+  REGISTRY_ARGS_SHAPE,
+  type RegistryArgs,
+} from '../lib/pulumi/model-image-args';
 
 /** The config namespace the program reads: the project's name in `Pulumi.yaml`. */
 export const CONFIG_NAMESPACE = 'modelfab';
@@ -82,132 +93,50 @@ export class StackConfigError extends Error {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The shape of every key.
+// The shape of every key: the components' own shapes (lib/core, lib/pulumi), plus the two keys
+// only a stack has (the registry password as a secret key, the cluster to deploy to).
 
-type Shape =
-  | { readonly kind: 'string'; readonly example: string }
-  | { readonly kind: 'number'; readonly example: string }
-  | { readonly kind: 'boolean'; readonly example: string }
-  | {
-      readonly kind: 'object';
-      readonly fields: Readonly<Record<string, Shape>>;
-      readonly required?: readonly string[];
-      /** Fields that must not be set here, and why (what to set instead). */
-      readonly misplaced?: Readonly<Record<string, string>>;
-    }
-  | { readonly kind: 'map'; readonly values: Shape; readonly exampleKey: string }
-  | { readonly kind: 'list'; readonly items: Shape }
-  /** `true`/`false`, or an object of options. */
-  | { readonly kind: 'flag-or-object'; readonly object: Shape & { readonly kind: 'object' } }
-  | { readonly kind: 'secret' };
+/** A config key's shape: a prop's, or a secret read with `config.requireSecret`. */
+type Shape = PropShape | { readonly kind: 'secret' };
 
-const string = (example: string): Shape => ({ kind: 'string', example });
-const number = (example: string): Shape => ({ kind: 'number', example });
-const boolean = (example: string): Shape => ({ kind: 'boolean', example });
-/**
- * An object's fields. Given the props type it mirrors (`object<GateProps>(…)`), the fields must be
- * exactly that type's keys: a prop added to lib/core without a config field here fails to compile.
- */
-const object = <T = Record<string, unknown>>(
-  fields: { readonly [K in keyof Required<T>]: Shape },
-  required: readonly (keyof T & string)[] = [],
-  misplaced: Record<string, string> = {},
-): Shape & { kind: 'object' } => ({ kind: 'object', fields, required, misplaced });
-const map = (values: Shape, exampleKey: string): Shape => ({ kind: 'map', values, exampleKey });
-const list = (items: Shape): Shape => ({ kind: 'list', items });
+const SERVICE = INFERENCE_SERVICE_PROPS_SHAPE.fields;
+const IMAGE = MODEL_IMAGE_ARGS_SHAPE.fields;
 
-const PEER = object<NetworkPeerProps>({
-  podLabels: map(string('gateway'), 'app'),
-  namespaceLabels: map(string('gateway'), 'kubernetes.io/metadata.name'),
-  cidr: string('10.0.0.0/8'),
-  except: list(string('10.1.0.0/16')),
-});
-
-const GATE = object<GateProps>({
-  latencyP50Ms: number('10'),
-  latencyP95Ms: number('15'),
-  latencyP99Ms: number('20'),
-  minThroughputRps: number('300'),
-  accuracy: object<AccuracyGateProps>(
-    {
-      dataset: string('examples/iris/model/eval.jsonl'),
-      metric: string('top1'),
-      k: number('5'),
-      output: string('probabilities'),
-      min: number('0.9'),
-      max: number('0.5'),
-    },
-    ['dataset'],
-  ),
-  parity: object<ParityGateProps>(
-    {
-      dataset: string('examples/iris/model/expected.jsonl'),
-      atol: number('0.00001'),
-      rtol: number('0.0001'),
-    },
-    ['dataset'],
-  ),
-  maxMemoryMb: number('512'),
-  maxColdStartMs: number('2000'),
-  maxModelSizeMb: number('100'),
-  inputShapes: map(list(number('1')), 'input'),
-  inputDataset: string('examples/iris/model/eval.jsonl'),
-  budgetSeconds: number('20'),
-  maxBatchSize: number('32'),
-  seed: number('1'),
-});
+/** The registry, but its password: that is a secret key of its own. */
+const REGISTRY = objectProp<Omit<RegistryArgs, 'password'>>(
+  { server: REGISTRY_ARGS_SHAPE.fields.server, username: REGISTRY_ARGS_SHAPE.fields.username },
+  ['server'],
+);
+/** Fields the stack does not read where Pulumi's args have them, and what to set instead. */
+const MISPLACED: Readonly<Record<string, string>> = {
+  'registry.password':
+    'the password is read from the secret key modelfab:registryPassword; run: pulumi config rm --path modelfab:registry.password && pulumi config set --secret modelfab:registryPassword',
+};
 
 /** Every key of the namespace, in the order they are documented. */
 const KEYS: Readonly<Record<string, Shape>> = {
-  model: string('examples/iris/model/iris.onnx'),
-  name: string('iris'),
-  repository: string('localhost:5000/iris'),
-  registry: object({ server: string('localhost:5000'), username: string('acme') }, ['server'], {
-    password:
-      'the password is read from the secret key modelfab:registryPassword; run: pulumi config rm --path modelfab:registry.password && pulumi config set --secret modelfab:registryPassword',
-  }),
+  model: IMAGE.model,
+  name: IMAGE.name,
+  repository: IMAGE.repository,
+  registry: REGISTRY,
   registryPassword: { kind: 'secret' },
-  ecr: {
-    kind: 'flag-or-object',
-    object: object<EcrArgs>({ keepImages: number('30'), forceDelete: boolean('true') }),
-  },
-  platform: string('linux/arm64'),
-  namespace: string('ml'),
-  resources: object({
-    cpu: string('1'),
-    memory: string('512Mi'),
-    limits: object({ cpu: string('2'), memory: string('1Gi') }),
-  }),
-  replicas: number('2'),
-  autoscaling: object<AutoscalingProps>({
-    minReplicas: number('2'),
-    maxReplicas: number('10'),
-    cpuUtilization: number('70'),
-    memoryUtilization: number('80'),
-    scaleDownStabilizationSeconds: number('300'),
-  }),
-  gate: GATE,
-  slo: object<SloProps>({ targetRps: number('2000'), targetUtilization: number('0.7') }, ['targetRps']),
-  ingress: object<IngressProps>({
-    hosts: list(string('iris.example.com')),
-    path: string('/'),
-    className: string('nginx'),
-    controllerNamespace: string('ingress-nginx'),
-    tls: object<IngressTlsProps>({
-      secretName: string('iris-tls'),
-      clusterIssuer: string('letsencrypt'),
-      issuer: string('ca'),
-    }),
-    annotations: map(string('60'), 'nginx.ingress.kubernetes.io/proxy-read-timeout'),
-  }),
-  networkPolicy: object<NetworkPolicyProps>({ allowFrom: list(PEER), metricsFrom: list(PEER) }),
-  policy: object<PolicyProps>({ waive: map(string('single-node dev cluster'), 'topology-spread') }),
-  apiKey: object<ApiKeyProps>({ secretName: string('iris-api-key'), key: string('api-key') }, ['secretName']),
-  labels: map(string('iris-demo'), 'app.kubernetes.io/part-of'),
-  env: map(string('info'), 'LOG_LEVEL'),
-  outdir: string('modelfab.out'),
-  kubeconfig: string('~/.kube/config'),
-  context: string('kind-kind'),
+  ecr: IMAGE.ecr,
+  platform: IMAGE.platform,
+  namespace: SERVICE.namespace,
+  resources: SERVICE.resources,
+  replicas: SERVICE.replicas,
+  autoscaling: SERVICE.autoscaling,
+  gate: SERVICE.gate,
+  slo: SERVICE.slo,
+  ingress: SERVICE.ingress,
+  networkPolicy: SERVICE.networkPolicy,
+  policy: SERVICE.policy,
+  apiKey: SERVICE.apiKey,
+  labels: SERVICE.labels,
+  env: SERVICE.env,
+  outdir: IMAGE.outdir,
+  kubeconfig: stringProp('~/.kube/config'),
+  context: stringProp('kind-kind'),
 };
 
 /** The keys, for messages and docs. */
@@ -264,6 +193,8 @@ function setSomething(segments: readonly Segment[], shape: Shape): string {
       return setCommand(segments, 'true');
     case 'secret':
       return `pulumi config set --secret ${configKey(segments)}`;
+    case 'opaque':
+      return removeCommand(segments); // no stack key is opaque: the program passes such values itself
   }
 }
 
@@ -336,12 +267,12 @@ function check(value: unknown, shape: Shape, segments: readonly Segment[], probl
       const result: Record<string, unknown> = {};
       for (const [field, v] of Object.entries(value)) {
         const fieldShape = shape.fields[field];
-        const misplaced = shape.misplaced?.[field];
+        const misplaced = MISPLACED[[...segments, field].join('.')];
         if (misplaced !== undefined) {
           problems.push(`${configKey([...segments, field])} is not read: ${misplaced}`);
         } else if (fieldShape === undefined) {
           problems.push(
-            `${configKey([...segments, field])} is not a setting of ${key} (known: ${Object.keys(shape.fields).join(', ')}); remove it with: ${removeCommand([...segments, field])}`,
+            `${configKey([...segments, field])} is not a setting of ${key}${didYouMean(field, Object.keys(shape.fields), segments)} (known: ${Object.keys(shape.fields).join(', ')}); remove it with: ${removeCommand([...segments, field])}`,
           );
         } else if (v !== null && v !== undefined) {
           result[field] = check(v, fieldShape, [...segments, field], problems);
@@ -358,7 +289,15 @@ function check(value: unknown, shape: Shape, segments: readonly Segment[], probl
     }
     case 'secret':
       return wrong(); // secrets are read through requireSecret, never checked as values
+    case 'opaque':
+      return value;
   }
+}
+
+/** `; did you mean modelfab:gate.latencyP99Ms?` when a known key is near `key`, else nothing. */
+function didYouMean(key: string, known: readonly string[], parent: readonly Segment[]): string {
+  const near = nearestName(key, known);
+  return near === undefined ? '' : `; did you mean ${configKey([...parent, near])}?`;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -425,7 +364,7 @@ export function readStackConfig(source: StackConfigSource, paths: StackConfigPat
   for (const key of set) {
     if (!Object.hasOwn(KEYS, key)) {
       problems.push(
-        `${CONFIG_NAMESPACE}:${key} is not a modelfab setting (known: ${STACK_CONFIG_KEYS.join(', ')}); remove it with: pulumi config rm ${word(`${CONFIG_NAMESPACE}:${key}`)}`,
+        `${CONFIG_NAMESPACE}:${key} is not a modelfab setting${didYouMean(key, STACK_CONFIG_KEYS, [])} (known: ${STACK_CONFIG_KEYS.join(', ')}); remove it with: pulumi config rm ${word(`${CONFIG_NAMESPACE}:${key}`)}`,
       );
     }
   }

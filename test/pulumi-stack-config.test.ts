@@ -294,12 +294,18 @@ describe('config errors name the full key and the command that fixes it', () => 
     );
   });
 
-  it('keys that are not settings: a typo at the top level or in an object', () => {
+  it('keys that are not settings: a typo at the top level or in an object, naming the nearest key', () => {
     expect(problem({ ...MINIMAL, namepsace: 'ml' })).toBe(
-      `modelfab:namepsace is not a modelfab setting (known: ${STACK_CONFIG_KEYS.join(', ')}); remove it with: pulumi config rm modelfab:namepsace`,
+      `modelfab:namepsace is not a modelfab setting; did you mean modelfab:namespace? (known: ${STACK_CONFIG_KEYS.join(', ')}); remove it with: pulumi config rm modelfab:namepsace`,
+    );
+    expect(problem({ ...MINIMAL, autoscalling: { maxReplicas: 4 } })).toMatch(
+      /^modelfab:autoscalling is not a modelfab setting; did you mean modelfab:autoscaling\? /,
+    );
+    expect(problem({ ...MINIMAL, telemetry: true })).toMatch(
+      /^modelfab:telemetry is not a modelfab setting \(known: /,
     );
     expect(problem({ ...MINIMAL, gate: { latencyP99: 20 } })).toBe(
-      'modelfab:gate.latencyP99 is not a setting of modelfab:gate (known: latencyP50Ms, latencyP95Ms, latencyP99Ms, minThroughputRps, accuracy, parity, maxMemoryMb, maxColdStartMs, maxModelSizeMb, inputShapes, inputDataset, budgetSeconds, maxBatchSize, seed); remove it with: pulumi config rm --path modelfab:gate.latencyP99',
+      'modelfab:gate.latencyP99 is not a setting of modelfab:gate; did you mean modelfab:gate.latencyP99Ms? (known: latencyP50Ms, latencyP95Ms, latencyP99Ms, minThroughputRps, accuracy, parity, maxMemoryMb, maxColdStartMs, maxModelSizeMb, inputShapes, inputDataset, budgetSeconds, maxBatchSize, seed); remove it with: pulumi config rm --path modelfab:gate.latencyP99',
     );
   });
 

@@ -283,6 +283,20 @@ describe('variants of the config', () => {
     expect(mocks.resources).toEqual([]);
   });
 
+  it('a typo in a key fails the program naming the nearest key, before anything is created', async () => {
+    const run = await runStack(
+      devConfig((config) => {
+        config['modelfab:autoscalling'] = { maxReplicas: 4 };
+      }),
+    );
+    expect(run.errors).toHaveLength(1);
+    expect(run.errors[0]).toBeInstanceOf(pulumi.RunError);
+    expect(run.errors[0].message).toMatch(
+      /^modelfab:autoscalling is not a modelfab setting; did you mean modelfab:autoscaling\? .*remove it with: pulumi config rm modelfab:autoscalling$/,
+    );
+    expect(mocks.resources).toEqual([]);
+  });
+
   it('a value the component rejects fails the program with the prop and the fix', async () => {
     const run = await runStack(
       devConfig((config) => {

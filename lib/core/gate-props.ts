@@ -2,6 +2,7 @@
  * The quality gate's props, declared on InferenceService (the gate depends on the resources the
  * model gets). The same in every engine.
  */
+import { listProp, mapProp, numberProp, objectProp, stringProp } from './props-shape';
 
 /** Accuracy on a labelled JSONL dataset: one `{ "inputs": {...}, "label": ... }` per line. */
 export interface AccuracyGateProps {
@@ -125,3 +126,44 @@ export interface SloProps {
    */
   readonly targetUtilization?: number;
 }
+
+/** The shape of {@link GateProps}: every key, and an example of each value. */
+export const GATE_PROPS_SHAPE = objectProp<GateProps>({
+  latencyP50Ms: numberProp('10'),
+  latencyP95Ms: numberProp('15'),
+  latencyP99Ms: numberProp('20'),
+  minThroughputRps: numberProp('300'),
+  accuracy: objectProp<AccuracyGateProps>(
+    {
+      dataset: stringProp('examples/iris/model/eval.jsonl'),
+      metric: stringProp('top1'),
+      k: numberProp('5'),
+      output: stringProp('probabilities'),
+      min: numberProp('0.9'),
+      max: numberProp('0.5'),
+    },
+    ['dataset'],
+  ),
+  parity: objectProp<ParityGateProps>(
+    {
+      dataset: stringProp('examples/iris/model/expected.jsonl'),
+      atol: numberProp('0.00001'),
+      rtol: numberProp('0.0001'),
+    },
+    ['dataset'],
+  ),
+  maxMemoryMb: numberProp('512'),
+  maxColdStartMs: numberProp('2000'),
+  maxModelSizeMb: numberProp('100'),
+  inputShapes: mapProp(listProp(numberProp('1')), 'input'),
+  inputDataset: stringProp('examples/iris/model/eval.jsonl'),
+  budgetSeconds: numberProp('20'),
+  maxBatchSize: numberProp('32'),
+  seed: numberProp('1'),
+});
+
+/** The shape of {@link SloProps}. */
+export const SLO_PROPS_SHAPE = objectProp<SloProps>(
+  { targetRps: numberProp('2000'), targetUtilization: numberProp('0.7') },
+  ['targetRps'],
+);

@@ -1,7 +1,16 @@
 /**
  * The props of `InferenceService`, the same in every engine (cdk8s today, Pulumi later).
  */
-import { type GateProps, type SloProps } from './gate-props';
+import { GATE_PROPS_SHAPE, type GateProps, SLO_PROPS_SHAPE, type SloProps } from './gate-props';
+import {
+  booleanProp,
+  listProp,
+  mapProp,
+  numberProp,
+  objectProp,
+  opaqueProp,
+  stringProp,
+} from './props-shape';
 import { type ModelImageSource } from './model-image-source';
 
 /** CPU and memory for the inference container. */
@@ -185,6 +194,7 @@ export interface ApiKeyProps {
   readonly key?: string;
 }
 
+/** The props of `InferenceService`, the same in cdk8s and Pulumi (where a few accept Pulumi Inputs). */
 export interface InferenceServiceProps {
   /**
    * Path to the ONNX model file, inspected at construction (relative paths from the current directory).
@@ -306,3 +316,88 @@ export interface InferenceServiceProps {
    */
   readonly slo?: SloProps;
 }
+
+const NETWORK_PEER_SHAPE = objectProp<NetworkPeerProps>({
+  podLabels: mapProp(stringProp('gateway'), 'app'),
+  namespaceLabels: mapProp(stringProp('gateway'), 'kubernetes.io/metadata.name'),
+  cidr: stringProp('10.0.0.0/8'),
+  except: listProp(stringProp('10.1.0.0/16')),
+});
+
+/** The shape of {@link InferenceServiceProps}: every key, and an example of each value. */
+export const INFERENCE_SERVICE_PROPS_SHAPE = objectProp<InferenceServiceProps>(
+  {
+    model: stringProp('examples/iris/model/iris.onnx'),
+    image: opaqueProp,
+    name: stringProp('iris'),
+    namespace: stringProp('ml'),
+    version: stringProp('1.4.0'),
+    port: numberProp('8080'),
+    metricsPort: numberProp('9090'),
+    resources: objectProp<ResourcesProps>({
+      cpu: stringProp('1'),
+      memory: stringProp('512Mi'),
+      limits: objectProp<NonNullable<ResourcesProps['limits']>>({
+        cpu: stringProp('2'),
+        memory: stringProp('1Gi'),
+      }),
+    }),
+    replicas: numberProp('2'),
+    autoscaling: objectProp<AutoscalingProps>({
+      minReplicas: numberProp('2'),
+      maxReplicas: numberProp('10'),
+      cpuUtilization: numberProp('70'),
+      memoryUtilization: numberProp('80'),
+      scaleDownStabilizationSeconds: numberProp('300'),
+    }),
+    networkPolicy: objectProp<NetworkPolicyProps>({
+      allowFrom: listProp(NETWORK_PEER_SHAPE),
+      metricsFrom: listProp(NETWORK_PEER_SHAPE),
+    }),
+    ingress: objectProp<IngressProps>({
+      hosts: listProp(stringProp('iris.example.com')),
+      path: stringProp('/'),
+      className: stringProp('nginx'),
+      controllerNamespace: stringProp('ingress-nginx'),
+      tls: objectProp<IngressTlsProps>({
+        secretName: stringProp('iris-tls'),
+        clusterIssuer: stringProp('letsencrypt'),
+        issuer: stringProp('ca'),
+      }),
+      annotations: mapProp(stringProp('60'), 'nginx.ingress.kubernetes.io/proxy-read-timeout'),
+    }),
+    env: mapProp(stringProp('info'), 'LOG_LEVEL'),
+    labels: mapProp(stringProp('iris-demo'), 'app.kubernetes.io/part-of'),
+    policy: objectProp<PolicyProps>({
+      waive: mapProp(stringProp('single-node dev cluster'), 'topology-spread'),
+    }),
+    apiKey: objectProp<ApiKeyProps>({ secretName: stringProp('iris-api-key'), key: stringProp('api-key') }, [
+      'secretName',
+    ]),
+    serviceAccountToken: booleanProp('false'),
+    shutdown: objectProp<ShutdownProps>({
+      preStopSleepSeconds: numberProp('5'),
+      drainSeconds: numberProp('20'),
+    }),
+    startupTimeoutSeconds: numberProp('120'),
+    imagePullPolicy: stringProp('IfNotPresent'),
+    gate: GATE_PROPS_SHAPE,
+    slo: SLO_PROPS_SHAPE,
+  },
+  ['image'],
+);
+
+/** The defaults of InferenceServiceProps, as their `@default` tags state them. */
+export const INFERENCE_SERVICE_DEFAULTS = {
+  cpu: '1',
+  memory: '512Mi',
+  minReplicas: 2,
+  maxReplicas: 10,
+  cpuUtilization: 70,
+  scaleDownStabilizationSeconds: 300,
+  ingressControllerNamespace: 'ingress-nginx',
+  preStopSleepSeconds: 5,
+  drainSeconds: 20,
+  startupTimeoutSeconds: 120,
+  imagePullPolicy: 'IfNotPresent',
+} as const;

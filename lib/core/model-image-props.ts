@@ -3,6 +3,7 @@
  * spec the renderer takes.
  */
 import { type ServingRuntime } from './model-image-source';
+import { booleanProp, listProp, numberProp, objectProp, stringProp } from './props-shape';
 
 /** The platforms a model image can be built for (onnxruntime-node ships Linux binaries for both). */
 export type ImagePlatform = 'linux/amd64' | 'linux/arm64';
@@ -82,6 +83,7 @@ export interface TritonProps {
   readonly preferredBatchSizes?: readonly number[];
 }
 
+/** The props of `ModelImage`, the same in cdk8s and Pulumi (Pulumi adds where the image is pushed). */
 export interface ModelImageProps {
   /** Path to the ONNX model file (relative paths from the current directory). */
   readonly model: string;
@@ -172,3 +174,32 @@ export interface ModelImageSpec {
   /** Present with the triton runtime only. */
   readonly triton?: TritonSpec;
 }
+
+/** The shape of {@link ModelImageProps}: every key, and an example of each value. */
+export const MODEL_IMAGE_PROPS_SHAPE = objectProp<ModelImageProps>(
+  {
+    model: stringProp('examples/iris/model/iris.onnx'),
+    repository: stringProp('localhost:5000/iris'),
+    name: stringProp('iris'),
+    version: stringProp('1'),
+    runtime: stringProp('modelfab'),
+    baseImages: objectProp<BaseImagesProps>({
+      builder: stringProp('node:20-bookworm-slim'),
+      runtime: stringProp('gcr.io/distroless/nodejs20-debian12:nonroot'),
+    }),
+    serving: objectProp<ServingProps>({
+      maxBatchSize: numberProp('8'),
+      maxQueueDelayMs: numberProp('2'),
+      workers: numberProp('1'),
+      intraOpThreads: numberProp('1'),
+    }),
+    triton: objectProp<TritonProps>({
+      instanceCount: numberProp('1'),
+      kind: stringProp('gpu'),
+      tensorrtFp16: booleanProp('true'),
+      preferredBatchSizes: listProp(numberProp('8')),
+    }),
+    platform: stringProp('linux/arm64'),
+  },
+  ['model', 'repository'],
+);

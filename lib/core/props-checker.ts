@@ -1,5 +1,6 @@
 import { ModelfabValidationError, show } from './errors';
 import { isLabelValue, isQualifiedName } from './names';
+import { type ObjectShape, unknownProps } from './props-shape';
 
 /** Checks one construct's props; every failure names the construct path, the prop and the value. */
 export class PropsChecker {
@@ -7,6 +8,27 @@ export class PropsChecker {
 
   fail(prop: string, detail: string): never {
     throw new ModelfabValidationError(this.constructPath, prop, detail);
+  }
+
+  /**
+   * Fails on the first key of `props` that `shape` does not know, naming the nearest known one:
+   * `autoscalling is not a prop of InferenceService; did you mean autoscaling?`,
+   * `gate.latencyP99ms is not a prop of InferenceService; did you mean gate.latencyP99Ms?`.
+   * @param owner the construct's name (`InferenceService`)
+   * @param noun what the engine calls them: `prop` (cdk8s) or `arg` (Pulumi)
+   */
+  knownProps(props: unknown, shape: ObjectShape, owner: string, noun: 'prop' | 'arg' = 'prop'): void {
+    const [unknown] = unknownProps(props, shape);
+    if (unknown === undefined) return;
+    const at = unknown.parent === '' ? '' : `${unknown.parent}.`;
+    const fix =
+      unknown.suggestion !== undefined
+        ? `did you mean ${at}${unknown.suggestion}?`
+        : `remove it (known${at === '' ? '' : ` in ${unknown.parent}`}: ${unknown.known.join(', ')})`;
+    this.fail(
+      unknown.path,
+      `${unknown.path} is not ${noun === 'arg' ? 'an' : 'a'} ${noun} of ${owner}; ${fix}`,
+    );
   }
 
   integer(prop: string, value: unknown, min: number, max: number, fix: string): number {

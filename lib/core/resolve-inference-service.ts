@@ -2,39 +2,21 @@
  * InferenceServiceProps → InferenceServiceSpec: defaults applied, quantities parsed, every value
  * checked. Pure: no files are read here (lib/model inspects the model file).
  */
-import * as path from 'node:path';
 import { show } from './errors';
-import { type ImageReference, parseImageReference } from './image-reference';
-import { isModelImageSource, RUNTIME_CONTRACTS, type ServingRuntime } from './model-image-source';
+import { RUNTIME_CONTRACTS, type ServingRuntime } from './model-image-source';
 import {
   type ApiKeyProps,
-  type AutoscalingProps,
-  type IngressProps,
+  INFERENCE_SERVICE_PROPS_SHAPE,
   type InferenceServiceProps,
-  type NetworkPeerProps,
-  type ResourcesProps,
+  INFERENCE_SERVICE_DEFAULTS,
 } from './inference-service-props';
-import {
-  type HorizontalScaling,
-  type FixedScaling,
-  type IngressSpec,
-  type InferenceServiceSpec,
-  type NetworkPeer,
-  type ResourceAmounts,
-} from './inference-service-spec';
-import {
-  isDns1035Label,
-  isDns1123Label,
-  isDns1123Subdomain,
-  isEnvVarName,
-  isIngressHost,
-  isLabelValue,
-  isQualifiedName,
-  defaultModelName,
-} from './names';
-import { formatCpu, formatMemory, parseCpuMillis, parseMemoryBytes, QuantityError } from './quantity';
+import { type InferenceServiceSpec } from './inference-service-spec';
+import { isDns1035Label, isDns1123Label, isDns1123Subdomain, isEnvVarName, isLabelValue } from './names';
 import { PropsChecker } from './props-checker';
 import { resolveGate, resolveSlo } from './resolve-gate';
+import { resolveImageSource } from './resolve-image-source';
+import { resolveIngress, resolveNetworkPolicy } from './resolve-network';
+import { resolveResources, resolveScaling } from './resolve-scaling';
 
 /** Labels modelfab sets on every object; users cannot override them. */
 export const RESERVED_LABELS: readonly string[] = [
@@ -57,20 +39,6 @@ export interface ResolveContext {
   readonly cwd?: string;
 }
 
-export const INFERENCE_SERVICE_DEFAULTS = {
-  cpu: '1',
-  memory: '512Mi',
-  minReplicas: 2,
-  maxReplicas: 10,
-  cpuUtilization: 70,
-  scaleDownStabilizationSeconds: 300,
-  ingressControllerNamespace: 'ingress-nginx',
-  preStopSleepSeconds: 5,
-  drainSeconds: 20,
-  startupTimeoutSeconds: 120,
-  imagePullPolicy: 'IfNotPresent',
-} as const;
-
 /** Resolves and validates InferenceService props. Throws ModelfabValidationError on the first bad value. */
 export function resolveInferenceService(
   props: InferenceServiceProps,
@@ -80,6 +48,7 @@ export function resolveInferenceService(
   if (props === null || typeof props !== 'object') {
     check.fail('props', `props must be an object, got ${show(props)}`);
   }
+  check.knownProps(props, INFERENCE_SERVICE_PROPS_SHAPE, 'InferenceService');
   const d = INFERENCE_SERVICE_DEFAULTS;
 
   const cwd = context.cwd ?? process.cwd();
@@ -239,328 +208,6 @@ export function resolveInferenceService(
   };
 }
 
-function resolveQuantity(
-  check: PropsChecker,
-  prop: string,
-  value: unknown,
-  parse: (s: string) => number,
-  example: string,
-): number {
-  if (typeof value !== 'string') {
-    check.fail(prop, `${prop} must be a kubernetes quantity string, got ${show(value)}; e.g. ${example}`);
-  }
-  try {
-    return parse(value);
-  } catch (error) {
-    if (error instanceof QuantityError) {
-      check.fail(
-        prop,
-        `${prop} ${show(value)} is not valid: ${error.message}; use a quantity such as ${example}`,
-      );
-    }
-    throw error;
-  }
-}
-
-function resolveResources(
-  check: PropsChecker,
-  props: ResourcesProps,
-): { requests: ResourceAmounts; limits: ResourceAmounts } {
-  check.record('resources', props);
-  const d = INFERENCE_SERVICE_DEFAULTS;
-  const requests = {
-    cpuMillis: resolveQuantity(check, 'resources.cpu', props.cpu ?? d.cpu, parseCpuMillis, "'500m' or '2'"),
-    memoryBytes: resolveQuantity(
-      check,
-      'resources.memory',
-      props.memory ?? d.memory,
-      parseMemoryBytes,
-      "'512Mi' or '2Gi'",
-    ),
-  };
-  const limits = {
-    cpuMillis:
-      props.limits?.cpu === undefined
-        ? requests.cpuMillis
-        : resolveQuantity(check, 'resources.limits.cpu', props.limits.cpu, parseCpuMillis, "'500m' or '2'"),
-    memoryBytes:
-      props.limits?.memory === undefined
-        ? requests.memoryBytes
-        : resolveQuantity(
-            check,
-            'resources.limits.memory',
-            props.limits.memory,
-            parseMemoryBytes,
-            "'512Mi' or '2Gi'",
-          ),
-  };
-  if (limits.cpuMillis < requests.cpuMillis) {
-    check.fail(
-      'resources.limits.cpu',
-      `resources.limits.cpu ${formatCpu(limits.cpuMillis)} is below the request ${formatCpu(requests.cpuMillis)}; raise the limit or lower resources.cpu`,
-    );
-  }
-  if (limits.memoryBytes < requests.memoryBytes) {
-    check.fail(
-      'resources.limits.memory',
-      `resources.limits.memory ${formatMemory(limits.memoryBytes)} is below the request ${formatMemory(requests.memoryBytes)}; raise the limit or lower resources.memory`,
-    );
-  }
-  return { requests, limits };
-}
-
-function resolveScaling(
-  check: PropsChecker,
-  props: InferenceServiceProps,
-  resources: { requests: ResourceAmounts; limits: ResourceAmounts },
-): FixedScaling | HorizontalScaling {
-  if (props.replicas !== undefined && props.autoscaling !== undefined) {
-    check.fail(
-      'replicas',
-      `replicas ${show(props.replicas)} and autoscaling are both set; the autoscaler owns the replica count, so set one of them`,
-    );
-  }
-  if (props.replicas !== undefined) {
-    return {
-      kind: 'fixed',
-      replicas: check.integer(
-        'replicas',
-        props.replicas,
-        1,
-        10_000,
-        'use at least 1 (2 or more to survive a node drain)',
-      ),
-    };
-  }
-  const d = INFERENCE_SERVICE_DEFAULTS;
-  const a: AutoscalingProps = props.autoscaling ?? {};
-  check.record('autoscaling', a);
-  const minReplicas = check.integer(
-    'autoscaling.minReplicas',
-    a.minReplicas ?? d.minReplicas,
-    1,
-    10_000,
-    'use at least 1',
-  );
-  const maxReplicas = check.integer(
-    'autoscaling.maxReplicas',
-    a.maxReplicas ?? Math.max(d.maxReplicas, minReplicas),
-    1,
-    10_000,
-    'use at least 1',
-  );
-  if (minReplicas > maxReplicas) {
-    check.fail(
-      'autoscaling.minReplicas',
-      `autoscaling.minReplicas ${minReplicas} is greater than autoscaling.maxReplicas ${maxReplicas}; raise maxReplicas or lower minReplicas`,
-    );
-  }
-  const cpuTarget = a.cpuUtilization ?? (a.memoryUtilization === undefined ? d.cpuUtilization : undefined);
-  // A target above limit/request can never be reached: the container is throttled first.
-  const cpuCeiling = Math.floor((100 * resources.limits.cpuMillis) / resources.requests.cpuMillis);
-  const memoryCeiling = Math.floor((100 * resources.limits.memoryBytes) / resources.requests.memoryBytes);
-  const cpuUtilization =
-    cpuTarget === undefined
-      ? undefined
-      : check.integer(
-          'autoscaling.cpuUtilization',
-          cpuTarget,
-          1,
-          cpuCeiling,
-          `a percentage of the cpu request the pods can reach (limit/request = ${cpuCeiling}%)`,
-        );
-  const memoryUtilization =
-    a.memoryUtilization === undefined
-      ? undefined
-      : check.integer(
-          'autoscaling.memoryUtilization',
-          a.memoryUtilization,
-          1,
-          memoryCeiling,
-          `a percentage of the memory request the pods can reach (limit/request = ${memoryCeiling}%)`,
-        );
-  return {
-    kind: 'horizontal',
-    minReplicas,
-    minReplicasExplicit: a.minReplicas !== undefined,
-    maxReplicas,
-    ...(cpuUtilization !== undefined ? { cpuUtilization } : {}),
-    ...(memoryUtilization !== undefined ? { memoryUtilization } : {}),
-    scaleDownStabilizationSeconds: check.integer(
-      'autoscaling.scaleDownStabilizationSeconds',
-      a.scaleDownStabilizationSeconds ?? d.scaleDownStabilizationSeconds,
-      0,
-      3600,
-      'kubernetes allows 0 to 3600',
-    ),
-  };
-}
-
-const CIDR =
-  /^(?:(?:\d{1,3}\.){3}\d{1,3}\/(?:3[0-2]|[12]?\d)|[0-9a-fA-F:]*:[0-9a-fA-F:.]*\/(?:12[0-8]|1[01]\d|[1-9]?\d))$/;
-
-function isCidr(value: unknown): value is string {
-  return (
-    typeof value === 'string' &&
-    CIDR.test(value) &&
-    (!value.includes('.') ||
-      value
-        .split('/')[0]
-        .split('.')
-        .every((o) => Number(o) <= 255))
-  );
-}
-
-function resolvePeer(check: PropsChecker, prop: string, peer: NetworkPeerProps): NetworkPeer {
-  check.record(prop, peer);
-  const hasLabels = peer.podLabels !== undefined || peer.namespaceLabels !== undefined;
-  if (peer.cidr !== undefined) {
-    if (hasLabels) {
-      check.fail(
-        prop,
-        `${prop} sets cidr ${show(peer.cidr)} together with labels; a peer is either an ip range or a label selection, so split it into two peers`,
-      );
-    }
-    if (!isCidr(peer.cidr))
-      check.fail(`${prop}.cidr`, `${prop}.cidr ${show(peer.cidr)} is not a cidr; use e.g. '10.0.0.0/8'`);
-    for (const e of peer.except ?? []) {
-      if (!isCidr(e))
-        check.fail(`${prop}.except`, `${prop}.except entry ${show(e)} is not a cidr; use e.g. '10.0.5.0/24'`);
-    }
-    return { cidr: peer.cidr, except: [...(peer.except ?? [])] };
-  }
-  if (!hasLabels) {
-    check.fail(prop, `${prop} ${show(peer)} selects nothing; set podLabels, namespaceLabels or cidr`);
-  }
-  if (peer.except !== undefined) check.fail(`${prop}.except`, `${prop}.except is only allowed with cidr`);
-  return {
-    ...(peer.podLabels !== undefined ? { podLabels: check.labels(`${prop}.podLabels`, peer.podLabels) } : {}),
-    ...(peer.namespaceLabels !== undefined
-      ? { namespaceLabels: check.labels(`${prop}.namespaceLabels`, peer.namespaceLabels) }
-      : {}),
-  };
-}
-
-function resolvePeers(check: PropsChecker, prop: string, peers: unknown): NetworkPeer[] {
-  if (!Array.isArray(peers) || peers.length === 0) {
-    check.fail(
-      prop,
-      `${prop} must be a non-empty list of peers, got ${show(peers)}; omit it to admit pods of the same namespace`,
-    );
-  }
-  return peers.map((p, i) => resolvePeer(check, `${prop}[${i}]`, p as NetworkPeerProps));
-}
-
-function resolveNetworkPolicy(
-  check: PropsChecker,
-  props: InferenceServiceProps,
-  ingress: IngressProps | undefined,
-) {
-  const np = props.networkPolicy ?? {};
-  check.record('networkPolicy', np);
-  const sameNamespace: NetworkPeer = { podLabels: {} };
-  const servingDefault: NetworkPeer[] = [sameNamespace];
-  if (ingress !== undefined) {
-    const controllerNamespace =
-      ingress.controllerNamespace ?? INFERENCE_SERVICE_DEFAULTS.ingressControllerNamespace;
-    if (typeof controllerNamespace !== 'string' || !isDns1123Label(controllerNamespace)) {
-      check.fail(
-        'ingress.controllerNamespace',
-        `ingress.controllerNamespace ${show(controllerNamespace)} is not a valid namespace name`,
-      );
-    }
-    servingDefault.push({ namespaceLabels: { 'kubernetes.io/metadata.name': controllerNamespace } });
-  }
-  return {
-    servingFrom:
-      np.allowFrom === undefined
-        ? servingDefault
-        : resolvePeers(check, 'networkPolicy.allowFrom', np.allowFrom),
-    metricsFrom:
-      np.metricsFrom === undefined
-        ? [sameNamespace]
-        : resolvePeers(check, 'networkPolicy.metricsFrom', np.metricsFrom),
-  };
-}
-
-function resolveIngress(check: PropsChecker, ingress: IngressProps, name: string): IngressSpec {
-  check.record('ingress', ingress);
-  const rawHosts: unknown = ingress.hosts ?? [];
-  if (!Array.isArray(rawHosts)) {
-    check.fail('ingress.hosts', `ingress.hosts must be a list of host names, got ${show(rawHosts)}`);
-  }
-  const hosts = (rawHosts as readonly unknown[]).map((host) => {
-    if (typeof host !== 'string' || !isIngressHost(host)) {
-      check.fail(
-        'ingress.hosts',
-        `ingress.hosts entry ${show(host)} is not a dns name; use e.g. 'iris.example.com' or '*.example.com'`,
-      );
-    }
-    return host;
-  });
-  const routePath = ingress.path ?? '/';
-  if (typeof routePath !== 'string' || !routePath.startsWith('/')) {
-    check.fail('ingress.path', `ingress.path ${show(routePath)} must start with '/'`);
-  }
-  if (
-    ingress.className !== undefined &&
-    (typeof ingress.className !== 'string' || !isDns1123Subdomain(ingress.className))
-  ) {
-    check.fail(
-      'ingress.className',
-      `ingress.className ${show(ingress.className)} is not a valid ingress class name`,
-    );
-  }
-  const annotations = check.record('ingress.annotations', ingress.annotations ?? {});
-  for (const [key, value] of Object.entries(annotations)) {
-    if (!isQualifiedName(key) || typeof value !== 'string') {
-      check.fail(
-        'ingress.annotations',
-        `ingress.annotations[${show(key)}] = ${show(value)} is not a valid annotation; keys are qualified names, values strings`,
-      );
-    }
-  }
-  let tls: IngressSpec['tls'];
-  if (ingress.tls !== undefined) {
-    check.record('ingress.tls', ingress.tls);
-    if (hosts.length === 0) {
-      check.fail(
-        'ingress.tls',
-        `ingress.tls is set but ingress.hosts is ${show(ingress.hosts ?? [])}; a certificate names its hosts, so add hosts such as ['iris.example.com']`,
-      );
-    }
-    const { secretName = `${name}-tls`, clusterIssuer, issuer } = ingress.tls;
-    if (typeof secretName !== 'string' || !isDns1123Subdomain(secretName)) {
-      check.fail(
-        'ingress.tls.secretName',
-        `ingress.tls.secretName ${show(secretName)} is not a valid secret name (dns-1123 subdomain)`,
-      );
-    }
-    if (clusterIssuer !== undefined && issuer !== undefined) {
-      check.fail(
-        'ingress.tls',
-        `ingress.tls sets both clusterIssuer ${show(clusterIssuer)} and issuer ${show(issuer)}; cert-manager takes one, keep one`,
-      );
-    }
-    for (const [prop, value] of [
-      ['clusterIssuer', clusterIssuer],
-      ['issuer', issuer],
-    ] as const) {
-      if (value !== undefined && (typeof value !== 'string' || !isDns1123Subdomain(value))) {
-        check.fail(`ingress.tls.${prop}`, `ingress.tls.${prop} ${show(value)} is not a valid issuer name`);
-      }
-    }
-    tls = { secretName, ...(clusterIssuer ? { clusterIssuer } : {}), ...(issuer ? { issuer } : {}) };
-  }
-  return {
-    hosts,
-    path: routePath,
-    ...(ingress.className !== undefined ? { className: ingress.className } : {}),
-    ...(tls ? { tls } : {}),
-    annotations: annotations as Record<string, string>,
-  };
-}
-
 function resolveEnv(check: PropsChecker, env: Readonly<Record<string, string>>) {
   return Object.entries(check.record('env', env)).map(([name, value]) => {
     if (!isEnvVarName(name)) {
@@ -579,65 +226,6 @@ function resolveEnv(check: PropsChecker, env: Readonly<Record<string, string>>) 
       check.fail('env', `env[${show(name)}] must be a string, got ${show(value)}`);
     return { name, value };
   });
-}
-
-interface ImageSourceSpec {
-  readonly image: ImageReference;
-  readonly modelPath: string;
-  readonly modelName: string;
-  readonly modelVersion: string;
-  readonly runtime: ServingRuntime;
-}
-
-/** The image and the model it serves: from a ModelImage, or from an image reference and `model`. */
-function resolveImageSource(check: PropsChecker, props: InferenceServiceProps, cwd: string): ImageSourceSpec {
-  const given = props.image as unknown;
-  if (isModelImageSource(given)) {
-    const image = parseImageReference(given.imageRef);
-    if (!image) {
-      check.fail(
-        'image',
-        `image.imageRef ${show(given.imageRef)} is not a valid image reference; check the ModelImage's repository`,
-      );
-    }
-    const modelPath = path.resolve(cwd, given.modelPath);
-    if (props.model !== undefined) {
-      const own = typeof props.model === 'string' ? path.resolve(cwd, props.model) : props.model;
-      if (own !== modelPath) {
-        check.fail(
-          'model',
-          `model ${show(props.model)} is not the ModelImage's model ${show(modelPath)}; remove model (the image's model is used)`,
-        );
-      }
-    }
-    return {
-      image,
-      modelPath,
-      modelName: given.modelName,
-      modelVersion: given.modelVersion,
-      runtime: given.runtime,
-    };
-  }
-  if (typeof given !== 'string') {
-    check.fail(
-      'image',
-      `image must be a ModelImage or an image reference string, got ${show(given)}; e.g. new ModelImage(chart, 'image', { model, repository }) or 'ghcr.io/acme/iris:1.0.0'`,
-    );
-  }
-  const image = parseImageReference(given);
-  if (!image) {
-    check.fail(
-      'image',
-      `image ${show(given)} is not a valid image reference; use [registry/]repository[:tag][@sha256:digest] in lower case, e.g. 'ghcr.io/acme/iris:1.0.0'`,
-    );
-  }
-  const model = check.string(
-    'model',
-    props.model,
-    "set model to the path of the .onnx file, e.g. 'model/iris.onnx', or pass a ModelImage as image",
-  );
-  const modelPath = path.resolve(cwd, model);
-  return { image, modelPath, modelName: defaultModelName(modelPath), modelVersion: '1', runtime: 'modelfab' };
 }
 
 function resolveApiKey(

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { show } from './errors';
 import { parseImageReference } from './image-reference';
 import {
+  MODEL_IMAGE_PROPS_SHAPE,
   type BaseImagesProps,
   type ImagePlatform,
   type ModelImageProps,
@@ -50,6 +51,7 @@ export function resolveModelImage(props: ModelImageProps, context: ModelImageRes
   if (props === null || typeof props !== 'object' || Array.isArray(props)) {
     check.fail('props', `props must be an object, got ${show(props)}`);
   }
+  check.knownProps(props, MODEL_IMAGE_PROPS_SHAPE, 'ModelImage');
   const d = MODEL_IMAGE_DEFAULTS;
 
   const model = check.string(

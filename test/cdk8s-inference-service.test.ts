@@ -2,7 +2,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { App, Chart } from 'cdk8s';
+import { App, Chart, JsonPatch } from 'cdk8s';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InferenceService, type InferenceServiceProps } from '../lib/cdk8s';
 import { type ModelImageSource } from '../lib/core';
@@ -520,6 +520,28 @@ describe('InferenceService bad input', () => {
       props: () => ({ apiKey: { secretName: 'Iris_Key' } }),
       message: /apiKey\.secretName "Iris_Key" is not a valid secret name/,
     },
+    {
+      name: 'a typo in a prop name',
+      props: () => ({ autoscalling: { maxReplicas: 4 } }),
+      message: /^\[prod\/iris\] autoscalling is not a prop of InferenceService; did you mean autoscaling\?$/,
+    },
+    {
+      name: 'a typo in a nested prop name',
+      props: () => ({ gate: { latencyP99ms: 20 } as never }),
+      message: /gate\.latencyP99ms is not a prop of InferenceService; did you mean gate\.latencyP99Ms\?$/,
+    },
+    {
+      name: 'a typo inside a list of peers',
+      props: () => ({ networkPolicy: { allowFrom: [{ podLabel: { app: 'gw' } } as never] } }),
+      message:
+        /networkPolicy\.allowFrom\[0\]\.podLabel is not a prop of InferenceService; did you mean networkPolicy\.allowFrom\[0\]\.podLabels\?$/,
+    },
+    {
+      name: 'a prop no name is near',
+      props: () => ({ telemetry: true }),
+      message:
+        /telemetry is not a prop of InferenceService; remove it \(known: model, image, name, namespace, /,
+    },
   ];
 
   it('has at least 12 cases', () => expect(cases.length).toBeGreaterThanOrEqual(12));
@@ -563,6 +585,42 @@ describe('InferenceService bad input', () => {
     expect(filesUnder(outdir)).toEqual([]);
   });
 });
+
+describe('InferenceService policy on what is synthesized', () => {
+  it('a container patched to privileged through the escape hatch fails synth with pss-privileged', () => {
+    const outdir = fs.mkdtempSync(path.join(scratch, 'patched-'));
+    const app = new App({ outdir });
+    const service = new InferenceService(new Chart(app, 'prod', { namespace: 'ml' }), 'iris', BASE);
+    const deployment = service.objects.find((o) => o.kind === 'Deployment')!;
+    deployment.addJsonPatch(
+      JsonPatch.add('/spec/template/spec/containers/0/securityContext/privileged', true),
+    );
+    expect(() => app.synth()).toThrow(
+      /\[prod\/iris\] policy pss-privileged failed on Deployment\/ml\/iris: /,
+    );
+    expect(filesUnder(outdir)).toEqual([]);
+  });
+
+  it('a patch that keeps the pod restricted synthesizes, with the patch applied', () => {
+    const { objects } = synthWith((service) =>
+      service.objects
+        .find((o) => o.kind === 'Deployment')!
+        .addJsonPatch(JsonPatch.add('/metadata/annotations/team', 'ml-platform')),
+    );
+    expect(objects.find((o) => o.kind === 'Deployment')!.metadata.annotations).toMatchObject({
+      team: 'ml-platform',
+    });
+  });
+});
+
+/** Synthesizes the BASE service after `patch` has changed it through the escape hatch. */
+function synthWith(patch: (service: InferenceService) => void) {
+  const app = new App({ outdir: fs.mkdtempSync(path.join(scratch, 'patched-')) });
+  const chart = new Chart(app, 'prod', { namespace: 'ml' });
+  patch(new InferenceService(chart, 'iris', BASE));
+  app.synth();
+  return { objects: chart.toJson() as KubeObject[] };
+}
 
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

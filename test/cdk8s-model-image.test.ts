@@ -111,6 +111,18 @@ describe('ModelImage', () => {
     expect(again.image.tag).not.toBe(first.image.tag);
   });
 
+  it('writes no build context when synth fails, and none before synth', () => {
+    const outdir = fs.mkdtempSync(path.join(scratch, 'failed-'));
+    const app = new App({ outdir });
+    const chart = new Chart(app, 'prod', { namespace: 'ml' });
+    const image = new ModelImage(chart, 'image', BASE);
+    expect(fs.existsSync(image.contextDir)).toBe(false);
+    // An untagged image reference fails the policy rule image-tag: synth throws.
+    new InferenceService(chart, 'other', { model: IRIS, image: 'ghcr.io/acme/other' });
+    expect(() => app.synth()).toThrow(/policy image-tag failed/);
+    expect(fs.readdirSync(outdir)).toEqual([]);
+  });
+
   it('gets a new tag when the model changes', () => {
     const dir = fs.mkdtempSync(path.join(scratch, 'model-'));
     const model = path.join(dir, 'iris.onnx');
@@ -177,6 +189,11 @@ describe('ModelImage', () => {
         'model must be a non-empty string, got undefined; set model to the path of the .onnx file',
       ],
       [{ model: path.join(scratch, 'missing.onnx') }, 'model', 'missing.onnx'],
+      [
+        { serving: { maxBatchsize: 8 } as never },
+        'serving.maxBatchsize',
+        'serving.maxBatchsize is not a prop of ModelImage; did you mean serving.maxBatchSize?',
+      ],
       [
         { repository: 'ghcr.io/acme/iris:1.0' },
         'repository',

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as k8s from '@pulumi/kubernetes';
-import type * as pulumi from '@pulumi/pulumi';
+import * as pulumi from '@pulumi/pulumi';
 import { App, Chart } from 'cdk8s';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as cdk8s from '../lib/cdk8s';
@@ -41,7 +41,7 @@ async function deploy(args: InferenceServiceArgs, opts?: pulumi.ComponentResourc
     return {
       service,
       url: await valueOf(service.url),
-      serviceName: await valueOf(service.serviceName),
+      name: await valueOf(service.name),
       namespace: await valueOf(service.namespace),
       gateStatus: await valueOf(service.gateStatus),
       gateReport: await valueOf(service.gateReport),
@@ -153,11 +153,39 @@ describe('inputs', () => {
   });
 });
 
+describe('values from other resources', () => {
+  it('takes the namespace, image, secret names and hosts as Outputs and deploys their values', async () => {
+    const later = <T>(value: T) => pulumi.output(Promise.resolve(value));
+    const { errors, objects, result } = await deploy({
+      ...BASE,
+      namespace: later('team-ml'),
+      image: later('ghcr.io/acme/iris:2.0.0'),
+      apiKey: { secretName: later('iris-key') },
+      ingress: {
+        hosts: [later('iris.example.com'), 'iris.internal'],
+        tls: { secretName: later('iris-cert'), clusterIssuer: 'letsencrypt' },
+      },
+    });
+    expect(errors).toEqual([]);
+    const find = (kind: string) => objects.find((o) => o.kind === kind) as any;
+    expect(objects.map((o) => o.metadata.namespace)).toEqual(objects.map(() => 'team-ml'));
+    const pod = find('Deployment').spec.template.spec;
+    expect(pod.containers[0].image).toBe('ghcr.io/acme/iris:2.0.0');
+    expect(pod.volumes.find((v: any) => v.secret)?.secret.secretName).toBe('iris-key');
+    const ingress = find('Ingress').spec;
+    expect(ingress.rules.map((r: any) => r.host)).toEqual(['iris.example.com', 'iris.internal']);
+    expect(ingress.tls).toEqual([{ hosts: ['iris.example.com', 'iris.internal'], secretName: 'iris-cert' }]);
+    expect(JSON.stringify(objects)).not.toMatch(/deferred-/);
+    expect(result?.url).toBe('http://iris.team-ml.svc.cluster.local:8080');
+    for (const object of objects) await validateAgainstSchema(object);
+  });
+});
+
 describe('outputs', () => {
   it('names the Service and its in-cluster URL', async () => {
     const { result } = await deploy(BASE);
     expect(result).toMatchObject({
-      serviceName: 'iris',
+      name: 'iris',
       namespace: 'ml',
       url: 'http://iris.ml.svc.cluster.local:8080',
       gateStatus: 'none',
@@ -212,7 +240,7 @@ describe('failures', () => {
     const app = new App({ outdir: fs.mkdtempSync(path.join(scratch, 'cdk8s-')) });
     const { outdir: _outdir, ...props } = args;
     // A chart named so that the construct path is the Pulumi name's, `iris`: the App's child.
-    new cdk8s.InferenceService(new Chart(app, 'prod'), 'iris', props);
+    new cdk8s.InferenceService(new Chart(app, 'prod'), 'iris', props as cdk8s.InferenceServiceProps);
     try {
       app.synth();
     } catch (error) {
@@ -224,7 +252,7 @@ describe('failures', () => {
   it('a failed gate fails the program with the message cdk8s prints, and registers no Kubernetes object', async () => {
     const args: InferenceServiceArgs = {
       ...BASE,
-      gate: { latencyP99Ms: 0.0001, budgetSeconds: 1, maxBatchSize: 1 },
+      gate: { latencyP99Ms: 0.0001, budgetSeconds: 0.2, maxBatchSize: 1 },
     };
     const expected = cdk8sMessage(args); // measures once; the Pulumi run below reads the cache
     expect(expected).toMatch(
@@ -252,7 +280,7 @@ describe('failures', () => {
     const args: InferenceServiceArgs = {
       ...BASE,
       // Budget enough for the throughput search to find a rate: the plan needs one.
-      gate: { latencyP99Ms: 20, budgetSeconds: 6, maxBatchSize: 2 },
+      gate: { latencyP99Ms: 20, budgetSeconds: 2, maxBatchSize: 1 },
       slo: { targetRps: 100_000_000 },
       autoscaling: { maxReplicas: 2 },
     };
@@ -270,6 +298,16 @@ describe('failures', () => {
     ],
     ['a missing model', { ...BASE, model: path.join(scratch, 'none.onnx') }, /^\[iris\] .*none\.onnx/],
     ['an invalid name', { ...BASE, name: 'Iris!' }, /^\[iris\] name "Iris!"/],
+    [
+      'a typo in an arg name',
+      { ...BASE, autoscalling: { maxReplicas: 4 } },
+      /^\[iris\] autoscalling is not an arg of InferenceService; did you mean autoscaling\?$/,
+    ],
+    [
+      "a typo in the engine's own arg",
+      { ...BASE, outDir: 'reports' },
+      /^\[iris\] outDir is not an arg of InferenceService; did you mean outdir\?$/,
+    ],
   ] as const)(
     '%s throws in the constructor, naming the resource, before anything is registered',
     (_, args, message) => {

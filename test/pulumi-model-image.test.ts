@@ -9,7 +9,8 @@ import * as path from 'node:path';
 import { App, Chart } from 'cdk8s';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as cdk8s from '../lib/cdk8s';
-import { type ModelImageArgs, ModelImage, resolvePushTarget } from '../lib/pulumi';
+import { resolvePushTarget } from '../lib/pipeline';
+import { type ModelImageArgs, ModelImage } from '../lib/pulumi';
 import { IMAGE_METADATA_FILE } from '../lib/render';
 import {
   ACCOUNT,
@@ -51,6 +52,7 @@ describe('to a registry', () => {
       model: IRIS,
       repository: 'ghcr.io/acme/iris',
     });
+    app.synth();
     expect(image.tag).toBe(reference.tag);
     expect(image.imageRef).toBe(`ghcr.io/acme/iris:${reference.tag}`);
     expect(image.contextDir).toBe(path.join(scratch, 'out', 'iris.image'));
@@ -177,7 +179,17 @@ describe('to ECR', () => {
 });
 
 describe('bad arguments', () => {
-  const cases: Array<[string, Partial<ModelImageArgs>, RegExp]> = [
+  const cases: Array<[string, Partial<ModelImageArgs> & Record<string, unknown>, RegExp]> = [
+    [
+      'a typo in an arg name',
+      { ecr: true, platfrom: 'linux/arm64' },
+      /^\[iris\] platfrom is not an arg of ModelImage; did you mean platform\?$/,
+    ],
+    [
+      'a typo in the push target',
+      { registry: { ...REGISTRY, sever: 'ghcr.io' } as never, repository: 'ghcr.io/acme/iris' },
+      /^\[iris\] registry\.sever is not an arg of ModelImage; did you mean registry\.server\?$/,
+    ],
     [
       'neither registry nor ecr',
       {},
@@ -243,7 +255,7 @@ describe('bad arguments', () => {
   );
 
   it('an invalid resource name as the default ECR repository says to set repository', () => {
-    expect(() => resolvePushTarget({ model: IRIS, ecr: true }, 'Iris')).toThrow(
+    expect(() => resolvePushTarget({ ecr: true }, 'Iris')).toThrow(
       /the resource name "Iris" is not a valid ECR repository name .*set repository, e.g. 'acme\/iris'/,
     );
   });

@@ -181,3 +181,57 @@ describe('cdk8s and Pulumi render the same objects', () => {
     expect(normalize(fromPulumi)).toEqual(normalize(fromCdk8s));
   });
 });
+
+describe('the same attributes in both engines', () => {
+  /** What a user reads from an InferenceService in either engine (plain in cdk8s, Outputs in Pulumi). */
+  const SERVICE_ATTRIBUTES = [
+    'spec',
+    'model',
+    'name',
+    'namespace',
+    'url',
+    'gateStatus',
+    'gateReport',
+    'objects',
+  ];
+  /** What a user reads from a ModelImage; Pulumi adds what only it knows after the push. */
+  const IMAGE_ATTRIBUTES = [
+    'spec',
+    'model',
+    'context',
+    'batching',
+    'imageRef',
+    'tag',
+    'contextDir',
+    'modelPath',
+    'runtime',
+    'modelName',
+    'modelVersion',
+  ];
+
+  it('InferenceService and ModelImage expose the same attribute names in cdk8s and Pulumi', async () => {
+    const app = new App({ outdir: fs.mkdtempSync(path.join(scratch, 'cdk8s-')) });
+    const chart = new Chart(app, 'parity');
+    const cdk8sImage = new cdk8s.ModelImage(chart, 'image', { model: IRIS, repository: 'ghcr.io/acme/iris' });
+    const cdk8sService = new cdk8s.InferenceService(chart, 'iris', { ...BASE, image: cdk8sImage });
+    const { result } = await runProgram(() => {
+      const image = new pulumiEngine.ModelImage('iris', {
+        model: IRIS,
+        registry: { server: 'ghcr.io' },
+        repository: 'ghcr.io/acme/iris',
+        outdir: path.join(scratch, 'pulumi'),
+      });
+      const service = new pulumiEngine.InferenceService('iris', {
+        ...BASE,
+        image,
+        outdir: path.join(scratch, 'pulumi'),
+      });
+      return { image, service };
+    });
+    const present = (object: object, names: string[]) => names.filter((n) => n in object);
+    expect(present(cdk8sService, SERVICE_ATTRIBUTES)).toEqual(SERVICE_ATTRIBUTES);
+    expect(present(result!.service, SERVICE_ATTRIBUTES)).toEqual(SERVICE_ATTRIBUTES);
+    expect(present(cdk8sImage, IMAGE_ATTRIBUTES)).toEqual(IMAGE_ATTRIBUTES);
+    expect(present(result!.image, IMAGE_ATTRIBUTES)).toEqual(IMAGE_ATTRIBUTES);
+  });
+});

@@ -46,7 +46,7 @@ describe('pulumi preview', () => {
       new InferenceService('iris', {
         model: IRIS,
         image: 'ghcr.io/acme/iris:1.0.0',
-        gate: { latencyP99Ms: 0.0001, budgetSeconds: 1, maxBatchSize: 1 },
+        gate: { latencyP99Ms: 0.0001, budgetSeconds: 0.2, maxBatchSize: 1 },
         outdir: path.join(scratch, 'failed'),
       });
     });

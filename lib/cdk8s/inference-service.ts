@@ -1,9 +1,10 @@
 import { ApiObject, App, Chart } from 'cdk8s';
 import { Construct } from 'constructs';
-import { type InferenceServiceProps, type InferenceServiceSpec, resolveInferenceService } from '../core';
-import { gateOutcomeSync, type GateOutcome, writeGateReports } from '../gate';
-import { inspectModelFor, type ModelInfo } from '../model';
-import { renderInferenceService, serviceProblems } from '../render';
+import { type InferenceServiceProps, type InferenceServiceSpec } from '../core';
+import { type GateOutcome, type GateReport } from '../gate';
+import { type ModelInfo } from '../model';
+import { prepareInferenceService } from '../pipeline';
+import { type KubeObject, inClusterUrl, serviceProblems } from '../render';
 
 export type { InferenceServiceProps } from '../core';
 
@@ -12,9 +13,11 @@ export type { InferenceServiceProps } from '../core';
  * PodDisruptionBudget, NetworkPolicy and optional Ingress, rendered by `lib/render`.
  *
  * Props are validated and the model file is inspected when the construct is created, so a bad
- * value fails before anything is synthesized. With `gate`, the model is benchmarked then too (in
- * a child process, or from the cache) and its reports are written beside the manifests. Policy
- * checks, gate verdicts and the capacity plan are validations: synth fails with every problem listed.
+ * value (or a prop modelfab does not know) fails before anything is synthesized. With `gate`, the
+ * model is benchmarked then too (in a child process, or from the cache) and its reports are
+ * written beside the manifests. Policy checks, gate verdicts and the capacity plan are
+ * validations: synth fails with every problem listed. The policy checks the objects as they are
+ * synthesized, after any patch made through the escape hatch (`objects`, `addJsonPatch`).
  *
  * @example
  * new InferenceService(chart, 'iris', {
@@ -30,40 +33,49 @@ export class InferenceService extends Construct {
   readonly spec: InferenceServiceSpec;
   /** What inspecting the model file found (digest, signature, size). */
   readonly model: ModelInfo;
-  /** The gate's outcome and report, when a gate is declared. */
-  readonly gate?: GateOutcome;
-  /** The Kubernetes objects, in apply order. */
-  readonly apiObjects: readonly ApiObject[];
   /** The name of every object (and the Service's DNS name). */
   readonly name: string;
+  /** The namespace of the objects; undefined when neither the props nor the chart name one. */
+  readonly namespace: string | undefined;
+  /**
+   * The Open Inference Protocol endpoint: `http://<name>.<namespace>.svc.cluster.local:<port>`, or
+   * `http://<name>:<port>` (which resolves from the same namespace) when the namespace is not known.
+   */
+  readonly url: string;
+  /** `passed`, `failed`, `skipped` (`MODELFAB_GATE=skip`), or `none` without a gate. */
+  readonly gateStatus: GateOutcome['status'] | 'none';
+  /** The gate's report; undefined without a gate or when it was skipped. */
+  readonly gateReport: GateReport | undefined;
+  /** The Kubernetes objects, in apply order: the escape hatch (`addJsonPatch`). */
+  readonly objects: readonly ApiObject[];
 
   constructor(scope: Construct, id: string, props: InferenceServiceProps) {
     super(scope, id);
     const chartNamespace = Chart.of(this).namespace;
-    this.spec = resolveInferenceService(props, {
+    const prepared = prepareInferenceService(props, {
       constructPath: this.node.path,
       id,
       ...(chartNamespace !== undefined ? { defaultNamespace: chartNamespace } : {}),
+      reports: { dir: App.of(this).outdir, name: this.node.path.replace(/\//g, '-') },
     });
-    this.name = this.spec.name;
-    this.model = inspectModelFor(this.node.path, this.spec.modelPath);
-    if (this.spec.gate) {
-      this.gate = gateOutcomeSync({
-        constructPath: this.node.path,
-        modelName: this.spec.modelName,
-        model: this.model,
-        gate: this.spec.gate,
-        ...(this.spec.slo ? { slo: this.spec.slo } : {}),
-        resources: this.spec.resources.limits,
-      });
-      if (this.gate.status !== 'skipped') {
-        writeGateReports(App.of(this).outdir, this.node.path.replace(/\//g, '-'), this.gate.report);
-      }
-    }
-    const objects = renderInferenceService(this.spec, this.model, this.gate);
-    this.apiObjects = objects.map((object) => new ApiObject(this, object.kind, object));
+    const { spec, gate } = prepared;
+    this.spec = spec;
+    this.model = prepared.model;
+    this.name = spec.name;
+    this.namespace = spec.namespace;
+    this.url =
+      spec.namespace !== undefined ? inClusterUrl(spec, spec.namespace) : `http://${spec.name}:${spec.port}`;
+    this.gateStatus = gate?.status ?? 'none';
+    this.gateReport = gate?.status === 'skipped' ? undefined : gate?.report;
+    this.objects = prepared.objects.map((object) => new ApiObject(this, object.kind, object));
+    // Checked on the objects as synthesized: a patch through the escape hatch is checked too.
     this.node.addValidation({
-      validate: () => serviceProblems(this.spec, objects, this.gate),
+      validate: () =>
+        serviceProblems(
+          spec,
+          this.objects.map((object) => object.toJson() as KubeObject),
+          gate,
+        ),
     });
   }
 }

@@ -7,7 +7,7 @@ import {
   type ModelImageSpec,
   type ServingRuntime,
 } from '../core';
-import { prepareModelImage, writeBuildContext } from '../image';
+import { prepareModelImage, writeBuildContext } from '../pipeline';
 import { type ModelInfo } from '../model';
 import { type BuildContext, type ImageBatching } from '../render';
 
@@ -22,7 +22,8 @@ export type { ModelImageProps } from '../core';
  *
  * The tag is the hash of the context: a changed model, server or setting gives a new tag, an
  * unchanged one keeps it, so `imageRef` is known at synth, before any build. Props are checked
- * and the model inspected when the construct is created; the context is written then too.
+ * and the model inspected when the construct is created; the context is written when `app.synth()`
+ * succeeds, after the manifests, so a synth that fails leaves no build context behind.
  *
  * Pass it as the `image` of an InferenceService, which takes the runtime, ports, model name and
  * model from it. Build and push with `modelfab build <contextDir> --push` (docker or podman).
@@ -51,8 +52,11 @@ export class ModelImage extends Construct implements ModelImageSource {
   readonly contextDir: string;
   /** Absolute path of the model file (the image holds a copy with the same bytes). */
   readonly modelPath: string;
+  /** The server in the image: `modelfab` or `triton`. */
   readonly runtime: ServingRuntime;
+  /** The model's name in the Open Inference Protocol's URLs (`/v2/models/{name}`). */
   readonly modelName: string;
+  /** The model's version in those URLs. */
   readonly modelVersion: string;
 
   constructor(scope: Construct, id: string, props: ModelImageProps) {
@@ -68,12 +72,30 @@ export class ModelImage extends Construct implements ModelImageSource {
     this.runtime = this.spec.runtime;
     this.modelName = this.spec.modelName;
     this.modelVersion = this.spec.modelVersion;
-    // Written now, like the gate's reports: cdk8s synth writes the manifests beside it and does
-    // not clear the outdir.
-    this.contextDir = writeBuildContext(
-      path.join(App.of(this).outdir, `${this.node.path.replace(/\//g, '-')}.image`),
-      this.context,
-      prepared.metadata,
-    );
+    const app = App.of(this);
+    this.contextDir = path.resolve(app.outdir, `${this.node.path.replace(/\//g, '-')}.image`);
+    afterSynth(app, () => writeBuildContext(this.contextDir, prepared.context, prepared.metadata));
   }
+}
+
+/** What each app writes once its synth has succeeded. */
+const AFTER_SYNTH = new WeakMap<App, Array<() => void>>();
+
+/**
+ * Runs `write` when `app.synth()` has validated the tree and written the manifests; never when it
+ * throws. cdk8s has no hook for this, so the app's `synth` is wrapped once, on that app only.
+ */
+function afterSynth(app: App, write: () => void): void {
+  let pending = AFTER_SYNTH.get(app);
+  if (pending === undefined) {
+    const writes: Array<() => void> = [];
+    pending = writes;
+    AFTER_SYNTH.set(app, writes);
+    const synth = app.synth.bind(app);
+    app.synth = () => {
+      synth();
+      for (const run of writes) run();
+    };
+  }
+  pending.push(write);
 }

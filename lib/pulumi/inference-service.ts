@@ -1,23 +1,74 @@
 import path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
-import { type InferenceServiceProps, type InferenceServiceSpec, resolveInferenceService } from '../core';
-import { type GateOutcome, type GateReport, gateOutcome, writeGateReports } from '../gate';
-import { inspectModelFor, type ModelInfo } from '../model';
+import {
+  type ApiKeyProps,
+  INFERENCE_SERVICE_PROPS_SHAPE,
+  type IngressProps,
+  type IngressTlsProps,
+  type InferenceServiceProps,
+  type ModelImageSource,
+  type InferenceServiceSpec,
+  objectProp,
+  PropsChecker,
+  stringProp,
+} from '../core';
+import { type GateOutcome, type GateReport } from '../gate';
+import { type ModelInfo } from '../model';
+import {
+  type CheckedInferenceService,
+  checkInferenceService,
+  prepareCheckedInferenceService,
+} from '../pipeline';
 import {
   formatServiceProblems,
   inClusterUrl,
   type KubeObject,
-  renderInferenceService,
   serviceProblems,
   withServerImage,
 } from '../render';
+import { deferValues, isDeferred } from './deferred-values';
 import { kubernetesResource } from './kubernetes-resource';
 import { DEFAULT_OUTDIR } from './model-image-args';
 
 export type { InferenceServiceProps } from '../core';
 
-/** InferenceServiceProps, plus where the gate's reports are written. */
-export interface InferenceServiceArgs extends InferenceServiceProps {
+/**
+ * InferenceServiceProps, plus where the gate's reports are written. The values that usually come
+ * from other resources (the namespace, an image reference, secret names, ingress hosts) may be
+ * Pulumi Inputs; everything the gate and the policy judge is plain.
+ */
+export interface InferenceServiceArgs extends Omit<
+  InferenceServiceProps,
+  'namespace' | 'image' | 'apiKey' | 'ingress'
+> {
+  /**
+   * Namespace of every object; may come from a `k8s.core.v1.Namespace`'s `metadata.name`.
+   * @default - the provider's default namespace
+   */
+  readonly namespace?: pulumi.Input<string>;
+  /**
+   * The image to run: a ModelImage (the Deployment runs its pushed digest), or an image reference
+   * of a modelfab server image, which may be an Output of another resource.
+   */
+  readonly image: ModelImageSource | pulumi.Input<string>;
+  /**
+   * Require an API key, read from a Secret whose name may be an Output.
+   * @default - no API key
+   */
+  readonly apiKey?: Omit<ApiKeyProps, 'secretName'> & { readonly secretName: pulumi.Input<string> };
+  /**
+   * An Ingress in front of the Service; its hosts and TLS secret name may be Outputs.
+   * @default - no Ingress
+   */
+  readonly ingress?: Omit<IngressProps, 'hosts' | 'tls'> & {
+    /** @default - every host */
+    readonly hosts?: readonly pulumi.Input<string>[];
+    /** @default - no TLS */
+    readonly tls?: Omit<IngressTlsProps, 'secretName'> & {
+      /** @default - `<name>-tls` */
+      readonly secretName?: pulumi.Input<string>;
+    };
+  };
   /**
    * The folder the gate's reports are written to (`<outdir>/<name>.gate.{json,md,svg}`), relative
    * to the program's working directory.
@@ -25,6 +76,12 @@ export interface InferenceServiceArgs extends InferenceServiceProps {
    */
   readonly outdir?: string;
 }
+
+/** The shape of {@link InferenceServiceArgs}: the props and `outdir`. */
+export const INFERENCE_SERVICE_ARGS_SHAPE = objectProp<InferenceServiceArgs>(
+  { ...INFERENCE_SERVICE_PROPS_SHAPE.fields, outdir: stringProp('modelfab.out') },
+  ['image'],
+);
 
 /** What the async initialisation made: the rendered objects, their resources and the gate's outcome. */
 interface Deployed {
@@ -57,8 +114,8 @@ export class InferenceService extends pulumi.ComponentResource<Deployed> {
   readonly spec: InferenceServiceSpec;
   /** What inspecting the model file found (digest, signature, size). */
   readonly model: ModelInfo;
-  /** The Service's name, once it exists. */
-  readonly serviceName: pulumi.Output<string>;
+  /** The name of every object (and the Service's DNS name), once the Service exists. */
+  readonly name: pulumi.Output<string>;
   /** The namespace the objects are in (the provider's default when the props name none). */
   readonly namespace: pulumi.Output<string>;
   /** `http://<name>.<namespace>.svc.cluster.local:<port>`: the Open Inference Protocol endpoint. */
@@ -72,29 +129,39 @@ export class InferenceService extends pulumi.ComponentResource<Deployed> {
 
   constructor(name: string, args: InferenceServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     // Checked before anything is registered, like the cdk8s construct's constructor.
-    const spec = resolveInferenceService(args, { constructPath: name, id: name });
-    const model = inspectModelFor(name, spec.modelPath);
+    new PropsChecker(name).knownProps(args, INFERENCE_SERVICE_ARGS_SHAPE, 'InferenceService', 'arg');
+    const { outdir, ...rest } = args;
+    const deferred = deferValues(rest);
+    const checked = checkInferenceService(deferred.props, {
+      constructPath: name,
+      id: name,
+      reports: { dir: path.resolve(outdir ?? DEFAULT_OUTDIR), name },
+    });
+    const { spec, model } = checked;
     // The props are the component's inputs (shown in previews); initialize finds what was checked.
     // An image that is not a Pulumi resource (a reference, or another engine's object) is recorded
     // as its reference.
     const image = args.image;
-    const recorded = typeof image === 'string' || pulumi.Resource.isInstance(image) ? image : image.imageRef;
+    const recorded =
+      typeof image === 'string' || isDeferred(image) || pulumi.Resource.isInstance(image)
+        ? image
+        : (image as ModelImageSource).imageRef;
     const inputs: InferenceServiceArgs = { ...args, image: recorded };
-    CHECKED.set(inputs, { spec, model });
+    CHECKED.set(inputs, { checked, restore: (objects) => deferred.restore(objects) });
     super('modelfab:index:InferenceService', name, inputs, opts);
     this.spec = spec;
     this.model = model;
     const deployed = this.getData();
     const from = <T>(pick: (d: Deployed) => pulumi.Input<T>): pulumi.Output<T> =>
       pulumi.output(deployed.then(pick)) as pulumi.Output<T>;
-    this.serviceName = from((d) => d.service.metadata.name);
+    this.name = from((d) => d.service.metadata.name);
     this.namespace = from((d) => d.service.metadata.namespace);
     this.url = this.namespace.apply((namespace) => inClusterUrl(spec, namespace));
     this.gateReport = from((d) => (d.gate?.status === 'skipped' ? undefined : d.gate?.report));
     this.gateStatus = from((d) => d.gate?.status ?? 'none');
     this.objects = from((d) => [...d.objects]);
     this.registerOutputs({
-      serviceName: this.serviceName,
+      name: this.name,
       namespace: this.namespace,
       url: this.url,
       gateStatus: this.gateStatus,
@@ -113,31 +180,17 @@ export class InferenceService extends pulumi.ComponentResource<Deployed> {
     name?: string,
   ): Promise<Deployed> {
     const args = inputs as InferenceServiceArgs;
-    const { spec, model } = CHECKED.get(args) as Checked;
+    const { checked, restore } = CHECKED.get(args) as Checked;
     const resourceName = name as string; // ComponentResource always passes its name
     try {
-      const gate = spec.gate
-        ? await gateOutcome({
-            constructPath: resourceName,
-            modelName: spec.modelName,
-            model,
-            gate: spec.gate,
-            ...(spec.slo ? { slo: spec.slo } : {}),
-            resources: spec.resources.limits,
-          })
-        : undefined;
-      if (gate && gate.status !== 'skipped') {
-        writeGateReports(path.resolve(args.outdir ?? DEFAULT_OUTDIR), resourceName, gate.report);
-      }
-      const objects = renderInferenceService(spec, model, gate);
+      const { spec, objects, gate } = await prepareCheckedInferenceService(checked);
       const problems = serviceProblems(spec, objects, gate);
       if (problems.length > 0) throw new Error(formatServiceProblems(resourceName, problems));
       const digest = deployedDigest(args.image);
-      const resources = (digest ? withServerImage(objects, digest) : objects).map((object) =>
-        kubernetesResource(resourceName, object, { parent: this }),
-      );
+      const deployed = restore(digest ? withServerImage(objects, digest) : objects);
+      const resources = deployed.map((object) => kubernetesResource(resourceName, object, { parent: this }));
       const service = resources[objects.findIndex((o) => o.kind === 'Service')] as Deployed['service'];
-      return { objects, service, ...(gate ? { gate } : {}) };
+      return { objects: deployed, service, ...(gate ? { gate } : {}) };
     } catch (error) {
       // Reported by `pulumi preview`/`up` as this component's error, without a stack trace.
       throw new pulumi.ResourceError((error as Error).message, this, true);
@@ -147,13 +200,16 @@ export class InferenceService extends pulumi.ComponentResource<Deployed> {
 
 /** What the constructor checked, for the async initialisation (keyed by the inputs object it passes). */
 interface Checked {
-  readonly spec: InferenceServiceSpec;
-  readonly model: ModelInfo;
+  readonly checked: CheckedInferenceService;
+  /** Puts the deferred values back into the rendered objects. */
+  readonly restore: (objects: readonly KubeObject[]) => KubeObject[];
 }
 const CHECKED = new WeakMap<object, Checked>();
 
 /** The pushed digest of a Pulumi ModelImage, which the Deployment runs instead of the tag. */
-function deployedDigest(image: InferenceServiceProps['image']): pulumi.Output<string> | undefined {
+function deployedDigest(image: InferenceServiceArgs['image']): pulumi.Output<string> | undefined {
+  // Only a resource's: an Output lifts any property access into another Output.
+  if (!pulumi.Resource.isInstance(image)) return undefined;
   const digest = (image as { repoDigest?: unknown }).repoDigest;
   return pulumi.Output.isInstance(digest) ? (digest as pulumi.Output<string>) : undefined;
 }

@@ -1,8 +1,8 @@
 import path from 'node:path';
 import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
-import { type ModelImageSource, type ModelImageSpec, type ServingRuntime } from '../core';
-import { prepareModelImage, writeBuildContext } from '../image';
+import { type ModelImageSource, type ModelImageSpec, PropsChecker, type ServingRuntime } from '../core';
+import { prepareModelImage, resolvePushTarget, writeBuildContext } from '../pipeline';
 import { type ModelInfo } from '../model';
 import {
   type BuildContext,
@@ -11,7 +11,7 @@ import {
   renderEcrRepository,
 } from '../render';
 import { loadAws } from './load-aws';
-import { DEFAULT_OUTDIR, type ModelImageArgs, resolvePushTarget } from './model-image-args';
+import { DEFAULT_OUTDIR, MODEL_IMAGE_ARGS_SHAPE, type ModelImageArgs } from './model-image-args';
 
 export type { ModelImageArgs, RegistryArgs, EcrArgs } from './model-image-args';
 
@@ -44,7 +44,7 @@ export class ModelImage extends pulumi.ComponentResource implements ModelImageSo
   readonly batching: ImageBatching;
   /**
    * `repository:tag` as known when the program runs; with ECR the repository is the name without
-   * the account's registry host. Services deploy {@link repoDigest}, the pushed image.
+   * the account's registry host. Services deploy `repoDigest`, the pushed image.
    */
   readonly imageRef: string;
   /** The hash of the build context, shortened: the image's tag. */
@@ -53,8 +53,11 @@ export class ModelImage extends pulumi.ComponentResource implements ModelImageSo
   readonly contextDir: string;
   /** Absolute path of the model file (the image holds a copy with the same bytes). */
   readonly modelPath: string;
+  /** The server in the image: `modelfab` or `triton`. */
   readonly runtime: ServingRuntime;
+  /** The model's name in the Open Inference Protocol's URLs (`/v2/models/{name}`). */
   readonly modelName: string;
+  /** The model's version in those URLs. */
   readonly modelVersion: string;
   /** `registry/repository:tag` of the pushed image. */
   readonly imageName: pulumi.Output<string>;
@@ -65,6 +68,7 @@ export class ModelImage extends pulumi.ComponentResource implements ModelImageSo
 
   constructor(name: string, args: ModelImageArgs, opts?: pulumi.ComponentResourceOptions) {
     // Checked before anything is registered: a bad prop leaves no half-made component behind.
+    new PropsChecker(name).knownProps(args, MODEL_IMAGE_ARGS_SHAPE, 'ModelImage', 'arg');
     const target = resolvePushTarget(args, name);
     const { registry: _registry, ecr: _ecr, outdir, ...props } = args;
     const prepared = prepareModelImage({ ...props, repository: target.repository }, name);

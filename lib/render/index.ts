@@ -6,7 +6,7 @@ export * from './render-service';
 export * from './render-availability';
 export * from './render-network';
 export * from './render-inference-service';
-export * from './gate-outcome';
+export * from './gate-summary';
 export * from './runtime-lockfile';
 export * from './render-dockerfile';
 export * from './render-triton-config';

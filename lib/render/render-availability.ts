@@ -9,7 +9,7 @@ import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisrup
 };
 import { type HorizontalScaling, type InferenceServiceSpec } from '../core';
 import { type GateOutcome } from '../gate';
-import { plannedMinReplicas } from './gate-outcome';
+import { plannedMinReplicas } from '../gate';
 import { asKubeObject, type KubeObject } from './kube-object';
 import { selectorLabels } from './labels';
 

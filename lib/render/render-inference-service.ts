@@ -1,7 +1,7 @@
 import { type InferenceServiceSpec } from '../core';
 import { type ModelInfo } from '../model';
 import { type GateOutcome } from '../gate';
-import { gateSummary } from './gate-outcome';
+import { gateSummary } from './gate-summary';
 import { type KubeObject } from './kube-object';
 import { ANNOTATIONS, standardLabels } from './labels';
 import { assertKnownWaivers } from './policy';

@@ -1,6 +1,5 @@
 import { type InferenceServiceSpec } from '../core';
-import { gateFailures, type GateOutcome } from '../gate';
-import { capacityProblems } from './gate-outcome';
+import { capacityProblems, gateFailures, type GateOutcome } from '../gate';
 import { type KubeObject } from './kube-object';
 import { checkPolicy, formatPolicyViolation } from './policy';
 

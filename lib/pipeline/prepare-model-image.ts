@@ -1,7 +1,8 @@
 /**
  * A ModelImage up to its written build context, the same for every engine: props resolved, the
- * model inspected, the server bundled, the context rendered. The adapters (cdk8s, Pulumi) only
- * decide where the context is written and what builds it.
+ * model inspected, the context rendered with the server bundle and runtime manifests that were
+ * built with modelfab (read from its package, never from the installing project). The adapters
+ * (cdk8s, Pulumi) only decide where the context is written and what builds it.
  */
 import { type ModelImageProps, type ModelImageSpec, resolveModelImage } from '../core';
 import { inspectModelFor, type ModelInfo } from '../model';
@@ -13,7 +14,7 @@ import {
   renderBuildContext,
   renderImageMetadata,
 } from '../render';
-import { bundleServer, loadRuntimeLockSource } from '../server/bundle-server';
+import { loadRuntimeManifests, loadServerBundle } from '../server/bundle-server';
 
 /** A ModelImage's resolved spec, model and rendered build context. */
 export interface PreparedModelImage {
@@ -30,6 +31,9 @@ export interface PreparedModelImage {
  * Resolves the props (errors name `constructPath`), inspects the model, and renders the build
  * context with the server bundle and the pinned onnxruntime-node (modelfab runtime) or the Triton
  * model repository.
+ *
+ * @throws ServerBundleError (modelfab runtime) when modelfab's built server bundle or runtime lock
+ *   is missing, or the installed onnxruntime-node is not the version modelfab pins
  */
 export function prepareModelImage(props: ModelImageProps, constructPath: string): PreparedModelImage {
   const spec = resolveModelImage(props, { constructPath });
@@ -37,7 +41,7 @@ export function prepareModelImage(props: ModelImageProps, constructPath: string)
   const context = renderBuildContext({
     spec,
     model,
-    ...(spec.runtime === 'modelfab' ? { bundle: bundleServer(), runtimeLock: loadRuntimeLockSource() } : {}),
+    ...(spec.runtime === 'modelfab' ? { bundle: loadServerBundle(), runtime: loadRuntimeManifests() } : {}),
   });
   return {
     spec,

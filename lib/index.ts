@@ -1,6 +1,85 @@
-export * from './core';
-export * from './model';
-export * from './runtime';
-export * from './gate';
-export * from './render';
-export * from './image';
+/**
+ * modelfab's public API, shared by both engines: the props of every construct, the resolved specs
+ * and the gate's report they expose, model inspection and the error class. The constructs are in
+ * `modelfab/cdk8s` and `modelfab/pulumi`. Nothing else is public: the layers under lib/ change
+ * freely. The surface is locked by the API report (api/modelfab.api.md, checked by `npm run lint`).
+ *
+ * @packageDocumentation
+ */
+
+// Props, the same in every engine.
+export type {
+  ApiKeyProps,
+  AutoscalingProps,
+  IngressProps,
+  IngressTlsProps,
+  InferenceServiceProps,
+  NetworkPeerProps,
+  NetworkPolicyProps,
+  PolicyProps,
+  ResourcesProps,
+  ShutdownProps,
+} from './core/inference-service-props';
+export type { AccuracyGateProps, GateProps, ParityGateProps, SloProps } from './core/gate-props';
+export type {
+  BaseImagesProps,
+  ImagePlatform,
+  ModelImageProps,
+  ServingProps,
+  TritonInstanceKind,
+  TritonProps,
+} from './core/model-image-props';
+export type { ModelImageSource, ServingRuntime } from './core/model-image-source';
+
+// What the constructs expose: resolved specs, the model's inspection, the gate's report.
+export type {
+  FixedScaling,
+  HorizontalScaling,
+  InferenceServiceSpec,
+  IngressSpec,
+  NetworkPeer,
+  ResourceAmounts,
+} from './core/inference-service-spec';
+export type { ModelImageSpec, TritonSpec } from './core/model-image-props';
+export type { GateSpec, SloSpec } from './core/gate-spec';
+export type {
+  Dim,
+  ElementType,
+  ModelInfo,
+  NonTensorKind,
+  NonTensorSignature,
+  OpsetImport,
+  TensorSignature,
+  ValueSignature,
+} from './model/model-info';
+export type { GateOutcome } from './gate/gate-outcome';
+export type {
+  AccuracyMeasurement,
+  BatchSettingResult,
+  CapacityPlan,
+  GateEnvironment,
+  GateMeasurements,
+  GateReport,
+  Grade,
+  LatencyMeasurement,
+  LatencyStats,
+  ParityMeasurement,
+  ServingConfig,
+  Stability,
+  ThroughputMeasurement,
+  Verdict,
+  WindowStats,
+} from './gate/gate-report';
+export type {
+  BuildContext,
+  BuildContextFile,
+  ContentFile,
+  CopiedFile,
+  ImageBatching,
+} from './render/render-build-context';
+export type { KubeObject } from './render/kube-object';
+
+// Functions and errors.
+export { inspectModel } from './model/inspect-model';
+export { ModelFileError, type ModelFileErrorCode } from './model/errors';
+export { ModelfabValidationError } from './core/errors';

@@ -1,2 +1,2 @@
-export * from './inference-service';
-export * from './model-image';
+export { InferenceService, type InferenceServiceProps } from './inference-service';
+export { ModelImage, type ModelImageProps } from './model-image';

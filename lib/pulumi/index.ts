@@ -1,3 +1,3 @@
-export * from './inference-service';
-export * from './model-image';
-export * from './model-image-args';
+export { InferenceService, type InferenceServiceArgs, type InferenceServiceProps } from './inference-service';
+export { ModelImage } from './model-image';
+export type { EcrArgs, ModelImageArgs, RegistryArgs } from './model-image-args';

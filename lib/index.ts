@@ -78,6 +78,7 @@ export type {
   ImageBatching,
 } from './render/render-build-context';
 export type { KubeObject } from './render/kube-object';
+export type { ModelImageAttributes } from './pipeline/prepare-model-image';
 
 // Functions and errors.
 export { inspectModel } from './model/inspect-model';

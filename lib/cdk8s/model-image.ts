@@ -1,15 +1,13 @@
 import path from 'node:path';
 import { App } from 'cdk8s';
 import { Construct } from 'constructs';
+import { type ModelImageProps, type ModelImageSource } from '../core';
 import {
-  type ModelImageProps,
-  type ModelImageSource,
-  type ModelImageSpec,
-  type ServingRuntime,
-} from '../core';
-import { prepareModelImage, writeBuildContext } from '../pipeline';
-import { type ModelInfo } from '../model';
-import { type BuildContext, type ImageBatching } from '../render';
+  type ModelImageAttributes,
+  modelImageAttributes,
+  prepareModelImage,
+  writeBuildContext,
+} from '../pipeline';
 
 export type { ModelImageProps } from '../core';
 
@@ -35,45 +33,14 @@ export type { ModelImageProps } from '../core';
  * });
  * new InferenceService(chart, 'iris', { image, resources: { cpu: '1', memory: '512Mi' } });
  */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class ModelImage extends Construct implements ModelImageSource {
-  /** The resolved props, every default applied. */
-  readonly spec: ModelImageSpec;
-  /** What inspecting the model file found (digest, signature, size). */
-  readonly model: ModelInfo;
-  /** The rendered build context: files, hash and tag. */
-  readonly context: BuildContext;
-  /** The batching the image's server applies (from `serving`, or the model's defaults). */
-  readonly batching: ImageBatching;
-  /** `repository:tag`. */
-  readonly imageRef: string;
-  /** The hash of the build context, shortened. */
-  readonly tag: string;
-  /** Absolute path of the folder the build context was written to. */
-  readonly contextDir: string;
-  /** Absolute path of the model file (the image holds a copy with the same bytes). */
-  readonly modelPath: string;
-  /** The server in the image: `modelfab` or `triton`. */
-  readonly runtime: ServingRuntime;
-  /** The model's name in the Open Inference Protocol's URLs (`/v2/models/{name}`). */
-  readonly modelName: string;
-  /** The model's version in those URLs. */
-  readonly modelVersion: string;
-
   constructor(scope: Construct, id: string, props: ModelImageProps) {
     super(scope, id);
     const prepared = prepareModelImage(props, this.node.path);
-    this.spec = prepared.spec;
-    this.model = prepared.model;
-    this.batching = prepared.batching;
-    this.context = prepared.context;
-    this.imageRef = this.context.imageRef;
-    this.tag = this.context.tag;
-    this.modelPath = this.model.path;
-    this.runtime = this.spec.runtime;
-    this.modelName = this.spec.modelName;
-    this.modelVersion = this.spec.modelVersion;
     const app = App.of(this);
-    this.contextDir = path.resolve(app.outdir, `${this.node.path.replace(/\//g, '-')}.image`);
+    const contextDir = path.join(app.outdir, `${this.node.path.replace(/\//g, '-')}.image`);
+    Object.assign(this, modelImageAttributes(prepared, contextDir));
     afterSynth(app, () => writeBuildContext(this.contextDir, prepared.context, prepared.metadata));
   }
 }
@@ -99,3 +66,7 @@ function afterSynth(app: App, write: () => void): void {
   }
   pending.push(write);
 }
+
+/** The attributes of a ModelImage in every engine (lib/pipeline), assigned once in the constructor. */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
+export interface ModelImage extends ModelImageAttributes {}

@@ -1,15 +1,15 @@
 import path from 'node:path';
 import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
-import { type ModelImageSource, type ModelImageSpec, PropsChecker, type ServingRuntime } from '../core';
-import { prepareModelImage, resolvePushTarget, writeBuildContext } from '../pipeline';
-import { type ModelInfo } from '../model';
+import { type ModelImageSource, PropsChecker } from '../core';
 import {
-  type BuildContext,
-  type ImageBatching,
-  renderEcrLifecyclePolicy,
-  renderEcrRepository,
-} from '../render';
+  type ModelImageAttributes,
+  modelImageAttributes,
+  prepareModelImage,
+  resolvePushTarget,
+  writeBuildContext,
+} from '../pipeline';
+import { renderEcrLifecyclePolicy, renderEcrRepository } from '../render';
 import { loadAws } from './load-aws';
 import { DEFAULT_OUTDIR, MODEL_IMAGE_ARGS_SHAPE, type ModelImageArgs } from './model-image-args';
 
@@ -33,32 +33,8 @@ export type { ModelImageArgs, RegistryArgs, EcrArgs } from './model-image-args';
  * const image = new ModelImage('iris', { model: 'model/iris.onnx', ecr: true });
  * new InferenceService('iris', { image, resources: { cpu: '1', memory: '512Mi' } });
  */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class ModelImage extends pulumi.ComponentResource implements ModelImageSource {
-  /** The resolved props, every default applied. */
-  readonly spec: ModelImageSpec;
-  /** What inspecting the model file found (digest, signature, size). */
-  readonly model: ModelInfo;
-  /** The rendered build context: files, hash and tag. */
-  readonly context: BuildContext;
-  /** The batching the image's server applies (from `serving`, or the model's defaults). */
-  readonly batching: ImageBatching;
-  /**
-   * `repository:tag` as known when the program runs; with ECR the repository is the name without
-   * the account's registry host. Services deploy `repoDigest`, the pushed image.
-   */
-  readonly imageRef: string;
-  /** The hash of the build context, shortened: the image's tag. */
-  readonly tag: string;
-  /** Absolute path of the folder the build context was written to. */
-  readonly contextDir: string;
-  /** Absolute path of the model file (the image holds a copy with the same bytes). */
-  readonly modelPath: string;
-  /** The server in the image: `modelfab` or `triton`. */
-  readonly runtime: ServingRuntime;
-  /** The model's name in the Open Inference Protocol's URLs (`/v2/models/{name}`). */
-  readonly modelName: string;
-  /** The model's version in those URLs. */
-  readonly modelVersion: string;
   /** `registry/repository:tag` of the pushed image. */
   readonly imageName: pulumi.Output<string>;
   /** `registry/repository@sha256:…` of the pushed image: what services run. */
@@ -73,19 +49,10 @@ export class ModelImage extends pulumi.ComponentResource implements ModelImageSo
     const { registry: _registry, ecr: _ecr, outdir, ...props } = args;
     const prepared = prepareModelImage({ ...props, repository: target.repository }, name);
     super('modelfab:index:ModelImage', name, {}, opts);
-    this.spec = prepared.spec;
-    this.model = prepared.model;
-    this.batching = prepared.batching;
-    this.context = prepared.context;
-    this.imageRef = prepared.context.imageRef;
-    this.tag = prepared.context.tag;
-    this.modelPath = prepared.model.path;
-    this.runtime = prepared.spec.runtime;
-    this.modelName = prepared.spec.modelName;
-    this.modelVersion = prepared.spec.modelVersion;
     // Relative to the program's folder, so the build's inputs are the same on every machine.
     const relativeDir = path.join(outdir ?? DEFAULT_OUTDIR, `${name}.image`);
-    this.contextDir = writeBuildContext(relativeDir, prepared.context, prepared.metadata);
+    writeBuildContext(relativeDir, prepared.context, prepared.metadata);
+    Object.assign(this, modelImageAttributes(prepared, relativeDir));
 
     let registry: docker.types.input.Registry;
     if (target.kind === 'ecr') {
@@ -138,3 +105,7 @@ export class ModelImage extends pulumi.ComponentResource implements ModelImageSo
     });
   }
 }
+
+/** The attributes of a ModelImage in every engine (lib/pipeline), assigned once in the constructor. */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
+export interface ModelImage extends ModelImageAttributes {}

@@ -12,7 +12,6 @@ import {
   INFERENCE_SERVICE_PROPS_SHAPE,
   nearestName,
   objectProp,
-  type PropShape,
   show,
   stringProp,
 } from '../lib/core';
@@ -28,6 +27,17 @@ import type {
 } from '../lib/core';
 import type { InferenceServiceArgs } from '../lib/pulumi';
 import {
+  CONFIG_NAMESPACE,
+  configKey,
+  describe,
+  removeCommand,
+  type Segment,
+  setCommand,
+  setSomething,
+  type Shape,
+  word,
+} from './config-syntax';
+import {
   type EcrArgs,
   MODEL_IMAGE_ARGS_SHAPE,
   type ModelImageArgs,
@@ -35,8 +45,7 @@ import {
   type RegistryArgs,
 } from '../lib/pulumi/model-image-args';
 
-/** The config namespace the program reads: the project's name in `Pulumi.yaml`. */
-export const CONFIG_NAMESPACE = 'modelfab';
+export { CONFIG_NAMESPACE, configKey } from './config-syntax';
 
 /** The stack's configuration as Pulumi hands it to the program. */
 export interface StackConfigSource {
@@ -96,9 +105,6 @@ export class StackConfigError extends Error {
 // The shape of every key: the components' own shapes (lib/core, lib/pulumi), plus the two keys
 // only a stack has (the registry password as a secret key, the cluster to deploy to).
 
-/** A config key's shape: a prop's, or a secret read with `config.requireSecret`. */
-type Shape = PropShape | { readonly kind: 'secret' };
-
 const SERVICE = INFERENCE_SERVICE_PROPS_SHAPE.fields;
 const IMAGE = MODEL_IMAGE_ARGS_SHAPE.fields;
 
@@ -141,83 +147,6 @@ const KEYS: Readonly<Record<string, Shape>> = {
 
 /** The keys, for messages and docs. */
 export const STACK_CONFIG_KEYS: readonly string[] = Object.keys(KEYS);
-
-// ---------------------------------------------------------------------------------------------
-// Keys and commands in Pulumi's own syntax.
-
-type Segment = string | number;
-
-/** `modelfab:gate.accuracy.min`, `modelfab:ingress.hosts[0]`, `modelfab:labels["app.kubernetes.io/part-of"]`. */
-export function configKey(segments: readonly Segment[]): string {
-  const [top, ...rest] = segments;
-  return `${CONFIG_NAMESPACE}:${String(top)}${rest
-    .map((s) =>
-      typeof s === 'number'
-        ? `[${s}]`
-        : /^[A-Za-z_][A-Za-z0-9_]*$/.test(s)
-          ? `.${s}`
-          : `[${JSON.stringify(s)}]`,
-    )
-    .join('')}`;
-}
-
-/** A shell word: quoted unless it is plain. */
-function word(value: string): string {
-  // A leading ~ stays unquoted, so the shell expands it to the home directory.
-  return /^~?[A-Za-z0-9_./:@%+=,-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
-}
-
-/** The command that sets the scalar at `segments` to `example`. */
-function setCommand(segments: readonly Segment[], example: string): string {
-  return segments.length === 1
-    ? `pulumi config set ${configKey(segments)} ${word(example)}`
-    : `pulumi config set --path ${word(configKey(segments))} ${word(example)}`;
-}
-
-/** The command that sets some field under `segments`, shaped as `shape`. */
-function setSomething(segments: readonly Segment[], shape: Shape): string {
-  switch (shape.kind) {
-    case 'string':
-    case 'number':
-    case 'boolean':
-      return setCommand(segments, shape.example);
-    case 'object': {
-      const field = shape.required?.[0] ?? Object.keys(shape.fields)[0];
-      return setSomething([...segments, field], shape.fields[field]);
-    }
-    case 'map':
-      return setSomething([...segments, shape.exampleKey], shape.values);
-    case 'list':
-      return setSomething([...segments, 0], shape.items);
-    case 'flag-or-object':
-      return setCommand(segments, 'true');
-    case 'secret':
-      return `pulumi config set --secret ${configKey(segments)}`;
-    case 'opaque':
-      return removeCommand(segments); // no stack key is opaque: the program passes such values itself
-  }
-}
-
-function removeCommand(segments: readonly Segment[]): string {
-  return segments.length === 1
-    ? `pulumi config rm ${configKey(segments)}`
-    : `pulumi config rm --path ${word(configKey(segments))}`;
-}
-
-function describe(shape: Shape): string {
-  switch (shape.kind) {
-    case 'object':
-      return `an object with ${Object.keys(shape.fields).join(', ')}`;
-    case 'map':
-      return 'an object of names to values';
-    case 'list':
-      return 'a list';
-    case 'flag-or-object':
-      return `true, false or an object with ${Object.keys(shape.object.fields).join(', ')}`;
-    default:
-      return `a ${shape.kind}`;
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Checking values against their shape.

@@ -1,3 +1,4 @@
+// Over ~400 lines on purpose: one chart, whose layout, scales and parts share one set of dimensions.
 /**
  * The gate report's chart as a standalone SVG (no scripts, no external fonts or images): the latency
  * distribution with its p50/p99 markers and the p99 bound, and the throughput at the latency bound for

@@ -1,3 +1,4 @@
+// Over ~400 lines on purpose: one wire-format decoder, a function per onnx.proto message it reads, sharing the reader and its error context.
 /**
  * Decodes the parts of an ONNX `ModelProto` (onnx/onnx.proto) that modelfab reports, straight
  * from the wire format. Initializer data, node bodies (but for the value of a Constant node, its

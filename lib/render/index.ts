@@ -15,3 +15,5 @@ export * from './render-image-metadata';
 export * from './service-problems';
 export * from './service-endpoint';
 export * from './render-ecr';
+export * from './policy-objects';
+export * from './policy-rules';

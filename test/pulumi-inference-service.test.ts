@@ -179,6 +179,20 @@ describe('values from other resources', () => {
     expect(result?.url).toBe('http://iris.team-ml.svc.cluster.local:8080');
     for (const object of objects) await validateAgainstSchema(object);
   });
+
+  it('checks a value from another resource once it is known, with the message a plain value gets', async () => {
+    const logged = vi.spyOn(pulumi.log, 'error').mockResolvedValue();
+    try {
+      await deploy({ ...BASE, namespace: pulumi.output(Promise.resolve('Team_ML')) });
+      // Pulumi's log.error fails the update, with the message the plain value gets.
+      expect(logged).toHaveBeenCalledWith(
+        expect.stringMatching(/^\[iris\] namespace "Team_ML" is not a valid namespace \(dns-1123 label/),
+        expect.anything(),
+      );
+    } finally {
+      logged.mockRestore();
+    }
+  });
 });
 
 describe('outputs', () => {

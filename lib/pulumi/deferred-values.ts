@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as pulumi from '@pulumi/pulumi';
-import { type InferenceServiceProps } from '../core';
+import { type InferenceServiceProps, isPlainObject } from '../core';
 import { type KubeObject } from '../render';
 
 /** The placeholder of one deferred value, and the value. */
@@ -40,8 +40,17 @@ export function isDeferred(value: unknown): boolean {
   return pulumi.Output.isInstance(value) || value instanceof Promise;
 }
 
-/** Replaces the deferred values of `args` by placeholders. */
-export function deferValues(args: DeferrableArgs & object): DeferredValues {
+/**
+ * Replaces the deferred values of `args` by placeholders. Once the values are known (at `pulumi up`;
+ * a preview may not know them), the props with the real values go through `check`, the same
+ * validation the plain props had, and its error goes to `report`: a bad namespace from an Output
+ * fails the update with the usual message.
+ */
+export function deferValues(
+  args: DeferrableArgs & object,
+  check: (props: InferenceServiceProps) => void,
+  report: (message: string) => void,
+): DeferredValues {
   const stands: Stand[] = [];
   const nonce = randomBytes(4).toString('hex');
   const stand = (value: unknown, form: (label: string) => string): string => {
@@ -74,17 +83,46 @@ export function deferValues(args: DeferrableArgs & object): DeferredValues {
         }
       : {}),
   } as unknown as InferenceServiceProps;
-  return { props, restore: (objects) => objects.map((o) => restoreIn(o, stands) as KubeObject) };
+  if (stands.length === 0) return { props, restore: (objects) => [...objects] };
+
+  // The values, once known, are checked; a failed check is reported through `report` (Pulumi's
+  // log.error, which fails the update) rather than thrown, which would leave the resources that
+  // wait on the values pending.
+  const checked = pulumi.all(stands.map((s) => s.value)).apply((values) => {
+    try {
+      check(substitute(props, stands, (text) => withValues(text, stands, values)) as InferenceServiceProps);
+    } catch (error) {
+      report((error as Error).message);
+    }
+    return values;
+  });
+  const known = stands.map((s, i) => ({ ...s, value: checked.apply((values) => values[i]) }));
+  return {
+    props,
+    restore: (objects) =>
+      objects.map((o) => substitute(o, known, (text) => restoreString(text, known)) as KubeObject),
+  };
 }
 
-/** `value` with every placeholder in its strings replaced by its value. */
-function restoreIn(value: unknown, stands: readonly Stand[]): unknown {
-  if (stands.length === 0) return value;
-  if (typeof value === 'string') return restoreString(value, stands);
-  if (Array.isArray(value)) return value.map((v) => restoreIn(v, stands));
-  if (value !== null && typeof value === 'object') {
+/** `text` with each placeholder replaced by its known value. */
+function withValues(text: string, stands: readonly Stand[], values: readonly string[]): string {
+  return stands.reduce((t, s, i) => t.split(s.placeholder).join(values[i]), text);
+}
+
+/** `value` with every string that holds a placeholder replaced by `replace(string)`; keys stay plain. */
+function substitute(value: unknown, stands: readonly Stand[], replace: (text: string) => unknown): unknown {
+  const holds = (text: string) => stands.some((s) => text.includes(s.placeholder));
+  if (typeof value === 'string') return holds(value) ? replace(value) : value;
+  if (Array.isArray(value)) return value.map((v) => substitute(v, stands, replace));
+  if (isPlainObject(value)) {
     return Object.fromEntries(
-      Object.entries(value).map(([k, v]) => [restoreKey(k, stands), restoreIn(v, stands)]),
+      Object.entries(value).map(([k, v]) => {
+        if (holds(k)) {
+          // A deferred value cannot name a key (only annotations would): a modelfab bug if it does.
+          throw new Error(`modelfab: a deferred value landed in the object key ${JSON.stringify(k)}`);
+        }
+        return [k, substitute(v, stands, replace)];
+      }),
     );
   }
   return value;
@@ -95,18 +133,5 @@ function restoreString(text: string, stands: readonly Stand[]): pulumi.Input<str
   if (whole) return whole.value;
   const inside = stands.filter((s) => text.includes(s.placeholder));
   if (inside.length === 0) return text;
-  return pulumi
-    .all(inside.map((s) => s.value))
-    .apply((values) => inside.reduce((t, s, i) => t.split(s.placeholder).join(values[i]), text));
-}
-
-/** Object keys stay plain: a deferred value cannot name a key (only annotations would). */
-function restoreKey(key: string, stands: readonly Stand[]): string {
-  const stand = stands.find((s) => key.includes(s.placeholder));
-  if (stand) {
-    throw new Error(
-      `modelfab: a deferred value (${stand.placeholder}) landed in an object key; this is a modelfab bug`,
-    );
-  }
-  return key;
+  return pulumi.all(inside.map((s) => s.value)).apply((values) => withValues(text, inside, values));
 }

@@ -10,6 +10,7 @@ import {
   type InferenceServiceSpec,
   objectProp,
   PropsChecker,
+  resolveInferenceService,
   stringProp,
 } from '../core';
 import { type GateOutcome, type GateReport } from '../gate';
@@ -131,7 +132,13 @@ export class InferenceService extends pulumi.ComponentResource<Deployed> {
     // Checked before anything is registered, like the cdk8s construct's constructor.
     new PropsChecker(name).knownProps(args, INFERENCE_SERVICE_ARGS_SHAPE, 'InferenceService', 'arg');
     const { outdir, ...rest } = args;
-    const deferred = deferValues(rest);
+    // Values from other resources stand in as placeholders; once known, they are checked as props.
+    const owner: { resource?: pulumi.Resource } = {}; // this component, once constructed
+    const deferred = deferValues(
+      rest,
+      (props) => resolveInferenceService(props, { constructPath: name, id: name }),
+      (message) => void pulumi.log.error(message, owner.resource),
+    );
     const checked = checkInferenceService(deferred.props, {
       constructPath: name,
       id: name,
@@ -149,6 +156,7 @@ export class InferenceService extends pulumi.ComponentResource<Deployed> {
     const inputs: InferenceServiceArgs = { ...args, image: recorded };
     CHECKED.set(inputs, { checked, restore: (objects) => deferred.restore(objects) });
     super('modelfab:index:InferenceService', name, inputs, opts);
+    owner.resource = this;
     this.spec = spec;
     this.model = model;
     const deployed = this.getData();

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type GateSpec } from '../lib/core';
 import { benchmarkInputs } from '../lib/gate/gate-inputs';
+import { generatedInputsHint } from '../lib/gate/measure-model';
 import { inspectModel } from '../lib/model';
 import { Executor } from '../lib/runtime';
 import * as fx from './support/gate-fixtures';
@@ -52,5 +53,47 @@ describe('benchmarkInputs', () => {
   it('names the input, the dim and the prop to set when a symbolic dim has no value', () => {
     const info = inspectModel(fx.symbolicSeqModel(scratch));
     expect(() => benchmarkInputs(info, gate())).toThrow(/"tokens".*dimension 1.*"seq".*gate\.inputShapes/);
+  });
+
+  it('fixes an input with gate.inputValues, leaving the others as they were, so a model that needs a value runs', async () => {
+    const modelPath = fx.shapeInputModel(scratch);
+    const info = inspectModel(modelPath);
+    const random = benchmarkInputs(info, gate())();
+    const pinned = benchmarkInputs(info, { ...gate(), inputValues: { shape: 2 } })();
+    expect(pinned.shape.data).toEqual(BigInt64Array.from([2n, 2n]));
+    expect(pinned.x).toEqual(random.x);
+    const executor = await Executor.create({ modelPath, model: info });
+    try {
+      const failure = await executor.infer(random).then(
+        () => undefined,
+        (error: unknown) => generatedInputsHint(error, info, gate()),
+      );
+      // Without the value the model fails, and the message says which inputs it had and what to set.
+      expect(failure?.message).toMatch(
+        /"shape" \(int64 \[2\]\).*cannot be reshaped.*; the gate fed generated inputs \(seeded random values\): if the model needs particular values, fix them with gate\.inputValues \(e\.g\. \{ shape: <value> \}\) or benchmark real requests with gate\.inputDataset$/s,
+      );
+      expect((await executor.infer(pinned)).outputs.y.dims).toEqual([2, 2]);
+    } finally {
+      await executor.close();
+    }
+  });
+
+  it('refuses an inputValues entry for an input the model lacks, or a value its type cannot hold', () => {
+    const info = inspectModel(fx.shapeInputModel(scratch));
+    expect(() => benchmarkInputs(info, { ...gate(), inputValues: { shapes: 2 } })).toThrow(
+      'gate.inputValues names input "shapes", which the model does not have; its inputs are "x", "shape"',
+    );
+    expect(() => benchmarkInputs(info, { ...gate(), inputValues: { shape: 2.5 } })).toThrow(
+      /^gate\.inputValues gives input "shape" \(int64\) the value 2\.5, which it cannot take: each element must be an integer from -9223372036854775808 to 9223372036854775807/,
+    );
+    expect(() => benchmarkInputs(info, { ...gate(), inputValues: { x: 1e39 } })).toThrow(
+      /^gate\.inputValues gives input "x" \(float32\) the value 1e\+39, which it cannot take: each element is 1e\+39, beyond the largest float32/,
+    );
+  });
+
+  it('leaves a failure alone when the requests came from a dataset', () => {
+    const info = inspectModel(fx.shapeInputModel(scratch));
+    const error = new Error('onnxruntime failed');
+    expect(generatedInputsHint(error, info, { ...gate(), inputDataset: '/data/requests.jsonl' })).toBe(error);
   });
 });

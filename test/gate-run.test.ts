@@ -134,6 +134,12 @@ describe('gate failures', () => {
       /\[test\/svc\] gate could not run: .*"x".*\[1, ?4\]/,
     );
   });
+
+  it('says how to give the values a model needs when it fails on generated inputs', () => {
+    expect(() => gate(fx.shapeInputModel(scratch), { budgetSeconds: 0.2 })).toThrow(
+      /\[test\/svc\] gate could not run: .*"shape" \(int64 \[2\]\).*fix them with gate\.inputValues \(e\.g\. \{ shape: <value> \}\) or benchmark real requests with gate\.inputDataset/s,
+    );
+  });
 });
 
 describe('runGate (without blocking, for Pulumi)', () => {

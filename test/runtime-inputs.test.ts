@@ -38,6 +38,8 @@ let rows: ModelInfo;
 let unnamed: ModelInfo;
 let fixed: ModelInfo;
 let matMul: ModelInfo;
+/** image [batch, 3, h, w] and audio [batch, samples]: three dims no batch size gives. */
+let unpinned: ModelInfo;
 
 beforeAll(() => {
   dir = makeTempDir('modelfab-runtime-inputs-');
@@ -47,6 +49,23 @@ beforeAll(() => {
   fixed = inspectModel(fixtures['fixed-shape'].path);
   rows = inspectModel(writeModel(dir, 'rows', rowsModel()));
   matMul = inspectModel(writeModel(dir, 'matmul', matMulModel()));
+  unpinned = inspectModel(
+    writeModel(dir, 'unpinned', {
+      graphName: 'unpinned',
+      inputs: [
+        { name: 'image', type: 'float32', shape: ['batch', 3, 'h', 'w'] },
+        { name: 'audio', type: 'float32', shape: ['batch', 'samples'] },
+      ],
+      outputs: [
+        { name: 'image_out', type: 'float32', shape: ['batch', 3, 'h', 'w'] },
+        { name: 'audio_out', type: 'float32', shape: ['batch', 'samples'] },
+      ],
+      nodes: [
+        { op: 'Identity', inputs: ['image'], outputs: ['image_out'] },
+        { op: 'Identity', inputs: ['audio'], outputs: ['audio_out'] },
+      ],
+    }),
+  );
 });
 
 afterAll(() => removeDir(dir));
@@ -143,6 +162,13 @@ describe('resolveInputShapes', () => {
   });
 
   const errors: Array<[string, () => unknown, string]> = [
+    [
+      'every dim without a value, of every input, in one message',
+      () => resolveInputShapes(unpinned, {}),
+      'input "image" has symbolic dimension 2 ("h") and symbolic dimension 3 ("w") with no value; ' +
+        'input "audio" has symbolic dimension 1 ("samples") with no value; ' +
+        'set gate.inputShapes: { image: [1, 3, <h>, <w>], audio: [1, <samples>] }',
+    ],
     [
       'a symbolic dim without a value',
       () => resolveInputShapes(rows, {}),

@@ -92,6 +92,14 @@ export interface GateProps {
    */
   readonly inputShapes?: Readonly<Record<string, readonly number[]>>;
   /**
+   * A fixed value for every element of an input, instead of random data: what a model needs in
+   * order to run, such as a sample rate (`{ sr: 16000 }`), a zeroed recurrent state (`{ state: 0 }`)
+   * or a shape tensor. Integer inputs take integers in their type's range, bool inputs 0 or 1.
+   * Inputs not named stay random. Not with `inputDataset`, whose rows are whole requests.
+   * @default - seeded random values for every input
+   */
+  readonly inputValues?: Readonly<Record<string, number>>;
+  /**
    * JSONL of real inputs (`{ "inputs": {...} }` per line) to benchmark with instead of seeded random data.
    * @default - seeded random data
    */
@@ -156,6 +164,7 @@ export const GATE_PROPS_SHAPE = objectProp<GateProps>({
   maxColdStartMs: numberProp('2000'),
   maxModelSizeMb: numberProp('100'),
   inputShapes: mapProp(listProp(numberProp('1')), 'input'),
+  inputValues: mapProp(numberProp('16000'), 'sr'),
   inputDataset: stringProp('examples/iris/model/eval.jsonl'),
   budgetSeconds: numberProp('20'),
   maxBatchSize: numberProp('32'),

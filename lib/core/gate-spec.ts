@@ -19,6 +19,8 @@ export interface GateSpec {
   readonly maxColdStartMs?: number;
   readonly maxModelSizeMb?: number;
   readonly inputShapes: Readonly<Record<string, readonly number[]>>;
+  /** Fixed values per input (absent when none is given, so existing cache keys stay). */
+  readonly inputValues?: Readonly<Record<string, number>>;
   readonly inputDataset?: string;
   readonly budgetSeconds: number;
   readonly maxBatchSize: number;

@@ -145,6 +145,25 @@ export function resolveGate(check: PropsChecker, gate: GateProps, cwd: string): 
   spec.inputShapes = shapes;
   if (gate.inputDataset !== undefined)
     spec.inputDataset = dataset(check, 'gate.inputDataset', gate.inputDataset, cwd);
+  if (gate.inputValues !== undefined) {
+    const values: Record<string, number> = {};
+    for (const [input, value] of Object.entries(check.record('gate.inputValues', gate.inputValues))) {
+      if (typeof value !== 'number' || !Number.isFinite(value)) {
+        check.fail(
+          'gate.inputValues',
+          `gate.inputValues[${show(input)}] must be a finite number, got ${show(value)}; the value every element of that input gets, e.g. { sr: 16000 }`,
+        );
+      }
+      values[input] = value;
+    }
+    if (spec.inputDataset !== undefined && Object.keys(values).length > 0) {
+      check.fail(
+        'gate.inputValues',
+        `gate.inputValues ${show(values)} and gate.inputDataset are both set, but the dataset's rows are whole requests; put the values in the dataset, or remove inputDataset`,
+      );
+    }
+    if (Object.keys(values).length > 0) spec.inputValues = values;
+  }
   return spec;
 }
 

@@ -1,6 +1,6 @@
 /**
- * Request inputs for the benchmark: seeded random tensors at the pinned shapes, or real rows of a
- * dataset file, cycled. Every request carries one row when dim 0 is a batch dim.
+ * Request inputs for the benchmark: seeded random tensors at the pinned shapes (with the values
+ * `gate.inputValues` fixes), or real rows of a dataset file, cycled. Every request carries one row when dim 0 is a batch dim.
  */
 import { type GateSpec } from '../core';
 import { type ModelInfo, type TensorSignature } from '../model';
@@ -46,6 +46,11 @@ export function benchmarkInputs(model: ModelInfo, gate: GateSpec): InputSource {
     let i = 0;
     return () => rows[i++ % rows.length];
   }
-  const fixed = randomInputs(model, resolveInputShapes(model, gate.inputShapes, 1), gate.seed);
+  const fixed = randomInputs(
+    model,
+    resolveInputShapes(model, gate.inputShapes, 1),
+    gate.seed,
+    gate.inputValues,
+  );
   return () => fixed;
 }

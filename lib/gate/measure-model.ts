@@ -4,7 +4,7 @@
  */
 import * as os from 'node:os';
 import { type GateSpec } from '../core';
-import { inspectModel } from '../model';
+import { inspectModel, type ModelInfo } from '../model';
 import { Executor, intraOpThreadsFor, onnxruntimeVersion } from '../runtime';
 import { benchmarkInputs } from './gate-inputs';
 import { type GateMeasurements } from './gate-report';
@@ -32,6 +32,26 @@ export function warmUpMs(budgetMs: number): number {
   return Math.min(budgetMs / 4, Math.min(3000, Math.max(500, budgetMs / 10)));
 }
 
+/**
+ * A model that fails on the gate's generated inputs often needs particular values (a sample rate,
+ * a state, a shape tensor): the error, with how to give them. Unchanged with `inputDataset`.
+ */
+export function generatedInputsHint(error: unknown, model: ModelInfo, gate: GateSpec): Error {
+  const message = (error instanceof Error ? error.message : String(error)).trimEnd();
+  if (gate.inputDataset !== undefined) return error instanceof Error ? error : new Error(message);
+  const pinned = Object.keys(gate.inputValues ?? {});
+  const free = model.inputs.filter((i) => !pinned.includes(i.name));
+  // Integer and bool inputs are the usual suspects: sample rates, indices, shapes, flags.
+  const suspect = free.find((i) => i.isTensor && !i.elementType.startsWith('float')) ?? free[0];
+  const example = suspect
+    ? `{ ${/^[A-Za-z_$][\w$]*$/.test(suspect.name) ? suspect.name : JSON.stringify(suspect.name)}: <value> }`
+    : '{ <input>: <value> }';
+  return new Error(
+    `${message}; the gate fed generated inputs (seeded random values${pinned.length > 0 ? `, and gate.inputValues for ${pinned.join(', ')}` : ''}): if the model needs particular values, fix them with gate.inputValues (e.g. ${example}) or benchmark real requests with gate.inputDataset`,
+    { cause: error },
+  );
+}
+
 export async function measureModel(
   request: GateWorkerRequest,
   progress: Progress,
@@ -50,7 +70,9 @@ export async function measureModel(
   const executor = await Executor.create({ ...settings, workers: 1 });
   const { firstInferenceMs, latency, accuracy, parity } = await (async () => {
     const firstStart = nowMs();
-    await executor.infer(nextInput());
+    await executor.infer(nextInput()).catch((error: unknown) => {
+      throw generatedInputsHint(error, model, gate);
+    });
     const first = nowMs() - firstStart;
     progress(
       `cold start: session ${executor.loadMs.toFixed(1)} ms, first inference ${first.toFixed(2)} ms; warming up`,

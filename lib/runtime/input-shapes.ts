@@ -119,18 +119,20 @@ export function resolveInputShapes(
     }
   }
 
+  // Every input's shape, and every dimension no value reaches, reported together in one message.
   const resolved: Record<string, number[]> = {};
+  const unpinned: Array<{ readonly what: string; readonly hint: string }> = [];
   for (const signature of tensors.values()) {
     const given = inputShapes[signature.name];
     const shape = signature.shape;
     const name = JSON.stringify(signature.name);
     if (shape === undefined) {
-      if (given === undefined) {
-        throw new InputShapesError(
-          `input ${name} has no declared rank; set gate.inputShapes: { ${key(signature.name)}: [<dims>] }`,
-        );
-      }
-      resolved[signature.name] = [...given];
+      if (given === undefined)
+        unpinned.push({
+          what: `input ${name} has no declared rank`,
+          hint: `${key(signature.name)}: [<dims>]`,
+        });
+      else resolved[signature.name] = [...given];
       continue;
     }
     const batchAt0 = takesBatch(model, signature, given, batch);
@@ -141,19 +143,29 @@ export function resolveInputShapes(
       return declared === '' ? undefined : symbols.get(declared)?.value;
     };
     const dims = shape.map(valueOf);
-    const missing = dims.indexOf(undefined);
-    if (missing >= 0) {
-      const symbol = shape[missing] as string;
+    const missing = shape.flatMap((declared, k) =>
+      dims[k] !== undefined
+        ? []
+        : [
+            declared === ''
+              ? `an unnamed dimension ${k}`
+              : `symbolic dimension ${k} (${JSON.stringify(declared)})`,
+          ],
+    );
+    if (missing.length > 0) {
       const hint = shape.map((d, k) => dims[k] ?? (d === '' ? '<?>' : `<${String(d)}>`)).join(', ');
-      const what =
-        symbol === ''
-          ? `an unnamed dimension ${missing}`
-          : `symbolic dimension ${missing} (${JSON.stringify(symbol)})`;
-      throw new InputShapesError(
-        `input ${name} has ${what} with no value; set gate.inputShapes: { ${key(signature.name)}: [${hint}] }`,
-      );
+      unpinned.push({
+        what: `input ${name} has ${missing.join(' and ')} with no value`,
+        hint: `${key(signature.name)}: [${hint}]`,
+      });
+      continue;
     }
     resolved[signature.name] = dims as number[];
+  }
+  if (unpinned.length > 0) {
+    throw new InputShapesError(
+      `${unpinned.map((u) => u.what).join('; ')}; set gate.inputShapes: { ${unpinned.map((u) => u.hint).join(', ')} }`,
+    );
   }
   return resolved;
 }

@@ -6,6 +6,7 @@ import { type ModelInfo } from '../model';
 import { InputShapesError, InputValidationError } from './errors';
 import { halfBitsFromNumber } from './float16';
 import { mulberry32 } from './prng';
+import { tensorFromJson } from './tensor-json';
 import {
   type FeedableElementType,
   type TensorData,
@@ -61,15 +62,27 @@ function fill(type: FeedableElementType, count: number, next: () => number): Ten
 /**
  * A tensor for every model input at the given shapes (see `resolveInputShapes`), filled from a
  * seeded generator in input order: floats (float32, float64, float16) uniform in [-1, 1),
- * integers from 0 to 9, bools 0 or 1, strings of 1 to 8 lower-case letters.
+ * integers from 0 to 9, bools 0 or 1, strings of 1 to 8 lower-case letters. An input named in
+ * `fixed` has that value in every element instead (checked against its type as a request's JSON
+ * data is); the others keep the values they would have had without it.
  * @throws InputShapesError when an input has no shape or an invalid one
- * @throws InputValidationError when an input is not a tensor or has a type onnxruntime-node cannot feed
+ * @throws InputValidationError when an input is not a tensor, has a type onnxruntime-node cannot
+ *   feed, or `fixed` names an input the model does not have or a value its type cannot hold
  */
 export function randomInputs(
   model: ModelInfo,
   shapes: Readonly<Record<string, readonly number[]>>,
   seed: number,
+  fixed: Readonly<Record<string, number>> = {},
 ): Record<string, TensorData> {
+  for (const input of Object.keys(fixed)) {
+    if (!model.inputs.some((i) => i.name === input)) {
+      const names = model.inputs.map((i) => JSON.stringify(i.name)).join(', ');
+      throw new InputValidationError(
+        `gate.inputValues names input ${JSON.stringify(input)}, which the model does not have; its inputs are ${names}`,
+      );
+    }
+  }
   const next = mulberry32(seed);
   const inputs: Record<string, TensorData> = {};
   for (const signature of model.inputs) {
@@ -97,7 +110,35 @@ export function randomInputs(
     } catch (error) {
       throw new InputShapesError(`input ${name}: ${(error as Error).message}`);
     }
-    inputs[signature.name] = { type, dims: [...dims], data: fill(type, count, next) };
+    // Drawn either way, so pinning one input leaves every other input's values as they were.
+    const random = fill(type, count, next);
+    const value = fixed[signature.name];
+    inputs[signature.name] =
+      value === undefined
+        ? { type, dims: [...dims], data: random }
+        : fixedTensor(type, dims, count, value, name);
   }
   return inputs;
+}
+
+/** A tensor of `count` elements, each `value`, converted and checked as JSON request data is. */
+function fixedTensor(
+  type: FeedableElementType,
+  dims: readonly number[],
+  count: number,
+  value: number,
+  name: string,
+): TensorData {
+  try {
+    return tensorFromJson(type, new Array<number>(count).fill(value), dims);
+  } catch (error) {
+    // `element 0 of a uint8 tensor must be …, received 300` → `each element must be …`.
+    const rule = (error as Error).message
+      .replace(/^element 0 of an? \S+ tensor /, 'each element ')
+      .replace(/, received [^;]*$/, '');
+    throw new InputValidationError(
+      `gate.inputValues gives input ${name} (${type}) the value ${value}, which it cannot take: ${rule}`,
+      { cause: error },
+    );
+  }
 }

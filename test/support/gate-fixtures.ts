@@ -96,6 +96,22 @@ export function failingModel(dir: string): string {
   });
 }
 
+/**
+ * x [1, 4] reshaped by its int64 input `shape` [2]: runs only when the shape holds 4 elements, as
+ * a model runs only with the sample rate or state it was built for. Random integers (0 to 9)
+ * break it; every element pinned to 2 gives [2, 2], which works.
+ */
+export function shapeInputModel(dir: string): string {
+  return write(dir, 'shape-input.onnx', {
+    inputs: [
+      { name: 'x', type: 'float32', shape: [1, 4] },
+      { name: 'shape', type: 'int64', shape: [2] },
+    ],
+    outputs: [{ name: 'y', type: 'float32', shape: ['rows', 'cols'] }],
+    nodes: [{ op: 'Reshape', inputs: ['x', 'shape'], outputs: ['y'] }],
+  });
+}
+
 /** The Iris model with one Gemm weight changed: same signature, different outputs. */
 export function perturbedIrisModel(dir: string): string {
   const model = onnx.ModelProto.decode(fs.readFileSync(path.join(IRIS_DIR, 'iris.onnx')));

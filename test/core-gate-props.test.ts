@@ -1,0 +1,50 @@
+/**
+ * The gate's input props, resolved: every value checked with the prop, the value and the fix.
+ * (Thresholds and budgets are checked in the construct's bad-input tables.)
+ */
+import { describe, expect, it } from 'vitest';
+import { type GateProps, ModelfabValidationError, PropsChecker, resolveGate } from '../lib/core';
+
+function resolve(gate: GateProps) {
+  return resolveGate(new PropsChecker('prod/iris'), gate, '/models');
+}
+
+describe('gate.inputValues', () => {
+  it('keeps a value per input, and stays out of the spec (and so the cache key) when empty', () => {
+    expect(resolve({ inputValues: { sr: 16000, state: 0 } }).inputValues).toEqual({ sr: 16000, state: 0 });
+    expect(resolve({}).inputValues).toBeUndefined();
+    expect('inputValues' in resolve({ inputValues: {} })).toBe(false);
+  });
+
+  it.each<[string, GateProps, string]>([
+    [
+      'a value that is not a number',
+      { inputValues: { sr: '16000' as never } },
+      '[prod/iris] gate.inputValues["sr"] must be a finite number, got "16000"; the value every element of that input gets, e.g. { sr: 16000 }',
+    ],
+    [
+      'an infinite value',
+      { inputValues: { sr: Number.POSITIVE_INFINITY } },
+      '[prod/iris] gate.inputValues["sr"] must be a finite number, got Infinity; the value every element of that input gets, e.g. { sr: 16000 }',
+    ],
+    [
+      'not an object',
+      { inputValues: [16000] as never },
+      '[prod/iris] gate.inputValues must be an object, got [16000]',
+    ],
+    [
+      'values and a dataset',
+      { inputValues: { sr: 16000 }, inputDataset: 'requests.jsonl' },
+      `[prod/iris] gate.inputValues {"sr":16000} and gate.inputDataset are both set, but the dataset's rows are whole requests; put the values in the dataset, or remove inputDataset`,
+    ],
+  ])('%s is refused with the prop, the value and the fix', (_, gate, message) => {
+    let error: unknown;
+    try {
+      resolve(gate);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ModelfabValidationError);
+    expect((error as Error).message).toBe(message);
+  });
+});

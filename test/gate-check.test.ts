@@ -200,7 +200,7 @@ describe('checkGate', () => {
     );
   });
 
-  it('fails an unstable latency even within its limit, and says to raise budgetSeconds', () => {
+  it('fails an unstable latency even within its limit, in words that do not read like a pass, and says to raise budgetSeconds', () => {
     const [verdict] = checkGate(
       spec({ latencyP99Ms: 50 }),
       measured({
@@ -212,8 +212,9 @@ describe('checkGate', () => {
     );
     expect(verdict.pass).toBe(false);
     expect(verdict.message).toBe(
-      'latency p99 31.2 ms <= latencyP99Ms 50 (1 CPU, onnxruntime 1.30.0, 4,812 samples, unstable); the result was unstable ' +
-        '(last 3 windows disagree by more than 10%: p50 spread 14%, throughput spread 2%); raise gate.budgetSeconds or quiet the machine',
+      'latency p99 31.2 ms, not shown within latencyP99Ms 50: the result was unstable ' +
+        '(last 3 windows disagree by more than 10%: p50 spread 14%, throughput spread 2%) ' +
+        '(1 CPU, onnxruntime 1.30.0, 4,812 samples, unstable); raise gate.budgetSeconds or quiet the machine',
     );
   });
 
@@ -245,11 +246,32 @@ describe('checkGate', () => {
     expect(checkGate(spec({ minThroughputRps: 400 }), measured())[0].pass).toBe(true);
   });
 
+  it('advises batching only for a model that can batch', () => {
+    // The search tried only batch 1 although maxBatchSize allowed 32: the model has no batch dim.
+    const unbatchable = measured();
+    const onlyOne = {
+      ...unbatchable,
+      throughput: {
+        ...unbatchable.throughput,
+        settings: unbatchable.throughput.settings.filter((s) => s.maxBatchSize === 1),
+      },
+    };
+    expect(checkGate(spec({ minThroughputRps: 500 }), onlyOne)[0].message).toMatch(
+      /; raise resources\.cpu or lower minThroughputRps \(the model has no batch dimension, so batching cannot help\)$/,
+    );
+    // Batching turned off by the user is still worth suggesting.
+    expect(checkGate(spec({ minThroughputRps: 500, maxBatchSize: 1 }), onlyOne)[0].message).toMatch(
+      /allow batching \(gate\.maxBatchSize, now 1\)/,
+    );
+  });
+
   it('fails an unstable throughput', () => {
     const [verdict] = checkGate(spec({ minThroughputRps: 100 }), measured({ throughput: { stable: false } }));
     expect(verdict.pass).toBe(false);
-    expect(verdict.message).toMatch(
-      /unstable\).*the result was unstable .*raise gate.budgetSeconds or quiet the machine$/,
+    expect(verdict.message).toBe(
+      'throughput 413 rps, not shown within minThroughputRps 100 at p99 <= 25 ms: the result was unstable ' +
+        '(the throughput at the latency bound varied by more than 10% between windows) ' +
+        '(1 CPU, onnxruntime 1.30.0, max batch 8, 12,345 samples, unstable); raise gate.budgetSeconds or quiet the machine',
     );
   });
 

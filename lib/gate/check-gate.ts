@@ -190,9 +190,13 @@ function judge(j: Judgement): Verdict {
   const qualifier = j.qualifier === undefined ? '' : ` ${j.qualifier}`;
   const statement = `${j.metric} ${measured}${unit} ${op} ${j.threshold} ${limit}${qualifier} (${j.context})`;
   let message = statement;
-  if (j.unstable !== undefined) {
-    const then = within ? '' : `; if it still fails, ${j.fix}`;
-    message = `${statement}; the result was unstable (${j.unstable}); raise gate.budgetSeconds or quiet the machine${then}`;
+  if (j.unstable !== undefined && within) {
+    // Within the limit, but not shown to stay there: it must not read like a pass.
+    message =
+      `${j.metric} ${measured}${unit}, not shown within ${j.threshold} ${limit}${qualifier}: the result was unstable ` +
+      `(${j.unstable}) (${j.context}); raise gate.budgetSeconds or quiet the machine`;
+  } else if (j.unstable !== undefined) {
+    message = `${statement}; the result was unstable (${j.unstable}); raise gate.budgetSeconds or quiet the machine; if it still fails, ${j.fix}`;
   } else if (!pass) {
     message = `${statement}; ${j.fix}`;
   }
@@ -269,11 +273,22 @@ function throughputVerdict(spec: GateSpec, limit: number, m: GateMeasurements): 
     bound: 'min',
     qualifier: `at p99 <= ${formatNumber(m.throughput.latencyBoundMs, 6)} ms`,
     context: `${runtimeContext(m)}, ${batch}${formatCount(samples)} samples, ${stable ? 'stable' : 'unstable'}`,
-    fix: `raise resources.cpu, allow batching (gate.maxBatchSize, now ${spec.maxBatchSize}) or lower minThroughputRps`,
+    fix: throughputFix(spec, m),
     unstable: stable
       ? undefined
       : 'the throughput at the latency bound varied by more than 10% between windows',
   });
+}
+
+/**
+ * What raises throughput for this model: batching only when it can batch. A search that tried only
+ * batch 1 although gate.maxBatchSize allowed more means the model has no batch dimension.
+ */
+function throughputFix(spec: GateSpec, m: GateMeasurements): string {
+  const couldBatch = spec.maxBatchSize === 1 || m.throughput.settings.some((s) => s.maxBatchSize > 1);
+  return couldBatch
+    ? `raise resources.cpu, allow batching (gate.maxBatchSize, now ${spec.maxBatchSize}) or lower minThroughputRps`
+    : 'raise resources.cpu or lower minThroughputRps (the model has no batch dimension, so batching cannot help)';
 }
 
 function accuracyVerdict(spec: GateSpec, side: 'min' | 'max', limit: number, m: GateMeasurements): Verdict {

@@ -70,6 +70,7 @@ export type {
   Verdict,
   WindowStats,
 } from './gate/gate-report';
+export type { SkippedBatchSetting } from './gate/memory-forecast';
 export type {
   BuildContext,
   BuildContextFile,

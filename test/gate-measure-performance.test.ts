@@ -18,6 +18,7 @@ import {
   searchRateAtBound,
   stabilityFor,
 } from '../lib/gate/measure-performance';
+import { forecastPeakBytes } from '../lib/gate/memory-forecast';
 import { type WindowStats } from '../lib/gate/gate-report';
 import { stability } from '../lib/gate/statistics';
 import { inspectModel } from '../lib/model';
@@ -301,11 +302,66 @@ describe('measureThroughput', () => {
     expect(chosen.rps).toBeGreaterThanOrEqual(best * 0.95);
   });
 
+  it('does not try batch settings whose forecast memory exceeds the limit, and says so', async () => {
+    const MIB = 2 ** 20;
+    const clock = new VirtualClock();
+    const executors = fakeExecutors(clock, serviceTime(1, 0.1));
+    // The process peaks at 200 MiB plus 100 MiB per row of the largest batch started so far.
+    const peak = () =>
+      (200 + 100 * Math.max(0, ...executors.started.map((s) => s.options.batching?.maxBatchSize ?? 1))) * MIB;
+    const progress: string[] = [];
+    const { throughput: measured } = await measureThroughput(
+      { ...SETTINGS, memoryBytes: 1024 * MIB },
+      gateAt(100, 32),
+      noInputs,
+      8000,
+      (line) => progress.push(line),
+      { clock, startExecutor: executors.startExecutor, peakResidentBytes: peak },
+    );
+    // After 1 (300 MiB) and 2 (400 MiB): 100 MiB a row, so 4 → 600 and 8 → 1000 fit 1 GiB, 16 → 1800 does not.
+    expect(measured.settings.map((s) => s.maxBatchSize)).toEqual([1, 2, 4, 8]);
+    expect(measured.skipped).toEqual([
+      { maxBatchSize: 16, forecastBytes: 1800 * MIB, memoryLimitBytes: 1024 * MIB },
+      { maxBatchSize: 32, forecastBytes: 3400 * MIB, memoryLimitBytes: 1024 * MIB },
+    ]);
+    expect(progress).toContain(
+      'throughput: batch 16, 32 not tried: batch 16 is forecast to peak at 1800 MiB, over the 1024 MiB memory limit',
+    );
+  });
+
+  it('tries every setting without a memory limit, and reports nothing skipped', async () => {
+    const { throughput: measured } = await throughput(serviceTime(1, 0.1));
+    expect(measured.skipped).toBeUndefined();
+  });
+
   it('gives each setting its share of the budget and keeps to the budget', async () => {
     const budgetMs = 8000;
     const { throughput: measured, tookMs } = await throughput(serviceTime(1, 0.1), budgetMs);
     expect(measured.settings).toHaveLength(4);
     // A held rate's two short confirmation windows (250 ms and their drain) may run past the budget.
     expect(tookMs).toBeLessThanOrEqual(budgetMs + 2 * 250 + 2 * (5 * 100 + 100));
+  });
+});
+
+describe('forecastPeakBytes', () => {
+  it('extrapolates the memory per row of the last two settings, never downwards', () => {
+    expect(forecastPeakBytes([{ maxBatchSize: 1, peakBytes: 300 }], 8)).toBeUndefined();
+    const grows = [
+      { maxBatchSize: 1, peakBytes: 300 },
+      { maxBatchSize: 2, peakBytes: 400 },
+      { maxBatchSize: 4, peakBytes: 500 },
+    ];
+    // From the last two: 50 a row.
+    expect(forecastPeakBytes(grows, 8)).toBe(700);
+    // A peak that fell (freed memory is not the next batch's need) forecasts no growth.
+    expect(
+      forecastPeakBytes(
+        [
+          { maxBatchSize: 1, peakBytes: 400 },
+          { maxBatchSize: 2, peakBytes: 380 },
+        ],
+        32,
+      ),
+    ).toBe(380);
   });
 });

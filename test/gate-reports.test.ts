@@ -222,6 +222,23 @@ describe('renderGateMarkdown', () => {
     expect(md).toContain('Test CPU &lt;fast&gt; &amp; cheap');
   });
 
+  it('lists the batch settings not tried for memory, with their forecast and the limit', () => {
+    const base = measurements();
+    const m = measurements({
+      throughput: {
+        ...base.throughput,
+        skipped: [
+          { maxBatchSize: 16, forecastBytes: 1800 * 2 ** 20, memoryLimitBytes: 1024 * 2 ** 20 },
+          { maxBatchSize: 32, forecastBytes: 3400 * 2 ** 20, memoryLimitBytes: 1024 * 2 ** 20 },
+        ],
+      },
+    });
+    expect(renderGateMarkdown(report({ m }))).toContain(
+      'Not tried, because their forecast peak memory exceeds the 1,024 MiB limit (resources.memory): batch 16 (1,800 MiB), batch 32 (3,400 MiB).',
+    );
+    expect(renderGateMarkdown(report())).not.toContain('Not tried');
+  });
+
   it('shows parity with its worst element', () => {
     const m = measurements({
       parity: {

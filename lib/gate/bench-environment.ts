@@ -32,6 +32,17 @@ export type StartExecutor = (options: ExecutorOptions) => Promise<GateExecutor>;
 export interface BenchEnvironment {
   readonly clock: Clock;
   readonly startExecutor: StartExecutor;
+  /**
+   * The process's peak resident memory so far, bytes: what the throughput search forecasts the
+   * next batch setting's memory from.
+   * @default the benchmark process's `maxRSS`
+   */
+  readonly peakResidentBytes?: () => number;
+}
+
+/** The benchmark process's peak resident memory, bytes. */
+export function processPeakResidentBytes(): number {
+  return process.resourceUsage().maxRSS * 1024;
 }
 
 /** The process's monotonic clock (`process.hrtime`) and `setTimeout`. */
@@ -44,4 +55,5 @@ export const realClock: Clock = {
 export const realEnvironment: BenchEnvironment = {
   clock: realClock,
   startExecutor: (options) => Executor.create(options),
+  peakResidentBytes: processPeakResidentBytes,
 };

@@ -3,6 +3,7 @@
  * the renderers (serving config, annotations) and the capacity plan. Plain data.
  */
 import { type GateSpec, type SloSpec } from '../core';
+import { type SkippedBatchSetting } from './memory-forecast';
 
 /** Where and how the numbers were measured. */
 export interface GateEnvironment {
@@ -72,6 +73,11 @@ export interface ThroughputMeasurement {
   readonly rps: number;
   readonly stable: boolean;
   readonly settings: readonly BatchSettingResult[];
+  /**
+   * Batch settings not tried because their forecast peak memory exceeds the container's limit
+   * (absent when none was skipped, and in reports from before this was measured).
+   */
+  readonly skipped?: readonly SkippedBatchSetting[];
 }
 
 export interface AccuracyMeasurement {

@@ -62,7 +62,13 @@ export async function measureModel(
   const model = inspectModel(request.modelPath);
   const intraOpThreads = intraOpThreadsFor(request.cpuMillis);
   const nextInput = benchmarkInputs(model, gate);
-  const settings = { modelPath: request.modelPath, model, intraOpThreads, cpus: request.cpuMillis / 1000 };
+  const settings = {
+    modelPath: request.modelPath,
+    model,
+    intraOpThreads,
+    cpus: request.cpuMillis / 1000,
+    memoryBytes: request.memoryBytes,
+  };
 
   progress(
     `cold start: creating the session (${intraOpThreads} intra-op thread${intraOpThreads === 1 ? '' : 's'})`,

@@ -14,10 +14,17 @@ import {
   type GateExecutor,
   type InferTarget,
   realClock,
+  processPeakResidentBytes,
   realEnvironment,
 } from './bench-environment';
 import { type BatchSettingResult, type LatencyMeasurement, type ThroughputMeasurement } from './gate-report';
 import { closedLoop, type InputSource, openLoop } from './load-generator';
+import {
+  exceedsMemory,
+  forecastPeakBytes,
+  type MemoryObservation,
+  type SkippedBatchSetting,
+} from './memory-forecast';
 import { latencyStats, logHistogram, stability, windowStats } from './statistics';
 
 export type Progress = (message: string) => void;
@@ -53,7 +60,14 @@ export interface ExecutorSettings {
   readonly intraOpThreads: number;
   /** The container's CPU limit in cores: the executor decides whether to poll from it, as in the pod. */
   readonly cpus: number;
+  /**
+   * The container's memory limit, bytes: batch settings forecast to exceed it are not tried.
+   * @default - no limit: every setting is tried
+   */
+  readonly memoryBytes?: number;
 }
+
+const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
 
 /** The batch settings the search tries: powers of two up to maxBatchSize when dim 0 is a batch dim. */
 export function batchSettings(model: ModelInfo, maxBatchSize: number): number[] {
@@ -283,10 +297,25 @@ export async function measureThroughput(
 ): Promise<{ readonly throughput: ThroughputMeasurement; readonly chosen: BatchSettingResult }> {
   const sizes = batchSettings(settings.model, gate.maxBatchSize);
   const results: BatchSettingResult[] = [];
+  const observed: MemoryObservation[] = [];
+  const skipped: SkippedBatchSetting[] = [];
+  const peakResidentBytes = env.peakResidentBytes ?? processPeakResidentBytes;
   const deadline = env.clock.now() + budgetMs;
   for (const [i, size] of sizes.entries()) {
+    const over = exceedsMemory(observed, size, settings.memoryBytes);
+    if (over) {
+      // Larger batches need more still: none of them is tried either.
+      for (const larger of sizes.slice(i)) {
+        skipped.push({ ...over, maxBatchSize: larger, forecastBytes: forecastPeakBytes(observed, larger)! });
+      }
+      progress(
+        `throughput: batch ${sizes.slice(i).join(', ')} not tried: batch ${size} is forecast to peak at ${mib(over.forecastBytes)} MiB, over the ${mib(over.memoryLimitBytes)} MiB memory limit`,
+      );
+      break;
+    }
     const share = Math.max(0, deadline - env.clock.now()) / (sizes.length - i);
     results.push(await searchRateAtBound(settings, size, gate, nextInput, share, progress, env));
+    observed.push({ maxBatchSize: size, peakBytes: peakResidentBytes() });
   }
   const chosen = chooseSetting(results);
   return {
@@ -295,6 +324,7 @@ export async function measureThroughput(
       rps: chosen.rps,
       stable: chosen.stable,
       settings: results,
+      ...(skipped.length > 0 ? { skipped } : {}),
     },
     chosen,
   };

@@ -189,10 +189,16 @@ function throughputSection(report: GateReport): string {
     s.stable ? 'stable' : 'unstable',
     s === chosen ? '⬅ chosen' : '',
   ]);
+  const skipped =
+    t.skipped && t.skipped.length > 0
+      ? `\n\nNot tried, because their forecast peak memory exceeds the ${formatNumber(t.skipped[0].memoryLimitBytes / 2 ** 20)} MiB limit (resources.memory): ${t.skipped
+          .map((s) => `batch ${s.maxBatchSize} (${formatNumber(s.forecastBytes / 2 ** 20)} MiB)`)
+          .join(', ')}.`
+      : '';
   return `${heading}\n\n${intro}\n\n${table(
     ['max batch size', 'max queue delay', 'rps', 'p99', 'samples', 'stability', ''],
     rows,
-  )}`;
+  )}${skipped}`;
 }
 
 function coldStartSection(report: GateReport): string {

@@ -193,6 +193,21 @@ describe('values from other resources', () => {
       logged.mockRestore();
     }
   });
+
+  it('checks the policy on what a value from another resource gives: an image tagged latest', async () => {
+    const logged = vi.spyOn(pulumi.log, 'error').mockResolvedValue();
+    try {
+      await deploy({ ...BASE, image: pulumi.output(Promise.resolve('ghcr.io/acme/iris:latest')) });
+      expect(logged).toHaveBeenCalledWith(
+        expect.stringMatching(
+          /\[iris\] policy image-tag failed on Deployment\/ml\/iris: .*"ghcr\.io\/acme\/iris:latest"/,
+        ),
+        expect.anything(),
+      );
+    } finally {
+      logged.mockRestore();
+    }
+  });
 });
 
 describe('outputs', () => {

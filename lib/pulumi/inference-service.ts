@@ -24,6 +24,7 @@ import {
   formatServiceProblems,
   inClusterUrl,
   type KubeObject,
+  renderInferenceService,
   serviceProblems,
   withServerImage,
 } from '../render';
@@ -132,11 +133,20 @@ export class InferenceService extends pulumi.ComponentResource<Deployed> {
     // Checked before anything is registered, like the cdk8s construct's constructor.
     new PropsChecker(name).knownProps(args, INFERENCE_SERVICE_ARGS_SHAPE, 'InferenceService', 'arg');
     const { outdir, ...rest } = args;
-    // Values from other resources stand in as placeholders; once known, they are checked as props.
-    const owner: { resource?: pulumi.Resource } = {}; // this component, once constructed
+    // Values from other resources stand in as placeholders; once known, they are checked as props
+    // and the objects they give as the policy checks any (an image tagged `latest` fails image-tag).
+    const owner: { resource?: pulumi.Resource; model?: ModelInfo } = {}; // filled in below
     const deferred = deferValues(
       rest,
-      (props) => resolveInferenceService(props, { constructPath: name, id: name }),
+      (props) => {
+        const known = resolveInferenceService(props, { constructPath: name, id: name });
+        const problems = serviceProblems(
+          known,
+          renderInferenceService(known, owner.model!, undefined),
+          undefined,
+        );
+        if (problems.length > 0) throw new Error(formatServiceProblems(name, problems));
+      },
       (message) => void pulumi.log.error(message, owner.resource),
     );
     const checked = checkInferenceService(deferred.props, {
@@ -145,6 +155,7 @@ export class InferenceService extends pulumi.ComponentResource<Deployed> {
       reports: { dir: path.resolve(outdir ?? DEFAULT_OUTDIR), name },
     });
     const { spec, model } = checked;
+    owner.model = model;
     // The props are the component's inputs (shown in previews); initialize finds what was checked.
     // An image that is not a Pulumi resource (a reference, or another engine's object) is recorded
     // as its reference.

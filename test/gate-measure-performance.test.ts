@@ -256,6 +256,7 @@ describe('searchRateAtBound', () => {
       cpus: 1,
       batching: { maxBatchSize: 4, maxQueueDelayMs: queueDelayFor(4, 20) },
       maxQueueSize: 100_000,
+      inline: 'auto',
     });
     expect(executors.started[0].executor.isClosed).toBe(true);
   });

@@ -202,7 +202,15 @@ beforeAll(async () => {
   [iris, keyed, rows] = await Promise.all([
     start({ modelPath: IRIS, maxBodyBytes: MAX_BODY_BYTES, workers: 1, intraOpThreads: 1 }),
     start({ modelPath: IRIS, apiKeyFile: keyFile, workers: 1, intraOpThreads: 1 }),
-    start({ modelPath: rowsPath, workers: 1, intraOpThreads: 1, maxBatchSize: 8, maxQueueDelayMs: 20 }),
+    // Batching in workers, which a model this small would skip for requests that arrive one by one (inline).
+    start({
+      modelPath: rowsPath,
+      workers: 1,
+      intraOpThreads: 1,
+      maxBatchSize: 8,
+      maxQueueDelayMs: 20,
+      inline: 'never',
+    }),
   ]);
 });
 

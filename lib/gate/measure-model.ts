@@ -73,7 +73,8 @@ export async function measureModel(
   progress(
     `cold start: creating the session (${intraOpThreads} intra-op thread${intraOpThreads === 1 ? '' : 's'})`,
   );
-  const executor = await Executor.create({ ...settings, workers: 1 });
+  // As the server runs it: a model faster than a worker hand-off runs small requests inline.
+  const executor = await Executor.create({ ...settings, workers: 1, inline: 'auto' });
   const { firstInferenceMs, latency, accuracy, parity } = await (async () => {
     const firstStart = nowMs();
     await executor.infer(nextInput()).catch((error: unknown) => {

@@ -161,6 +161,8 @@ export async function searchRateAtBound(
     cpus: settings.cpus,
     ...(maxBatchSize > 1 ? { batching: { maxBatchSize, maxQueueDelayMs } } : {}),
     maxQueueSize: 100_000,
+    // As the server runs it: a model faster than a worker hand-off runs small requests inline.
+    inline: 'auto',
   });
   try {
     const deadline = clock.now() + budgetMs;

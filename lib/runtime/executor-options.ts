@@ -8,6 +8,7 @@ import { show } from '../core';
 import { type ModelInfo, inspectModel } from '../model';
 import { availableCpus } from './available-cpus';
 import { type BatchPolicy } from './batch-queue';
+import { type InlineMode } from './inline-choice';
 
 /** Dynamic batching: stack requests along dim 0. */
 export interface BatchingOptions {
@@ -56,6 +57,16 @@ export interface ExecutorOptions {
   readonly cpus?: number;
   /** V8 heap limits of each worker thread. @default Node's defaults */
   readonly resourceLimits?: ResourceLimits;
+  /**
+   * Whether small requests of a very fast model may run on the calling thread instead of a
+   * worker: `auto` loads a session on this thread too, measures a run and a worker hand-off once
+   * the workers are up, and runs inline when the model's run is the cheaper and at most a few tens
+   * of µs (see inline-choice.ts; {@link Executor.execution} says what was chosen and why);
+   * `never` always uses the workers; `always` runs small requests inline without measuring (for
+   * tests, and models known to be tiny).
+   * @default 'never'
+   */
+  readonly inline?: InlineMode;
 }
 
 /** Options of one request. */
@@ -83,6 +94,7 @@ export interface ResolvedExecutorOptions {
   readonly spinMs: number;
   /** The batching in effect: undefined when batching is off or the model is not batchable. */
   readonly batching: BatchPolicy | undefined;
+  readonly inline: InlineMode;
 }
 
 const DEFAULTS = { workers: 1, intraOpThreads: 1, maxQueueSize: 1024, spinMs: 0.5 } as const;
@@ -110,6 +122,10 @@ export function resolveExecutorOptions(options: ExecutorOptions): ResolvedExecut
   const intraOpThreads = options.intraOpThreads ?? DEFAULTS.intraOpThreads;
   const maxQueueSize = options.maxQueueSize ?? DEFAULTS.maxQueueSize;
   const spinMs = options.spinMs ?? DEFAULTS.spinMs;
+  const inline = options.inline ?? 'never';
+  if (inline !== 'auto' && inline !== 'never' && inline !== 'always') {
+    throw new RangeError(`inline must be 'auto', 'never' or 'always', received ${show(inline)}`);
+  }
   checkInteger('workers', workers, 1);
   checkInteger('intraOpThreads', intraOpThreads, 1);
   checkInteger('maxQueueSize', maxQueueSize, 1);
@@ -133,5 +149,6 @@ export function resolveExecutorOptions(options: ExecutorOptions): ResolvedExecut
     spinMs: cpus >= workers * intraOpThreads + 1 ? spinMs : 0,
     batching:
       options.batching && options.batching.maxBatchSize > 1 && model.batchable ? options.batching : undefined,
+    inline,
   };
 }

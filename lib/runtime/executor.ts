@@ -1,9 +1,11 @@
-// Over ~400 lines on purpose: one class, the path of a request (validate, queue, batch, dispatch, split, settle), whose steps share the queue and the in-flight count.
+// Over ~400 lines on purpose: one class, the path of a request (validate, run inline or queue, batch, dispatch, split, settle), whose steps share the queue and the in-flight count.
 /**
  * The executor: onnxruntime sessions in worker threads behind a bounded queue and a dynamic
  * batcher. The gate benchmarks exactly this object and the server wraps it in HTTP, so the gate's
  * numbers are the pods' numbers. The main thread only validates, queues, batches and dispatches;
- * `session.run()` blocks a worker, never the main thread.
+ * `session.run()` blocks a worker, not the main thread, except for a model measured to run in a
+ * few tens of µs, less than a hand-off to a worker costs: with `inline: 'auto'`, its small
+ * requests run on the main thread (inline-choice.ts).
  *
  * This file holds the requests' path: validation, the queue, batching, splitting results and
  * settling each request. The workers themselves are worker-pool.ts, the options
@@ -20,7 +22,21 @@ import {
   QueueFullError,
   WorkerCrashError,
 } from './errors';
-import { type ExecutorOptions, type InferOptions, resolveExecutorOptions } from './executor-options';
+import {
+  type ExecutorOptions,
+  type InferOptions,
+  type ResolvedExecutorOptions,
+  resolveExecutorOptions,
+} from './executor-options';
+import {
+  type ExecutionChoice,
+  INLINE_MAX_ELEMENTS_FACTOR,
+  chooseExecution,
+  inlineCandidateRefusal,
+  medianOf,
+} from './inline-choice';
+import { InlineSession } from './inline-session';
+import { randomInputs } from './random-inputs';
 import { ReplySpin } from './reply-spin';
 import { type TensorData, concatAlongDim0, formatDims, splitAlongDim0 } from './tensor';
 import { validateInputs } from './validate-inputs';
@@ -75,6 +91,40 @@ function describeFeeds(inputs: Readonly<Record<string, TensorData>>): string {
     .join(', ');
 }
 
+/** Runs measured (after unmeasured warm-up runs) to choose between inline and workers. */
+const INLINE_MEASURE = { warmUps: 5, runs: 21 } as const;
+/** Input shapes remembered as having run in a worker, which may then run inline. */
+const MAX_KNOWN_SHAPES = 256;
+/** The seed of the measurement's random inputs. */
+const MEASURE_SEED = 1;
+
+/** The key of a request's input shapes: every input's dims. */
+function shapeKeyOf(model: ModelInfo, inputs: Readonly<Record<string, TensorData>>): string {
+  let key = '';
+  for (const signature of model.inputs) key += `${inputs[signature.name].dims.join(',')};`;
+  return key;
+}
+
+function elementsOf(inputs: Readonly<Record<string, TensorData>>): number {
+  let elements = 0;
+  for (const name in inputs) elements += inputs[name].data.length;
+  return elements;
+}
+
+/** Inputs to measure a run with: seeded random data, each symbolic dim 1; undefined when there are none. */
+function measurementInputs(model: ModelInfo): Record<string, TensorData> | undefined {
+  const shapes: Record<string, number[]> = {};
+  for (const signature of model.inputs) {
+    if (!signature.isTensor || signature.shape === undefined) return undefined;
+    shapes[signature.name] = signature.shape.map((d) => (typeof d === 'number' ? d : 1));
+  }
+  try {
+    return randomInputs(model, shapes, MEASURE_SEED);
+  } catch {
+    return undefined;
+  }
+}
+
 /** The key under which requests may be stacked: every input's dims after dim 0. */
 function batchKeyOf(model: ModelInfo, inputs: Readonly<Record<string, TensorData>>): string {
   let key = '';
@@ -94,6 +144,10 @@ export class Executor {
   readonly loadMs: number;
   /** The polling budget in effect, ms: `spinMs`, or 0 when there is no CPU to spare for it. */
   readonly spinMs: number;
+  /** How requests run (inline or in workers) and why, with the times measured to decide. */
+  get execution(): ExecutionChoice {
+    return this.choice;
+  }
 
   private readonly queue: BatchQueue<Request>;
   private readonly batching: boolean;
@@ -102,6 +156,15 @@ export class Executor {
   private wakeTimer: NodeJS.Timeout | undefined;
   private wakeAt = Infinity;
   private inFlight = 0;
+  private choice: ExecutionChoice = { mode: 'workers', reason: 'inline execution is off' };
+  /** The main-thread session when requests run inline. */
+  private inline: InlineSession | undefined;
+  /** Inline runs under way. */
+  private inlineInFlight = 0;
+  /** The most input elements a request may have to run inline. */
+  private inlineMaxElements = 0;
+  /** Input shapes that have run (in a worker, or measured), so that may run inline. */
+  private readonly knownShapes = new Set<string>();
   private closing: Promise<void> | undefined;
   private failure: Error | undefined;
   /** Resolvers of `drain()` calls waiting for the queue and the workers to empty. */
@@ -154,7 +217,7 @@ export class Executor {
         `the model info does not match ${modelPath}: it lists inputs ${show(expected)}, onnxruntime loaded ${show(loaded)}; inspect this file again`,
       );
     }
-    return new Executor(
+    const executor = new Executor(
       model,
       pool,
       resolved.maxQueueSize,
@@ -162,6 +225,88 @@ export class Executor {
       options.onBatch,
       resolved.spinMs,
     );
+    if (resolved.inline !== 'never') {
+      try {
+        await executor.considerInline(resolved);
+      } catch (error) {
+        await executor.close();
+        throw error;
+      }
+    }
+    return executor;
+  }
+
+  /**
+   * Measures the model's run on this thread and a worker hand-off, and runs small requests
+   * inline from now on when that is the cheaper (see inline-choice.ts).
+   * @throws what the worker path throws for a reason other than the inputs (a crashed worker)
+   */
+  private async considerInline(resolved: ResolvedExecutorOptions): Promise<void> {
+    const refusal = inlineCandidateRefusal(resolved.inline, this.model);
+    if (refusal !== undefined) {
+      this.choice = { mode: 'workers', reason: refusal };
+      return;
+    }
+    const inputs = measurementInputs(this.model);
+    if (inputs === undefined) {
+      this.choice = {
+        mode: 'workers',
+        reason: 'the model has no inputs of known shape to measure a run with',
+      };
+      return;
+    }
+    let session: InlineSession;
+    let inlineMs: number;
+    try {
+      session = await InlineSession.create(resolved.modelPath, resolved.intraOpThreads);
+    } catch (error) {
+      this.choice = { mode: 'workers', reason: `no session on the main thread: ${(error as Error).message}` };
+      return;
+    }
+    try {
+      const runs = resolved.inline === 'always' ? 1 : INLINE_MEASURE.runs;
+      inlineMs = medianOf(await session.measure(inputs, INLINE_MEASURE.warmUps, runs));
+    } catch (error) {
+      await session.release();
+      this.choice = { mode: 'workers', reason: `a measured run failed: ${(error as Error).message}` };
+      return;
+    }
+    if (resolved.inline === 'always') {
+      this.useInline(session, inputs, { mode: 'inline', reason: 'inline execution is always on', inlineMs });
+      return;
+    }
+    const handOffs: number[] = [];
+    try {
+      for (let i = 0; i < INLINE_MEASURE.warmUps + INLINE_MEASURE.runs; i++) {
+        const started = performance.now();
+        const result = await this.infer(inputs);
+        if (i >= INLINE_MEASURE.warmUps) handOffs.push(performance.now() - started - result.inferMs);
+      }
+    } catch (error) {
+      await session.release();
+      if (error instanceof InferenceError) {
+        this.choice = { mode: 'workers', reason: `a measured run failed: ${error.message}` };
+        return;
+      }
+      throw error;
+    }
+    this.choice = chooseExecution({ inlineMs, handOffMs: medianOf(handOffs) });
+    if (this.choice.mode !== 'inline') {
+      await session.release();
+      return;
+    }
+    this.useInline(session, inputs, this.choice);
+  }
+
+  private useInline(
+    session: InlineSession,
+    measured: Readonly<Record<string, TensorData>>,
+    choice: ExecutionChoice,
+  ): void {
+    this.choice = choice;
+    this.inline = session;
+    this.inlineMaxElements = elementsOf(measured) * INLINE_MAX_ELEMENTS_FACTOR;
+    this.knownShapes.add(shapeKeyOf(this.model, measured));
   }
 
   /**
@@ -189,6 +334,7 @@ export class Executor {
         new RangeError(`timeoutMs must be a positive number, received ${show(timeoutMs)}`),
       );
     }
+    if (this.inline !== undefined && this.runsInline(inputs)) return this.runInline(inputs, rows, timeoutMs);
     if (this.queue.size >= this.maxQueueSize) return Promise.reject(new QueueFullError(this.maxQueueSize));
     return new Promise<InferResult>((resolve, reject) => {
       const request: Request = {
@@ -211,11 +357,64 @@ export class Executor {
     });
   }
 
+  /**
+   * Whether a request runs inline: the executor is idle (nothing waits, nothing runs, inline or in
+   * a worker), its inputs are no larger than the measured run's times
+   * {@link INLINE_MAX_ELEMENTS_FACTOR}, and their shapes have run before (in a worker, where a
+   * run that kills the thread cannot kill the process). Only an idle executor: under load the
+   * requests queue for the workers, so the bounded queue refuses what cannot be served (429) and
+   * the main thread stays free for health probes and metrics, as without inline execution.
+   */
+  private runsInline(inputs: Readonly<Record<string, TensorData>>): boolean {
+    if (this.queue.size > 0 || this.inFlight + this.inlineInFlight > 0) return false;
+    if (elementsOf(inputs) > this.inlineMaxElements) return false;
+    return this.knownShapes.has(shapeKeyOf(this.model, inputs));
+  }
+
+  /**
+   * Runs a request on this thread. onnxruntime's failures are InferenceErrors as in a worker; a
+   * timeout is checked when the run is back (it cannot be cut, and takes µs).
+   */
+  private async runInline(
+    inputs: Readonly<Record<string, TensorData>>,
+    rows: number | undefined,
+    timeoutMs: number | undefined,
+  ): Promise<InferResult> {
+    const session = this.inline!;
+    const enqueuedAt = performance.now();
+    this.inlineInFlight++;
+    try {
+      let run: Awaited<ReturnType<InlineSession['run']>>;
+      try {
+        run = await session.run(inputs);
+      } catch (error) {
+        if (this.closing)
+          throw new ExecutorClosedError('the executor was closed before the request completed');
+        if ((error as Error).name !== 'InlineRunError') throw error;
+        const message = (error as Error).message;
+        throw new InferenceError(
+          `onnxruntime failed to run the model on inputs ${describeFeeds(inputs)}: ${message}`,
+          message,
+        );
+      }
+      if (this.closing) throw new ExecutorClosedError('the executor was closed before the request completed');
+      if (timeoutMs !== undefined && performance.now() - enqueuedAt > timeoutMs) {
+        throw new InferenceTimeoutError(timeoutMs, 'running');
+      }
+      const batchRows = rows ?? 1;
+      this.safeOnBatch(batchRows, run.inferMs);
+      return { outputs: run.outputs, queueMs: 0, inferMs: run.inferMs, batchRows };
+    } finally {
+      this.inlineInFlight--;
+      this.checkDrained();
+    }
+  }
+
   /** Queue and worker counts, for metrics and health. */
   stats(): ExecutorStats {
     return {
       queued: this.queue.size,
-      inFlight: this.inFlight,
+      inFlight: this.inFlight + this.inlineInFlight,
       workers: this.pool.size,
       busyWorkers: this.pool.busy,
     };
@@ -234,7 +433,9 @@ export class Executor {
 
   private isDrained(): boolean {
     return (
-      (this.queue.size === 0 && this.inFlight === 0) || this.closing !== undefined || this.pool.size === 0
+      (this.queue.size === 0 && this.inFlight === 0 && this.inlineInFlight === 0) ||
+      this.closing !== undefined ||
+      this.pool.size === 0
     );
   }
 
@@ -266,7 +467,7 @@ export class Executor {
       for (const request of batch.requests) this.settle(request, error);
     }
     this.releaseDrainWaiters();
-    await this.pool.close();
+    await Promise.all([this.pool.close(), this.inline?.release()]);
     this.inFlight = 0;
   }
 
@@ -325,6 +526,7 @@ export class Executor {
   private onReply(batch: Batch, reply: JobReply): void {
     this.inFlight -= batch.requests.length;
     if (reply.kind === 'result') {
+      if (this.inline !== undefined && batch.requests.length === 1) this.rememberShape(batch.inputs);
       this.replySpin.replied(reply.inferMs);
       this.safeOnBatch(batch.rows, reply.inferMs);
       this.complete(batch, reply.outputs, reply.inferMs);
@@ -334,6 +536,11 @@ export class Executor {
     }
     this.pump();
     this.checkDrained();
+  }
+
+  /** A shape that ran in a worker may run inline from now on. */
+  private rememberShape(inputs: Readonly<Record<string, TensorData>>): void {
+    if (this.knownShapes.size < MAX_KNOWN_SHAPES) this.knownShapes.add(shapeKeyOf(this.model, inputs));
   }
 
   private safeOnBatch(rows: number, inferMs: number): void {

@@ -15,4 +15,5 @@ export * from './spin-budget';
 export * from './available-cpus';
 export * from './executor';
 export { type BatchingOptions, type ExecutorOptions, type InferOptions } from './executor-options';
+export * from './inline-choice';
 export { resolveWorkerScript, type WorkerScript } from './worker-script';

@@ -4,7 +4,9 @@
  * lib/runtime executor, with its protections (body limit, bounded queue, timeouts, API key), its
  * lifecycle (digest check, load, warm-up, readiness, graceful drain) and its metrics on a port of
  * their own. The main thread only does HTTP, decoding, validation and batching; onnxruntime runs
- * in the executor's worker threads, so health and metrics answer while inference is saturated.
+ * in the executor's worker threads, so health and metrics answer while inference is saturated
+ * (except a model measured faster than a hand-off to a worker, a few tens of µs a run, whose
+ * small requests the executor runs on the main thread: see lib/runtime/inline-choice.ts).
  *
  * Status codes: 400 for a request that does not follow the protocol or the model's signature
  * (OipRequestError, InputValidationError) and for an inference onnxruntime fails to run on valid
@@ -28,7 +30,7 @@
  */
 import http from 'node:http';
 import { type ModelInfo, inspectModel } from '../model';
-import { Executor, ExecutorClosedError } from '../runtime';
+import { Executor, ExecutorClosedError, type InlineMode } from '../runtime';
 import { AccessLog, roundMs } from './access-log';
 import { ApiKey } from './api-key';
 import { type Exchange, answerError, sendJson, startExchange } from './exchange';
@@ -60,6 +62,12 @@ export interface InferenceServerOptions extends ServerOptions {
   readonly serverVersion?: string;
   /** What each option is called where it came from, for messages (`--config`). @default the option keys */
   readonly optionNames?: OptionNames;
+  /**
+   * Whether the executor may run a very fast model's small requests on the main thread (see
+   * lib/runtime/inline-choice.ts); `always` and `never` are for tests.
+   * @default 'auto'
+   */
+  readonly inline?: InlineMode;
 }
 
 /** Where the server is in its life. */
@@ -122,6 +130,7 @@ export class InferenceServer {
     private readonly apiKey: ApiKey | undefined,
     private readonly log: ServerLog,
     version: string,
+    private readonly inline: InlineMode,
   ) {
     this.settings = settings;
     this.model = model;
@@ -171,7 +180,14 @@ export class InferenceServer {
       const model = inspectModel(settings.modelPath);
       checkModelDigest(settings.modelPath, model.sha256, settings.expectedSha256);
       const apiKey = settings.apiKeyFile ? ApiKey.fromFile(settings.apiKeyFile) : undefined;
-      server = new InferenceServer(settings, model, apiKey, log, options.serverVersion ?? serverVersion());
+      server = new InferenceServer(
+        settings,
+        model,
+        apiKey,
+        log,
+        options.serverVersion ?? serverVersion(),
+        options.inline ?? 'auto',
+      );
     } catch (error) {
       const fields =
         error instanceof ModelDigestMismatchError
@@ -339,6 +355,8 @@ export class InferenceServer {
         // Whether idle threads poll depends on it, so a server sharing its cores (--cpus) can
         // turn polling off.
         cpus: s.cpus,
+        // A model faster than a hand-off to a worker runs its small requests on this thread.
+        inline: this.inline,
         onBatch: (rows, inferMs) => this.metrics.observeBatch(rows, inferMs),
       });
     } catch (error) {
@@ -370,6 +388,7 @@ export class InferenceServer {
       maxQueueDelayMs: s.maxQueueDelayMs,
       batching: s.maxBatchSize > 1 && this.model.batchable,
       pollMs: executor.spinMs,
+      execution: executor.execution,
     });
   }
 

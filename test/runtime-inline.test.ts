@@ -4,6 +4,8 @@
  * worker (too large, an unseen shape), timeouts and close, and a fault of an inline run answered
  * 500 by the server, which serves on.
  */
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it, vi } from 'vitest';
@@ -23,6 +25,8 @@ import {
 } from '../lib/runtime';
 import { type InferenceServer } from '../lib/server';
 import { startLocalServer } from './support/local-server';
+import { writeModel } from './support/runtime-fixtures';
+import { InlineSession } from '../lib/runtime/inline-session';
 
 const IRIS = path.join(__dirname, '..', 'examples', 'iris', 'model', 'iris.onnx');
 const model = inspectModel(IRIS);
@@ -173,6 +177,33 @@ describe('Executor inline', () => {
     await executor.close();
     await drained;
     await rejected;
+  });
+
+  it('settles a model far slower than inline allows in a worker, without a session on the main thread', async () => {
+    // Sqrt over 4 M floats: a tiny file, about a millisecond a run.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'modelfab-inline-slow-'));
+    try {
+      const modelPath = writeModel(dir, 'slow', {
+        graphName: 'slow',
+        inputs: [{ name: 'x', type: 'float32', shape: [1, 4_000_000] }],
+        outputs: [{ name: 'y', type: 'float32', shape: [1, 4_000_000] }],
+        nodes: [{ op: 'Sqrt', inputs: ['x'], outputs: ['y'] }],
+      });
+      const created = vi.spyOn(InlineSession, 'create');
+      try {
+        const executor = await Executor.create({ modelPath, model: inspectModel(modelPath), inline: 'auto' });
+        executors.push(executor);
+        expect(executor.execution.mode).toBe('workers');
+        expect(executor.execution.reason).toMatch(
+          /^a run takes [\d.]+ µs in a worker, far more than the 50 µs/,
+        );
+        expect(created).not.toHaveBeenCalled();
+      } finally {
+        created.mockRestore();
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('measures and decides with auto, and says why', async () => {

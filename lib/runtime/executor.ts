@@ -30,6 +30,7 @@ import {
 } from './executor-options';
 import {
   type ExecutionChoice,
+  INLINE_LIMIT_MS,
   INLINE_MAX_ELEMENTS_FACTOR,
   chooseExecution,
   inlineCandidateRefusal,
@@ -93,6 +94,8 @@ function describeFeeds(inputs: Readonly<Record<string, TensorData>>): string {
 
 /** Runs measured (after unmeasured warm-up runs) to choose between inline and workers. */
 const INLINE_MEASURE = { warmUps: 5, runs: 21 } as const;
+/** A warm run this many times over INLINE_LIMIT_MS settles it: workers, nothing more measured. */
+const INLINE_FAR_OVER = 10;
 /** Input shapes remembered as having run in a worker, which may then run inline. */
 const MAX_KNOWN_SHAPES = 256;
 /** The seed of the measurement's random inputs. */
@@ -255,6 +258,33 @@ export class Executor {
       };
       return;
     }
+    // In a worker first: the measured shape runs in a worker before it ever runs on this thread
+    // (where a native abort would take the process), and a model far slower than inline allows is
+    // settled without a second session.
+    const handOffs: number[] = [];
+    if (resolved.inline !== 'always') {
+      try {
+        for (let i = 0; i < INLINE_MEASURE.warmUps + INLINE_MEASURE.runs; i++) {
+          const started = performance.now();
+          const result = await this.infer(inputs);
+          // The first run after the warm-up (a cold first run is slow for any model).
+          if (i === INLINE_MEASURE.warmUps && result.inferMs > INLINE_LIMIT_MS * INLINE_FAR_OVER) {
+            this.choice = {
+              mode: 'workers',
+              reason: `a run takes ${(result.inferMs * 1000).toFixed(1)} µs in a worker, far more than the ${INLINE_LIMIT_MS * 1000} µs the main thread may be blocked for`,
+            };
+            return;
+          }
+          if (i >= INLINE_MEASURE.warmUps) handOffs.push(performance.now() - started - result.inferMs);
+        }
+      } catch (error) {
+        if (error instanceof InferenceError) {
+          this.choice = { mode: 'workers', reason: `a measured run failed: ${error.message}` };
+          return;
+        }
+        throw error;
+      }
+    }
     let session: InlineSession;
     let inlineMs: number;
     try {
@@ -274,21 +304,6 @@ export class Executor {
     if (resolved.inline === 'always') {
       this.useInline(session, inputs, { mode: 'inline', reason: 'inline execution is always on', inlineMs });
       return;
-    }
-    const handOffs: number[] = [];
-    try {
-      for (let i = 0; i < INLINE_MEASURE.warmUps + INLINE_MEASURE.runs; i++) {
-        const started = performance.now();
-        const result = await this.infer(inputs);
-        if (i >= INLINE_MEASURE.warmUps) handOffs.push(performance.now() - started - result.inferMs);
-      }
-    } catch (error) {
-      await session.release();
-      if (error instanceof InferenceError) {
-        this.choice = { mode: 'workers', reason: `a measured run failed: ${error.message}` };
-        return;
-      }
-      throw error;
     }
     this.choice = chooseExecution({ inlineMs, handOffMs: medianOf(handOffs) });
     if (this.choice.mode !== 'inline') {

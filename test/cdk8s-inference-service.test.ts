@@ -70,6 +70,13 @@ describe('InferenceService objects', () => {
     await expect(validateAgainstSchema(deployment)).rejects.toThrow(/selector/);
   });
 
+  it('exposes the endpoint: namespace-qualified when the namespace is known, else the short name', () => {
+    expect(synth(BASE).service.url).toBe('http://iris.ml.svc.cluster.local:8080');
+    const app = new App({ outdir: fs.mkdtempSync(path.join(scratch, 'out-')) });
+    const service = new InferenceService(new Chart(app, 'plain'), 'iris', BASE);
+    expect([service.namespace, service.url]).toEqual([undefined, 'http://iris:8080']);
+  });
+
   it('names every object after the construct id, in the chart namespace, with the standard labels', () => {
     const { objects } = synth({ ...BASE, labels: { team: 'ml-platform' } });
     for (const object of objects) {

@@ -63,8 +63,7 @@ export class InferenceService extends Construct {
     this.model = prepared.model;
     this.name = spec.name;
     this.namespace = spec.namespace;
-    this.url =
-      spec.namespace !== undefined ? inClusterUrl(spec, spec.namespace) : `http://${spec.name}:${spec.port}`;
+    this.url = inClusterUrl(spec, spec.namespace);
     this.gateStatus = gate?.status ?? 'none';
     this.gateReport = gate?.status === 'skipped' ? undefined : gate?.report;
     this.objects = prepared.objects.map((object) => new ApiObject(this, object.kind, object));

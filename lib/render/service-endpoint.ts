@@ -5,10 +5,14 @@ import { type KubeObject } from './kube-object';
 /**
  * The in-cluster URL of the service's Open Inference Protocol endpoint:
  * `http://<name>.<namespace>.svc.cluster.local:<port>`. The namespace is the one the Service was
- * created in (the spec's, or the engine's default when the spec has none).
+ * created in (the spec's, or the engine's default when the spec has none); when no one knows it
+ * (cdk8s without a namespace: the kubectl context's), `http://<name>:<port>`, which resolves from
+ * the same namespace.
  */
-export function inClusterUrl(spec: InferenceServiceSpec, namespace: string): string {
-  return `http://${spec.name}.${namespace}.svc.cluster.local:${spec.port}`;
+export function inClusterUrl(spec: InferenceServiceSpec, namespace: string | undefined): string {
+  return namespace === undefined
+    ? `http://${spec.name}:${spec.port}`
+    : `http://${spec.name}.${namespace}.svc.cluster.local:${spec.port}`;
 }
 
 /**

@@ -36,8 +36,8 @@ import {
   inlineCandidateRefusal,
   medianOf,
 } from './inline-choice';
-import { InlineSession } from './inline-session';
-import { randomInputs } from './random-inputs';
+import { InlineRunError, InlineSession } from './inline-session';
+import { declaredShapeInputs } from './random-inputs';
 import { ReplySpin } from './reply-spin';
 import { type TensorData, concatAlongDim0, formatDims, splitAlongDim0 } from './tensor';
 import { validateInputs } from './validate-inputs';
@@ -112,20 +112,6 @@ function elementsOf(inputs: Readonly<Record<string, TensorData>>): number {
   let elements = 0;
   for (const name in inputs) elements += inputs[name].data.length;
   return elements;
-}
-
-/** Inputs to measure a run with: seeded random data, each symbolic dim 1; undefined when there are none. */
-function measurementInputs(model: ModelInfo): Record<string, TensorData> | undefined {
-  const shapes: Record<string, number[]> = {};
-  for (const signature of model.inputs) {
-    if (!signature.isTensor || signature.shape === undefined) return undefined;
-    shapes[signature.name] = signature.shape.map((d) => (typeof d === 'number' ? d : 1));
-  }
-  try {
-    return randomInputs(model, shapes, MEASURE_SEED);
-  } catch {
-    return undefined;
-  }
 }
 
 /** The key under which requests may be stacked: every input's dims after dim 0. */
@@ -250,14 +236,12 @@ export class Executor {
       this.choice = { mode: 'workers', reason: refusal };
       return;
     }
-    const inputs = measurementInputs(this.model);
-    if (inputs === undefined) {
-      this.choice = {
-        mode: 'workers',
-        reason: 'the model has no inputs of known shape to measure a run with',
-      };
+    const measured = declaredShapeInputs(this.model, MEASURE_SEED);
+    if ('reason' in measured) {
+      this.choice = { mode: 'workers', reason: `no inputs to measure a run with: ${measured.reason}` };
       return;
     }
+    const { inputs } = measured;
     // In a worker first: the measured shape runs in a worker before it ever runs on this thread
     // (where a native abort would take the process), and a model far slower than inline allows is
     // settled without a second session.
@@ -405,7 +389,7 @@ export class Executor {
       } catch (error) {
         if (this.closing)
           throw new ExecutorClosedError('the executor was closed before the request completed');
-        if ((error as Error).name !== 'InlineRunError') throw error;
+        if (!(error instanceof InlineRunError)) throw error;
         const message = (error as Error).message;
         throw new InferenceError(
           `onnxruntime failed to run the model on inputs ${describeFeeds(inputs)}: ${message}`,

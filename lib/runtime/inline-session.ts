@@ -1,26 +1,12 @@
 /**
  * An onnxruntime session on the main thread, for the executor's inline execution (see
- * inline-choice.ts). onnxruntime-node is required only when a session is created, so processes
- * that import the executor but never run inference (synth) do not load its native addon.
+ * inline-choice.ts). onnxruntime-node is required only when a session is created (ort-tensor.ts),
+ * so processes that import the executor but never run inference (synth) do not load its addon.
  */
 import type * as Ort from 'onnxruntime-node';
 import { sessionOptionsFor } from './session-options';
-import { type TensorData, isFeedableElementType } from './tensor';
-
-/** onnxruntime-node, loaded on first use. */
-function onnxruntime(): typeof Ort {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require('onnxruntime-node') as typeof Ort;
-}
-
-/** As ort-tensor.ts's toOrtTensor (which loads the addon when imported): the same data, no copy. */
-function toOrtTensor(ort: typeof Ort, tensor: TensorData): Ort.Tensor {
-  const { type } = tensor;
-  if (!isFeedableElementType(type)) {
-    throw new TypeError(`element type ${type} cannot be fed to onnxruntime-node`);
-  }
-  return new ort.Tensor(type, tensor.data, tensor.dims);
-}
+import { fromOrtTensor, onnxruntime, toOrtTensor } from './ort-tensor';
+import { type TensorData } from './tensor';
 
 /** One inline run's outputs and its `session.run` time, ms. */
 export interface InlineRun {
@@ -34,16 +20,15 @@ export class InlineSession {
   private readonly pending = new Set<Promise<unknown>>();
   private released: Promise<void> | undefined;
 
-  private constructor(
-    private readonly ort: typeof Ort,
-    private readonly session: Ort.InferenceSession,
-  ) {}
+  private constructor(private readonly session: Ort.InferenceSession) {}
 
   /** Loads `modelPath` with the serving session options. */
   static async create(modelPath: string, intraOpThreads: number): Promise<InlineSession> {
-    const ort = onnxruntime();
-    const session = await ort.InferenceSession.create(modelPath, sessionOptionsFor({ intraOpThreads }));
-    return new InlineSession(ort, session);
+    const session = await onnxruntime().InferenceSession.create(
+      modelPath,
+      sessionOptionsFor({ intraOpThreads }),
+    );
+    return new InlineSession(session);
   }
 
   /**
@@ -59,7 +44,7 @@ export class InlineSession {
       const outputs: Record<string, TensorData> = {};
       for (const name of this.session.outputNames) {
         const tensor = results[name];
-        outputs[name] = { type: tensor.type, dims: tensor.dims, data: tensor.data };
+        outputs[name] = fromOrtTensor(tensor);
       }
       return { outputs, inferMs };
     } finally {
@@ -72,7 +57,7 @@ export class InlineSession {
   ): Promise<{ results: Ort.InferenceSession.ReturnType; inferMs: number }> {
     try {
       const feeds: Record<string, Ort.Tensor> = {};
-      for (const name in inputs) feeds[name] = toOrtTensor(this.ort, inputs[name]);
+      for (const name in inputs) feeds[name] = toOrtTensor(inputs[name]);
       const start = performance.now();
       const results = await this.session.run(feeds);
       return { results, inferMs: performance.now() - start };

@@ -142,3 +142,29 @@ function fixedTensor(
     );
   }
 }
+
+/**
+ * Seeded random inputs at the model's declared shapes, each symbolic dimension taken as 1: what
+ * the server warms up with and the executor measures with. Or the reason there are none (an
+ * input of undeclared rank, a non-tensor input, a type onnxruntime-node cannot feed).
+ */
+export function declaredShapeInputs(
+  model: ModelInfo,
+  seed: number,
+): { readonly inputs: Record<string, TensorData> } | { readonly reason: string } {
+  const shapes: Record<string, number[]> = {};
+  for (const signature of model.inputs) {
+    if (!signature.isTensor) {
+      return { reason: `input ${JSON.stringify(signature.name)} is a ${signature.kind}` };
+    }
+    if (signature.shape === undefined) {
+      return { reason: `input ${JSON.stringify(signature.name)} does not declare its rank` };
+    }
+    shapes[signature.name] = signature.shape.map((d) => (typeof d === 'number' ? d : 1));
+  }
+  try {
+    return { inputs: randomInputs(model, shapes, seed) };
+  } catch (error) {
+    return { reason: (error as Error).message };
+  }
+}

@@ -9,7 +9,6 @@ import {
   type AnySettingValue,
   explicitSettingProblem,
   SERVER_ENV,
-  SERVER_SETTING_TABLE,
   type ServerOptions,
   type SettingKey,
   type SettingRow,
@@ -28,13 +27,6 @@ import {
 } from './cli-command';
 
 const NAME = 'serve';
-
-/**
- * The address `modelfab serve` listens on unless `--host` says otherwise: this machine only, so a
- * local run does not open an API (without a key, by default) to the network. The image listens on
- * all addresses (`0.0.0.0`, the server's own default), where the NetworkPolicy guards it.
- */
-export const SERVE_DEFAULT_HOST = SERVER_SETTING_TABLE.host.serveDefault;
 
 /** One flag of `modelfab serve`: a server setting's row that names a flag. */
 interface ServeFlag {

@@ -49,7 +49,7 @@ export type ServerSettingTable = {
   readonly [K in keyof Required<ServerOptions>]: SettingRow<NonNullable<ServerOptions[K]>>;
 };
 
-/** The address `modelfab serve` listens on: this machine only (see `SERVE_DEFAULT_HOST`). */
+/** The address `modelfab serve` listens on: this machine only (the image's server listens on every address). */
 const SERVE_HOST = '127.0.0.1';
 
 /** Every server setting, in the order `modelfab serve --help` lists them. */

@@ -6,6 +6,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { type IncomingHttpHeaders } from 'node:http';
+import { SERVER_ENV } from '../core';
 
 /** The API key file cannot be used. */
 export class ApiKeyFileError extends Error {
@@ -47,7 +48,7 @@ export class ApiKey {
       text = fs.readFileSync(file, 'utf8');
     } catch (error) {
       throw new ApiKeyFileError(
-        `cannot read the api key file ${file}: ${(error as Error).message}; mount the secret there or unset MODELFAB_API_KEY_FILE`,
+        `cannot read the api key file ${file}: ${(error as Error).message}; mount the secret there or unset ${SERVER_ENV.apiKeyFile}`,
       );
     }
     const key = text.trim();

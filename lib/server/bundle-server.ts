@@ -25,11 +25,8 @@ export class ServerBundleError extends Error {
   override readonly name = 'ServerBundleError';
 }
 
-/** The bundle's folder in the build context, and the file names the Dockerfile and the executor expect. */
+/** The bundle's folder in the build context. */
 export const SERVER_BUNDLE_DIR = 'server';
-export const SERVER_MAIN_FILE = `${SERVER_BUNDLE_DIR}/main.js`;
-export const SERVER_WORKER_FILE = `${SERVER_BUNDLE_DIR}/inference-worker.js`;
-export const SERVER_CODEC_WORKER_FILE = `${SERVER_BUNDLE_DIR}/codec-worker.js`;
 
 /**
  * The bundle's entry points: the bundle file's name without `.js` → its source, relative to

@@ -89,13 +89,21 @@ export class CodecThread {
   }
 
   /**
-   * Encodes a response in the worker. Outputs that span their own buffers are handed over and
-   * must not be read afterwards.
+   * Encodes a response in the worker. Only the requested outputs go to it; those that span their
+   * own buffers are handed over and must not be read afterwards.
    * @throws CodecMemoryError, CodecFailureError
    */
   async encode(response: InferResponse): Promise<EncodedBody> {
-    const transfer = wholeBuffers(Object.values(response.outputs).map((t) => t.data));
-    const answer = await this.submit({ kind: 'encode', id: this.nextId++, response }, transfer);
+    const outputs = Object.fromEntries(response.requested.map((r) => [r.name, response.outputs[r.name]]));
+    const transfer = wholeBuffers(
+      Object.values(outputs)
+        .filter((t) => t !== undefined)
+        .map((t) => t.data),
+    );
+    const answer = await this.submit(
+      { kind: 'encode', id: this.nextId++, response: { ...response, outputs } },
+      transfer,
+    );
     if (answer.kind !== 'encoded')
       throw new CodecFailureError(`the codec worker answered ${answer.kind} to an encode`);
     const body = Buffer.from(answer.body.buffer, answer.body.byteOffset, answer.body.byteLength);

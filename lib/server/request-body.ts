@@ -3,6 +3,7 @@
  * is never buffered, and one that stops arriving is cut at the deadline with its memory freed.
  */
 import { type IncomingMessage } from 'node:http';
+import { SERVER_ENV } from '../core';
 
 /** The body is larger than the server takes; the server answers 413. */
 export class BodyTooLargeError extends Error {
@@ -16,8 +17,8 @@ export class BodyTooLargeError extends Error {
   ) {
     super(
       declaredBytes !== undefined
-        ? `the request body is ${declaredBytes} bytes, more than the server's limit of ${maxBodyBytes} bytes; send a smaller batch, or raise MODELFAB_MAX_BODY_BYTES`
-        : `the request body is more than the server's limit of ${maxBodyBytes} bytes; send a smaller batch, or raise MODELFAB_MAX_BODY_BYTES`,
+        ? `the request body is ${declaredBytes} bytes, more than the server's limit of ${maxBodyBytes} bytes; send a smaller batch, or raise ${SERVER_ENV.maxBodyBytes}`
+        : `the request body is more than the server's limit of ${maxBodyBytes} bytes; send a smaller batch, or raise ${SERVER_ENV.maxBodyBytes}`,
     );
   }
 }
@@ -33,7 +34,7 @@ export class BodyTimeoutError extends Error {
     readonly receivedBytes: number,
   ) {
     super(
-      `the request body did not arrive within ${timeoutMs} ms (${receivedBytes} bytes received); send the whole body at once, or raise MODELFAB_BODY_TIMEOUT_MS`,
+      `the request body did not arrive within ${timeoutMs} ms (${receivedBytes} bytes received); send the whole body at once, or raise ${SERVER_ENV.bodyTimeoutMs}`,
     );
   }
 }

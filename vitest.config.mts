@@ -26,9 +26,11 @@ const MEASURES = [
   'test/pulumi-parity.test.ts',
   'test/pulumi-preview.test.ts',
   'test/pulumi-stack-program.test.ts',
-  // Timing on this machine: a polling p50 pinned to one CPU; a timer's pace during inference.
+  // Timing on this machine: a polling p50 pinned to one CPU; a timer's pace during inference;
+  // inspecting a large model within a time that proves its weights are not scanned.
   'test/runtime-spin-budget.test.ts',
   'test/runtime-executor.test.ts',
+  'test/model-inspect.test.ts',
 ];
 
 const EXCLUDE = ['test/perf/**', 'node_modules/**', 'build/**'];

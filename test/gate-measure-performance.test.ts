@@ -182,13 +182,17 @@ describe('measureLatency', () => {
 async function search(
   latency: LatencyModel,
   boundMs: number,
-  { maxBatchSize = 1, budgetMs = 4000 }: { maxBatchSize?: number; budgetMs?: number } = {},
+  {
+    maxBatchSize = 1,
+    budgetMs = 4000,
+    settings = SETTINGS,
+  }: { maxBatchSize?: number; budgetMs?: number; settings?: ExecutorSettings } = {},
 ) {
   const clock = new VirtualClock();
   const executors = fakeExecutors(clock, latency);
   const progress: string[] = [];
   const result = await searchRateAtBound(
-    SETTINGS,
+    settings,
     maxBatchSize,
     gateAt(boundMs, maxBatchSize),
     noInputs,
@@ -256,9 +260,14 @@ describe('searchRateAtBound', () => {
       cpus: 1,
       batching: { maxBatchSize: 4, maxQueueDelayMs: queueDelayFor(4, 20) },
       maxQueueSize: 100_000,
-      inline: 'auto',
+      inline: 'never',
     });
     expect(executors.started[0].executor.isClosed).toBe(true);
+  });
+
+  it('runs every setting inline or in workers as decided once for the model', async () => {
+    const { executors } = await search(serviceTime(1), 20, { settings: { ...SETTINGS, inline: 'always' } });
+    expect(executors.started[0].options.inline).toBe('always');
   });
 
   it('closes the executor when inference fails, and lets the failure through', async () => {

@@ -209,12 +209,18 @@ describe('Executor inline', () => {
   it('measures and decides with auto, and says why', async () => {
     const executor = await open('auto');
     const choice = executor.execution;
-    expect(['inline', 'workers']).toContain(choice.mode);
-    expect(choice.inlineMs).toBeGreaterThan(0);
-    expect(choice.handOffMs).toBeGreaterThanOrEqual(0);
-    expect(choice).toEqual({
-      ...chooseExecution({ inlineMs: choice.inlineMs!, handOffMs: choice.handOffMs! }),
-    });
+    if (choice.inlineMs === undefined) {
+      // A machine so loaded that a warm Iris run took over 0.5 ms settles on workers at once.
+      expect(choice).toEqual({
+        mode: 'workers',
+        reason: expect.stringMatching(/ µs in a worker, far more than /),
+      });
+    } else {
+      // Both times were measured, and the choice and its reason are the pure decision's for them.
+      expect(choice.inlineMs).toBeGreaterThan(0);
+      expect(choice.handOffMs).toBeGreaterThan(0);
+      expect(choice).toEqual(chooseExecution({ inlineMs: choice.inlineMs, handOffMs: choice.handOffMs! }));
+    }
     const inputs = irisInputs(1);
     expect((await executor.infer(inputs)).outputs.label.dims).toEqual([1]);
   });

@@ -10,7 +10,13 @@ import { benchmarkInputs } from './gate-inputs';
 import { type GateMeasurements } from './gate-report';
 import { closedLoop, nowMs } from './load-generator';
 import { measureAccuracy, measureParity } from './measure-correctness';
-import { measureLatency, measureThroughput, type Progress } from './measure-performance';
+import { processPeakResidentBytes } from './bench-environment';
+import {
+  type ExecutorSettings,
+  measureLatency,
+  measureThroughput,
+  type Progress,
+} from './measure-performance';
 
 /** What the synth process asks the worker to measure. */
 export interface GateWorkerRequest {
@@ -62,7 +68,7 @@ export async function measureModel(
   const model = inspectModel(request.modelPath);
   const intraOpThreads = intraOpThreadsFor(request.cpuMillis);
   const nextInput = benchmarkInputs(model, gate);
-  const settings = {
+  const base = {
     modelPath: request.modelPath,
     model,
     intraOpThreads,
@@ -73,8 +79,13 @@ export async function measureModel(
   progress(
     `cold start: creating the session (${intraOpThreads} intra-op thread${intraOpThreads === 1 ? '' : 's'})`,
   );
-  // As the server runs it: a model faster than a worker hand-off runs small requests inline.
-  const executor = await Executor.create({ ...settings, workers: 1, inline: 'auto' });
+  // As the server runs it: a model faster than a worker hand-off runs small requests inline. The
+  // choice is made here, once, and every batch setting of the throughput search keeps it.
+  const executor = await Executor.create({ ...base, workers: 1, inline: 'auto' });
+  const settings: ExecutorSettings = {
+    ...base,
+    inline: executor.execution.mode === 'inline' ? 'always' : 'never',
+  };
   const { firstInferenceMs, latency, accuracy, parity } = await (async () => {
     const firstStart = nowMs();
     await executor.infer(nextInput()).catch((error: unknown) => {
@@ -123,7 +134,7 @@ export async function measureModel(
     },
     latency,
     throughput,
-    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    peakRssBytes: processPeakResidentBytes(),
     modelSizeBytes: model.sizeBytes,
     ...(accuracy ? { accuracy } : {}),
     ...(parity ? { parity } : {}),

@@ -65,6 +65,12 @@ export interface ExecutorSettings {
    * @default - no limit: every setting is tried
    */
   readonly memoryBytes?: number;
+  /**
+   * How the executor runs requests, decided once for the model (the gate's first executor
+   * measures it as the server does), so every batch setting is measured the same way.
+   * @default 'never'
+   */
+  readonly inline?: 'always' | 'never';
 }
 
 const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
@@ -161,8 +167,7 @@ export async function searchRateAtBound(
     cpus: settings.cpus,
     ...(maxBatchSize > 1 ? { batching: { maxBatchSize, maxQueueDelayMs } } : {}),
     maxQueueSize: 100_000,
-    // As the server runs it: a model faster than a worker hand-off runs small requests inline.
-    inline: 'auto',
+    inline: settings.inline ?? 'never',
   });
   try {
     const deadline = clock.now() + budgetMs;

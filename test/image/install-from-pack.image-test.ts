@@ -16,6 +16,7 @@ import { prepareModelImage } from '../../lib/pipeline';
 import { IMAGE_METADATA_FILE } from '../../lib/render';
 import { RUNTIME_LOCK_FILE, SERVER_BUILD_DIR } from '../../lib/server/bundle-server';
 import { runCommand } from './podman';
+import { fileTree } from '../support/file-tree';
 
 const ROOT = path.resolve(__dirname, '../..');
 const IRIS = path.join(ROOT, 'examples/iris/model/iris.onnx');
@@ -66,21 +67,6 @@ function readmeBlock(installer: string): string {
   if (block === undefined)
     throw new Error(`README.md's install section has no sh block running ${installer}`);
   return block;
-}
-
-/** file path → sha256 of every file under `dir`, sorted by path. */
-function fileTree(dir: string): Array<[string, string]> {
-  return fs
-    .readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((entry) => entry.isFile())
-    .map((entry): [string, string] => {
-      const file = path.join(entry.parentPath, entry.name);
-      return [
-        path.relative(dir, file).split(path.sep).join('/'),
-        crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex'),
-      ];
-    })
-    .sort(([a], [b]) => (a < b ? -1 : 1));
 }
 
 /** The cdk8s app each project runs: a ModelImage of the Iris model, its context and reference printed as JSON. */

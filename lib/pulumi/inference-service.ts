@@ -82,7 +82,7 @@ export interface InferenceServiceArgs extends Omit<
 /** The shape of {@link InferenceServiceArgs}: the props and `outdir`. */
 export const INFERENCE_SERVICE_ARGS_SHAPE = objectProp<InferenceServiceArgs>(
   { ...INFERENCE_SERVICE_PROPS_SHAPE.fields, outdir: stringProp('modelfab.out') },
-  INFERENCE_SERVICE_PROPS_SHAPE.required as readonly (keyof InferenceServiceArgs & string)[],
+  INFERENCE_SERVICE_PROPS_SHAPE.required as readonly Extract<keyof InferenceServiceArgs, string>[],
 );
 
 /** What the async initialisation made: the rendered objects, their resources and the gate's outcome. */

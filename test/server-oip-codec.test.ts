@@ -17,7 +17,7 @@ import {
   elementTypeForOip,
   oipDatatype,
   swapByteOrder,
-} from '../lib/server/oip-datatypes';
+} from '../lib/runtime/oip-datatypes';
 import { OipRequestError } from '../lib/server/oip-errors';
 import {
   type DecodedInferRequest,

@@ -3,6 +3,7 @@
 export * from './errors';
 export * from './tensor';
 export * from './tensor-json';
+export * from './oip-datatypes';
 export * from './float16';
 export * from './float-range';
 export * from './session-options';

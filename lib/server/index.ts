@@ -11,7 +11,6 @@ export * from './oip-routes';
 export * from './server-version';
 export * from './warm-up';
 export * from './oip-errors';
-export * from './oip-datatypes';
 export * from './oip-infer-request';
 export * from './oip-infer-response';
 export * from './oip-metadata';

@@ -11,7 +11,7 @@
 import { type ModelInfo, type TensorSignature, type ValueSignature } from '../model';
 import { type TensorData, formatDims } from '../runtime';
 import { type BinaryInput, tensorFromBinary } from './oip-binary-tensor';
-import { elementTypeForOip, oipDatatype } from './oip-datatypes';
+import { elementTypeForOip, oipDatatype } from '../runtime/oip-datatypes';
 import { OipRequestError } from './oip-errors';
 import { brief, clip } from './oip-quote';
 import { tensorFromOipJson } from './oip-json-tensor';

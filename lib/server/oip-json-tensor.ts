@@ -13,7 +13,7 @@ import {
   formatDims,
   tensorFromJson,
 } from '../runtime';
-import { oipDatatype } from './oip-datatypes';
+import { oipDatatype } from '../runtime/oip-datatypes';
 import { OipRequestError } from './oip-errors';
 import { brief, clip } from './oip-quote';
 

@@ -3,7 +3,7 @@
  * (`GET /v2/models/{name}[/versions/{version}]`), from the model's inspected signature.
  */
 import { type ModelInfo, type TensorSignature, type ValueSignature } from '../model';
-import { oipDatatype } from './oip-datatypes';
+import { oipDatatype } from '../runtime/oip-datatypes';
 
 /** The protocol extensions the server supports, as reported in server metadata. */
 export const OIP_EXTENSIONS: readonly string[] = Object.freeze(['binary_tensor_data']);

@@ -3,7 +3,7 @@
  * `BYTES`, …), and the byte size of each in the binary tensor data extension.
  */
 import { type ElementType } from '../model';
-import { type FeedableElementType } from '../runtime';
+import { type FeedableElementType } from './tensor';
 
 /**
  * The protocol datatype of each element type. The first fourteen are the protocol's own names

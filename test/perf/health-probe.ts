@@ -13,8 +13,7 @@
 import { spawn } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { percentile } from '../../lib/gate';
-import { encodeHttpRequest } from './http-load';
-import { hostAndPort, RawHttpConnection } from './open-loop-load';
+import { encodeHttpRequest, hostAndPort, RawHttpConnection } from '../../lib/gate/http-client';
 
 /** What to probe and how often. */
 export interface ProbeSpec {

@@ -12,18 +12,7 @@
  */
 import * as net from 'node:net';
 import { percentile } from '../../lib/gate';
-
-/** The request a load generator sends, again and again. */
-export interface HttpRequestSpec {
-  /** The endpoint's full URL (`http://host:port/path`); http only. */
-  readonly url: string;
-  /** @default 'POST' */
-  readonly method?: 'GET' | 'POST';
-  /** The request body, sent with every request. @default empty */
-  readonly body?: Buffer;
-  /** Extra request headers. @default `{ 'Content-Type': 'application/json' }` when there is a body */
-  readonly headers?: Readonly<Record<string, string>>;
-}
+import { encodeHttpRequest, type HttpRequestSpec } from '../../lib/gate/http-client';
 
 /** What to send and how hard. */
 export interface HttpLoadOptions extends HttpRequestSpec {
@@ -63,28 +52,6 @@ interface Answer {
 const HEADER_END = Buffer.from('\r\n\r\n');
 const CONTENT_LENGTH = /\r\ncontent-length:[ \t]*(\d+)/i;
 const CONNECTION_CLOSE = /\r\nconnection:[ \t]*close/i;
-
-/** The request as bytes: request line, headers and body, written in one call. */
-export function encodeHttpRequest(options: HttpRequestSpec): Buffer {
-  const url = new URL(options.url);
-  if (url.protocol !== 'http:') {
-    throw new Error(`the load generator speaks http only, received ${JSON.stringify(options.url)}`);
-  }
-  const body = options.body ?? Buffer.alloc(0);
-  const headers: Record<string, string> = {
-    Host: url.host,
-    ...(body.length > 0 ? { 'Content-Type': 'application/json' } : {}),
-    ...options.headers,
-    'Content-Length': String(body.length),
-  };
-  const head =
-    `${options.method ?? 'POST'} ${url.pathname}${url.search} HTTP/1.1\r\n` +
-    Object.entries(headers)
-      .map(([name, value]) => `${name}: ${value}\r\n`)
-      .join('') +
-    '\r\n';
-  return Buffer.concat([Buffer.from(head, 'latin1'), body]);
-}
 
 /**
  * One keep-alive connection that sends one request at a time and reads each answer by its

@@ -46,14 +46,9 @@ import {
   startProbeProcess,
   summarizeProbes,
 } from './health-probe';
-import { encodeHttpRequest, httpClosedLoop } from './http-load';
-import {
-  hostAndPort,
-  httpOpenLoop,
-  type OpenLoopResult,
-  type RawAnswer,
-  RawHttpConnection,
-} from './open-loop-load';
+import { encodeHttpRequest, hostAndPort, type RawAnswer, RawHttpConnection } from '../../lib/gate/http-client';
+import { httpClosedLoop } from './http-load';
+import { httpOpenLoop, type OpenLoopResult } from './open-loop-load';
 
 const ROOT = path.resolve(__dirname, '../..');
 const CLI = path.join(ROOT, 'lib', 'cli', 'main.ts');

@@ -20,6 +20,9 @@ const resolve = {
 const MEASURES = [
   // Real gates: the Iris gate must pass, its latency must settle, its search must find a rate.
   'test/gate-run.test.ts',
+  // The served model in its cgroup, and the cgroups themselves: a CPU quota halves real work.
+  'test/gate-served-model.test.ts',
+  'test/gate-resource-budget.test.ts',
   'test/cli-bench.test.ts',
   'test/examples-iris-synth.test.ts', // the example's 20-second gate, when examples/iris has no cache
   'test/pulumi-inference-service.test.ts',

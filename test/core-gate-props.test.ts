@@ -48,3 +48,20 @@ describe('gate.inputValues', () => {
     expect((error as Error).message).toBe(message);
   });
 });
+
+describe('gate.budgetSeconds', () => {
+  it('takes 3 to 3600 seconds', () => {
+    expect(resolve({ budgetSeconds: 3 }).budgetSeconds).toBe(3);
+    expect(resolve({}).budgetSeconds).toBe(20);
+  });
+
+  it.each([0.2, 2.5, 0, -1, 3601, Number.NaN])(
+    'refuses %s, saying why a budget has a floor',
+    (budgetSeconds) => {
+      expect(() => resolve({ budgetSeconds })).toThrow(ModelfabValidationError);
+      expect(() => resolve({ budgetSeconds })).toThrow(
+        `[prod/iris] gate.budgetSeconds must be a number from 3 to 3600, got ${String(budgetSeconds)}; seconds, e.g. 20: the gate starts the served model at least twice (its search and its operating point), which a budget under 3 s cannot hold`,
+      );
+    },
+  );
+});

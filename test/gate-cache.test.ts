@@ -54,6 +54,8 @@ function input(): GateCacheKeyInput {
     resources: { cpuMillis: 1000, memoryBytes: 512 * 2 ** 20 },
     onnxruntimeVersion: '1.30.0',
     cpuModel: 'Test CPU',
+    serverEnv: { MODELFAB_MODEL_NAME: 'iris', MODELFAB_DRAIN_SECONDS: '20' },
+    enforcement: { cpu: 'quota', memory: 'cgroup' },
   };
 }
 
@@ -110,6 +112,10 @@ describe('gateCacheKey', () => {
     ['the memory limit', (i) => ({ ...i, resources: { ...i.resources, memoryBytes: 2 ** 30 } })],
     ['the onnxruntime version', (i) => ({ ...i, onnxruntimeVersion: '1.31.0' })],
     ['the cpu model', (i) => ({ ...i, cpuModel: 'Other CPU' })],
+    ['a server setting', (i) => ({ ...i, serverEnv: { ...i.serverEnv, MODELFAB_MAX_QUEUE_SIZE: '64' } })],
+    ['a user variable the server sees', (i) => ({ ...i, serverEnv: { ...i.serverEnv, OMP_NUM_THREADS: '1' } })],
+    ['how the cpu limit is enforced', (i) => ({ ...i, enforcement: { ...i.enforcement, cpu: 'affinity' } })],
+    ['how the memory limit is enforced', (i) => ({ ...i, enforcement: { ...i.enforcement, memory: 'none' } })],
   ])('changes with %s', (_name, change) => {
     expect(gateCacheKey(change(input()))).not.toBe(gateCacheKey(input()));
   });

@@ -4,23 +4,19 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GateSpec } from '../lib/core';
 import { buildGateReport } from '../lib/gate/build-report';
-import { type GateMeasurements, type GateReport } from '../lib/gate/gate-report';
+import { type BatchSettingResult, type GateMeasurements, type GateReport } from '../lib/gate/gate-report';
 import { renderGateMarkdown } from '../lib/gate/report-markdown';
 import { logTicks, niceTicks, renderGateSvg } from '../lib/gate/report-svg';
-import { latencyStats, logHistogram, stability, windowStats } from '../lib/gate/statistics';
 import { writeGateReports } from '../lib/gate/write-reports';
+import {
+  type DeepPartial,
+  deepMerge,
+  gateMeasurements,
+  latencySamples,
+  operatingLatency,
+} from './support/gate-fixtures';
 
 const MIB = 2 ** 20;
-
-/** Deterministic latency samples around 12 ms with a tail. */
-function samples(n = 3000): number[] {
-  let seed = 11;
-  const rand = () => {
-    seed = (seed * 1664525 + 1013904223) >>> 0;
-    return seed / 2 ** 32;
-  };
-  return Array.from({ length: n }, () => 8 + 8 * rand() * rand() + (rand() < 0.02 ? 20 * rand() : 0));
-}
 
 function gateSpec(extra: Partial<GateSpec> = {}): GateSpec {
   return {
@@ -36,31 +32,76 @@ function gateSpec(extra: Partial<GateSpec> = {}): GateSpec {
   };
 }
 
-function measurements(extra: Partial<GateMeasurements> = {}): GateMeasurements {
-  const all = samples();
-  const windows = [0, 1, 2, 3].map((w) => windowStats(all.slice(w * 750, (w + 1) * 750), 2));
-  return {
-    environment: {
-      cpuModel: 'Test CPU <fast> & cheap',
-      cores: 8,
-      onnxruntimeVersion: '1.30.0',
-      nodeVersion: 'v20.19.0',
-      platform: 'linux-x64',
-      intraOpThreads: 1,
-      cpuLimitMillis: 1000,
-      memoryLimitBytes: 512 * MIB,
-    },
-    coldStart: { sessionCreateMs: 40, firstInferenceMs: 3, totalMs: 43 },
-    latency: { ...latencyStats(all), ...stability(windows), windows, histogram: logHistogram(all) },
+/**
+ * A run of an Iris-sized model: latency at the operating rate from deterministic samples, and a
+ * search over batch 1 to 16 in which batch 4 (410 rps of 482 saturated) is chosen, batch 8 held
+ * a rate but drifted, and batch 16 ran out of time before any rate was decided.
+ */
+function measurements(extra: DeepPartial<GateMeasurements> = {}): GateMeasurements {
+  const setting = (s: BatchSettingResult) => s;
+  const run = gateMeasurements({
+    environment: { cpuModel: 'Test CPU <fast> & cheap' },
+    coldStart: { sessionCreateMs: 40, firstInferenceMs: 3, totalMs: 43, processReadyMs: 520 },
+    latency: operatingLatency(latencySamples(), 287),
     throughput: {
       latencyBoundMs: 25,
       rps: 410,
-      stable: true,
       settings: [
-        { maxBatchSize: 1, maxQueueDelayMs: 0, rps: 120, p99Ms: 23, samples: 2400, stable: true },
-        { maxBatchSize: 2, maxQueueDelayMs: 2, rps: 230, p99Ms: 24, samples: 4600, stable: true },
-        { maxBatchSize: 4, maxQueueDelayMs: 2, rps: 410, p99Ms: 24.5, samples: 8200, stable: true },
-        { maxBatchSize: 8, maxQueueDelayMs: 2, rps: 390, p99Ms: 24.9, samples: 7800, stable: false },
+        setting({
+          maxBatchSize: 1,
+          maxQueueDelayMs: 0,
+          capacityRps: 160,
+          rps: 136,
+          p99Ms: 23,
+          p99UpperMs: 24.1,
+          samples: 2400,
+          decision: 'within',
+          stable: true,
+        }),
+        setting({
+          maxBatchSize: 2,
+          maxQueueDelayMs: 5,
+          capacityRps: 300,
+          rps: 255,
+          p99Ms: 24,
+          p99UpperMs: 24.7,
+          samples: 4600,
+          decision: 'within',
+          stable: true,
+        }),
+        setting({
+          maxBatchSize: 4,
+          maxQueueDelayMs: 5,
+          capacityRps: 482,
+          rps: 410,
+          p99Ms: 24.5,
+          p99UpperMs: 24.9,
+          samples: 8200,
+          decision: 'within',
+          stable: true,
+        }),
+        setting({
+          maxBatchSize: 8,
+          maxQueueDelayMs: 5,
+          capacityRps: 560,
+          rps: 392,
+          p99Ms: 24.9,
+          p99UpperMs: 25,
+          samples: 7800,
+          decision: 'within',
+          stable: false,
+        }),
+        setting({
+          maxBatchSize: 16,
+          maxQueueDelayMs: 5,
+          capacityRps: 570,
+          rps: 0,
+          p99Ms: 24.8,
+          samples: 260,
+          decision: 'undecided',
+          stable: false,
+          detail: '485 rps: p99 24.80 ms from 260 samples, not decided against 25 ms within the time it had',
+        }),
       ],
     },
     peakRssBytes: 150 * MIB,
@@ -72,10 +113,10 @@ function measurements(extra: Partial<GateMeasurements> = {}): GateMeasurements {
       samples: 45,
       dataset: '/data/eval.jsonl',
     },
-    servingConfig: { maxBatchSize: 4, maxQueueDelayMs: 2, intraOpThreads: 1, workers: 1 },
+    servingConfig: { maxBatchSize: 4, maxQueueDelayMs: 5 },
     durationMs: 17000,
-    ...extra,
-  };
+  });
+  return deepMerge<GateMeasurements>(run, extra);
 }
 
 function report(
@@ -137,10 +178,11 @@ describe('buildGateReport', () => {
     expect(r.schemaVersion).toBe(1);
     expect(r.cached).toBe(false);
     expect(r.passed).toBe(true);
-    expect(r.verdicts.map((v) => [v.threshold, v.pass])).toEqual([
-      ['latencyP99Ms', true],
-      ['minThroughputRps', true],
-      ['accuracy.min', true],
+    expect(r.verdicts.map((v) => [v.metric, v.pass])).toEqual([
+      ['latency p99', true],
+      ['lone-request latency p99', true],
+      ['throughput', true],
+      ['accuracy (top1)', true],
     ]);
     expect(r.grades).toEqual({ latency: 'excellent', throughput: 'pass', accuracy: 'excellent' });
     expect(r.capacity).toEqual({ targetRps: 2000, targetUtilization: 0.7, perReplicaRps: 410, replicas: 7 });
@@ -150,7 +192,21 @@ describe('buildGateReport', () => {
   it('fails when any verdict fails', () => {
     const r = report({ gate: gateSpec({ latencyP99Ms: 5 }) });
     expect(r.passed).toBe(false);
-    expect(r.verdicts.filter((v) => !v.pass).map((v) => v.threshold)).toEqual(['latencyP99Ms']);
+    expect(r.verdicts.filter((v) => !v.pass).map((v) => v.metric)).toEqual([
+      'latency p99',
+      'lone-request latency p99',
+    ]);
+  });
+
+  it('fails on a latency the samples could not decide', () => {
+    // p99 at the operating rate: lower bound 13.7 ms, upper 17.6 ms.
+    const r = report({ gate: gateSpec({ latencyP99Ms: 16 }) });
+    expect(r.passed).toBe(false);
+    const [verdict] = r.verdicts;
+    expect(verdict.pass).toBe(false);
+    expect(verdict.message).toMatch(
+      /^latency p99 15\.9 ms, not shown within latencyP99Ms 16 with 95% confidence after 3,000 samples/,
+    );
   });
 
   it('passes a gate with no thresholds', () => {
@@ -170,9 +226,13 @@ describe('buildGateReport', () => {
     expect(report({ slo: false }).capacity).toBeUndefined();
     expect(report({ slo: false }).slo).toBeUndefined();
     const m = measurements();
-    const zero = report({ m: { ...m, throughput: { ...m.throughput, rps: 0 } } });
+    const zero = report({ m: { ...m, throughput: { ...m.throughput, rps: 0, decision: 'undecided' } } });
     expect(zero.capacity).toBeUndefined();
     expect(zero.grades.throughput).toBe('fail');
+    expect(zero.verdicts.find((v) => v.threshold === 'minThroughputRps')).toMatchObject({
+      measured: 0,
+      pass: false,
+    });
   });
 
   it('grades accuracy only for top1/topk', () => {
@@ -189,7 +249,10 @@ describe('renderGateMarkdown', () => {
       svgHref: 'iris.gate.svg',
     });
     expect(md).toMatch(/^# Quality gate: iris — FAILED ❌\n/);
-    expect(md).toContain('| ❌ | `latencyP99Ms` | latency p99 |');
+    expect(md).toContain(
+      '| ❌ | `latencyP99Ms` | latency p99 | 15.95 ms | 5 ms | latency p99 15.9 ms &gt; latencyP99Ms 5 (',
+    );
+    expect(md).toContain('| ❌ | `latencyP99Ms` | lone-request latency p99 | 8.1 ms | 5 ms |');
     expect(md).toContain('| ✅ | `minThroughputRps` | throughput | 410 rps | 300 rps |');
     expect(md).toContain('| ✅ | `accuracy.min` | accuracy (top1) | 0.96 | 0.9 |');
     for (const heading of [
@@ -206,8 +269,16 @@ describe('renderGateMarkdown', () => {
       expect(md).toContain(`\n${heading}`);
     }
     expect(md).toContain('](iris.gate.svg)');
-    expect(md).toMatch(/\| 4 \| 2 ms \| 410 \| 24.5 ms \| 8,200 \| stable \| ⬅ chosen \|/);
-    expect(md).toMatch(/\| 2,000 rps \| 70% \| 410 rps \| \*\*7\*\* \|/);
+    expect(md).toContain(
+      '| 4 | 5 ms | 482 | 410 | 24.5 ms | ≤ 24.9 ms | 8,200 | held, no drift | ⬅ chosen |',
+    );
+    expect(md).toContain('| 8 | 5 ms | 560 | 392 | 24.9 ms | ≤ 25 ms | 7,800 | held, drifting |  |');
+    expect(md).toContain(
+      '| 16 | 5 ms | 570 | 0 | 24.8 ms | - | 260 | 485 rps: p99 24.80 ms from 260 samples, not decided against 25 ms within the time it had |  |',
+    );
+    expect(md).toContain('Per replica: **410 rps**.');
+    expect(md).toContain('| 2,000 rps | 70% | 410 rps | **7** |');
+    expect(md).not.toContain('≥ 410');
     expect(md.endsWith('\n')).toBe(true);
   });
 
@@ -220,6 +291,95 @@ describe('renderGateMarkdown', () => {
     expect(md).toMatch(/^# Quality gate: a\\\|b &lt;script&gt;&amp; —/);
     expect(md).not.toContain('<script>');
     expect(md).toContain('Test CPU &lt;fast&gt; &amp; cheap');
+  });
+
+  it('says how the limits were enforced and what the load generator could do', () => {
+    const md = renderGateMarkdown(report());
+    expect(md).toContain(
+      '| limits enforced | quota (CPU), cgroup (memory): CFS quota 100000 µs per 100000 µs (cgroup v2), memory limit 512 MiB (cgroup v2) |',
+    );
+    expect(md).toContain('| load generator ceiling | 9,800 rps against a trivial endpoint, same run |');
+    const m = measurements({
+      environment: {
+        enforcement: {
+          cpu: 'affinity',
+          memory: 'none',
+          detail:
+            'affinity to 1 core (cpus 3) for want of a CFS quota (no cpu controller); no memory cgroup: the limit is checked against peak RSS',
+        },
+      },
+    });
+    expect(renderGateMarkdown(report({ m }))).toContain(
+      '| limits enforced | affinity (CPU), none (memory): affinity to 1 core (cpus 3) for want of a CFS quota (no cpu controller); ' +
+        'no memory cgroup: the limit is checked against peak RSS |',
+    );
+  });
+
+  it('shows the latency at the operating rate, of a lone request and of the model alone', () => {
+    const r = report();
+    const md = renderGateMarkdown(r);
+    const l = r.measurements.latency;
+    expect(md).toContain(
+      'The thresholds are judged at the planned operating rate (287 rps: target utilization × the capacity at the bound)',
+    );
+    expect(md).toContain("A lone request waits out the batch's queue delay (5 ms).");
+    expect(md).toMatch(
+      /\| at 287 rps \(operating rate\) \| 7\.6 ms \| [^|]+ \| [^|]+ \| 15\.9 ms \| [^|]+ \| 3,000 \| ≥ 13\.7 ms, ≤ 17\.6 ms \|/,
+    );
+    expect(md).toContain(
+      '| a lone request | 6.9 ms | 7.2 ms | 7.4 ms | 8.1 ms | 9.3 ms | 1,500 | ≥ 7.8 ms, ≤ 8.6 ms |',
+    );
+    expect(md).toContain(
+      '| the model alone, in process (diagnostic) | 1.7 ms | 1.9 ms | 2 ms | 2.4 ms | 4.1 ms | 20,000 | - |',
+    );
+    expect(md).toContain(`Drift over 4 windows (reported, not a verdict): ${l.detail}.`);
+    const few = measurements({
+      loneLatency: { p99: { estimateMs: 8.1, lowerMs: undefined, upperMs: undefined, samples: 80 } },
+    });
+    expect(renderGateMarkdown(report({ m: few }))).toMatch(/\| a lone request \|.*\| too few samples \|/);
+  });
+
+  it('shows the server process start to ready in the cold start', () => {
+    const md = renderGateMarkdown(report());
+    expect(md).toContain(
+      '| server process start to ready (as a pod pays it) | session create (in process) | first inference | session + first inference |',
+    );
+    expect(md).toContain('| 520 ms | 40 ms | 3 ms | 43 ms |');
+  });
+
+  it('writes a generator-bound throughput as a lower bound, in the text and the capacity plan', () => {
+    const m = measurements({
+      environment: { generatorCeilingRps: 530 },
+      throughput: { generatorBound: true },
+    });
+    const md = renderGateMarkdown(report({ m }));
+    expect(md).toContain('Per replica: **≥ 410 rps**.');
+    expect(md).toContain(
+      "The server's saturated capacity reached 90% of the load generator's own ceiling (530 rps): the figure is the generator's bound, a lower bound of the server's, and the capacity plan uses it.",
+    );
+    expect(md).toContain('| 2,000 rps | 70% | ≥ 410 rps | **7** |');
+    expect(md).toContain('bound by the load generator: the server may serve more');
+  });
+
+  it('fails a throughput that held no rate, and plans no capacity', () => {
+    const base = measurements();
+    const m = measurements({
+      throughput: {
+        rps: 0,
+        decision: 'undecided',
+        settings: base.throughput.settings.filter((s) => s.maxBatchSize === 16),
+      },
+      servingConfig: { maxBatchSize: 16, maxQueueDelayMs: 5 },
+    });
+    const r = report({ m });
+    const md = renderGateMarkdown(r);
+    expect(r.passed).toBe(false);
+    expect(md).toContain(
+      '| ❌ | `minThroughputRps` | throughput | 0 rps | 300 rps | throughput not shown at p99 &lt;= 25 ms with 95% confidence (485 rps:',
+    );
+    expect(md).toContain(
+      'No plan: throughput at the latency bound was 0 rps, so capacity could not be measured.',
+    );
   });
 
   it('lists the batch settings not tried for memory, with their forecast and the limit', () => {
@@ -269,15 +429,53 @@ describe('renderGateSvg', () => {
     expect(svg).not.toMatch(/<script|href=|@import|url\(/i);
   });
 
-  it('draws a bar per batch setting with the chosen one highlighted', () => {
+  it("draws each setting's saturated capacity behind the rate it held, the chosen one highlighted", () => {
     const svg = renderGateSvg(report());
+    expect(svg.match(/<rect class="capacity"/g)).toHaveLength(5);
+    // Batch 16 held no rate: a capacity bar only, marked as such.
     expect(svg.match(/<rect class="bar( chosen)?"/g)).toHaveLength(4);
+    expect(svg).toContain('>none held</text>');
+    const capacities = [...svg.matchAll(/<rect class="capacity"[^>]*><title>([^<]*)<\/title>/g)].map(
+      (t) => t[1],
+    );
+    expect(capacities[4]).toBe(
+      'max batch 16, queue delay 5 ms: saturated capacity 570 rps, no rate held within the bound ' +
+        '(485 rps: p99 24.80 ms from 260 samples, not decided against 25 ms within the time it had)',
+    );
     const chosen = svg.match(/<rect class="bar chosen"[^>]*><title>([^<]*)<\/title>/);
-    expect(chosen?.[1]).toMatch(/^max batch 4, queue delay 2 ms: 410 rps/);
+    expect(chosen?.[1]).toBe(
+      'max batch 4, queue delay 5 ms: 410 rps held at p99 24.5 ms, ≤ 24.9 ms with confidence (8,200 samples, no drift; saturated 482 rps)',
+    );
     expect(svg).toContain('>chosen</text>');
+    expect(svg).toContain('>saturated rps</text>');
     expect(svg).toContain('class="min-throughput"');
     expect(svg).toContain('>minThroughputRps 300</text>');
-    expect(svg).toContain('>unstable</text>'); // the legend of the pale, unstable bar
+    expect(svg).toContain('>drifting</text>'); // the legend of batch 8's pale bar
+    expect(svg).toContain('>open loop, Poisson arrivals · per replica 410 rps</text>');
+    expect(svg).not.toContain('≥');
+  });
+
+  it('writes the held rate as a lower bound when the load generator was the bound', () => {
+    const m = measurements({
+      environment: { generatorCeilingRps: 530 },
+      throughput: { generatorBound: true },
+    });
+    const svg = renderGateSvg(report({ m }));
+    checkWellFormedXml(svg);
+    expect(svg).toContain('>open loop · per replica ≥ 410 rps (generator-bound)</text>');
+    expect(svg).toMatch(/font-weight="bold"[^>]*>≥ 410<\/text>/);
+  });
+
+  it('says where the latency was measured and how the CPU was held', () => {
+    const svg = renderGateSvg(report());
+    expect(svg).toContain('>3,000 requests at 287 rps, the operating rate · no drift</text>');
+    expect(svg).toContain('· CPU held by a CFS quota ·');
+    const affinity = measurements({
+      environment: {
+        enforcement: { cpu: 'affinity', memory: 'none', detail: 'affinity to 1 core (cpus 3)' },
+      },
+    });
+    expect(renderGateSvg(report({ m: affinity }))).toContain('· CPU held by core affinity ·');
   });
 
   it('draws the histogram with p50, p99 and the bound', () => {
@@ -319,7 +517,7 @@ describe('renderGateSvg', () => {
     const m = measurements();
     const empty = measurements({
       latency: { ...m.latency, samples: 0, histogram: { boundsMs: [], counts: [] } },
-      throughput: { ...m.throughput, rps: 0, settings: [] },
+      throughput: { ...m.throughput, rps: 0, decision: 'undecided', settings: [] },
     });
     const svg = renderGateSvg(report({ m: empty }));
     checkWellFormedXml(svg);

@@ -115,7 +115,7 @@ describe('dependencies', () => {
     const run = await runProgram(() => {
       const service = new InferenceService('iris', {
         ...BASE,
-        gate: { latencyP99Ms: 45, budgetSeconds: 2, maxBatchSize: 1 }, // measured now: seconds
+        gate: { latencyP99Ms: 45, budgetSeconds: 3, maxBatchSize: 1 }, // measured now: seconds
       });
       new k8s.core.v1.ConfigMap(
         'after',
@@ -235,7 +235,7 @@ describe('outputs', () => {
       gate: {
         latencyP99Ms: 50,
         accuracy: { dataset: path.join(IRIS_DIR, 'eval.jsonl'), min: 0.9 },
-        budgetSeconds: 2,
+        budgetSeconds: 3,
         maxBatchSize: 2,
       },
     });
@@ -281,7 +281,7 @@ describe('failures', () => {
   it('a failed gate fails the program with the message cdk8s prints, and registers no Kubernetes object', async () => {
     const args: InferenceServiceArgs = {
       ...BASE,
-      gate: { latencyP99Ms: 0.0001, budgetSeconds: 0.2, maxBatchSize: 1 },
+      gate: { latencyP99Ms: 0.0001, budgetSeconds: 3, maxBatchSize: 1 },
     };
     const expected = cdk8sMessage(args); // measures once; the Pulumi run below reads the cache
     expect(expected).toMatch(
@@ -309,7 +309,7 @@ describe('failures', () => {
     const args: InferenceServiceArgs = {
       ...BASE,
       // Budget enough for the throughput search to find a rate: the plan needs one.
-      gate: { latencyP99Ms: 20, budgetSeconds: 2, maxBatchSize: 1 },
+      gate: { latencyP99Ms: 20, budgetSeconds: 3, maxBatchSize: 1 },
       slo: { targetRps: 100_000_000 },
       autoscaling: { maxReplicas: 2 },
     };

@@ -31,7 +31,7 @@ describe('pulumi preview', () => {
       new InferenceService('iris', {
         image,
         namespace: 'ml',
-        gate: { latencyP99Ms: 50, budgetSeconds: 2, maxBatchSize: 2 },
+        gate: { latencyP99Ms: 50, budgetSeconds: 3, maxBatchSize: 2 },
         outdir,
       });
     });
@@ -46,7 +46,7 @@ describe('pulumi preview', () => {
       new InferenceService('iris', {
         model: IRIS,
         image: 'ghcr.io/acme/iris:1.0.0',
-        gate: { latencyP99Ms: 0.0001, budgetSeconds: 0.2, maxBatchSize: 1 },
+        gate: { latencyP99Ms: 0.0001, budgetSeconds: 3, maxBatchSize: 1 },
         outdir: path.join(scratch, 'failed'),
       });
     });

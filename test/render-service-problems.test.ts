@@ -5,9 +5,10 @@
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveInferenceService } from '../lib/core';
-import { buildGateReport, type GateMeasurements, type GateOutcome } from '../lib/gate';
+import { buildGateReport, type GateOutcome } from '../lib/gate';
 import { inspectModel } from '../lib/model';
 import { formatServiceProblems, renderInferenceService, serviceProblems } from '../lib/render';
+import { gateMeasurements } from './support/gate-fixtures';
 
 const IRIS = path.resolve(__dirname, '../examples/iris/model/iris.onnx');
 const MODEL = inspectModel(IRIS);
@@ -25,53 +26,27 @@ function outcome(rps: number, maxReplicas = 10) {
     },
     { constructPath: 'prod/iris', id: 'iris' },
   );
-  const measurements = {
-    environment: {
-      cpuModel: 'test',
-      cores: 2,
-      onnxruntimeVersion: '1.30.0',
-      nodeVersion: 'v20.19.0',
-      platform: 'linux-x64',
-      intraOpThreads: 1,
-      cpuLimitMillis: 1000,
-      memoryLimitBytes: 2 ** 29,
-    },
-    coldStart: { sessionCreateMs: 30, firstInferenceMs: 3, totalMs: 33 },
-    latency: {
-      samples: 5000,
-      p50Ms: 0.1,
-      p90Ms: 0.15,
-      p95Ms: 0.2,
-      p99Ms: 0.3,
-      p999Ms: 0.5,
-      maxMs: 1,
-      meanMs: 0.11,
-      stable: true,
-      spread: 0.02,
-      detail: 'last 3 windows agree within 10%',
-      windows: [],
-      histogram: { edgesMs: [], counts: [] },
-    },
+  const healthy = gateMeasurements();
+  const setting = healthy.throughput.settings.find((x) => x.decision === 'within')!;
+  const measurements = gateMeasurements({
+    // Latency well within the bound: only the capacity plan can fail these services.
+    latency: { bounds: { p99: { estimateMs: 5, lowerMs: 4.8, upperMs: 5.3, samples: 5000 } } },
+    loneLatency: { p99: { estimateMs: 1, lowerMs: 0.9, upperMs: 1.2, samples: 500 } },
     throughput: {
       latencyBoundMs: 20,
       rps,
-      stable: rps > 0,
+      decision: rps > 0 ? 'within' : 'beyond',
       settings: [
         {
-          maxBatchSize: 1,
-          maxQueueDelayMs: 0,
+          ...setting,
           rps,
-          p99Ms: rps > 0 ? 5 : 40,
-          samples: rps > 0 ? 900 : 0,
-          stable: rps > 0,
+          decision: rps > 0 ? 'within' : 'beyond',
+          ...(rps > 0 ? {} : { detail: '290 rps: p99 40 ms from 900 samples, beyond 20 ms with 95% confidence' }),
         },
       ],
     },
-    peakRssBytes: 2 ** 27,
-    modelSizeBytes: MODEL.sizeBytes,
-    servingConfig: { maxBatchSize: 1, maxQueueDelayMs: 0, intraOpThreads: 1, workers: 1 },
-    durationMs: 20000,
-  } as unknown as GateMeasurements;
+    servingConfig: { maxBatchSize: setting.maxBatchSize, maxQueueDelayMs: setting.maxQueueDelayMs },
+  });
   const report = buildGateReport({
     model: { name: 'iris', path: IRIS, sha256: MODEL.sha256, sizeBytes: MODEL.sizeBytes },
     gate: spec.gate!,
@@ -100,7 +75,7 @@ describe('serviceProblems', () => {
     const { spec, gate, objects } = outcome(0);
     expect(gate.report.capacity).toBeUndefined();
     expect(serviceProblems(spec, objects, gate)).toEqual([
-      "capacity plan failed: slo.targetRps 2000 needs the rate one replica sustains, but no batch setting held a rate with p99 within 20 ms over the gate's windows; raise gate.budgetSeconds or resources.cpu, or relax latencyP99Ms",
+      "capacity plan failed: slo.targetRps 2000 needs the rate one replica sustains, but no serving setting held a rate with p99 shown within 20 ms (95% confidence); raise gate.budgetSeconds or resources.cpu, or relax latencyP99Ms",
     ]);
   });
 

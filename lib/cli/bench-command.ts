@@ -27,6 +27,7 @@ import {
   positionalError,
   usageError,
 } from './cli-command';
+import { serverEntryFile } from '../server/bundle-server';
 import { formatGateReport } from './format-gate-report';
 
 const NAME = 'bench';
@@ -136,6 +137,7 @@ export function runBench(args: readonly string[]): CommandResult {
       model,
       gate,
       resources: { cpuMillis, memoryBytes },
+      server: { entry: serverEntryFile(), env: {} },
       ...(values['no-cache'] ? { cacheDir: fs.mkdtempSync(path.join(os.tmpdir(), 'modelfab-bench-')) } : {}),
     });
     if (values['report-dir'] !== undefined)

@@ -33,19 +33,25 @@ export function formatGateReport(report: GateReport): string {
       ]),
     ]),
     '',
-    `latency (${m.latency.samples.toLocaleString('en-US')} samples, ${m.latency.stable ? 'stable' : 'UNSTABLE'}): p50 ${ms(m.latency.p50Ms)}  p90 ${ms(m.latency.p90Ms)}  p95 ${ms(m.latency.p95Ms)}  p99 ${ms(m.latency.p99Ms)}  max ${ms(m.latency.maxMs)}  [${report.grades.latency}]`,
-    `cold start: ${ms(m.coldStart.totalMs)} (session ${ms(m.coldStart.sessionCreateMs)}, first inference ${ms(m.coldStart.firstInferenceMs)}); peak rss ${(m.peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
+    `served over HTTP, ${e.enforcement.detail}; load generator ceiling ${e.generatorCeilingRps.toFixed(0)} rps`,
     '',
-    `throughput at p99 <= ${m.throughput.latencyBoundMs} ms: ${m.throughput.rps.toFixed(0)} rps per replica (${m.throughput.stable ? 'stable' : 'UNSTABLE'}) [${report.grades.throughput}]`,
+    `latency at the operating rate ${m.latency.rateRps.toFixed(0)} rps (${m.latency.samples.toLocaleString('en-US')} samples): p50 ${ms(m.latency.p50Ms)}  p95 ${ms(m.latency.p95Ms)}  p99 ${ms(m.latency.p99Ms)}${m.latency.bounds.p99.upperMs !== undefined ? ` (<= ${ms(m.latency.bounds.p99.upperMs)} at ${m.latency.confidence * 100}% confidence)` : ''}  max ${ms(m.latency.maxMs)}  [${report.grades.latency}]`,
+    `latency of a lone request (${m.loneLatency.samples.toLocaleString('en-US')} samples): p50 ${ms(m.loneLatency.p50Ms)}  p99 ${ms(m.loneLatency.p99Ms)}; the model alone in process (diagnostic): p50 ${ms(m.modelAlone.p50Ms)}  p99 ${ms(m.modelAlone.p99Ms)}`,
+    `cold start: server process to ready ${ms(m.coldStart.processReadyMs)}; in process: session ${ms(m.coldStart.sessionCreateMs)}, first inference ${ms(m.coldStart.firstInferenceMs)}; server peak memory ${(m.peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
+    '',
+    `throughput at p99 <= ${m.throughput.latencyBoundMs} ms: ${m.throughput.generatorBound ? '>= ' : ''}${m.throughput.rps.toFixed(0)} rps per replica${m.throughput.generatorBound ? ' (load generator bound)' : ''} [${report.grades.throughput}]`,
     table([
-      ['batch', 'queue delay', 'rps', 'p99', 'stable', ''],
+      ['batch', 'queue delay', 'saturated', 'at bound', 'p99', 'result', ''],
       ...m.throughput.settings.map((s) => [
         String(s.maxBatchSize),
         `${s.maxQueueDelayMs} ms`,
-        s.rps.toFixed(0),
+        `${s.capacityRps.toFixed(0)} rps`,
+        `${s.rps.toFixed(0)} rps`,
         Number.isFinite(s.p99Ms) ? ms(s.p99Ms) : '-',
-        s.stable ? 'yes' : 'no',
-        s.maxBatchSize === m.servingConfig.maxBatchSize ? '<- serving config' : '',
+        s.decision === 'within' ? 'held' : s.decision,
+        s.maxBatchSize === m.servingConfig.maxBatchSize && s.maxQueueDelayMs === m.servingConfig.maxQueueDelayMs
+          ? '<- serving config'
+          : '',
       ]),
     ]),
   ];

@@ -105,10 +105,11 @@ export interface GateProps {
    */
   readonly inputDataset?: string;
   /**
-   * Seconds one gate may spend measuring (cold start, latency, the throughput search). A rate that
-   * held its first trial is always confirmed, which may overrun this by about half a second per
-   * batch setting. Too small a budget gives unstable results, which fail the latency and
-   * throughput thresholds.
+   * Seconds one gate may spend measuring, from 3 to 3600: the model in process (cold start, a
+   * diagnostic, correctness), the load generator's ceiling, the search over serving settings on the
+   * served path and the latency at the operating rate. The gate stops within it (about ±10%) and
+   * spends it where a decision is still open; a threshold it could not decide in time fails as
+   * not shown, with how much more to give.
    * @default 20
    */
   readonly budgetSeconds?: number;

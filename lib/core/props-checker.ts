@@ -38,6 +38,14 @@ export class PropsChecker {
     return value;
   }
 
+  /** A finite number from `min` to `max`, both inclusive. */
+  between(prop: string, value: unknown, min: number, max: number, fix: string): number {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+      this.fail(prop, `${prop} must be a number from ${min} to ${max}, got ${show(value)}; ${fix}`);
+    }
+    return value;
+  }
+
   /** A finite number above `above` (exclusive) and at most `max`. */
   positive(prop: string, value: unknown, fix: string, max = Number.MAX_VALUE, above = 0): number {
     if (typeof value !== 'number' || !Number.isFinite(value) || value <= above || value > max) {

@@ -6,6 +6,9 @@ import { type GateSpec, type SloSpec } from './gate-spec';
 import { type InferenceServiceProps } from './inference-service-props';
 import { type PropsChecker } from './props-checker';
 
+/** The smallest gate budget: a served model started for the search and for the operating point, measured. */
+export const MIN_GATE_BUDGET_SECONDS = 3;
+
 export const GATE_DEFAULTS = {
   /** Bound throughput is measured at when no latencyP99Ms is declared. */
   latencyBoundMs: 100,
@@ -44,11 +47,12 @@ export function resolveGate(check: PropsChecker, gate: GateProps, cwd: string): 
   } = {
     latencyBoundMs: d.latencyBoundMs,
     inputShapes: {},
-    budgetSeconds: check.positive(
+    budgetSeconds: check.between(
       'gate.budgetSeconds',
       gate.budgetSeconds ?? d.budgetSeconds,
-      'seconds, e.g. 20',
+      MIN_GATE_BUDGET_SECONDS,
       3600,
+      `seconds, e.g. 20: the gate starts the served model at least twice (its search and its operating point), which a budget under ${MIN_GATE_BUDGET_SECONDS} s cannot hold`,
     ),
     maxBatchSize: check.integer(
       'gate.maxBatchSize',

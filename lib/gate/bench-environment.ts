@@ -1,11 +1,10 @@
 /**
  * What the gate's performance measurements run on: a clock to read and to wait on, and a way to
- * start an executor. The benchmark worker uses the real ones (the monotonic process clock,
- * `setTimeout`, the lib/runtime {@link Executor}); tests pass a virtual clock and a fake executor
- * whose latency they control, so the gate's search and stability decisions are checked without
- * measuring anything.
+ * start the served model with one serving setting. The benchmark worker uses the real ones (the
+ * monotonic process clock, `setTimeout`, the server process loaded over HTTP); tests pass a
+ * virtual clock and a fake whose latency they control, so the gate's search and confidence
+ * decisions are checked without measuring anything.
  */
-import { Executor, type ExecutorOptions, type InferResult, type TensorData } from '../runtime';
 
 /** Time as the load generators and the search read it. */
 export interface Clock {
@@ -15,45 +14,37 @@ export interface Clock {
   sleep(ms: number): Promise<void>;
 }
 
-/** What the load generators need of an executor: requests. */
+/** What the load generators need of a target: one request at a time (its inputs are the target's). */
 export interface InferTarget {
-  infer(inputs: Record<string, TensorData>): Promise<InferResult>;
+  infer(): Promise<unknown>;
 }
 
-/** What the throughput search needs of an executor it starts: requests, and closing it. */
+/** The serving settings the search tries, as the Deployment's environment sets them. */
+export interface ServingSetting {
+  readonly maxBatchSize: number;
+  readonly maxQueueDelayMs: number;
+}
+
+/** A served model the search started: requests, its peak memory, closing it. */
 export interface GateExecutor extends InferTarget {
+  /** Process start to ready, ms (the pod's cold start). */
+  readonly readyMs: number;
+  /** Peak memory of the server so far, bytes. */
+  peakMemoryBytes(): number;
   close(): Promise<void>;
 }
 
-/** Starts an executor for one batch setting of the throughput search. */
-export type StartExecutor = (options: ExecutorOptions) => Promise<GateExecutor>;
+/** Starts the served model with one serving setting. */
+export type StartExecutor = (setting: ServingSetting) => Promise<GateExecutor>;
 
-/** The clock and the executors a measurement uses. */
+/** The clock and the served models a measurement uses. */
 export interface BenchEnvironment {
   readonly clock: Clock;
   readonly startExecutor: StartExecutor;
-  /**
-   * The process's peak resident memory so far, bytes: what the throughput search forecasts the
-   * next batch setting's memory from.
-   * @default the benchmark process's `maxRSS`
-   */
-  readonly peakResidentBytes?: () => number;
-}
-
-/** The benchmark process's peak resident memory, bytes. */
-export function processPeakResidentBytes(): number {
-  return process.resourceUsage().maxRSS * 1024;
 }
 
 /** The process's monotonic clock (`process.hrtime`) and `setTimeout`. */
 export const realClock: Clock = {
   now: () => Number(process.hrtime.bigint()) / 1e6,
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-};
-
-/** What the benchmark worker measures with: the real clock and onnxruntime executors. */
-export const realEnvironment: BenchEnvironment = {
-  clock: realClock,
-  startExecutor: (options) => Executor.create(options),
-  peakResidentBytes: processPeakResidentBytes,
 };

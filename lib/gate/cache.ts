@@ -10,7 +10,7 @@ import { type GateSpec } from '../core';
 import { type GateReport } from './gate-report';
 
 /** Bumped whenever the key's contents or the entry's layout change, so old entries stop matching. */
-export const GATE_CACHE_FORMAT_VERSION = 1;
+export const GATE_CACHE_FORMAT_VERSION = 2;
 
 /** What decides a gate's result. */
 export interface GateCacheKeyInput {
@@ -20,6 +20,10 @@ export interface GateCacheKeyInput {
   readonly resources: { readonly cpuMillis: number; readonly memoryBytes: number };
   readonly onnxruntimeVersion: string;
   readonly cpuModel: string;
+  /** The server's environment from the Deployment (its settings decide what is served). */
+  readonly serverEnv: Readonly<Record<string, string>>;
+  /** How the server is held to the limits here (a quota and affinity measure differently). */
+  readonly enforcement: { readonly cpu: string; readonly memory: string };
 }
 
 /**
@@ -47,6 +51,8 @@ export function gateCacheKey(input: GateCacheKeyInput): string {
     resources: { cpuMillis: input.resources.cpuMillis, memoryBytes: input.resources.memoryBytes },
     onnxruntimeVersion: input.onnxruntimeVersion,
     cpuModel: input.cpuModel,
+    serverEnv: input.serverEnv,
+    enforcement: input.enforcement,
   };
   return createHash('sha256').update(canonicalJson(document)).digest('hex');
 }

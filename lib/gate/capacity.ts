@@ -65,11 +65,14 @@ export function capacityProblems(spec: InferenceServiceSpec, gate: GateOutcome |
   if (report && !plan && spec.slo) {
     // An SLO with no measured capacity cannot size the service: passing would deploy a guess.
     return [
-      `capacity plan failed: slo.targetRps ${spec.slo.targetRps} needs the rate one replica sustains, but no batch setting held a rate with p99 within ${report.measurements.throughput.latencyBoundMs} ms over the gate's windows; raise gate.budgetSeconds or resources.cpu, or relax latencyP99Ms`,
+      `capacity plan failed: slo.targetRps ${spec.slo.targetRps} needs the rate one replica sustains, but no serving setting held a rate with p99 shown within ${report.measurements.throughput.latencyBoundMs} ms (${report.measurements.latency.confidence * 100}% confidence); raise gate.budgetSeconds or resources.cpu, or relax latencyP99Ms`,
     ];
   }
   if (!plan) return [];
-  const need = `slo.targetRps ${plan.targetRps} needs ${plan.replicas} replicas at ${plan.perReplicaRps.toFixed(0)} rps each (measured) and ${plan.targetUtilization * 100}% target utilization`;
+  const measured = report.measurements.throughput.generatorBound
+    ? 'at least, measured: the load generator was the bound'
+    : 'measured';
+  const need = `slo.targetRps ${plan.targetRps} needs ${plan.replicas} replicas at ${plan.perReplicaRps.toFixed(0)} rps each (${measured}) and ${plan.targetUtilization * 100}% target utilization`;
   if (spec.scaling.kind === 'fixed' && spec.scaling.replicas < plan.replicas) {
     return [
       `capacity plan failed: ${need}, but replicas is ${spec.scaling.replicas}; raise replicas or resources.cpu`,

@@ -6,7 +6,9 @@ import { type GateSpec } from '../core';
 import { type ModelInfo, type TensorSignature } from '../model';
 import { randomInputs, resolveInputShapes, tensorFromJson, type TensorData } from '../runtime';
 import { type JsonTensor, readInputDataset } from './dataset';
-import { type InputSource } from './load-generator';
+
+/** A source of request inputs (seeded random tensors or dataset rows, cycled). */
+export type InputSource = () => Record<string, TensorData>;
 
 /** A dataset row's input as a tensor, with a leading batch dim of 1 when the file leaves it out. */
 export function tensorForInput(signature: TensorSignature, json: JsonTensor, where: string): TensorData {

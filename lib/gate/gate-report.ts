@@ -17,6 +17,21 @@ export interface GateEnvironment {
   readonly intraOpThreads: number;
   readonly cpuLimitMillis: number;
   readonly memoryLimitBytes: number;
+  /**
+   * How the server was held to the limits: `quota` (a CFS quota, as the kubelet sets it),
+   * `affinity` (pinned to whole cores) or `none`; memory by a memory cgroup or only checked
+   * against the peak. `detail` says exactly what was set.
+   */
+  readonly enforcement: {
+    readonly cpu: 'quota' | 'affinity' | 'none';
+    readonly memory: 'cgroup' | 'none';
+    readonly detail: string;
+  };
+  /**
+   * The most requests per second this process's load generator sent and read back, measured in the
+   * same run against a trivial endpoint: a capacity near it is the generator's, not the server's.
+   */
+  readonly generatorCeilingRps: number;
 }
 
 /** Latency statistics of one measurement window. */
@@ -48,23 +63,57 @@ export interface Stability {
   readonly detail: string;
 }
 
-/** Closed-loop latency of single requests after warm-up, the service's latency figures. */
+/** What the samples show of one percentile with the gate's confidence (distribution-free). */
+export interface PercentileBounds {
+  /** Nearest-rank estimate, ms. */
+  readonly estimateMs: number;
+  /** The percentile is at least this with the gate's confidence (samples at or below the rate). */
+  readonly lowerMs?: number;
+  /** The percentile is at most this with the gate's confidence (samples at or above the rate). */
+  readonly upperMs?: number;
+  /** Samples the upper bound came from. */
+  readonly samples: number;
+}
+
+/**
+ * Latency at the planned operating rate (open loop, `targetUtilization` × the capacity at the
+ * bound) on the served path: the figures the thresholds are judged on. Stability is drift between
+ * windows, reported, never a verdict.
+ */
 export interface LatencyMeasurement extends LatencyStats, Stability {
+  /** The offered rate, requests per second. */
+  readonly rateRps: number;
+  /** One-sided bounds at `confidence` for p50, p95 and p99. */
+  readonly bounds: {
+    readonly p50: PercentileBounds;
+    readonly p95: PercentileBounds;
+    readonly p99: PercentileBounds;
+  };
+  readonly confidence: number;
   readonly windows: readonly WindowStats[];
   /** Log-spaced histogram for the chart: bucket upper bounds (ms) and counts. */
   readonly histogram: { readonly boundsMs: readonly number[]; readonly counts: readonly number[] };
 }
 
-/** Throughput at the latency bound for one batch setting (open loop, Poisson arrivals). */
+/** Throughput at the latency bound for one serving setting (open loop, Poisson arrivals, served path). */
 export interface BatchSettingResult {
   readonly maxBatchSize: number;
   readonly maxQueueDelayMs: number;
-  /** Highest offered rate whose p99 stayed within the bound; 0 when even the lowest rate missed it. */
+  /** What the server completed saturated (closed loop): no rate above it is tried. */
+  readonly capacityRps: number;
+  /** Highest offered rate whose p99 was shown within the bound; 0 when none was. */
   readonly rps: number;
-  /** p99 at that rate. */
+  /** p99 at that rate (nearest rank), or at the last rate tried when none held. */
   readonly p99Ms: number;
+  /** The p99's upper bound at the gate's confidence at that rate (absent when too few samples). */
+  readonly p99UpperMs?: number;
   readonly samples: number;
+  /** The decision at the rate reported: `within` for a held rate, else why the last rate did not hold. */
+  readonly decision: 'within' | 'beyond' | 'undecided';
+  /** Whether the held rate's windows agreed on served throughput (drift, reported). */
   readonly stable: boolean;
+  /** The last rate that did not hold, in words. */
+  readonly detail?: string;
 }
 
 export interface ThroughputMeasurement {
@@ -72,6 +121,13 @@ export interface ThroughputMeasurement {
   /** The best setting's rate: per-replica capacity. */
   readonly rps: number;
   readonly stable: boolean;
+  /** Whether the best setting's rate was shown within the bound with the gate's confidence. */
+  readonly decision: 'within' | 'beyond' | 'undecided';
+  /**
+   * The server out-ran the load generator (its saturated capacity reached 90% of the generator's
+   * ceiling): the rate is a lower bound, `≥ rps`.
+   */
+  readonly generatorBound: boolean;
   readonly settings: readonly BatchSettingResult[];
   /**
    * Batch settings not tried because their forecast peak memory exceeds the container's limit
@@ -119,12 +175,23 @@ export interface ServingConfig {
 export interface GateMeasurements {
   readonly environment: GateEnvironment;
   readonly coldStart: {
+    /** In-process: the onnxruntime session's creation. */
     readonly sessionCreateMs: number;
+    /** In-process: the first inference after it. */
     readonly firstInferenceMs: number;
+    /** Session create + first inference. */
     readonly totalMs: number;
+    /** As a pod pays it: the server process's start to its first ready answer (node, model load, warm-up). */
+    readonly processReadyMs: number;
   };
+  /** At the planned operating rate, served: what the latency thresholds are judged on. */
   readonly latency: LatencyMeasurement;
+  /** A lone request, served (closed loop, one at a time): what a quiet service answers, queue delay included. */
+  readonly loneLatency: LatencyStats & { readonly p99: PercentileBounds };
+  /** Diagnostic only: the model alone, in process (no HTTP, no server), closed loop. Never the capacity. */
+  readonly modelAlone: LatencyStats;
   readonly throughput: ThroughputMeasurement;
+  /** The server's peak memory over the run (its memory cgroup's peak, else its peak resident set). */
   readonly peakRssBytes: number;
   readonly modelSizeBytes: number;
   readonly accuracy?: AccuracyMeasurement;

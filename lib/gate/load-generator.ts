@@ -1,25 +1,36 @@
 /**
- * Load generators that drive the runtime executor the way traffic would:
- * - closed loop: one client, the next request when the last answered (latency of single requests);
+ * Load generators that drive a target (the served model over HTTP, or a fake in tests) the way
+ * traffic would:
+ * - closed loop: one client, the next request when the last answered (a lone request's latency);
  * - open loop: Poisson arrivals at a fixed rate, latency counted from each request's scheduled
- *   send time, so a slow server cannot hide queueing by slowing the sender (no coordinated omission).
+ *   send time, so a slow server cannot hide queueing by slowing the sender (no coordinated
+ *   omission), sent until a stop rule or a time limit, then drained.
  * Both read and wait on a {@link Clock}: the process's by default, a virtual one in tests.
  */
-import { type TensorData } from '../runtime';
 import { type Clock, type InferTarget, realClock } from './bench-environment';
 
-/** A source of request inputs (seeded random tensors or dataset rows, cycled). */
-export type InputSource = () => Record<string, TensorData>;
-
 export interface LoadResult {
-  /** End-to-end latency of every completed request, ms. */
+  /** End-to-end latency of every completed request, ms, in completion order. */
   readonly latenciesMs: number[];
+  /** Completion time of each latency, ms after the start. */
+  readonly completedAtMs: number[];
   /** Requests sent. */
   readonly sent: number;
-  /** Requests that failed (queue full, timeout, error). */
+  /** Requests that failed (an error answer, a lost connection, or no answer by the end of the drain). */
   readonly failed: number;
+  /** Requests in flight when an `'abandon'` stopped the run: neither answered nor failed. */
+  readonly abandoned: number;
+  /**
+   * Open loop: how long each request still unanswered at the end of the drain had waited, ms (they
+   * are among `failed`). Their latency is at least that: a caller may count them as such.
+   */
+  readonly unansweredMs: number[];
+  /** Settles when no request of this run is in flight any more (abandoned ones included). */
+  readonly idle: Promise<void>;
   /** Open loop: requests answered later than `lateAfterMs` after the sending stopped (backlog left behind). */
   readonly late: number;
+  /** How long requests were sent, ms. */
+  readonly sendingMs: number;
   /** Wall time from the first send to the last completion, ms. */
   readonly elapsedMs: number;
   /** The first failure's message, if any. */
@@ -34,64 +45,113 @@ export function nowMs(): number {
 /** Runs requests one after another for `durationMs` (at least `minRequests`). Errors propagate. */
 export async function closedLoop(
   target: InferTarget,
-  nextInput: InputSource,
   durationMs: number,
   minRequests = 1,
   clock: Clock = realClock,
 ): Promise<LoadResult> {
   const latenciesMs: number[] = [];
+  const completedAtMs: number[] = [];
   const start = clock.now();
   let now = start;
   while (now - start < durationMs || latenciesMs.length < minRequests) {
-    const inputs = nextInput();
     const sent = clock.now();
-    await target.infer(inputs);
+    await target.infer();
     now = clock.now();
     latenciesMs.push(now - sent);
+    completedAtMs.push(now - start);
   }
-  return { latenciesMs, sent: latenciesMs.length, failed: 0, late: 0, elapsedMs: now - start };
+  const elapsedMs = now - start;
+  return {
+    latenciesMs,
+    completedAtMs,
+    sent: latenciesMs.length,
+    failed: 0,
+    abandoned: 0,
+    unansweredMs: [],
+    late: 0,
+    sendingMs: elapsedMs,
+    elapsedMs,
+    idle: Promise.resolve(),
+  };
+}
+
+/** How an open-loop run is paced and when it stops. */
+export interface OpenLoopOptions {
+  /** Mean arrivals per second (a Poisson process). */
+  readonly ratePerSecond: number;
+  /** The longest it sends, ms. */
+  readonly maxDurationMs: number;
+  /** Uniform random numbers in [0, 1) for the gaps (seeded: the same arrivals in every run). */
+  readonly random: () => number;
+  /** How long to wait for answers after sending stopped, ms; later answers count as failed. */
+  readonly drainMs: number;
+  /** Answers later than this after sending stopped count as `late`. @default drainMs */
+  readonly lateAfterMs?: number;
+  /**
+   * Asked every `checkEveryMs` while sending, with the latencies so far and the time sent: `'stop'`
+   * stops the sending (then the drain); `'abandon'` stops it and does not wait for what is in
+   * flight (the result is decided: those answers are dropped, neither counted nor failed).
+   * @default never: sends for maxDurationMs
+   */
+  readonly stopWhen?: (
+    latenciesMs: readonly number[],
+    sendingMs: number,
+    failed: number,
+  ) => 'stop' | 'abandon' | undefined;
+  /** @default 100 */
+  readonly checkEveryMs?: number;
+  /** @default the process clock */
+  readonly clock?: Clock;
 }
 
 /**
- * Sends requests with exponentially distributed gaps (a Poisson process at `ratePerSecond`) for
- * `durationMs`, then waits for the answers (at most `drainMs`; later answers count as failed).
- * Answers more than `lateAfterMs` after the sending stopped count as `late`: a server that keeps
- * up leaves no backlog behind, one that does not leaves a queue that drains slowly.
+ * Sends requests with exponentially distributed gaps at `ratePerSecond` until `stopWhen` says so
+ * or `maxDurationMs` passes, then waits for the answers (at most `drainMs`). A server that keeps
+ * up leaves no backlog behind; one that does not leaves a queue that answers `late`.
  */
-export async function openLoop(
-  target: InferTarget,
-  nextInput: InputSource,
-  ratePerSecond: number,
-  durationMs: number,
-  random: () => number,
-  drainMs: number,
-  lateAfterMs = drainMs,
-  clock: Clock = realClock,
-): Promise<LoadResult> {
+export async function openLoop(target: InferTarget, options: OpenLoopOptions): Promise<LoadResult> {
+  const clock = options.clock ?? realClock;
+  const { ratePerSecond, random, drainMs } = options;
+  const lateAfterMs = options.lateAfterMs ?? drainMs;
+  const checkEveryMs = options.checkEveryMs ?? 100;
   const latenciesMs: number[] = [];
+  const completedAtMs: number[] = [];
   const gapMs = () => (-Math.log(1 - random()) * 1000) / ratePerSecond;
   let sent = 0;
   let failed = 0;
   let late = 0;
   let firstError: string | undefined;
   let inFlight = 0;
+  const outstanding = new Map<number, number>(); // the requests in flight: id → scheduled time
+  let becameIdle: () => void = () => undefined;
+  const idle = new Promise<void>((resolve) => (becameIdle = resolve));
   let lastCompletion = 0;
   let closed = false; // answers after the drain are not counted (they were already counted as failed)
+  let sendingMs = options.maxDurationMs;
+  let abandon = false;
   const start = clock.now();
   let next = start + gapMs();
+  const settle = (id: number) => {
+    outstanding.delete(id);
+    if (outstanding.size === 0 && closed) becameIdle();
+  };
   const send = (scheduled: number) => {
-    sent++;
+    const id = sent++;
     inFlight++;
-    target.infer(nextInput()).then(
+    outstanding.set(id, scheduled);
+    target.infer().then(
       () => {
+        settle(id);
         if (closed) return;
         const done = clock.now();
         latenciesMs.push(done - scheduled);
-        if (done - start > durationMs + lateAfterMs) late++;
+        completedAtMs.push(done - start);
+        if (done - start > sendingMs + lateAfterMs) late++;
         lastCompletion = done;
         inFlight--;
       },
       (error: unknown) => {
+        settle(id);
         if (closed) return;
         failed++;
         firstError ??= error instanceof Error ? error.message : String(error);
@@ -99,34 +159,59 @@ export async function openLoop(
       },
     );
   };
-  await new Promise<void>((resolve) => {
+  await new Promise<void>((resolve, reject) => {
+    let nextCheck = start + checkEveryMs;
     const tick = () => {
+      try {
+        step();
+      } catch (error) {
+        reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    };
+    const step = () => {
       const now = clock.now();
-      while (next <= now && next - start < durationMs) {
+      while (next <= now && next - start < sendingMs) {
         send(next);
         next += gapMs();
       }
-      if (next - start >= durationMs) {
+      if (options.stopWhen && now >= nextCheck) {
+        nextCheck = now + checkEveryMs;
+        const verdict = options.stopWhen(latenciesMs, now - start, failed);
+        if (verdict !== undefined) sendingMs = now - start;
+        abandon = verdict === 'abandon';
+      }
+      if (next - start >= sendingMs) {
+        sendingMs = Math.min(sendingMs, Math.max(now, next) - start);
         resolve();
         return;
       }
       // Timers have ~1 ms resolution: wake a little early and send whatever is due.
-      void clock.sleep(Math.max(0, next - clock.now() - 1)).then(tick);
+      void clock.sleep(Math.max(0, Math.min(next, nextCheck) - clock.now() - 1)).then(tick);
     };
     tick();
   });
-  const drainUntil = clock.now() + drainMs;
+  sendingMs = Math.min(sendingMs, clock.now() - start);
+  const drainUntil = clock.now() + (abandon ? 0 : drainMs);
   while (inFlight > 0 && clock.now() < drainUntil) {
     await clock.sleep(1);
   }
   closed = true;
-  failed += inFlight; // still unanswered after the drain: too slow to count as served
+  if (outstanding.size === 0) becameIdle();
+  const abandoned = abandon ? inFlight : 0;
+  const endedAt = clock.now();
+  const unansweredMs = abandon ? [] : [...outstanding.values()].map((scheduled) => endedAt - scheduled);
+  if (!abandon) failed += inFlight; // still unanswered after the drain: too slow to count as served
   return {
     latenciesMs,
+    completedAtMs,
     sent,
     failed,
+    abandoned,
+    unansweredMs,
     late,
-    elapsedMs: Math.max(lastCompletion, start + durationMs) - start,
+    sendingMs,
+    elapsedMs: Math.max(lastCompletion, start + sendingMs) - start,
+    idle,
     ...(firstError !== undefined ? { firstError } : {}),
   };
 }

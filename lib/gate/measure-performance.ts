@@ -1,9 +1,11 @@
 /**
- * The performance half of the gate: cold start, latency in windows after warm-up, and the
- * throughput at the latency bound for each batch setting. Drives the lib/runtime executor exactly
- * as the server will. Runs inside the benchmark worker process, never in the synth process.
- * The clock and the executors come from a {@link BenchEnvironment} (the real ones by default), so
- * the decisions can be tested against a latency model on a virtual clock.
+ * The performance half of the gate, on the served path: for each serving setting (batch size and
+ * queue delay), the server the image runs is started inside the pod's limits and loaded over
+ * loopback HTTP by this process; the highest Poisson rate whose p99 is shown within the latency
+ * bound, with the gate's confidence, is the setting's capacity. On the chosen setting: a lone
+ * request's latency and the latency at the planned operating rate, until each threshold is decided.
+ * The clock and the served model come from a {@link BenchEnvironment}, so the decisions can be
+ * tested against a latency model on a virtual clock.
  */
 import { type GateSpec } from '../core';
 import { type ModelInfo } from '../model';
@@ -14,11 +16,25 @@ import {
   type GateExecutor,
   type InferTarget,
   realClock,
-  processPeakResidentBytes,
-  realEnvironment,
+  type ServingSetting,
 } from './bench-environment';
-import { type BatchSettingResult, type LatencyMeasurement, type ThroughputMeasurement } from './gate-report';
-import { closedLoop, type InputSource, openLoop } from './load-generator';
+import {
+  decideAtMost,
+  decideBounds,
+  type Decision,
+  quantileBounds,
+  samplesForUpperBound,
+} from './confidence';
+import {
+  type BatchSettingResult,
+  type GateMeasurements,
+  type LatencyMeasurement,
+  type LatencyStats,
+  type PercentileBounds,
+  type ThroughputMeasurement,
+  type WindowStats,
+} from './gate-report';
+import { closedLoop, openLoop } from './load-generator';
 import {
   exceedsMemory,
   forecastPeakBytes,
@@ -49,217 +65,192 @@ export function stabilityFor(latencyBoundMs: number) {
     resolutionMs: Math.max(MIN_RESOLUTION_MS, latencyBoundMs * BOUND_RESOLUTION_SHARE),
   };
 }
-/** Samples wanted before the latency percentiles are reported (the budget may end it sooner). */
-const MIN_LATENCY_SAMPLES = 1000;
-/** Requests expected per throughput trial, so Poisson noise stays small (±7% at 200). */
-const REQUESTS_PER_TRIAL = 200;
-
-export interface ExecutorSettings {
-  readonly modelPath: string;
-  readonly model: ModelInfo;
-  readonly intraOpThreads: number;
-  /** The container's CPU limit in cores: the executor decides whether to poll from it, as in the pod. */
-  readonly cpus: number;
-  /**
-   * The container's memory limit, bytes: batch settings forecast to exceed it are not tried.
-   * @default - no limit: every setting is tried
-   */
-  readonly memoryBytes?: number;
-  /**
-   * How the executor runs requests, decided once for the model (the gate's first executor
-   * measures it as the server does), so every batch setting is measured the same way.
-   * @default 'never'
-   */
-  readonly inline?: 'always' | 'never';
-}
+/** The confidence every decision is made with. */
+export const CONFIDENCE = 0.95;
+/** Expected requests per check of a trial's stop rule: decisions are not re-taken on every answer. */
+const REQUESTS_PER_CHECK = 50;
+/** The least time one serving setting needs: a server start, a warm-up, the capacity and a trial or two. */
+export const MIN_SETTING_MS = 900;
+/** Time kept for stopping a server (SIGTERM, drain, exit) at the end of a phase. */
+const CLOSE_RESERVE_MS = 150;
+/**
+ * Fractions of the saturated capacity tried as offered rates: down from 0.7 until one holds, then
+ * up from the held one while the budget allows a trial to decide.
+ */
+const RATE_STEPS = { down: [0.7, 0.55, 0.4, 0.25, 0.1], up: [0.85, 0.95] } as const;
 
 const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
 
-/** The batch settings the search tries: powers of two up to maxBatchSize when dim 0 is a batch dim. */
+/** The batch sizes the search tries: 1, then ×4 up to maxBatchSize, and maxBatchSize, when dim 0 is a batch dim. */
 export function batchSettings(model: ModelInfo, maxBatchSize: number): number[] {
   if (!model.batchable) return [1];
   const settings: number[] = [];
-  for (let size = 1; size <= maxBatchSize; size *= 2) settings.push(size);
+  for (let size = 1; size <= maxBatchSize; size *= 4) settings.push(size);
   if (settings[settings.length - 1] !== maxBatchSize) settings.push(maxBatchSize);
   return settings;
 }
 
-/** How long a batch may wait to fill: a fifth of the bound, between 0.5 and 5 ms. */
+/**
+ * The batch sizes a budget affords at `settingMs` each: all of them when it can, else the largest
+ * (batching is what raises capacity), then the smallest, then the middle ones.
+ */
+export function affordableSizes(
+  sizes: readonly number[],
+  budgetMs: number,
+  settingMs = MIN_SETTING_MS,
+): number[] {
+  const count = Math.max(1, Math.floor(budgetMs / settingMs));
+  if (sizes.length <= count) return [...sizes];
+  const order = [sizes[sizes.length - 1], sizes[0], ...sizes.slice(1, -1)];
+  return order.slice(0, count).sort((a, b) => a - b);
+}
+
+/** How long a batch may wait to fill, first tried: a fifth of the bound, between 0.5 and 5 ms. */
 export function queueDelayFor(maxBatchSize: number, latencyBoundMs: number): number {
   if (maxBatchSize === 1) return 0;
   return Math.min(5, Math.max(0.5, Math.round((latencyBoundMs / 5) * 10) / 10));
 }
 
+/** The shorter queue delay tried for the best batch size: a quarter, at least 0.1 ms. */
+export function shorterQueueDelay(delayMs: number): number {
+  return Math.max(0.1, Math.round((delayMs / 4) * 100) / 100);
+}
+
+/** The p99 decision against a bound, from latencies in any order. */
+export function decideP99(
+  latenciesMs: readonly number[],
+  boundMs: number,
+): { readonly decision: Decision; readonly bounds?: ReturnType<typeof quantileBounds> } {
+  if (latenciesMs.length === 0) return { decision: 'undecided' };
+  const bounds = quantileBounds(Float64Array.from(latenciesMs).sort(), 99, CONFIDENCE);
+  return { decision: decideAtMost(bounds, boundMs), bounds };
+}
+
+/** The rate `rate` at a request per check: how often a trial asks whether it has decided. */
+function checkEveryMs(rate: number): number {
+  return Math.max(20, Math.min(1000, (REQUESTS_PER_CHECK / rate) * 1000));
+}
+
+/** What one open-loop trial at a fixed rate showed. */
+export interface RateTrial {
+  readonly rate: number;
+  readonly decision: Decision;
+  readonly latenciesMs: number[];
+  readonly windows: WindowStats[];
+  readonly p99Ms: number;
+  readonly p99UpperMs?: number;
+  /** Why it did not hold, in words. */
+  readonly detail: string;
+}
+
 /**
- * Closed-loop latency of single requests in windows, until at least 1,000 samples and the last
- * three windows agree, or the budget runs out. Percentiles come from every sample.
- *
- * @param clock the clock the windows and the budget are timed on (the real one by default)
+ * One trial at `rate`: Poisson arrivals until the p99 is decided against the bound with the gate's
+ * confidence (after at least `minMs`, so a rate a little over capacity has time to build the queue
+ * that shows it) or `maxMs` passes. A failed request or a backlog left behind (answers later than
+ * one bound after sending stopped) decides `beyond` whatever the percentiles say.
  */
-export async function measureLatency(
-  executor: InferTarget,
-  nextInput: InputSource,
-  budgetMs: number,
-  latencyBoundMs: number,
-  progress: Progress,
-  clock: Clock = realClock,
-): Promise<LatencyMeasurement> {
-  const criteria = stabilityFor(latencyBoundMs);
-  const windowMs = Math.max(200, budgetMs / 10);
-  const deadline = clock.now() + budgetMs;
-  const all: number[] = [];
-  const windows = [];
-  do {
-    const result = await closedLoop(
-      executor,
-      nextInput,
-      Math.min(windowMs, Math.max(1, deadline - clock.now())),
-      1,
-      clock,
-    );
-    all.push(...result.latenciesMs);
-    windows.push(windowStats(result.latenciesMs, result.elapsedMs / 1000));
-    const verdict = windows.length >= criteria.compare ? stability(windows, criteria) : undefined;
-    progress(
-      `latency: window ${windows.length}, ${all.length} samples${verdict ? `, ${verdict.stable ? 'stable' : 'not stable yet'}` : ''}`,
-    );
-    if (verdict?.stable && all.length >= MIN_LATENCY_SAMPLES) break;
-  } while (clock.now() < deadline);
-  return {
-    ...latencyStats(all),
-    ...stability(windows, criteria),
+export async function trialAtRate(
+  target: InferTarget,
+  rate: number,
+  boundMs: number,
+  minMs: number,
+  maxMs: number,
+  random: () => number,
+  clock: Clock,
+): Promise<RateTrial> {
+  const result = await openLoop(target, {
+    ratePerSecond: rate,
+    maxDurationMs: maxMs,
+    random,
+    drainMs: boundMs * 5 + 100,
+    lateAfterMs: boundMs,
+    checkEveryMs: checkEveryMs(rate),
+    // Beyond is final whenever it shows (more load only adds latency), and what is in flight then
+    // need not be waited for; within only counts after minMs, when an overload has had time to show.
+    stopWhen: (latencies, sendingMs, failed) => {
+      if (failed > 0) return 'abandon';
+      const { decision } = decideP99(latencies, boundMs);
+      if (decision === 'beyond') return 'abandon';
+      return decision === 'within' && sendingMs >= minMs ? 'stop' : undefined;
+    },
+    clock,
+  });
+  // What an abandoned trial left queued in the server would slow the next one down: let it finish.
+  if (result.abandoned > 0) await settleWithin(result.idle, Math.max(1000, 5 * boundMs), clock);
+  const windows = splitWindows(result.latenciesMs, result.completedAtMs);
+  const { decision, bounds } = decideP99(result.latenciesMs, boundMs);
+  const p99Ms = bounds?.estimate ?? Infinity;
+  const base = {
+    rate,
+    latenciesMs: result.latenciesMs,
     windows,
-    histogram: logHistogram(all),
+    p99Ms,
+    ...(bounds?.upper !== undefined ? { p99UpperMs: bounds.upper } : {}),
+  };
+  const at = `${rate.toFixed(0)} rps`;
+  if (result.failed > 0) {
+    return {
+      ...base,
+      decision: 'beyond',
+      detail: `${at}: ${result.failed} of ${result.sent} requests failed (${result.firstError ?? 'no answer'})`,
+    };
+  }
+  if (decision !== 'beyond' && result.late > 0.01 * result.sent) {
+    return {
+      ...base,
+      decision: 'beyond',
+      detail: `${at}: a backlog (${result.late} answers later than ${boundMs} ms after sending stopped)`,
+    };
+  }
+  const shown = `p99 ${p99Ms.toFixed(2)} ms from ${result.latenciesMs.length} samples`;
+  return {
+    ...base,
+    decision,
+    detail:
+      decision === 'beyond'
+        ? `${at}: ${shown}, beyond ${boundMs} ms with ${CONFIDENCE * 100}% confidence`
+        : decision === 'undecided'
+          ? `${at}: ${shown}, not decided against ${boundMs} ms within the time it had`
+          : `${at}: ${shown}, within ${boundMs} ms with ${CONFIDENCE * 100}% confidence`,
   };
 }
 
-/** Fractions of the measured capacity tried as offered rates, highest first. */
-const RATE_STEPS = [0.95, 0.85, 0.7, 0.5, 0.3, 0.15] as const;
-
-/**
- * The highest Poisson arrival rate whose p99 stays within the bound for one batch setting.
- * First the setting's capacity: a closed loop of 2 × maxBatchSize clients keeps the executor
- * saturated, and what it completes per second is what it can serve at all (saturated throughput
- * repeats well, and no rate above it is believable). Then open-loop trials at falling fractions
- * of it; the first that keeps p99 within the bound, with no backlog left behind, is confirmed
- * over three windows, and the first confirmed rate is the result. The search ends when the next
- * trial would not fit in the budget (a held rate's short confirmation may overrun it).
- *
- * @param env the clock and the executor to measure with (the real ones by default)
- */
-export async function searchRateAtBound(
-  settings: ExecutorSettings,
-  maxBatchSize: number,
-  gate: GateSpec,
-  nextInput: InputSource,
-  budgetMs: number,
-  progress: Progress,
-  env: BenchEnvironment = realEnvironment,
-): Promise<BatchSettingResult> {
-  const { clock } = env;
-  const bound = gate.latencyBoundMs;
-  const maxQueueDelayMs = queueDelayFor(maxBatchSize, bound);
-  const executor = await env.startExecutor({
-    modelPath: settings.modelPath,
-    model: settings.model,
-    workers: 1,
-    intraOpThreads: settings.intraOpThreads,
-    cpus: settings.cpus,
-    ...(maxBatchSize > 1 ? { batching: { maxBatchSize, maxQueueDelayMs } } : {}),
-    maxQueueSize: 100_000,
-    inline: settings.inline ?? 'never',
-  });
-  try {
-    const deadline = clock.now() + budgetMs;
-    await closedLoop(executor, nextInput, 0, 20, clock); // warm this session
-    const capacity = await saturatedThroughput(
-      executor,
-      nextInput,
-      2 * maxBatchSize,
-      Math.min(1000, Math.max(200, budgetMs / 8)),
-      clock,
-    );
-    const random = uniformRandom(gate.seed + maxBatchSize);
-    // A trial lasts 10× the bound where the budget allows: a server 10% over capacity then builds a
-    // backlog worth the whole bound, so its p99 shows it (in a short trial, overload hides inside the
-    // bound). A short budget caps it at half this setting's share; the backlog check (answers later
-    // than one bound after sending stopped) still catches larger overload.
-    const trialMs = (rate: number) =>
-      Math.max(250, Math.min(10 * bound, budgetMs / 2), (REQUESTS_PER_TRIAL / rate) * 1000);
-    // Confirmation windows only judge steadiness (overload was ruled out by the long first trial).
-    const confirmMs = (rate: number) => Math.max(250, (REQUESTS_PER_TRIAL / rate) * 1000);
-    const drainMs = bound * 5 + 100;
-    const trial = async (rate: number, durationMs: number) => {
-      const result = await openLoop(executor, nextInput, rate, durationMs, random, drainMs, bound, clock);
-      const window = windowStats(result.latenciesMs, durationMs / 1000);
-      const holds =
-        result.failed === 0 &&
-        result.late <= 0.01 * result.sent &&
-        window.samples > 0 &&
-        window.p99Ms <= bound;
-      // Served throughput of an open-loop window is the offered rate times the fraction answered:
-      // completions per second would add the Poisson arrivals' own noise (±7% at 200 requests).
-      const served = result.sent > 0 ? (rate * result.latenciesMs.length) / result.sent : 0;
-      return { holds, window: { ...window, rps: served }, latencies: result.latenciesMs };
-    };
-    let last = { p99Ms: Infinity, detail: 'no rate was tried within the budget' };
-    for (const step of RATE_STEPS) {
-      const rate = capacity * step;
-      if (rate < 1 || clock.now() + trialMs(rate) > deadline) break;
-      const first = await trial(rate, trialMs(rate));
-      if (!first.holds) {
-        last = {
-          p99Ms: first.window.p99Ms,
-          detail: `${rate.toFixed(0)} rps: p99 ${first.window.p99Ms.toFixed(2)} ms or a backlog`,
-        };
-        continue;
-      }
-      // Confirm: two more windows; with the first, three must hold and agree on served throughput.
-      const more = [];
-      // Once a rate held its long trial, its short confirmation always completes (a bounded overrun
-      // of the budget): cutting it would report a sound rate as unstable.
-      for (let i = 1; i < STABILITY.compare; i++) {
-        more.push(await trial(rate, confirmMs(rate)));
-      }
-      const windows = [first, ...more];
-      const verdict = stability(
-        windows.map((w) => w.window),
-        // Served rates are not latencies: they keep the VM-noise floor, not the bound's resolution.
-        { ...STABILITY, resolutionMs: MIN_RESOLUTION_MS, on: 'throughput' },
-      );
-      const holds = windows.every((w) => w.holds) && verdict.stable;
-      const p99Ms = latencyStats(windows.flatMap((w) => w.latencies)).p99Ms;
-      if (holds) {
-        progress(
-          `throughput: batch ${maxBatchSize}: capacity ${capacity.toFixed(0)} rps, ${rate.toFixed(0)} rps at p99 ${p99Ms.toFixed(2)} ms (stable)`,
-        );
-        return {
-          maxBatchSize,
-          maxQueueDelayMs,
-          rps: rate,
-          p99Ms,
-          samples: windows.reduce((n, w) => n + w.latencies.length, 0),
-          stable: true,
-        };
-      }
-      last = {
-        p99Ms,
-        detail: `${rate.toFixed(0)} rps did not hold over ${windows.length} windows (${verdict.detail})`,
-      };
-    }
-    progress(
-      `throughput: batch ${maxBatchSize}: capacity ${capacity.toFixed(0)} rps, no rate held p99 within ${bound} ms (${last.detail})`,
-    );
-    return { maxBatchSize, maxQueueDelayMs, rps: 0, p99Ms: last.p99Ms, samples: 0, stable: false };
-  } finally {
-    await executor.close();
-  }
+/** Waits for `idle`, at most `ms`. */
+async function settleWithin(idle: Promise<void>, ms: number, clock: Clock): Promise<void> {
+  let waiting = true;
+  void idle.then(() => (waiting = false));
+  const until = clock.now() + ms;
+  while (waiting && clock.now() < until) await clock.sleep(Math.min(5, Math.max(1, until - clock.now())));
 }
 
-/** Requests per second a saturated executor completes: `clients` requests always outstanding. */
+/**
+ * The samples in completion order, cut into `count` windows of equal size, for drift: each
+ * window's percentiles and its served rate (its answers over the time they took to arrive). A
+ * trial that stops once decided has a few hundred samples: equal counts give every window enough
+ * of them, where equal times would leave a short, noisy last window.
+ */
+export function splitWindows(
+  latenciesMs: readonly number[],
+  completedAtMs: readonly number[],
+  count = 3,
+): WindowStats[] {
+  const n = latenciesMs.length;
+  if (n === 0) return [];
+  const windows: WindowStats[] = [];
+  for (let w = 0; w < Math.min(count, n); w++) {
+    const from = Math.floor((w * n) / count);
+    const to = Math.floor(((w + 1) * n) / count);
+    if (to <= from) continue;
+    const startMs = from === 0 ? 0 : completedAtMs[from - 1];
+    const spanMs = Math.max(1e-3, completedAtMs[to - 1] - startMs);
+    windows.push(windowStats(latenciesMs.slice(from, to), spanMs / 1000));
+  }
+  return windows;
+}
+
+/** Requests per second a saturated target completes: `clients` requests always outstanding. */
 async function saturatedThroughput(
-  executor: GateExecutor,
-  nextInput: InputSource,
+  target: InferTarget,
   clients: number,
   durationMs: number,
   clock: Clock,
@@ -269,7 +260,7 @@ async function saturatedThroughput(
   await Promise.all(
     Array.from({ length: clients }, async () => {
       while (clock.now() - start < durationMs) {
-        await executor.infer(nextInput());
+        await target.infer();
         completed++;
       }
     }),
@@ -277,62 +268,440 @@ async function saturatedThroughput(
   return (completed * 1000) / (clock.now() - start);
 }
 
-/**
- * The setting the server should use: among stable settings (all, when none is stable), the
- * smallest batch within 5% of the highest rate, since a bigger batch only adds queueing delay.
- */
-export function chooseSetting(results: readonly BatchSettingResult[]): BatchSettingResult {
-  const stable = results.filter((r) => r.stable && r.rps > 0);
-  const pool = stable.length > 0 ? stable : results;
-  const top = Math.max(...pool.map((r) => r.rps));
-  return [...pool].sort((a, b) => a.maxBatchSize - b.maxBatchSize).find((r) => r.rps >= top * 0.95)!;
+/** One serving setting's result. */
+export interface SettingOutcome {
+  readonly result: BatchSettingResult;
+  readonly readyMs: number;
+  readonly peakMemoryBytes: number;
+  /** Latencies at the held rate (empty when none held), for the operating point on the same server. */
+  readonly heldLatenciesMs: readonly number[];
+  /** The server, still running when the caller asked to keep it (`keepOpen`); the caller closes it. */
+  readonly target?: GateExecutor;
 }
 
 /**
- * Throughput at the bound for every batch setting, and the chosen one (the service's capacity).
- * Each setting gets an equal share of what is left of the budget.
+ * The highest Poisson arrival rate whose p99 is shown within the bound for one serving setting.
+ * First the setting's capacity: a closed loop of `2 × maxBatchSize + 6` clients keeps the server
+ * saturated, and what it completes per second is the most it can serve. Then trials at falling
+ * fractions of it ({@link trialAtRate}); the first decided `within` is the result. The search
+ * ends when the next trial would not fit in the budget.
  *
- * @param env the clock and the executors to measure with (the real ones by default)
+ * @param env the clock and the served model (the real ones in the benchmark worker)
+ * @param keepOpen leave the server running and return it (the operating point may reuse it); else it is closed
  */
-export async function measureThroughput(
-  settings: ExecutorSettings,
+export async function searchRateAtBound(
+  setting: ServingSetting,
   gate: GateSpec,
-  nextInput: InputSource,
   budgetMs: number,
   progress: Progress,
-  env: BenchEnvironment = realEnvironment,
-): Promise<{ readonly throughput: ThroughputMeasurement; readonly chosen: BatchSettingResult }> {
-  const sizes = batchSettings(settings.model, gate.maxBatchSize);
-  const results: BatchSettingResult[] = [];
+  env: BenchEnvironment,
+  keepOpen = false,
+): Promise<SettingOutcome> {
+  const { clock } = env;
+  const bound = gate.latencyBoundMs;
+  const deadline = clock.now() + budgetMs - CLOSE_RESERVE_MS;
+  const target = await env.startExecutor(setting);
+  const label = `batch ${setting.maxBatchSize}${setting.maxBatchSize > 1 ? ` (queue delay ${setting.maxQueueDelayMs} ms)` : ''}`;
+  try {
+    await closedLoop(target, Math.min(150, budgetMs / 20), 3, clock); // warm this server
+    const capacity = await saturatedThroughput(
+      target,
+      2 * setting.maxBatchSize + 6,
+      Math.min(1000, Math.max(150, budgetMs / 6)),
+      clock,
+    );
+    const random = uniformRandom(gate.seed + setting.maxBatchSize);
+    // A rate 5% over capacity builds a queue worth the bound in 20 bounds: trials last that long
+    // where the budget allows, and at least long enough for a few hundred requests.
+    const minMs = (rate: number) => Math.max(250, Math.min(20 * bound, budgetMs / 4, (300 / rate) * 1000));
+    // What a trial that holds is expected to take: long enough, and samples enough for a p99 bound.
+    const holdMs = (rate: number) =>
+      Math.max(minMs(rate), (samplesForUpperBound(99, CONFIDENCE) * 1.1 * 1000) / rate);
+    const run = async (rate: number, maxMs: number) =>
+      trialAtRate(target, rate, bound, Math.min(minMs(rate), maxMs), maxMs, random, clock);
+    progress(
+      `throughput: ${label}: saturated capacity ${capacity.toFixed(0)} rps; trying rates at the bound`,
+    );
+    let last: RateTrial | undefined;
+    let held: RateTrial | undefined;
+    let refused: RateTrial | undefined; // the first rate above the held one that did not hold
+    // Down from a rate likely to hold until one does; then up while it holds and the budget allows.
+    for (const step of RATE_STEPS.down) {
+      const rate = capacity * step;
+      const left = deadline - clock.now();
+      if (rate <= 0 || left < Math.min(minMs(rate), 250)) break;
+      last = await run(rate, Math.max(minMs(rate), 0.75 * left));
+      progress(`throughput: ${label}: ${last.detail}`);
+      if (last.decision === 'within') {
+        held = last;
+        break;
+      }
+    }
+    for (const step of held ? RATE_STEPS.up : []) {
+      const rate = capacity * step;
+      const left = deadline - clock.now();
+      if (left < holdMs(rate)) break;
+      const trial = await run(rate, left);
+      progress(`throughput: ${label}: ${trial.detail}`);
+      if (trial.decision !== 'within') {
+        refused = trial;
+        break;
+      }
+      held = trial;
+    }
+    if (held) {
+      const drift = stability(held.windows, {
+        ...STABILITY,
+        resolutionMs: MIN_RESOLUTION_MS,
+        on: 'throughput',
+      });
+      progress(
+        `throughput: ${label}: capacity ${capacity.toFixed(0)} rps, ${held.rate.toFixed(0)} rps at p99 ${held.p99Ms.toFixed(2)} ms (≤ ${held.p99UpperMs?.toFixed(2)} ms with ${CONFIDENCE * 100}% confidence, ${held.latenciesMs.length} samples)`,
+      );
+      return {
+        result: {
+          ...setting,
+          capacityRps: capacity,
+          rps: held.rate,
+          p99Ms: held.p99Ms,
+          ...(held.p99UpperMs !== undefined ? { p99UpperMs: held.p99UpperMs } : {}),
+          samples: held.latenciesMs.length,
+          decision: 'within',
+          stable: drift.stable,
+          ...(refused ? { detail: `the next rate did not hold: ${refused.detail}` } : {}),
+        },
+        readyMs: target.readyMs,
+        peakMemoryBytes: target.peakMemoryBytes(),
+        heldLatenciesMs: held.latenciesMs,
+        ...(keepOpen ? { target } : {}),
+      };
+    }
+    const detail = last?.detail ?? 'no rate was tried within the budget';
+    progress(
+      `throughput: ${label}: capacity ${capacity.toFixed(0)} rps, no rate shown within ${bound} ms (${detail})`,
+    );
+    return {
+      result: {
+        ...setting,
+        capacityRps: capacity,
+        rps: 0,
+        p99Ms: last?.p99Ms ?? Infinity,
+        samples: last?.latenciesMs.length ?? 0,
+        decision: last?.decision ?? 'undecided',
+        stable: false,
+        detail,
+      },
+      readyMs: target.readyMs,
+      peakMemoryBytes: target.peakMemoryBytes(),
+      heldLatenciesMs: [],
+      ...(keepOpen ? { target } : {}),
+    };
+  } catch (error) {
+    await target.close().catch(() => undefined); // the measurement's failure is the one to report
+    throw error;
+  } finally {
+    if (!keepOpen) await target.close();
+  }
+}
+
+/**
+ * The setting the server should use: among settings that held a rate (all, when none did), the
+ * smallest batch within 5% of the highest rate, since a bigger batch only adds queueing delay;
+ * among equal batches, the shorter queue delay.
+ */
+export function chooseSetting(results: readonly BatchSettingResult[]): BatchSettingResult {
+  const held = results.filter((r) => r.decision === 'within' && r.rps > 0);
+  const pool = held.length > 0 ? held : results;
+  const top = Math.max(...pool.map((r) => r.rps));
+  return [...pool]
+    .sort((a, b) => a.maxBatchSize - b.maxBatchSize || a.maxQueueDelayMs - b.maxQueueDelayMs)
+    .find((r) => r.rps >= top * 0.95)!;
+}
+
+/** What the search found: every setting's result, the chosen one, what was skipped. */
+export interface SearchOutcome {
+  readonly throughput: ThroughputMeasurement;
+  readonly chosen: SettingOutcome;
+  /** The first server start's process-to-ready time, ms. */
+  readonly readyMs: number;
+  /** The highest peak memory of any server, bytes. */
+  readonly peakMemoryBytes: number;
+}
+
+/**
+ * Throughput at the bound for every batch size at its first queue delay, then the best batch
+ * size again with a shorter delay, and the chosen setting. Each gets an equal share of what is
+ * left of the budget. Batch sizes whose memory is forecast over the limit are not tried.
+ *
+ * @param generatorCeilingRps the load generator's own ceiling: a capacity near it is reported as generator-bound
+ * @param settingExtraMs what one setting is expected to cost beyond {@link MIN_SETTING_MS}, ms (starting a server that loads a large model, deciding a trial of a slow one): fewer settings fit a budget when it is large
+ */
+export async function searchServingSettings(
+  model: ModelInfo,
+  gate: GateSpec,
+  memoryLimitBytes: number | undefined,
+  generatorCeilingRps: number,
+  budgetMs: number,
+  progress: Progress,
+  env: BenchEnvironment,
+  settingExtraMs = 0,
+): Promise<SearchOutcome> {
+  const settingMs = MIN_SETTING_MS + settingExtraMs;
+  const sizes = affordableSizes(batchSettings(model, gate.maxBatchSize), budgetMs, settingMs);
+  const bound = gate.latencyBoundMs;
+  const plan: ServingSetting[] = sizes.map((b) => ({
+    maxBatchSize: b,
+    maxQueueDelayMs: queueDelayFor(b, bound),
+  }));
+  const outcomes: SettingOutcome[] = [];
   const observed: MemoryObservation[] = [];
   const skipped: SkippedBatchSetting[] = [];
-  const peakResidentBytes = env.peakResidentBytes ?? processPeakResidentBytes;
   const deadline = env.clock.now() + budgetMs;
-  for (const [i, size] of sizes.entries()) {
-    const over = exceedsMemory(observed, size, settings.memoryBytes);
-    if (over) {
-      // Larger batches need more still: none of them is tried either.
-      for (const larger of sizes.slice(i)) {
-        skipped.push({ ...over, maxBatchSize: larger, forecastBytes: forecastPeakBytes(observed, larger)! });
-      }
-      progress(
-        `throughput: batch ${sizes.slice(i).join(', ')} not tried: batch ${size} is forecast to peak at ${mib(over.forecastBytes)} MiB, over the ${mib(over.memoryLimitBytes)} MiB memory limit`,
-      );
-      break;
-    }
-    const share = Math.max(0, deadline - env.clock.now()) / (sizes.length - i);
-    results.push(await searchRateAtBound(settings, size, gate, nextInput, share, progress, env));
-    observed.push({ maxBatchSize: size, peakBytes: peakResidentBytes() });
-  }
-  const chosen = chooseSetting(results);
-  return {
-    throughput: {
-      latencyBoundMs: gate.latencyBoundMs,
-      rps: chosen.rps,
-      stable: chosen.stable,
-      settings: results,
-      ...(skipped.length > 0 ? { skipped } : {}),
-    },
-    chosen,
+  /** Stops the last setting's server, if it still runs, and forgets it. */
+  const closeLast = async () => {
+    const last = outcomes.at(-1);
+    if (!last?.target) return;
+    const { target, ...closed } = last;
+    outcomes[outcomes.length - 1] = closed;
+    await target.close();
   };
+  try {
+    return await searchWithin();
+  } catch (error) {
+    await closeLast().catch(() => undefined);
+    throw error;
+  }
+  async function searchWithin(): Promise<SearchOutcome> {
+    // The shorter delay for the best batch size, when the budget affords one setting more.
+    const extra = sizes[sizes.length - 1] > 1 && budgetMs >= (sizes.length + 1) * settingMs ? 1 : 0;
+    for (const [i, setting] of plan.entries()) {
+      const over = exceedsMemory(observed, setting.maxBatchSize, memoryLimitBytes);
+      if (over) {
+        for (const larger of sizes.slice(i)) {
+          skipped.push({
+            ...over,
+            maxBatchSize: larger,
+            forecastBytes: forecastPeakBytes(observed, larger)!,
+          });
+        }
+        progress(
+          `throughput: batch ${sizes.slice(i).join(', ')} not tried: batch ${setting.maxBatchSize} is forecast to peak at ${mib(over.forecastBytes)} MiB, over the ${mib(over.memoryLimitBytes)} MiB memory limit`,
+        );
+        break;
+      }
+      const share = Math.max(0, deadline - env.clock.now()) / (plan.length - i + extra);
+      await closeLast(); // one server at a time
+      const outcome = await searchRateAtBound(setting, gate, share, progress, env, true);
+      outcomes.push(outcome);
+      observed.push({ maxBatchSize: setting.maxBatchSize, peakBytes: outcome.peakMemoryBytes });
+    }
+    let chosen = pickOutcome(outcomes);
+    if (extra > 0 && chosen.result.maxBatchSize > 1 && deadline - env.clock.now() >= settingMs / 2) {
+      const shorter = {
+        maxBatchSize: chosen.result.maxBatchSize,
+        maxQueueDelayMs: shorterQueueDelay(chosen.result.maxQueueDelayMs),
+      };
+      await closeLast();
+      const outcome = await searchRateAtBound(
+        shorter,
+        gate,
+        Math.max(0, deadline - env.clock.now()),
+        progress,
+        env,
+        true,
+      );
+      outcomes.push(outcome);
+      chosen = pickOutcome(outcomes);
+    }
+    // The last server stays up only when it is the chosen one: the operating point measures on it.
+    if (outcomes.at(-1) !== chosen) await closeLast();
+    const results = outcomes.map((o) => o.result);
+    const best = chosen.result;
+    return {
+      throughput: {
+        latencyBoundMs: bound,
+        rps: best.rps,
+        stable: best.stable,
+        decision: best.decision,
+        generatorBound: best.capacityRps >= 0.9 * generatorCeilingRps,
+        settings: results,
+        ...(skipped.length > 0 ? { skipped } : {}),
+      },
+      chosen,
+      readyMs: outcomes[0]?.readyMs ?? NaN,
+      peakMemoryBytes: Math.max(0, ...outcomes.map((o) => o.peakMemoryBytes)),
+    };
+  }
+}
+
+function pickOutcome(outcomes: readonly SettingOutcome[]): SettingOutcome {
+  const best = chooseSetting(outcomes.map((o) => o.result));
+  return outcomes.find((o) => o.result === best)!;
+}
+
+/** A latency threshold to decide at the operating rate. */
+export interface LatencyLimit {
+  readonly p: 50 | 95 | 99;
+  readonly limitMs: number;
+}
+
+/**
+ * Bounds at the operating rate: the estimate and the lower bound from its own samples, the upper
+ * bound from those and the held rate's (a higher rate, on the same server).
+ */
+function operatingBounds(own: Float64Array, withHeld: Float64Array): (p: number) => PercentileBounds {
+  return (p) => {
+    const lower = percentileBounds(own, p);
+    const upper = percentileBounds(withHeld, p);
+    const { upperMs: _own, ...rest } = lower;
+    return {
+      ...rest,
+      ...(upper.upperMs !== undefined ? { upperMs: upper.upperMs } : {}),
+      samples: withHeld.length,
+    };
+  };
+}
+
+/** The bounds of one percentile of sorted samples at the gate's confidence, as the report keeps them. */
+export function percentileBounds(sortedAscending: Float64Array, p: number): PercentileBounds {
+  const b = quantileBounds(sortedAscending, p, CONFIDENCE);
+  return {
+    estimateMs: b.estimate,
+    ...(b.lower !== undefined ? { lowerMs: b.lower } : {}),
+    ...(b.upper !== undefined ? { upperMs: b.upper } : {}),
+    samples: sortedAscending.length,
+  };
+}
+
+const sorted = (values: readonly number[]) => Float64Array.from(values).sort();
+
+/**
+ * Latency where it is lived, on the chosen setting's server: a lone request (closed loop, one at a
+ * time, an eighth of the budget at most) and the planned operating rate (open loop), until every
+ * latency limit is decided or the budget ends. It runs on the search's server when that is the
+ * chosen one, and then the held rate's samples (a higher rate) join the upper bounds; a fresh
+ * server under a CFS quota does not always agree with the one the search measured, so samples of
+ * another process are never pooled.
+ */
+export async function measureOperatingPoint(
+  chosen: SettingOutcome,
+  rateRps: number,
+  limits: readonly LatencyLimit[],
+  budgetMs: number,
+  gate: GateSpec,
+  progress: Progress,
+  env: BenchEnvironment,
+): Promise<{ latency: LatencyMeasurement; lone: GateMeasurements['loneLatency']; peakMemoryBytes: number }> {
+  const { clock } = env;
+  const deadline = clock.now() + budgetMs - CLOSE_RESERVE_MS;
+  const setting = {
+    maxBatchSize: chosen.result.maxBatchSize,
+    maxQueueDelayMs: chosen.result.maxQueueDelayMs,
+  };
+  const target = chosen.target ?? (await env.startExecutor(setting));
+  // On the search's own server, its held rate's samples bound the operating rate's from above
+  // (latency grows with load); a fresh server starts from a different state and gets no such help.
+  const pooled = chosen.target && chosen.result.rps >= rateRps ? chosen.heldLatenciesMs : [];
+  try {
+    if (!chosen.target) {
+      // Warm the new server as the search warmed its own: one client, then saturated.
+      await closedLoop(target, Math.min(200, budgetMs / 20), 3, clock);
+      await saturatedThroughput(
+        target,
+        2 * setting.maxBatchSize + 6,
+        Math.min(500, Math.max(100, budgetMs / 10)),
+        clock,
+      );
+    }
+    const lone: number[] = [];
+    const loneUntil = clock.now() + budgetMs / 8;
+    const p99Limit = limits.find((l) => l.p === 99)?.limitMs ?? gate.latencyBoundMs;
+    do {
+      lone.push(
+        ...(await closedLoop(target, Math.min(100, Math.max(1, loneUntil - clock.now())), 5, clock))
+          .latenciesMs,
+      );
+    } while (clock.now() < loneUntil && decideP99(lone, p99Limit).decision === 'undecided');
+    const loneP99 = percentileBounds(sorted(lone), 99);
+    progress(
+      `latency: a lone request: p50 ${latencyStats(lone).p50Ms.toFixed(2)} ms, p99 ${loneP99.estimateMs.toFixed(2)} ms (${lone.length} samples)`,
+    );
+    const judged = limits.length > 0 ? limits : [{ p: 99 as const, limitMs: gate.latencyBoundMs }];
+    // Every limit decided; `within` counts only after minMs, when an overload has had time to show.
+    const decided = (latencies: readonly number[], longEnough: boolean) => {
+      if (latencies.length === 0) return false;
+      const bounds = operatingBounds(sorted(latencies), sorted([...latencies, ...pooled]));
+      return judged.every((l) => {
+        const decision = decideBounds(bounds(l.p), l.limitMs);
+        return decision === 'beyond' || (decision === 'within' && longEnough);
+      });
+    };
+    // Long enough for an overload to show; with the held rate's samples (a higher rate, this server)
+    // the operating rate is known to be below capacity, and a short run suffices.
+    const minMs = Math.min(
+      pooled.length > 0 ? 250 : Math.max(250, (300 / rateRps) * 1000),
+      Math.max(0, deadline - clock.now()),
+    );
+    const result = await openLoop(target, {
+      ratePerSecond: rateRps,
+      maxDurationMs: Math.max(minMs, deadline - clock.now() - gate.latencyBoundMs),
+      random: uniformRandom(gate.seed + 7919),
+      drainMs: Math.max(1000, gate.latencyBoundMs * 5),
+      checkEveryMs: checkEveryMs(rateRps),
+      // Once every limit is decided the sending stops. Answers still in flight are waited for: the
+      // slowest requests are the ones still out, and leaving them out would flatter a `within`.
+      stopWhen: (latencies, sendingMs, failed) =>
+        failed > 0 || decided(latencies, sendingMs >= minMs) ? 'stop' : undefined,
+      clock,
+    });
+    if (result.firstError !== undefined) {
+      // The server refused or dropped requests at a rate below its capacity: no latency to judge.
+      throw new Error(
+        `at the operating rate ${rateRps.toFixed(0)} rps, ${result.failed} of ${result.sent} requests failed: ${result.firstError}`,
+      );
+    }
+    // Requests unanswered at the end of the drain took at least as long as they waited: counted so.
+    const answered = [...result.latenciesMs, ...result.unansweredMs];
+    const samples = answered.length > 0 ? answered : lone;
+    const bounds = operatingBounds(sorted(samples), sorted([...samples, ...pooled]));
+    const windows = splitWindows(result.latenciesMs, result.completedAtMs);
+    const latency: LatencyMeasurement = {
+      ...latencyStats(samples),
+      ...stability(windows, stabilityFor(gate.latencyBoundMs)),
+      rateRps,
+      bounds: {
+        p50: bounds(50),
+        p95: bounds(95),
+        p99: bounds(99),
+      },
+      confidence: CONFIDENCE,
+      windows,
+      histogram: logHistogram(samples),
+    };
+    progress(
+      `latency: at the operating rate ${rateRps.toFixed(0)} rps: p50 ${latency.p50Ms.toFixed(2)} ms, p99 ${latency.p99Ms.toFixed(2)} ms (${latency.samples} samples)`,
+    );
+    return {
+      latency,
+      lone: {
+        ...latencyStats(lone),
+        p99: loneP99,
+      },
+      peakMemoryBytes: target.peakMemoryBytes(),
+    };
+  } finally {
+    await target.close();
+  }
+}
+
+/**
+ * Closed-loop latency of single requests in windows for `budgetMs` (at least `minRequests`): the
+ * model alone, in process, as a diagnostic beside the served figures.
+ */
+export async function measureModelAlone(
+  target: InferTarget,
+  budgetMs: number,
+  clock: Clock = realClock,
+): Promise<LatencyStats> {
+  return latencyStats((await closedLoop(target, budgetMs, 5, clock)).latenciesMs);
 }

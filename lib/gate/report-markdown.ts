@@ -4,7 +4,13 @@
  */
 import path from 'node:path';
 import { chosenBatchSetting, formatCount, formatCpuLimit, formatNumber } from './check-gate';
-import { type GateReport, type Grade, type Verdict } from './gate-report';
+import {
+  type GateReport,
+  type Grade,
+  type LatencyStats,
+  type PercentileBounds,
+  type Verdict,
+} from './gate-report';
 
 /** Options of {@link renderGateMarkdown}. */
 export interface GateMarkdownOptions {
@@ -111,7 +117,7 @@ function gradeSection(report: GateReport): string {
     ],
     [
       'throughput',
-      `${formatNumber(m.throughput.rps)} rps`,
+      `${m.throughput.generatorBound ? '≥ ' : ''}${formatNumber(m.throughput.rps)} rps`,
       `${GRADE_MARK[grades.throughput]} ${grades.throughput}`,
       '> 1,000 / 500 / 100 rps',
     ],
@@ -141,31 +147,63 @@ function environmentSection(report: GateReport): string {
     ['cores', String(e.cores)],
     ['node', escapeMarkdown(e.nodeVersion)],
     ['platform', escapeMarkdown(e.platform)],
+    [
+      'limits enforced',
+      escapeMarkdown(`${e.enforcement.cpu} (CPU), ${e.enforcement.memory} (memory): ${e.enforcement.detail}`),
+    ],
+    [
+      'load generator ceiling',
+      `${formatNumber(e.generatorCeilingRps)} rps against a trivial endpoint, same run`,
+    ],
   ];
   return `## Environment\n\n${table(['', ''], rows)}`;
 }
 
+/** `≤ 4.1 ms` / `≥ 2 ms` / `-`: a percentile's bounds at the gate's confidence. */
+function boundCell(b: PercentileBounds): string {
+  const parts = [
+    ...(b.lowerMs !== undefined ? [`≥ ${ms(b.lowerMs)}`] : []),
+    ...(b.upperMs !== undefined ? [`≤ ${ms(b.upperMs)}`] : []),
+  ];
+  return parts.length > 0 ? parts.join(', ') : 'too few samples';
+}
+
 function latencySection(report: GateReport, svgHref: string): string {
-  const l = report.measurements.latency;
-  const stability = l.stable ? 'stable' : '**unstable**';
-  const row = [
-    ms(l.p50Ms),
-    ms(l.p90Ms),
-    ms(l.p95Ms),
-    ms(l.p99Ms),
-    ms(l.maxMs),
-    ms(l.meanMs),
-    formatCount(l.samples),
-    stability,
+  const m = report.measurements;
+  const l = m.latency;
+  const lone = m.loneLatency;
+  const alone = m.modelAlone;
+  const confidence = formatNumber(l.confidence * 100);
+  const row = (name: string, s: LatencyStats, extra: readonly string[]) => [
+    name,
+    ms(s.p50Ms),
+    ms(s.p90Ms),
+    ms(s.p95Ms),
+    ms(s.p99Ms),
+    ms(s.maxMs),
+    formatCount(s.samples),
+    ...extra,
   ];
   return [
     '## Latency',
     '',
-    `Closed loop, one request at a time after warm-up; percentiles by nearest rank over every sample.`,
+    `Served over loopback HTTP by the server the image runs, inside the pod's limits; percentiles by nearest rank. ` +
+      `The thresholds are judged at the planned operating rate (${formatNumber(l.rateRps)} rps: target utilization × the capacity at the bound), ` +
+      `each percentile with distribution-free bounds at ${confidence}% confidence (order statistics). ` +
+      `A lone request waits out the batch's queue delay (${ms(m.servingConfig.maxQueueDelayMs)}).`,
     '',
-    table(['p50', 'p90', 'p95', 'p99', 'max', 'mean', 'samples', 'stability'], [row]),
+    table(
+      ['', 'p50', 'p90', 'p95', 'p99', 'max', 'samples', `p99 at ${confidence}% confidence`],
+      [
+        row(`at ${formatNumber(l.rateRps)} rps (operating rate)`, l, [boundCell(l.bounds.p99)]),
+        row('a lone request', lone, [boundCell(lone.p99)]),
+        row('the model alone, in process (diagnostic)', alone, ['-']),
+      ],
+    ),
     '',
-    `Stability over ${formatCount(l.windows.length)} windows: ${escapeMarkdown(l.detail)}.`,
+    `Bounds at the operating rate: p50 ${boundCell(l.bounds.p50)}; p95 ${boundCell(l.bounds.p95)}; p99 ${boundCell(l.bounds.p99)}.`,
+    '',
+    `Drift over ${formatCount(l.windows.length)} windows (reported, not a verdict): ${escapeMarkdown(l.detail)}.`,
     '',
     `![latency distribution and throughput by batch setting](${encodeURI(svgHref)})`,
   ].join('\n');
@@ -176,17 +214,25 @@ function throughputSection(report: GateReport): string {
   const t = m.throughput;
   const chosen = chosenBatchSetting(m);
   const heading = `## Throughput at p99 ≤ ${formatNumber(t.latencyBoundMs, 6)} ms`;
-  const intro = `Open loop, Poisson arrivals: the highest rate whose p99 stayed within the bound. Per replica: **${formatNumber(
-    t.rps,
-  )} rps** (${t.stable ? 'stable' : '**unstable**'}).`;
+  const rate = `${t.generatorBound ? '≥ ' : ''}${formatNumber(t.rps)} rps`;
+  const generator = t.generatorBound
+    ? ` The server's saturated capacity reached 90% of the load generator's own ceiling (${formatNumber(m.environment.generatorCeilingRps)} rps): the figure is the generator's bound, a lower bound of the server's, and the capacity plan uses it.`
+    : '';
+  const intro = `Served over loopback HTTP, open loop, Poisson arrivals, latency from each request's scheduled send time: for each serving setting, the highest rate whose p99 was shown within the bound with ${formatNumber(m.latency.confidence * 100)}% confidence, trying falling fractions of the saturated capacity. Per replica: **${rate}**.${generator}`;
   if (t.settings.length === 0) return `${heading}\n\n${intro}\n\nNo batch setting was measured.`;
   const rows = t.settings.map((s) => [
     String(s.maxBatchSize),
     ms(s.maxQueueDelayMs),
+    formatNumber(s.capacityRps),
     formatNumber(s.rps),
     ms(s.p99Ms),
+    s.p99UpperMs !== undefined ? `≤ ${ms(s.p99UpperMs)}` : '-',
     formatCount(s.samples),
-    s.stable ? 'stable' : 'unstable',
+    s.decision === 'within'
+      ? s.stable
+        ? 'held, no drift'
+        : 'held, drifting'
+      : escapeMarkdown(s.detail ?? s.decision),
     s === chosen ? '⬅ chosen' : '',
   ]);
   const skipped =
@@ -196,7 +242,17 @@ function throughputSection(report: GateReport): string {
           .join(', ')}.`
       : '';
   return `${heading}\n\n${intro}\n\n${table(
-    ['max batch size', 'max queue delay', 'rps', 'p99', 'samples', 'stability', ''],
+    [
+      'max batch size',
+      'max queue delay',
+      'saturated rps',
+      'rps at the bound',
+      'p99',
+      'p99 bound',
+      'samples',
+      'result',
+      '',
+    ],
     rows,
   )}${skipped}`;
 }
@@ -204,8 +260,13 @@ function throughputSection(report: GateReport): string {
 function coldStartSection(report: GateReport): string {
   const c = report.measurements.coldStart;
   return `## Cold start\n\n${table(
-    ['session create', 'first inference', 'total'],
-    [[ms(c.sessionCreateMs), ms(c.firstInferenceMs), ms(c.totalMs)]],
+    [
+      'server process start to ready (as a pod pays it)',
+      'session create (in process)',
+      'first inference',
+      'session + first inference',
+    ],
+    [[ms(c.processReadyMs), ms(c.sessionCreateMs), ms(c.firstInferenceMs), ms(c.totalMs)]],
   )}`;
 }
 
@@ -257,7 +318,7 @@ function paritySection(report: GateReport): string {
 function resourceSection(report: GateReport): string {
   const m = report.measurements;
   return `## Memory and size\n\n${table(
-    ['peak memory (RSS)', 'memory limit', 'model size'],
+    ['peak memory of the server', 'memory limit', 'model size'],
     [[mib(m.peakRssBytes), mib(m.environment.memoryLimitBytes), mib(m.modelSizeBytes)]],
   )}`;
 }
@@ -275,7 +336,7 @@ function capacitySection(report: GateReport): string {
       [
         `${formatNumber(c.targetRps, 6)} rps`,
         `${formatNumber(c.targetUtilization * 100, 4)}%`,
-        `${formatNumber(c.perReplicaRps)} rps`,
+        `${report.measurements.throughput.generatorBound ? '≥ ' : ''}${formatNumber(c.perReplicaRps)} rps`,
         `**${c.replicas}**`,
       ],
     ],

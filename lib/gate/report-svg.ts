@@ -1,8 +1,9 @@
 // Over ~400 lines on purpose: one chart, whose layout, scales and parts share one set of dimensions.
 /**
  * The gate report's chart as a standalone SVG (no scripts, no external fonts or images): the latency
- * distribution with its p50/p99 markers and the p99 bound, and the throughput at the latency bound for
- * each batch setting tried, the chosen one highlighted. Pure.
+ * distribution at the planned operating rate with its p50/p99 markers and the p99 bound, and for
+ * each batch setting tried its saturated capacity behind the rate it held at the latency bound, the
+ * chosen one highlighted (`≥` when the load generator was the bound). Pure.
  */
 import { chosenBatchSetting, formatCount, formatCpuLimit, formatNumber } from './check-gate';
 import { type BatchSettingResult, type GateReport } from './gate-report';
@@ -19,6 +20,7 @@ const COLOR = {
   axis: '#8c959f',
   bar: '#4c78a8',
   barMuted: '#a8c1dc',
+  capacity: '#eaeef2',
   chosen: '#f28e2b',
   p50: '#1f4e79',
   p99: '#b35c00',
@@ -35,6 +37,12 @@ interface Frame {
   readonly bottom: number;
 }
 
+const CPU_ENFORCEMENT = {
+  quota: 'CPU held by a CFS quota',
+  affinity: 'CPU held by core affinity',
+  none: 'CPU limit not enforced',
+} as const;
+
 /**
  * Renders the report's chart as an SVG document (a string starting with `<svg`). All text from the
  * report is XML-escaped.
@@ -46,6 +54,7 @@ export function renderGateSvg(report: GateReport): string {
     formatCpuLimit(m.environment.cpuLimitMillis),
     `onnxruntime ${m.environment.onnxruntimeVersion}`,
     `${m.environment.intraOpThreads} intra-op thread${m.environment.intraOpThreads === 1 ? '' : 's'}`,
+    CPU_ENFORCEMENT[m.environment.enforcement.cpu],
     truncate(m.environment.cpuModel, 60),
   ].join(' · ');
   const body = [
@@ -108,8 +117,8 @@ function latencyPanel(report: GateReport, f: Frame): string {
     text(
       f.left - 60,
       108,
-      `${formatCount(l.samples)} requests, one at a time · ${l.stable ? 'stable' : 'UNSTABLE'}`,
-      { size: 12, fill: l.stable ? COLOR.muted : COLOR.fail },
+      `${formatCount(l.samples)} requests at ${formatNumber(l.rateRps)} rps, the operating rate · ${l.stable ? 'no drift' : 'drifting'}`,
+      { size: 12, fill: COLOR.muted },
     ),
   ];
   if (boundsMs.length === 0 || l.samples === 0) {
@@ -202,8 +211,10 @@ function throughputPanel(report: GateReport, f: Frame): string {
     text(
       f.left - 64,
       108,
-      `open loop, Poisson arrivals · per replica ${formatNumber(t.rps)} rps · ${t.stable ? 'stable' : 'UNSTABLE'}`,
-      { size: 12, fill: t.stable ? COLOR.muted : COLOR.fail },
+      t.generatorBound
+        ? `open loop · per replica ≥ ${formatNumber(t.rps)} rps (generator-bound)`
+        : `open loop, Poisson arrivals · per replica ${formatNumber(t.rps)} rps`,
+      { size: 12, fill: COLOR.muted },
     ),
   ];
   const settings = [...t.settings].sort(
@@ -212,7 +223,7 @@ function throughputPanel(report: GateReport, f: Frame): string {
   if (settings.length === 0) return [...parts, noData(f, 'no batch setting measured')].join('\n');
 
   const minRps = report.gate.minThroughputRps;
-  const top = Math.max(...settings.map((s) => s.rps), minRps ?? 0, 1);
+  const top = Math.max(...settings.map((s) => Math.max(s.rps, s.capacityRps)), minRps ?? 0, 1);
   const yTicks = niceTicks(0, top * 1.12, 5);
   const yMax = yTicks[yTicks.length - 1];
   const sy = (v: number) => f.bottom - (Math.max(0, v) / yMax) * (f.bottom - f.top);
@@ -230,14 +241,27 @@ function throughputPanel(report: GateReport, f: Frame): string {
     const isChosen = s === chosen;
     ticks.push({ at: cx, label: settingLabel(s, delays.size > 1) });
     const fill = isChosen ? COLOR.chosen : s.stable ? COLOR.bar : COLOR.barMuted;
-    const y = sy(s.rps);
+    const name = `max batch ${s.maxBatchSize}, queue delay ${formatNumber(s.maxQueueDelayMs)} ms`;
+    const held = s.decision === 'within' && s.rps > 0;
+    const capacityY = sy(s.capacityRps);
+    // The saturated capacity behind, the rate held at the bound in front.
     bars.push(
-      `<rect class="${isChosen ? 'bar chosen' : 'bar'}" x="${r(cx - barWidth / 2)}" y="${r(y)}" width="${r(barWidth)}" height="${r(f.bottom - y)}" fill="${fill}"><title>${escapeXml(
-        `max batch ${s.maxBatchSize}, queue delay ${formatNumber(s.maxQueueDelayMs)} ms: ${formatNumber(s.rps)} rps at p99 ${formatNumber(s.p99Ms)} ms (${formatCount(s.samples)} samples, ${s.stable ? 'stable' : 'unstable'})`,
+      `<rect class="capacity" x="${r(cx - barWidth / 2)}" y="${r(capacityY)}" width="${r(barWidth)}" height="${r(f.bottom - capacityY)}" fill="${COLOR.capacity}" stroke="${COLOR.axis}" stroke-width="1" stroke-dasharray="3 2"><title>${escapeXml(
+        `${name}: saturated capacity ${formatNumber(s.capacityRps)} rps${held ? '' : `, no rate held within the bound (${s.detail ?? s.decision})`}`,
       )}</title></rect>`,
     );
+    const y = held ? sy(s.rps) : f.bottom;
+    const atLeast = isChosen && t.generatorBound ? '≥ ' : '';
+    if (held) {
+      const upper = s.p99UpperMs !== undefined ? `, ≤ ${formatNumber(s.p99UpperMs)} ms with confidence` : '';
+      bars.push(
+        `<rect class="${isChosen ? 'bar chosen' : 'bar'}" x="${r(cx - barWidth / 2)}" y="${r(y)}" width="${r(barWidth)}" height="${r(f.bottom - y)}" fill="${fill}"><title>${escapeXml(
+          `${name}: ${atLeast}${formatNumber(s.rps)} rps held at p99 ${formatNumber(s.p99Ms)} ms${upper} (${formatCount(s.samples)} samples, ${s.stable ? 'no drift' : 'drifting'}; saturated ${formatNumber(s.capacityRps)} rps)`,
+        )}</title></rect>`,
+      );
+    }
     labels.push(
-      text(cx, y - 5, formatNumber(s.rps), {
+      text(cx, y - 5, held ? `${atLeast}${formatNumber(s.rps)}` : 'none held', {
         size: labelSize,
         anchor: 'middle',
         weight: isChosen ? 'bold' : 'normal',
@@ -262,7 +286,8 @@ function throughputPanel(report: GateReport, f: Frame): string {
     xAxis(f, ticks, delays.size > 1 ? 'max batch size / max queue delay (ms)' : 'max batch size', labelSize),
   );
   const legend: LegendItem[] = [];
-  if (chosen) legend.push({ kind: 'box', color: COLOR.chosen, label: 'chosen: the serving config' });
+  if (chosen) legend.push({ kind: 'box', color: COLOR.chosen, label: 'chosen' });
+  legend.push({ kind: 'box', color: COLOR.capacity, label: 'saturated rps', stroke: COLOR.axis });
   if (minRps !== undefined) {
     const y = r(sy(minRps));
     parts.push(
@@ -270,8 +295,8 @@ function throughputPanel(report: GateReport, f: Frame): string {
     );
     legend.push({ kind: 'dash', color: COLOR.bound, label: `minThroughputRps ${formatNumber(minRps, 6)}` });
   }
-  if (settings.some((s) => !s.stable && s !== chosen)) {
-    legend.push({ kind: 'box', color: COLOR.barMuted, label: 'unstable' });
+  if (settings.some((s) => !s.stable && s.decision === 'within' && s.rps > 0 && s !== chosen)) {
+    legend.push({ kind: 'box', color: COLOR.barMuted, label: 'drifting' });
   }
   parts.push(...labels, renderLegend(f.left - 64, f.bottom + 58, legend));
   return parts.join('\n');
@@ -281,6 +306,8 @@ interface LegendItem {
   readonly kind: 'box' | 'dash';
   readonly color: string;
   readonly label: string;
+  /** Outline of a box swatch (for a pale fill). */
+  readonly stroke?: string;
 }
 
 /** A one-line legend: swatches (a box or a dashed line) and their labels, left to right from x. */
@@ -290,7 +317,7 @@ function renderLegend(x: number, y: number, items: readonly LegendItem[]): strin
   for (const item of items) {
     parts.push(
       item.kind === 'box'
-        ? `<rect x="${r(at)}" y="${r(y - 9)}" width="10" height="10" fill="${item.color}"/>`
+        ? `<rect x="${r(at)}" y="${r(y - 9)}" width="10" height="10" fill="${item.color}"${item.stroke === undefined ? '' : ` stroke="${item.stroke}" stroke-width="1"`}/>`
         : `<line x1="${r(at)}" y1="${r(y - 4)}" x2="${r(at + 16)}" y2="${r(y - 4)}" stroke="${item.color}" stroke-width="1.5" stroke-dasharray="6 3"/>`,
     );
     const swatch = item.kind === 'box' ? 14 : 20;

@@ -7,13 +7,14 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { type GateSpec, ModelfabValidationError, type SloSpec } from '../core';
+import { GATE_DEFAULTS, type GateSpec, ModelfabValidationError, type SloSpec } from '../core';
 import { type ModelInfo } from '../model';
 import { onnxruntimeVersion } from '../runtime';
 import { buildGateReport } from './build-report';
 import { defaultCacheDir, gateCacheKey, readCachedReport, writeCachedReport } from './cache';
 import { type GateMeasurements, type GateReport } from './gate-report';
 import { type GateWorkerRequest } from './measure-model';
+import { type CpuEnforcement, detectEnforcement } from './resource-budget';
 
 export interface GateRun {
   /** Construct path or resource name, for messages. */
@@ -23,10 +24,29 @@ export interface GateRun {
   readonly model: ModelInfo;
   readonly gate: GateSpec;
   readonly slo?: SloSpec;
-  /** The container's limits: the benchmark uses as many intra-op threads as the CPU limit. */
+  /** The container's limits: the server runs inside them, with as many intra-op threads as the CPU limit. */
   readonly resources: { readonly cpuMillis: number; readonly memoryBytes: number };
+  /**
+   * The server the image runs: its bundle's entry (`build/server/main.js`) and the environment
+   * the Deployment gives it (the gate sets the serving settings it searches, and loopback ports).
+   */
+  readonly server: { readonly entry: string; readonly env: Readonly<Record<string, string>> };
   /** @default defaultCacheDir() */
   readonly cacheDir?: string;
+}
+
+/**
+ * `MODELFAB_GATE_CPU_ENFORCEMENT` (`auto`, `quota`, `affinity`, `none`): forces how the server is
+ * held to the CPU limit, for machines where cgroups are writable but should not be used.
+ */
+export function cpuEnforcementPreference(env: NodeJS.ProcessEnv = process.env): 'auto' | CpuEnforcement {
+  const value = (env.MODELFAB_GATE_CPU_ENFORCEMENT ?? '').trim() || 'auto';
+  if (value === 'auto' || value === 'quota' || value === 'affinity' || value === 'none') return value;
+  throw new ModelfabValidationError(
+    'MODELFAB_GATE_CPU_ENFORCEMENT',
+    'env',
+    `MODELFAB_GATE_CPU_ENFORCEMENT must be auto, quota, affinity or none, received ${JSON.stringify(value)}`,
+  );
 }
 
 /** How to start the worker: the compiled file, or the TypeScript source through tsx when running from sources. */
@@ -44,6 +64,8 @@ function cacheKeyOf(run: GateRun): string {
     resources: run.resources,
     onnxruntimeVersion: onnxruntimeVersion(),
     cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
+    serverEnv: run.server.env,
+    enforcement: detectEnforcement({ prefer: cpuEnforcementPreference() }),
   });
 }
 
@@ -90,9 +112,13 @@ function lookUp(run: GateRun): {
 function workerInput(run: GateRun): string {
   const request: GateWorkerRequest = {
     modelPath: run.model.path,
+    modelName: run.modelName,
     gate: run.gate,
     cpuMillis: run.resources.cpuMillis,
     memoryBytes: run.resources.memoryBytes,
+    targetUtilization: run.slo?.targetUtilization ?? GATE_DEFAULTS.targetUtilization,
+    server: run.server,
+    cpuEnforcement: cpuEnforcementPreference(),
   };
   return JSON.stringify(request);
 }

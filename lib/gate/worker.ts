@@ -8,7 +8,12 @@ import { type GateWorkerRequest, measureModel } from './measure-model';
 
 async function main(): Promise<void> {
   const request = JSON.parse(fs.readFileSync(0, 'utf8')) as GateWorkerRequest;
-  const progress = (message: string) => process.stderr.write(`modelfab gate: ${message}\n`);
+  const started = performance.now();
+  // Each line says when it happened: a budget is easier to trust when its spending shows.
+  const progress = (message: string) =>
+    process.stderr.write(
+      `modelfab gate: [${((performance.now() - started) / 1000).toFixed(1)} s] ${message}\n`,
+    );
   try {
     const measurements = await measureModel(request, progress);
     process.stdout.write(`${JSON.stringify({ ok: true, measurements })}\n`);

@@ -13,7 +13,8 @@ import {
 } from '../core';
 import { gateOutcome, gateOutcomeSync, type GateOutcome, type GateRun, writeGateReports } from '../gate';
 import { inspectModelFor, type ModelInfo } from '../model';
-import { type KubeObject, renderInferenceService } from '../render';
+import { gateServerEnv, type KubeObject, renderInferenceService } from '../render';
+import { serverEntryFile } from '../server/bundle-server';
 
 /** Where the construct is, and where its gate's reports go. */
 export interface InferenceServiceContext extends ResolveContext {
@@ -74,6 +75,7 @@ function gateRun({ spec, model, context }: CheckedInferenceService): GateRun | u
     gate: spec.gate,
     ...(spec.slo ? { slo: spec.slo } : {}),
     resources: spec.resources.limits,
+    server: { entry: serverEntryFile(), env: gateServerEnv(spec, model) },
   };
 }
 

@@ -54,6 +54,16 @@ export function serverEnv(
   ];
 }
 
+/**
+ * The server's environment as the gate starts it: the Deployment's (user variables included), less
+ * the API key file (the gate's requests carry no key, and the file exists only in the pod). The
+ * gate sets the serving settings it searches and loopback ports over it.
+ */
+export function gateServerEnv(spec: InferenceServiceSpec, model: ModelInfo): Record<string, string> {
+  const env = [...serverEnv(spec, model), ...spec.env].filter((v) => v.name !== SERVER_ENV.apiKeyFile);
+  return Object.fromEntries(env.map((v) => [v.name, v.value]));
+}
+
 function httpProbe(
   path: string,
   timing: Pick<IIoK8sApiCoreV1Probe, 'periodSeconds' | 'timeoutSeconds' | 'failureThreshold'>,

@@ -85,6 +85,18 @@ function readBuiltFile(root: string, name: string, what: string): string {
   }
 }
 
+/**
+ * The server bundle's entry file (`build/server/main.js`) of the modelfab installation at `root`:
+ * what the image runs, and what the gate starts to measure the served path.
+ *
+ * @throws ServerBundleError when it is missing, naming it and how to make it
+ */
+export function serverEntryFile(root: string = modelfabRoot()): string {
+  const file = path.join(root, SERVER_BUILD_DIR, 'main.js');
+  if (!fs.existsSync(file)) throw new ServerBundleError(`the server bundle file ${file} does not exist; ${rebuildHint(root)}`);
+  return file;
+}
+
 const bundles = new Map<string, readonly BundleFile[]>();
 
 /**

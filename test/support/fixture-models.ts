@@ -433,7 +433,8 @@ export function withInputElementType(model: Uint8Array, name: string, code: numb
 
 /**
  * Writes a valid model of about `dataBytes` bytes without holding it in memory: input `x`
- * float32 [N, n] plus an initializer `w` float32 [n] of zeros (n = dataBytes / 4), y = x + w.
+ * float32 [N, n] plus an initializer `w` float32 [n] of zeros (n = dataBytes / 4), y = x + w; or,
+ * `reduced`, x float32 [N, 1] and y = x + sum(w) (a model large in memory with small requests).
  * The graph is assembled on the wire (fields may come in any order), so the initializer's data
  * is streamed to the file in chunks.
  * @returns the path and the initializer's element count
@@ -442,14 +443,28 @@ export function writeLargeModel(
   dir: string,
   dataBytes: number,
   name = 'large.onnx',
+  shape: 'elementwise' | 'reduced' = 'elementwise',
 ): { path: string; elements: number } {
   const elements = Math.floor(dataBytes / 4);
-  const small = encodeModel({
-    graphName: 'large',
-    inputs: [{ name: 'x', type: 'float32', shape: ['N', elements] }],
-    outputs: [{ name: 'y', type: 'float32', shape: ['N', elements] }],
-    nodes: [{ op: 'Add', inputs: ['x', 'w'], outputs: ['y'] }],
-  });
+  const small = encodeModel(
+    shape === 'elementwise'
+      ? {
+          graphName: 'large',
+          inputs: [{ name: 'x', type: 'float32', shape: ['N', elements] }],
+          outputs: [{ name: 'y', type: 'float32', shape: ['N', elements] }],
+          nodes: [{ op: 'Add', inputs: ['x', 'w'], outputs: ['y'] }],
+        }
+      : {
+          // Large in memory, small on the wire: y = x + sum(w), x float32 [N, 1].
+          graphName: 'large-reduced',
+          inputs: [{ name: 'x', type: 'float32', shape: ['N', 1] }],
+          outputs: [{ name: 'y', type: 'float32', shape: ['N', 1] }],
+          nodes: [
+            { op: 'ReduceSum', inputs: ['w'], outputs: ['s'], attributes: { keepdims: { int: 0 } } },
+            { op: 'Add', inputs: ['x', 's'], outputs: ['y'] },
+          ],
+        },
+  );
   const model = onnx.ModelProto.decode(small);
   const graphBytes = onnx.GraphProto.encode(graphOf(model)).finish();
   model.graph = null;

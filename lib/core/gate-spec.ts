@@ -22,6 +22,8 @@ export interface GateSpec {
   /** Fixed values per input (absent when none is given, so existing cache keys stay). */
   readonly inputValues?: Readonly<Record<string, number>>;
   readonly inputDataset?: string;
+  /** How the gate's requests carry tensors (absent for the default, JSON, so existing cache keys stay). */
+  readonly requestEncoding?: 'binary';
   readonly budgetSeconds: number;
   readonly maxBatchSize: number;
   readonly seed: number;

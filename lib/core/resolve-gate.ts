@@ -149,6 +149,14 @@ export function resolveGate(check: PropsChecker, gate: GateProps, cwd: string): 
   spec.inputShapes = shapes;
   if (gate.inputDataset !== undefined)
     spec.inputDataset = dataset(check, 'gate.inputDataset', gate.inputDataset, cwd);
+  const encoding = gate.requestEncoding ?? 'json';
+  if (encoding !== 'json' && encoding !== 'binary') {
+    check.fail(
+      'gate.requestEncoding',
+      `gate.requestEncoding ${show(encoding)} is not one of 'json', 'binary'; say how the service's clients send tensors`,
+    );
+  }
+  if (encoding === 'binary') spec.requestEncoding = 'binary';
   if (gate.inputValues !== undefined) {
     const values: Record<string, number> = {};
     for (const [input, value] of Object.entries(check.record('gate.inputValues', gate.inputValues))) {

@@ -22,7 +22,7 @@ import {
   type Progress,
   searchServingSettings,
 } from './measure-performance';
-import { encodeInferRequest, type RequestEncoding } from './request-bodies';
+import { encodeInferRequest } from './request-bodies';
 import { type CpuEnforcement } from './resource-budget';
 import { servedEnvironment } from './served-environment';
 
@@ -38,8 +38,6 @@ export interface GateWorkerRequest {
   readonly targetUtilization: number;
   /** The server the image runs: its bundle's entry and the Deployment's environment for it. */
   readonly server: { readonly entry: string; readonly env: Readonly<Record<string, string>> };
-  /** How the gate's requests carry tensors. @default 'json' */
-  readonly encoding?: RequestEncoding;
   /** Force a CPU enforcement. @default 'auto' */
   readonly cpuEnforcement?: 'auto' | CpuEnforcement;
 }
@@ -140,7 +138,7 @@ export async function measureModel(
 
   const bodies = [];
   for (let bytes = 0; bodies.length < BODY_RING.count && (bytes < BODY_RING.bytes || bodies.length === 0);) {
-    const body = encodeInferRequest(nextInput(), request.encoding ?? 'json');
+    const body = encodeInferRequest(nextInput(), gate.requestEncoding ?? 'json');
     bodies.push(body);
     bytes += body.body.length;
   }

@@ -3,6 +3,7 @@
  * Benchmarks compare against a baseline measured in the same run, because this machine is noisy.
  */
 import { benchGate } from './gate.bench';
+import { benchGateVsServer } from './gate-vs-server.bench';
 import { benchOverload } from './overload.bench';
 import { benchServer } from './server.bench';
 import { benchSynth } from './synth.bench';
@@ -10,6 +11,7 @@ import { benchSynth } from './synth.bench';
 const BENCHMARKS: Record<string, () => Promise<void> | void> = {
   synth: benchSynth,
   gate: benchGate,
+  'gate-vs-server': benchGateVsServer,
   server: benchServer,
   overload: benchOverload,
 };

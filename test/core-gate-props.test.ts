@@ -65,3 +65,17 @@ describe('gate.budgetSeconds', () => {
     },
   );
 });
+
+describe('gate.requestEncoding', () => {
+  it('is JSON unless told binary, and stays out of the spec (and so the cache key) for JSON', () => {
+    expect('requestEncoding' in resolve({})).toBe(false);
+    expect('requestEncoding' in resolve({ requestEncoding: 'json' })).toBe(false);
+    expect(resolve({ requestEncoding: 'binary' }).requestEncoding).toBe('binary');
+  });
+
+  it('refuses an encoding the server does not speak, with the value and the choices', () => {
+    expect(() => resolve({ requestEncoding: 'protobuf' as never })).toThrow(
+      `[prod/iris] gate.requestEncoding "protobuf" is not one of 'json', 'binary'; say how the service's clients send tensors`,
+    );
+  });
+});

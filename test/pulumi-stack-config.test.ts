@@ -254,7 +254,7 @@ describe('config errors name the full key and the command that fixes it', () => 
       'modelfab:replicas must be a number, got "two"; set it with: pulumi config set modelfab:replicas 2',
     );
     expect(problem({ ...MINIMAL, gate: 'latencyP99Ms=20' })).toBe(
-      'modelfab:gate must be an object with latencyP50Ms, latencyP95Ms, latencyP99Ms, minThroughputRps, accuracy, parity, maxMemoryMb, maxColdStartMs, maxModelSizeMb, inputShapes, inputValues, inputDataset, budgetSeconds, maxBatchSize, seed, got "latencyP99Ms=20"; set it with: pulumi config set --path modelfab:gate.latencyP50Ms 10',
+      'modelfab:gate must be an object with latencyP50Ms, latencyP95Ms, latencyP99Ms, minThroughputRps, accuracy, parity, maxMemoryMb, maxColdStartMs, maxModelSizeMb, inputShapes, inputValues, inputDataset, requestEncoding, budgetSeconds, maxBatchSize, seed, got "latencyP99Ms=20"; set it with: pulumi config set --path modelfab:gate.latencyP50Ms 10',
     );
     expect(problem({ ...MINIMAL, gate: { accuracy: 0.9 } })).toBe(
       'modelfab:gate.accuracy must be an object with dataset, metric, k, output, min, max, got 0.9; set it with: pulumi config set --path modelfab:gate.accuracy.dataset examples/iris/model/eval.jsonl',
@@ -305,7 +305,7 @@ describe('config errors name the full key and the command that fixes it', () => 
       /^modelfab:telemetry is not a modelfab setting \(known: /,
     );
     expect(problem({ ...MINIMAL, gate: { latencyP99: 20 } })).toBe(
-      'modelfab:gate.latencyP99 is not a setting of modelfab:gate; did you mean modelfab:gate.latencyP99Ms? (known: latencyP50Ms, latencyP95Ms, latencyP99Ms, minThroughputRps, accuracy, parity, maxMemoryMb, maxColdStartMs, maxModelSizeMb, inputShapes, inputValues, inputDataset, budgetSeconds, maxBatchSize, seed); remove it with: pulumi config rm --path modelfab:gate.latencyP99',
+      'modelfab:gate.latencyP99 is not a setting of modelfab:gate; did you mean modelfab:gate.latencyP99Ms? (known: latencyP50Ms, latencyP95Ms, latencyP99Ms, minThroughputRps, accuracy, parity, maxMemoryMb, maxColdStartMs, maxModelSizeMb, inputShapes, inputValues, inputDataset, requestEncoding, budgetSeconds, maxBatchSize, seed); remove it with: pulumi config rm --path modelfab:gate.latencyP99',
     );
   });
 

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SpinBudget, availableCpus, parseCpuMax } from '../lib/runtime';
+import { SpinBudget, availableCpus, cgroupCpuQuota, cpuCgroupPath, parseCpuMax } from '../lib/runtime';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -108,5 +108,52 @@ describe.skipIf(taskset === undefined)('an executor pinned to one CPU', () => {
     expect(forced.spinMs).toBe(0.5);
     // Polling on one CPU costs the whole budget (500 µs) per wait until it switches itself off.
     expect(forced.p50).toBeLessThan(250);
+  });
+});
+
+describe('cgroupCpuQuota', () => {
+  /** A cgroup filesystem in a temporary folder: `files` relative to its root. */
+  function fakeRoot(files: Record<string, string>): string {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'modelfab-cgroup-'));
+    for (const [file, text] of Object.entries(files)) {
+      fs.mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
+      fs.writeFileSync(path.join(root, file), text);
+    }
+    return root;
+  }
+
+  it('finds the cpu controller line of /proc/self/cgroup, v1 before v2', () => {
+    expect(cpuCgroupPath('12:memory:/m\n4:cpu,cpuacct:/kubepods/pod1/c1\n0::/x\n')).toEqual({
+      version: 1,
+      path: '/kubepods/pod1/c1',
+    });
+    expect(cpuCgroupPath('0::/system.slice/app.service\n')).toEqual({
+      version: 2,
+      path: '/system.slice/app.service',
+    });
+    expect(cpuCgroupPath('')).toEqual({ version: 1, path: '/' });
+  });
+
+  it("reads the process's own cgroup, not the hierarchy's root, and the smallest quota above it (v1)", () => {
+    const root = fakeRoot({
+      'cpu/cpu.cfs_quota_us': '-1',
+      'cpu/cpu.cfs_period_us': '100000',
+      'cpu/gate/cpu.cfs_quota_us': '200000',
+      'cpu/gate/cpu.cfs_period_us': '100000',
+      'cpu/gate/server/cpu.cfs_quota_us': '50000',
+      'cpu/gate/server/cpu.cfs_period_us': '100000',
+    });
+    expect(cgroupCpuQuota(root, '1:cpu:/gate/server\n')).toBe(0.5);
+    expect(cgroupCpuQuota(root, '1:cpu:/gate\n')).toBe(2);
+    expect(cgroupCpuQuota(root, '1:cpu:/\n')).toBeUndefined();
+  });
+
+  it('reads cpu.max along the v2 path', () => {
+    const root = fakeRoot({
+      'cpu.max': 'max 100000',
+      'pod/cpu.max': '150000 100000',
+      'pod/c/cpu.max': 'max 100000',
+    });
+    expect(cgroupCpuQuota(root, '0::/pod/c\n')).toBe(1.5);
   });
 });

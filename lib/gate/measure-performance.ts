@@ -157,6 +157,7 @@ export async function trialAtRate(
   maxMs: number,
   random: () => number,
   clock: Clock,
+  settleMs = Math.max(1000, 5 * boundMs),
 ): Promise<RateTrial> {
   const result = await openLoop(target, {
     ratePerSecond: rate,
@@ -176,7 +177,7 @@ export async function trialAtRate(
     clock,
   });
   // What an abandoned trial left queued in the server would slow the next one down: let it finish.
-  if (result.abandoned > 0) await settleWithin(result.idle, Math.max(1000, 5 * boundMs), clock);
+  if (result.abandoned > 0) await settleWithin(result.idle, settleMs, clock);
   const windows = splitWindows(result.latenciesMs, result.completedAtMs);
   const { decision, bounds } = decideP99(result.latenciesMs, boundMs);
   const p99Ms = bounds?.estimate ?? Infinity;
@@ -307,7 +308,7 @@ export async function searchRateAtBound(
     // hundred ms of load: measured cold, Iris's capacity reads at a third of its warm figure), then
     // measure what it completes saturated.
     const clients = 2 * setting.maxBatchSize + 6;
-    await closedLoop(target, 0, 3, clock);
+    await closedLoop(target, 0, 1, clock);
     // A CFS quota is enforced per 100 ms period: a capacity read over a few periods only is noisy.
     await saturatedThroughput(target, clients, Math.min(800, Math.max(100, budgetMs / 8)), clock);
     const capacity = await saturatedThroughput(
@@ -323,8 +324,10 @@ export async function searchRateAtBound(
     // What a trial that holds is expected to take: long enough, and samples enough for a p99 bound.
     const holdMs = (rate: number) =>
       Math.max(minMs(rate), (samplesForUpperBound(99, CONFIDENCE) * 1.1 * 1000) / rate);
+    // The queue an abandoned trial leaves is waited for, but not past the budget.
+    const settleMs = () => Math.min(Math.max(1000, 5 * bound), Math.max(0, deadline - clock.now()));
     const run = async (rate: number, maxMs: number) =>
-      trialAtRate(target, rate, bound, Math.min(minMs(rate), maxMs), maxMs, random, clock);
+      trialAtRate(target, rate, bound, Math.min(minMs(rate), maxMs), maxMs, random, clock, settleMs());
     progress(
       `throughput: ${label}: saturated capacity ${capacity.toFixed(0)} rps; trying rates at the bound`,
     );
@@ -336,7 +339,7 @@ export async function searchRateAtBound(
       const rate = capacity * step;
       const left = deadline - clock.now();
       if (rate <= 0 || left < Math.min(minMs(rate), 250)) break;
-      last = await run(rate, Math.max(minMs(rate), 0.75 * left));
+      last = await run(rate, Math.min(left, Math.max(minMs(rate), 0.75 * left)));
       progress(`throughput: ${label}: ${last.detail}`);
       if (last.decision === 'within') {
         held = last;

@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 
 /**
  * The CPU quota in a cgroup v2 `cpu.max` file (`"150000 100000"` → 1.5), or undefined for no
@@ -24,13 +25,59 @@ function readFile(file: string): string | undefined {
   }
 }
 
-/** The cgroup CPU quota of this process in CPUs, or undefined when there is none (or no cgroup). */
-export function cgroupCpuQuota(): number | undefined {
-  const v2 = readFile('/sys/fs/cgroup/cpu.max');
-  if (v2 !== undefined) return parseCpuMax(v2);
-  const quota = readFile('/sys/fs/cgroup/cpu/cpu.cfs_quota_us');
-  const period = readFile('/sys/fs/cgroup/cpu/cpu.cfs_period_us');
-  return quota !== undefined && period !== undefined ? parseCpuMax(`${quota} ${period}`) : undefined;
+/**
+ * This process's cgroup path for the CPU controller from `/proc/self/cgroup` text: the v1 line
+ * whose controllers include `cpu` (`4:cpu,cpuacct:/kubepods/pod1/c1`), else the v2 line (`0::/x`);
+ * `/` when neither is there.
+ */
+export function cpuCgroupPath(procSelfCgroup: string): { readonly version: 1 | 2; readonly path: string } {
+  let v2: string | undefined;
+  for (const line of procSelfCgroup.split('\n')) {
+    const [, controllers, cgroupPath] = /^\d+:([^:]*):(.*)$/.exec(line.trim()) ?? [];
+    if (cgroupPath === undefined) continue;
+    if (controllers.split(',').includes('cpu')) return { version: 1, path: cgroupPath };
+    if (controllers === '') v2 = cgroupPath;
+  }
+  return { version: v2 === undefined ? 1 : 2, path: v2 ?? '/' };
+}
+
+/** `/a/b` → `['/a/b', '/a', '/']`. */
+function selfAndAncestors(cgroupPath: string): string[] {
+  const parts = cgroupPath.split('/').filter((p) => p !== '');
+  return Array.from({ length: parts.length + 1 }, (_, i) => `/${parts.slice(0, parts.length - i).join('/')}`);
+}
+
+/**
+ * The cgroup CPU quota of this process in CPUs, or undefined when there is none (or no cgroup): the
+ * smallest quota of its own CPU cgroup and the ones above it. In a container the process's cgroup
+ * is usually the hierarchy's root; a process placed in a cgroup of its own without a cgroup
+ * namespace (the gate's server, some runtimes) sees the whole hierarchy, and its own quota is at
+ * its own path.
+ */
+export function cgroupCpuQuota(
+  root = '/sys/fs/cgroup',
+  procSelfCgroup = readFile('/proc/self/cgroup') ?? '',
+): number | undefined {
+  const { version, path: own } = cpuCgroupPath(procSelfCgroup);
+  const quotas: number[] = [];
+  for (const dir of selfAndAncestors(own)) {
+    let quota: number | undefined;
+    if (version === 2) {
+      const text = readFile(path.join(root, dir, 'cpu.max'));
+      quota = text === undefined ? undefined : parseCpuMax(text);
+    } else {
+      for (const mount of ['cpu', 'cpu,cpuacct', 'cpuacct,cpu']) {
+        const q = readFile(path.join(root, mount, dir, 'cpu.cfs_quota_us'));
+        const p = readFile(path.join(root, mount, dir, 'cpu.cfs_period_us'));
+        if (q !== undefined && p !== undefined) {
+          quota = parseCpuMax(`${q} ${p}`);
+          break;
+        }
+      }
+    }
+    if (quota !== undefined) quotas.push(quota);
+  }
+  return quotas.length > 0 ? Math.min(...quotas) : undefined;
 }
 
 /** The CPUs this process may use: `os.availableParallelism()`, capped by the cgroup CPU quota. */

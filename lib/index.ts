@@ -64,6 +64,7 @@ export type {
   LatencyMeasurement,
   LatencyStats,
   ParityMeasurement,
+  PercentileBounds,
   ServingConfig,
   Stability,
   ThroughputMeasurement,

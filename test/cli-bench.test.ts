@@ -40,17 +40,7 @@ describe('modelfab bench', () => {
 
   it('exits 1 when a threshold fails, and --json prints the report', () => {
     const gate = gateFile('fail.json', { latencyP99Ms: 0.0001, maxBatchSize: 1 });
-    const result = runBench([
-      IRIS,
-      '--gate',
-      gate,
-      '--budget',
-      '3',
-      '--no-cache',
-      '--json',
-      '--cpu',
-      '500m',
-    ]);
+    const result = runBench([IRIS, '--gate', gate, '--budget', '3', '--no-cache', '--json', '--cpu', '500m']);
     expect(result.exitCode).toBe(1);
     const report = JSON.parse(result.stdout);
     expect(report.passed).toBe(false);

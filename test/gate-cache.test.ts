@@ -113,9 +113,15 @@ describe('gateCacheKey', () => {
     ['the onnxruntime version', (i) => ({ ...i, onnxruntimeVersion: '1.31.0' })],
     ['the cpu model', (i) => ({ ...i, cpuModel: 'Other CPU' })],
     ['a server setting', (i) => ({ ...i, serverEnv: { ...i.serverEnv, MODELFAB_MAX_QUEUE_SIZE: '64' } })],
-    ['a user variable the server sees', (i) => ({ ...i, serverEnv: { ...i.serverEnv, OMP_NUM_THREADS: '1' } })],
+    [
+      'a user variable the server sees',
+      (i) => ({ ...i, serverEnv: { ...i.serverEnv, OMP_NUM_THREADS: '1' } }),
+    ],
     ['how the cpu limit is enforced', (i) => ({ ...i, enforcement: { ...i.enforcement, cpu: 'affinity' } })],
-    ['how the memory limit is enforced', (i) => ({ ...i, enforcement: { ...i.enforcement, memory: 'none' } })],
+    [
+      'how the memory limit is enforced',
+      (i) => ({ ...i, enforcement: { ...i.enforcement, memory: 'none' } }),
+    ],
   ])('changes with %s', (_name, change) => {
     expect(gateCacheKey(change(input()))).not.toBe(gateCacheKey(input()));
   });

@@ -429,7 +429,9 @@ describe('checkGate', () => {
       const m = measured({ throughput: { rps: 0, decision: 'beyond', stable: false, settings: [beyond] } });
       const [verdict] = checkGate(spec({ minThroughputRps: 100 }), m);
       expect(verdict.pass).toBe(false);
-      expect(verdict.message).toMatch(/: every rate tried was shown beyond the bound; raise resources\.cpu, allow batching/);
+      expect(verdict.message).toMatch(
+        /: every rate tried was shown beyond the bound; raise resources\.cpu, allow batching/,
+      );
       expect(verdict.message).not.toMatch(/budgetSeconds/);
     });
 
@@ -518,7 +520,7 @@ describe('checkGate', () => {
     );
     expect(verdicts.map((v) => v.message)).toEqual([
       'peak memory 612 MiB > maxMemoryMb 512 (peak memory of the server process, 1 CPU, onnxruntime 1.30.0); use a smaller or quantized model or raise maxMemoryMb (and resources.memory with it)',
-      'cold start 2,950 ms > maxColdStartMs 2,000 (the server process from start to ready, of which the session\'s creation took 2,100 ms ' +
+      "cold start 2,950 ms > maxColdStartMs 2,000 (the server process from start to ready, of which the session's creation took 2,100 ms " +
         'and a first inference 210 ms in process; 1 CPU, onnxruntime 1.30.0, CPU held by a CFS quota); use a smaller model, raise resources.cpu or relax maxColdStartMs',
       'model size 120 MiB > maxModelSizeMb 100 (125,829,120 bytes); shrink the model (quantize or prune it) or raise maxModelSizeMb',
     ]);

@@ -570,7 +570,9 @@ describe('searchServingSettings', () => {
   it('serves with the smallest batch when a bigger one holds less than 5% more, and then tries no shorter delay', async () => {
     // The time is all per row: batching gains almost nothing and would only add queueing delay.
     // A budget that affords every step up, so each batch size shows its highest rate.
-    const { throughput, chosen, executors } = await searchSettings(serviceTime(0.01, 1), { budgetMs: 16_000 });
+    const { throughput, chosen, executors } = await searchSettings(serviceTime(0.01, 1), {
+      budgetMs: 16_000,
+    });
     expect(settingsOf(throughput.settings).slice(0, 3)).toEqual([
       [1, 0],
       [4, 5],
@@ -795,29 +797,26 @@ describe('measureOperatingPoint', () => {
 
   // The slowest requests are the ones still in flight when the limits look decided: they are waited
   // for (and counted at their age if the drain ends first), never dropped.
-  it(
-    'does not call a p99 within by dropping a request already known to be above the limit',
-    async () => {
-      const run = await operate(
-        slowWhen((i) => i % 200 === 150),
-        {
-          onSearchServer: true,
-          heldRps: 500,
-          limits: [
-            { p: 50, limitMs: 10 },
-            { p: 99, limitMs: 10 },
-          ],
-        },
-      );
-      // What every request sent at the operating rate took (the lone ones came first): each one is
-      // counted, the slow one still in flight when the limits looked decided included, so the
-      // reported decision is the decision over everything sent.
-      const sent = run.target!.batchLog.slice(run.lone.samples).map((b) => b.inferMs);
-      expect(run.latency.samples).toBe(sent.length);
-      expect(Math.max(...sent)).toBeGreaterThan(10);
-      expect(decideBounds(run.latency.bounds.p99, 10)).toBe(decideP99(sent, 10).decision);
-    },
-  );
+  it('does not call a p99 within by dropping a request already known to be above the limit', async () => {
+    const run = await operate(
+      slowWhen((i) => i % 200 === 150),
+      {
+        onSearchServer: true,
+        heldRps: 500,
+        limits: [
+          { p: 50, limitMs: 10 },
+          { p: 99, limitMs: 10 },
+        ],
+      },
+    );
+    // What every request sent at the operating rate took (the lone ones came first): each one is
+    // counted, the slow one still in flight when the limits looked decided included, so the
+    // reported decision is the decision over everything sent.
+    const sent = run.target!.batchLog.slice(run.lone.samples).map((b) => b.inferMs);
+    expect(run.latency.samples).toBe(sent.length);
+    expect(Math.max(...sent)).toBeGreaterThan(10);
+    expect(decideBounds(run.latency.bounds.p99, 10)).toBe(decideP99(sent, 10).decision);
+  });
 
   it('on the search server, pools the held rate for upper bounds only, so it decides within sooner', async () => {
     const oneIn200 = slowWhen((i) => i % 200 === 150);

@@ -41,7 +41,9 @@ function outcome(rps: number, maxReplicas = 10) {
           ...setting,
           rps,
           decision: rps > 0 ? 'within' : 'beyond',
-          ...(rps > 0 ? {} : { detail: '290 rps: p99 40 ms from 900 samples, beyond 20 ms with 95% confidence' }),
+          ...(rps > 0
+            ? {}
+            : { detail: '290 rps: p99 40 ms from 900 samples, beyond 20 ms with 95% confidence' }),
         },
       ],
     },
@@ -75,7 +77,7 @@ describe('serviceProblems', () => {
     const { spec, gate, objects } = outcome(0);
     expect(gate.report.capacity).toBeUndefined();
     expect(serviceProblems(spec, objects, gate)).toEqual([
-      "capacity plan failed: slo.targetRps 2000 needs the rate one replica sustains, but no serving setting held a rate with p99 shown within 20 ms (95% confidence); raise gate.budgetSeconds or resources.cpu, or relax latencyP99Ms",
+      'capacity plan failed: slo.targetRps 2000 needs the rate one replica sustains, but no serving setting held a rate with p99 shown within 20 ms (95% confidence); raise gate.budgetSeconds or resources.cpu, or relax latencyP99Ms',
     ]);
   });
 

@@ -49,7 +49,8 @@ export function formatGateReport(report: GateReport): string {
         `${s.rps.toFixed(0)} rps`,
         Number.isFinite(s.p99Ms) ? ms(s.p99Ms) : '-',
         s.decision === 'within' ? 'held' : s.decision,
-        s.maxBatchSize === m.servingConfig.maxBatchSize && s.maxQueueDelayMs === m.servingConfig.maxQueueDelayMs
+        s.maxBatchSize === m.servingConfig.maxBatchSize &&
+        s.maxQueueDelayMs === m.servingConfig.maxQueueDelayMs
           ? '<- serving config'
           : '',
       ]),

@@ -255,7 +255,8 @@ function latencyVerdict(
   const b = latency.bounds[name];
   const decision = decideBounds(b, limit);
   // Undecided, the statement already says the confidence and the samples; the context gives the bounds.
-  const shown = decision === 'undecided' ? `bounds so far ${shownBounds(b)}` : boundsText(b, latency.confidence);
+  const shown =
+    decision === 'undecided' ? `bounds so far ${shownBounds(b)}` : boundsText(b, latency.confidence);
   const context = `at the operating rate ${formatNumber(latency.rateRps)} rps, ${shown}; ${runtimeContext(m)}, ${enforcementText(m)}`;
   return decidedVerdict({
     threshold: prop,

@@ -89,6 +89,7 @@ export interface LatencyMeasurement extends LatencyStats, Stability {
     readonly p95: PercentileBounds;
     readonly p99: PercentileBounds;
   };
+  /** The confidence of every bound and decision (0.95). */
   readonly confidence: number;
   readonly windows: readonly WindowStats[];
   /** Log-spaced histogram for the chart: bucket upper bounds (ms) and counts. */

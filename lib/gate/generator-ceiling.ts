@@ -51,7 +51,7 @@ process.on('SIGTERM', () => process.exit(0));
 async function startTrivialEndpoint(): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(process.execPath, ['-e', TRIVIAL_ENDPOINT], { stdio: ['ignore', 'pipe', 'inherit'] });
   const [chunk] = (await Promise.race([
-    once(child.stdout!, 'data'),
+    once(child.stdout, 'data'),
     once(child, 'exit').then(() => {
       throw new Error("the load generator's trivial endpoint exited before listening");
     }),

@@ -36,7 +36,7 @@ function tensorBytes(tensor: TensorData): Buffer {
     });
     return Buffer.concat(parts);
   }
-  const view = data as Exclude<TensorData['data'], string[]>;
+  const view = data;
   const bytes = Buffer.from(view.buffer, view.byteOffset, view.byteLength);
   if (HOST_IS_LITTLE_ENDIAN) return bytes;
   const copy = Buffer.from(bytes);

@@ -93,7 +93,8 @@ function readBuiltFile(root: string, name: string, what: string): string {
  */
 export function serverEntryFile(root: string = modelfabRoot()): string {
   const file = path.join(root, SERVER_BUILD_DIR, 'main.js');
-  if (!fs.existsSync(file)) throw new ServerBundleError(`the server bundle file ${file} does not exist; ${rebuildHint(root)}`);
+  if (!fs.existsSync(file))
+    throw new ServerBundleError(`the server bundle file ${file} does not exist; ${rebuildHint(root)}`);
   return file;
 }
 

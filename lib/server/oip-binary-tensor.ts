@@ -5,7 +5,12 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { type FeedableElementType, type TensorData, allocateData, formatDims } from '../runtime';
-import { HOST_IS_LITTLE_ENDIAN, OIP_ELEMENT_BYTES, oipDatatype, swapByteOrder } from '../runtime/oip-datatypes';
+import {
+  HOST_IS_LITTLE_ENDIAN,
+  OIP_ELEMENT_BYTES,
+  oipDatatype,
+  swapByteOrder,
+} from '../runtime/oip-datatypes';
 import { OipRequestError } from './oip-errors';
 
 /** An input whose data follows the JSON header. */

@@ -4,7 +4,12 @@
  * binary tensor data extension).
  */
 import { type TensorData, formatDims, isFeedableElementType, numberFromHalfBits } from '../runtime';
-import { HOST_IS_LITTLE_ENDIAN, OIP_ELEMENT_BYTES, oipDatatype, swapByteOrder } from '../runtime/oip-datatypes';
+import {
+  HOST_IS_LITTLE_ENDIAN,
+  OIP_ELEMENT_BYTES,
+  oipDatatype,
+  swapByteOrder,
+} from '../runtime/oip-datatypes';
 import { type RequestedOutput } from './oip-infer-request';
 
 /** An encoded response body. */

@@ -46,7 +46,12 @@ import {
   startProbeProcess,
   summarizeProbes,
 } from './health-probe';
-import { encodeHttpRequest, hostAndPort, type RawAnswer, RawHttpConnection } from '../../lib/gate/http-client';
+import {
+  encodeHttpRequest,
+  hostAndPort,
+  type RawAnswer,
+  RawHttpConnection,
+} from '../../lib/gate/http-client';
 import { httpClosedLoop } from './http-load';
 import { httpOpenLoop, type OpenLoopResult } from './open-loop-load';
 

@@ -71,6 +71,17 @@ export const CONFIDENCE = 0.95;
 const REQUESTS_PER_CHECK = 50;
 /** The least time one serving setting needs: a server start, a warm-up, the capacity and a trial or two. */
 export const MIN_SETTING_MS = 900;
+/**
+ * The least time load runs before a `within` counts: ten periods of a CFS quota (100 ms each). A
+ * server that uses its quota early in a period is stopped for the rest of it, and its p99 shows
+ * those stalls only over several periods: shorter trials held rates whose p99, measured longer at a
+ * lower rate, was twice the bound.
+ */
+const SHORTEST_VERDICT_MS = 1000;
+/** The least time load runs before a `beyond` counts: three quota periods. */
+const SHORTEST_BEYOND_MS = 300;
+/** A CFS quota's period (the kubelet's): a server over its quota is stopped until the next one. */
+const QUOTA_PERIOD_MS = 100;
 /** Time kept for stopping a server (SIGTERM, drain, exit) at the end of a phase. */
 const CLOSE_RESERVE_MS = 150;
 /**
@@ -159,6 +170,9 @@ export async function trialAtRate(
   clock: Clock,
   settleMs = Math.max(1000, 5 * boundMs),
 ): Promise<RateTrial> {
+  // A quota period of rest first: the phase before may have spent this period's CPU, and the trial
+  // would start stalled for what is left of it.
+  await clock.sleep(QUOTA_PERIOD_MS);
   const result = await openLoop(target, {
     ratePerSecond: rate,
     maxDurationMs: maxMs,
@@ -166,12 +180,13 @@ export async function trialAtRate(
     drainMs: boundMs * 5 + 100,
     lateAfterMs: boundMs,
     checkEveryMs: checkEveryMs(rate),
-    // Beyond is final whenever it shows (more load only adds latency), and what is in flight then
-    // need not be waited for; within only counts after minMs, when an overload has had time to show.
+    // Beyond is final once shown over a few quota periods (a single stalled period at the start is
+    // not the rate's doing), and what is in flight then need not be waited for; within only counts
+    // after minMs, when an overload has had time to show.
     stopWhen: (latencies, sendingMs, failed) => {
       if (failed > 0) return 'abandon';
       const { decision } = decideP99(latencies, boundMs);
-      if (decision === 'beyond') return 'abandon';
+      if (decision === 'beyond' && sendingMs >= Math.min(minMs, SHORTEST_BEYOND_MS)) return 'abandon';
       return decision === 'within' && sendingMs >= minMs ? 'stop' : undefined;
     },
     clock,
@@ -320,7 +335,8 @@ export async function searchRateAtBound(
     const random = uniformRandom(gate.seed + setting.maxBatchSize);
     // A rate 5% over capacity builds a queue worth the bound in 20 bounds: trials last that long
     // where the budget allows, and at least long enough for a few hundred requests.
-    const minMs = (rate: number) => Math.max(250, Math.min(20 * bound, budgetMs / 4, (300 / rate) * 1000));
+    const minMs = (rate: number) =>
+      Math.min(budgetMs / 4, Math.max(SHORTEST_VERDICT_MS, Math.min(20 * bound, (300 / rate) * 1000)));
     // What a trial that holds is expected to take: long enough, and samples enough for a p99 bound.
     const holdMs = (rate: number) =>
       Math.max(minMs(rate), (samplesForUpperBound(99, CONFIDENCE) * 1.1 * 1000) / rate);
@@ -653,10 +669,10 @@ export async function measureOperatingPoint(
         return decision === 'beyond' || (decision === 'within' && longEnough);
       });
     };
-    // Long enough for an overload to show; with the held rate's samples (a higher rate, this server)
-    // the operating rate is known to be below capacity, and a short run suffices.
+    // Long enough for an overload and a quota's stalls to show; with the held rate's samples (a
+    // higher rate, this server) an overload is ruled out, and the stalls' span suffices.
     const minMs = Math.min(
-      pooled.length > 0 ? 250 : Math.max(250, (300 / rateRps) * 1000),
+      pooled.length > 0 ? SHORTEST_VERDICT_MS : Math.max(SHORTEST_VERDICT_MS, (300 / rateRps) * 1000),
       Math.max(0, deadline - clock.now()),
     );
     const result = await openLoop(target, {

@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Yaml } from 'cdk8s';
 import { afterAll, describe, expect, it } from 'vitest';
+import { type GateReport } from '../lib/gate';
 import { checkPolicy, type KubeObject } from '../lib/render';
 import { OFF_THREAD_BODY_BYTES } from '../lib/server';
 import { freePort } from './support/free-port';
@@ -49,6 +50,22 @@ describe('npm run synth (the quick start)', () => {
         `${object.kind}/${object.metadata.name}`,
       ).resolves.toBeUndefined();
     }
+  });
+
+  it("reports the served throughput, both latency points and how the pod's limits were held", () => {
+    const report = JSON.parse(
+      fs.readFileSync(path.join(outdir, 'iris-iris.gate.json'), 'utf8'),
+    ) as GateReport;
+    expect(report.passed).toBe(true);
+    expect(report.capacity?.replicas).toBeGreaterThanOrEqual(1);
+    const markdown = fs.readFileSync(path.join(outdir, 'iris-iris.gate.md'), 'utf8');
+    expect(markdown).toContain('Served over loopback HTTP');
+    expect(markdown).toMatch(/\| at [\d,.]+ rps \(operating rate\) \|/);
+    expect(markdown).toContain('| a lone request |');
+    expect(markdown).toContain(
+      `| limits enforced | ${report.measurements.environment.enforcement.cpu} (CPU)`,
+    );
+    expect(markdown).toContain('server process start to ready');
   });
 
   it('passes the policy check with zero violations and no waivers', () => {

@@ -56,6 +56,7 @@ function input(): GateCacheKeyInput {
     cpuModel: 'Test CPU',
     serverEnv: { MODELFAB_MODEL_NAME: 'iris', MODELFAB_DRAIN_SECONDS: '20' },
     enforcement: { cpu: 'quota', memory: 'cgroup' },
+    targetUtilization: 0.7,
   };
 }
 
@@ -122,6 +123,7 @@ describe('gateCacheKey', () => {
       'how the memory limit is enforced',
       (i) => ({ ...i, enforcement: { ...i.enforcement, memory: 'none' } }),
     ],
+    ['the planned utilization', (i) => ({ ...i, targetUtilization: 0.5 })],
   ])('changes with %s', (_name, change) => {
     expect(gateCacheKey(change(input()))).not.toBe(gateCacheKey(input()));
   });

@@ -422,13 +422,15 @@ describe('searchRateAtBound', () => {
     );
   });
 
-  it('holds nothing when a lone request takes longer than the bound, and names the last rate it tried', async () => {
+  it('holds nothing and tries no rate when a lone request is shown beyond the bound', async () => {
     const { result, outcome, progress } = await searchAt(serviceTime(1), 0.5);
     expect(result).toMatchObject({ rps: 0, decision: 'beyond', stable: false });
     expect(result.p99UpperMs).toBeUndefined();
+    // Latency only grows with load: a request alone over the bound rules out every rate.
     expect(result.detail).toMatch(
-      /^100 rps: p99 [\d.]+ ms from \d+ samples, beyond 0\.5 ms with 95% confidence$/,
+      /^a request alone: p99 1\.00 ms from \d+ samples, beyond 0\.5 ms with 95% confidence, so no rate can hold$/,
     );
+    expect(progress.filter((line) => / rps: p99 /.test(line))).toEqual([]);
     expect(outcome.heldLatenciesMs).toEqual([]);
     expect(progress.at(-1)).toBe(
       `throughput: batch 1: capacity 1000 rps, no rate shown within 0.5 ms (${result.detail})`,

@@ -85,8 +85,8 @@ describe('the served model', () => {
         const served = await start(model, cpuMillis, 512 * MIB, bodies);
         try {
           // Enough clients that the server always has work when its quota lets it run.
-          await saturated(served, 16, 500); // warm up
-          return await saturated(served, 16, 2000);
+          await saturated(served, 16, 300); // warm up
+          return await saturated(served, 16, 1200);
         } finally {
           await served.close();
         }

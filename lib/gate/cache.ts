@@ -24,6 +24,8 @@ export interface GateCacheKeyInput {
   readonly serverEnv: Readonly<Record<string, string>>;
   /** How the server is held to the limits here (a quota and affinity measure differently). */
   readonly enforcement: { readonly cpu: string; readonly memory: string };
+  /** The planned utilization: the operating rate the latency thresholds are measured at. */
+  readonly targetUtilization: number;
 }
 
 /**
@@ -53,6 +55,7 @@ export function gateCacheKey(input: GateCacheKeyInput): string {
     cpuModel: input.cpuModel,
     serverEnv: input.serverEnv,
     enforcement: input.enforcement,
+    targetUtilization: input.targetUtilization,
   };
   return createHash('sha256').update(canonicalJson(document)).digest('hex');
 }

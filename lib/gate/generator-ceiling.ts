@@ -67,7 +67,7 @@ async function startTrivialEndpoint(): Promise<{ url: string; child: ChildProces
 export async function measureGeneratorCeiling(
   bodies: ReadonlyArray<{ readonly body: Buffer; readonly headers: Readonly<Record<string, string>> }>,
   clients = 64,
-  durationMs = 400,
+  durationMs = 250,
 ): Promise<number> {
   const { url, child } = await startTrivialEndpoint();
   const pool = new HttpConnectionPool(url, clients);

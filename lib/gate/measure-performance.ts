@@ -323,7 +323,10 @@ export async function searchRateAtBound(
     // hundred ms of load: measured cold, Iris's capacity reads at a third of its warm figure), then
     // measure what it completes saturated.
     const clients = 2 * setting.maxBatchSize + 6;
-    await closedLoop(target, 0, 1, clock);
+    // A request alone first: when even it is shown beyond the bound, no rate can hold (latency only
+    // grows with load), and the trials are not run.
+    const alone = (await closedLoop(target, Math.min(200, budgetMs / 20), 1, clock)).latenciesMs;
+    const aloneBeyond = decideP99(alone, bound).decision === 'beyond';
     // A CFS quota is enforced per 100 ms period: a capacity read over a few periods only is noisy.
     await saturatedThroughput(target, clients, Math.min(800, Math.max(100, budgetMs / 8)), clock);
     const capacity = await saturatedThroughput(
@@ -350,8 +353,20 @@ export async function searchRateAtBound(
     let last: RateTrial | undefined;
     let held: RateTrial | undefined;
     let refused: RateTrial | undefined; // the first rate above the held one that did not hold
+    if (aloneBeyond) {
+      const p99 = latencyStats(alone).p99Ms;
+      last = {
+        rate: 0,
+        decision: 'beyond',
+        latenciesMs: alone,
+        windows: [],
+        p99Ms: p99,
+        detail: `a request alone: p99 ${p99.toFixed(2)} ms from ${alone.length} samples, beyond ${bound} ms with ${CONFIDENCE * 100}% confidence, so no rate can hold`,
+      };
+      progress(`throughput: ${label}: ${last.detail}`);
+    }
     // Down from a rate likely to hold until one does; then up while it holds and the budget allows.
-    for (const step of RATE_STEPS.down) {
+    for (const step of aloneBeyond ? [] : RATE_STEPS.down) {
       const rate = capacity * step;
       const left = deadline - clock.now();
       if (rate <= 0 || left < Math.min(minMs(rate), 250)) break;

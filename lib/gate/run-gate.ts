@@ -49,6 +49,11 @@ export function cpuEnforcementPreference(env: NodeJS.ProcessEnv = process.env): 
   );
 }
 
+/** The utilization the operating rate is planned at: the SLO's, else its default. */
+function targetUtilizationOf(run: GateRun): number {
+  return run.slo?.targetUtilization ?? GATE_DEFAULTS.targetUtilization;
+}
+
 /** How to start the worker: the compiled file, or the TypeScript source through tsx when running from sources. */
 export function gateWorkerCommand(): { readonly command: string; readonly args: readonly string[] } {
   const fromSources = __filename.endsWith('.ts');
@@ -66,6 +71,7 @@ function cacheKeyOf(run: GateRun): string {
     cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
     serverEnv: run.server.env,
     enforcement: detectEnforcement({ prefer: cpuEnforcementPreference() }),
+    targetUtilization: targetUtilizationOf(run),
   });
 }
 
@@ -116,7 +122,7 @@ function workerInput(run: GateRun): string {
     gate: run.gate,
     cpuMillis: run.resources.cpuMillis,
     memoryBytes: run.resources.memoryBytes,
-    targetUtilization: run.slo?.targetUtilization ?? GATE_DEFAULTS.targetUtilization,
+    targetUtilization: targetUtilizationOf(run),
     server: run.server,
     cpuEnforcement: cpuEnforcementPreference(),
   };

@@ -53,9 +53,9 @@ function gate(
  */
 const IRIS_CACHE = fs.mkdtempSync(path.join(scratch, 'iris-cache-'));
 const IRIS_GATE: GateProps = {
-  // 20 ms: trials of 10× the bound leave the throughput search room for several rates in the
-  // budget, so a noisy CI runner's overloaded first trial does not leave it without a rate.
-  latencyP99Ms: 20,
+  // 50 ms: well clear of what a 1-CPU quota's stalls add to Iris's p99 on a busy CI runner, so
+  // these tests check the wiring, not the runner's luck.
+  latencyP99Ms: 50,
   minThroughputRps: 50,
   accuracy: { dataset: EVAL, min: 0.9 },
   parity: { dataset: EXPECTED, atol: 1e-5, rtol: 1e-4 },
@@ -124,7 +124,7 @@ describe('gate on the Iris model', () => {
     expect(m.latency.p50Ms).toBeLessThanOrEqual(m.latency.p99Ms);
     expect(m.latency.p99Ms).toBeLessThanOrEqual(m.latency.maxMs);
     expect(m.latency.rateRps).toBeCloseTo(m.throughput.rps * 0.7, 6); // the default target utilization
-    expect(m.latency.bounds.p99.upperMs).toBeLessThanOrEqual(20);
+    expect(m.latency.bounds.p99.upperMs).toBeLessThanOrEqual(50);
     expect(m.loneLatency.samples).toBeGreaterThan(0);
     expect(m.modelAlone.p50Ms).toBeLessThan(m.loneLatency.p50Ms); // no HTTP, no server
     expect(new Set(m.throughput.settings.map((s) => s.maxBatchSize))).toEqual(new Set([1, 2]));
@@ -235,7 +235,7 @@ describe('InferenceService with a gate', () => {
       service,
     } = synth({
       gate: IRIS_GATE,
-      slo: { targetRps: 20_000, targetUtilization: 0.5 },
+      slo: { targetRps: 20_000, targetUtilization: 0.7 }, // the default: the cached report's
       autoscaling: { maxReplicas: 1000 },
     });
     run();
@@ -244,7 +244,7 @@ describe('InferenceService with a gate', () => {
     const deployment = objects().find((o) => o.kind === 'Deployment');
     expect(deployment.metadata.annotations['modelfab.dev/gate']).toBe('passed');
     expect(deployment.metadata.annotations['modelfab.dev/gate-summary']).toMatch(
-      /p99 .* ms at \d+ rps \(lone request .* ms\); \d+ rps\/replica served at p99 <= 20 ms/,
+      /p99 .* ms at \d+ rps \(lone request .* ms\); \d+ rps\/replica served at p99 <= 50 ms/,
     );
     const env = deployment.spec.template.spec.containers[0].env;
     expect(env).toContainEqual({
@@ -256,7 +256,7 @@ describe('InferenceService with a gate', () => {
       value: String(report.measurements.servingConfig.maxQueueDelayMs),
     });
     const hpa = objects().find((o) => o.kind === 'HorizontalPodAutoscaler');
-    const planned = Math.ceil(20_000 / (report.measurements.throughput.rps * 0.5));
+    const planned = Math.ceil(20_000 / (report.measurements.throughput.rps * 0.7));
     expect(report.capacity!.replicas).toBe(planned);
     expect(hpa.spec.minReplicas).toBe(Math.max(planned, 2));
     expect(fs.readdirSync(outdir).sort()).toEqual([

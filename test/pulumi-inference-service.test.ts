@@ -116,7 +116,7 @@ describe('dependencies', () => {
       const service = new InferenceService('iris', {
         ...BASE,
         // Measured now (seconds); the same gate as the SLO test's below, which reads it back.
-        gate: { latencyP99Ms: 20, budgetSeconds: 3, maxBatchSize: 1 },
+        gate: { latencyP99Ms: 50, budgetSeconds: 3, maxBatchSize: 1 },
       });
       new k8s.core.v1.ConfigMap(
         'after',
@@ -310,7 +310,7 @@ describe('failures', () => {
     const args: InferenceServiceArgs = {
       ...BASE,
       // Budget enough for the throughput search to find a rate: the plan needs one.
-      gate: { latencyP99Ms: 20, budgetSeconds: 3, maxBatchSize: 1 },
+      gate: { latencyP99Ms: 50, budgetSeconds: 3, maxBatchSize: 1 },
       slo: { targetRps: 100_000_000 },
       autoscaling: { maxReplicas: 2 },
     };

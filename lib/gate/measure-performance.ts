@@ -652,12 +652,12 @@ export async function measureOperatingPoint(
   const pooled = chosen.target && chosen.result.rps >= rateRps ? chosen.heldLatenciesMs : [];
   try {
     if (!chosen.target) {
-      // Warm the new server as the search warmed its own: one client, then saturated.
-      await closedLoop(target, Math.min(200, budgetMs / 20), 3, clock);
+      // Warm the new server as the search warmed its own: one client, then saturated as long.
+      await closedLoop(target, Math.min(200, budgetMs / 20), 1, clock);
       await saturatedThroughput(
         target,
         2 * setting.maxBatchSize + 6,
-        Math.min(500, Math.max(100, budgetMs / 10)),
+        Math.min(800, Math.max(100, budgetMs / 8)),
         clock,
       );
     }
@@ -690,6 +690,7 @@ export async function measureOperatingPoint(
       pooled.length > 0 ? SHORTEST_VERDICT_MS : Math.max(SHORTEST_VERDICT_MS, (300 / rateRps) * 1000),
       Math.max(0, deadline - clock.now()),
     );
+    await clock.sleep(QUOTA_PERIOD_MS); // the lone requests may have spent this period's quota
     const result = await openLoop(target, {
       ratePerSecond: rateRps,
       maxDurationMs: Math.max(minMs, deadline - clock.now() - gate.latencyBoundMs),

@@ -24,7 +24,7 @@ const MEASURES = [
   'test/gate-served-model.test.ts',
   'test/gate-resource-budget.test.ts',
   'test/cli-bench.test.ts',
-  'test/examples-iris-synth.test.ts', // the example's 12-second gate, when examples/iris has no cache
+  'test/examples-iris-synth.test.ts', // the example's 8-second gate, when examples/iris has no cache
   'test/pulumi-inference-service.test.ts',
   'test/pulumi-parity.test.ts',
   'test/pulumi-preview.test.ts',

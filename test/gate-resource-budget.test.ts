@@ -445,8 +445,8 @@ function runNode(
   });
 }
 
-/** Counts loop iterations for 1.5 s of wall time and prints the count. */
-const BURN = `const end = Date.now() + 1500; let n = 0;
+/** Counts loop iterations for 0.6 s of wall time (six quota periods) and prints the count. */
+const BURN = `const end = Date.now() + 600; let n = 0;
 while (Date.now() < end) { for (let i = 0; i < 10000; i++) n++; }
 console.log(n);`;
 

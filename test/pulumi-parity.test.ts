@@ -38,7 +38,7 @@ const GATE = {
   minThroughputRps: 50,
   accuracy: { dataset: path.join(IRIS_DIR, 'eval.jsonl'), min: 0.9 },
   parity: { dataset: path.join(IRIS_DIR, 'expected.jsonl'), atol: 1e-5, rtol: 1e-4 },
-  budgetSeconds: 6,
+  budgetSeconds: 4,
   maxBatchSize: 4,
 };
 

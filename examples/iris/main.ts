@@ -28,7 +28,7 @@ new InferenceService(chart, 'iris', {
     accuracy: { dataset: 'model/eval.jsonl', metric: 'top1', min: 0.9 },
     parity: { dataset: 'model/expected.jsonl', atol: 1e-5, rtol: 1e-4 },
     maxColdStartMs: 2000,
-    budgetSeconds: 12, // a small model decides quickly; the default is 20
+    budgetSeconds: 8, // a small model decides quickly; the default is 20
   },
   slo: { targetRps: 2000, targetUtilization: 0.7 },
   networkPolicy: {

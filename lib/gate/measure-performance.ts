@@ -328,11 +328,14 @@ export async function searchRateAtBound(
     const alone = (await closedLoop(target, Math.min(200, budgetMs / 20), 1, clock)).latenciesMs;
     const aloneBeyond = decideP99(alone, bound).decision === 'beyond';
     // A CFS quota is enforced per 100 ms period: a capacity read over a few periods only is noisy.
-    await saturatedThroughput(target, clients, Math.min(800, Math.max(100, budgetMs / 8)), clock);
+    // With no rate to try, a short read of it is enough for the report.
+    if (!aloneBeyond) {
+      await saturatedThroughput(target, clients, Math.min(800, Math.max(100, budgetMs / 8)), clock);
+    }
     const capacity = await saturatedThroughput(
       target,
       clients,
-      Math.min(1500, Math.max(150, budgetMs / 5)),
+      aloneBeyond ? Math.min(300, budgetMs / 10) : Math.min(1500, Math.max(150, budgetMs / 5)),
       clock,
     );
     const random = uniformRandom(gate.seed + setting.maxBatchSize);

@@ -9,6 +9,8 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defaultModelName, PropsChecker, resolveGate, SERVER_ENV } from '../lib/core';
 import { runGateSync } from '../lib/gate';
+import { realClock } from '../lib/gate/bench-environment';
+import { saturatedThroughput } from '../lib/gate/measure-performance';
 import { createResourceBudget, detectEnforcement } from '../lib/gate/resource-budget';
 import { encodeInferRequest } from '../lib/gate/request-bodies';
 import { type ServedModel, ServerOutOfMemoryError, startServedModel } from '../lib/gate/served-model';
@@ -40,19 +42,9 @@ function start(modelPath: string, cpuMillis: number, memoryBytes: number, bodies
   });
 }
 
-/** Requests per second with `clients` always outstanding, for `ms`. */
-async function saturated(served: ServedModel, clients: number, ms: number): Promise<number> {
-  const startAt = performance.now();
-  let done = 0;
-  await Promise.all(
-    Array.from({ length: clients }, async () => {
-      while (performance.now() - startAt < ms) {
-        await served.infer();
-        done++;
-      }
-    }),
-  );
-  return (done * 1000) / (performance.now() - startAt);
+/** Requests per second with `clients` always outstanding, for `ms`: what the gate's search measures. */
+function saturated(served: ServedModel, clients: number, ms: number): Promise<number> {
+  return saturatedThroughput(served, clients, ms, realClock);
 }
 
 const enforcement = detectEnforcement();

@@ -265,7 +265,7 @@ export function splitWindows(
 }
 
 /** Requests per second a saturated target completes: `clients` requests always outstanding. */
-async function saturatedThroughput(
+export async function saturatedThroughput(
   target: InferTarget,
   clients: number,
   durationMs: number,

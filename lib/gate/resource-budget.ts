@@ -439,11 +439,11 @@ function setUpV2(root: string, own: string | undefined, limits: ResourceLimits):
   return { cpu, memory };
 }
 
-/** The taskset binary: /usr/bin/taskset or the first on PATH, or undefined. */
-function findTaskset(): string | undefined {
+/** An executable by name: in /usr/bin, else the first on PATH; undefined when there is none. */
+export function findExecutable(name: string): string | undefined {
   const dirs = ['/usr/bin', ...(process.env.PATH ?? '').split(path.delimiter).filter((dir) => dir !== '')];
   for (const dir of dirs) {
-    const file = path.join(dir, 'taskset');
+    const file = path.join(dir, name);
     try {
       fs.accessSync(file, fs.constants.X_OK);
       return file;
@@ -501,7 +501,7 @@ export function createResourceBudget(limits: ResourceLimits, options: BudgetOpti
   let cpu: CpuEnforcement = 'none';
   let cpuDetail = forced ? 'no CPU limit' : `no CPU limit: no CFS quota${because(cpuMade)} and no taskset`;
   let affinity: { readonly taskset: string; readonly list: string } | undefined;
-  const taskset = cpuDir !== undefined || prefer === 'none' ? undefined : findTaskset();
+  const taskset = cpuDir !== undefined || prefer === 'none' ? undefined : findExecutable('taskset');
   if (cpuDir !== undefined) {
     cpu = 'quota';
     cpuDetail = `CFS quota ${cfsQuotaMicros(limits.cpuMillis)} µs per ${CFS_PERIOD_US} µs (cgroup ${version})`;

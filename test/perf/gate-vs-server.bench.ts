@@ -25,7 +25,7 @@ import { defaultModelName, type GateProps, PropsChecker, resolveGate, SERVER_ENV
 import { type GateReport, runGateSync } from '../../lib/gate';
 import { benchmarkInputs } from '../../lib/gate/gate-inputs';
 import { encodeInferRequest } from '../../lib/gate/request-bodies';
-import { createResourceBudget, type ResourceBudget } from '../../lib/gate/resource-budget';
+import { createResourceBudget, findExecutable, type ResourceBudget } from '../../lib/gate/resource-budget';
 import { inspectModel } from '../../lib/model';
 import { serverEntryFile } from '../../lib/server/bundle-server';
 import { freePort } from '../support/free-port';
@@ -42,21 +42,6 @@ const READY_TIMEOUT_MS = 60_000;
 const IRIS = path.resolve(__dirname, '../../examples/iris/model/iris.onnx');
 
 const progress = progressFor('gate-vs-server');
-
-/** wrk: /usr/bin/wrk, else the first on PATH; undefined when there is none. */
-function findWrk(): string | undefined {
-  const dirs = ['/usr/bin', ...(process.env.PATH ?? '').split(path.delimiter).filter((d) => d !== '')];
-  for (const dir of dirs) {
-    const file = path.join(dir, 'wrk');
-    try {
-      fs.accessSync(file, fs.constants.X_OK);
-      return file;
-    } catch {
-      // Next directory.
-    }
-  }
-  return undefined;
-}
 
 function freshGate(modelPath: string, props: GateProps): GateReport {
   const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'modelfab-bench-cache-'));
@@ -346,7 +331,7 @@ export async function benchGateVsServer(): Promise<void> {
   console.log(
     `gate vs server benchmark (node ${process.version}, ${os.cpus()[0]?.model.trim() ?? 'cpu'}, ${os.cpus().length} cores)`,
   );
-  const wrk = findWrk();
+  const wrk = findExecutable('wrk');
   if (wrk === undefined) {
     console.log(
       'wrk is not installed (not at /usr/bin/wrk nor on PATH): skipping the gate-vs-server comparison',

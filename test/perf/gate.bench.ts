@@ -4,8 +4,9 @@
  *   model, spread around the median of the latency at the planned operating rate (p50, p99) and of
  *   the per-replica capacity at the latency bound (`throughput.rps`, served over HTTP inside the CPU
  *   quota) (targets ±15%, ±25%, ±15%);
- * - budget: every fresh run's wall time (`durationMs`) against its `budgetSeconds` (target within
- *   ±10%; the worst is printed);
+ * - budget: every fresh run's wall time (`durationMs`) against its `budgetSeconds`: the gate stops
+ *   within it, at most 10% over (it stops earlier when every threshold is decided; the longest and
+ *   the shortest run are printed);
  * - in-process overhead: the gate's in-process diagnostic (`measurements.modelAlone.p50Ms`, the
  *   model alone through the executor, no HTTP) against a plain loop of session.run in this process
  *   with the same intra-op threads and input (target ≤ 5% or ≤ 20 µs). The served figures are not
@@ -101,11 +102,17 @@ function budgetDeviation(run: { readonly durationMs: number; readonly budgetSeco
   return run.durationMs / (run.budgetSeconds * 1000) - 1;
 }
 
-/** The run furthest from its budget among `runs`, in words, with the verdict. */
+/** The longest run against its budget (the verdict: at most 10% over) and the shortest, in words. */
 function worstBudget(runs: typeof budgetRuns): string {
-  const worst = runs.reduce((a, b) => (Math.abs(budgetDeviation(b)) > Math.abs(budgetDeviation(a)) ? b : a));
-  const dev = budgetDeviation(worst);
-  return `worst ${worst.label}: ${(worst.durationMs / 1000).toFixed(2)} s for a ${worst.budgetSeconds} s budget (${dev >= 0 ? '+' : ''}${(dev * 100).toFixed(1)}%) (target within ±${TARGETS.budget * 100}%: ${verdict(Math.abs(dev) <= TARGETS.budget)}); wall time as runGateSync took it ${(worst.wallMs / 1000).toFixed(2)} s`;
+  const longest = runs.reduce((a, b) => (budgetDeviation(b) > budgetDeviation(a) ? b : a));
+  const shortest = runs.reduce((a, b) => (budgetDeviation(b) < budgetDeviation(a) ? b : a));
+  const signed = (d: number) => `${d >= 0 ? '+' : ''}${(d * 100).toFixed(1)}%`;
+  const dev = budgetDeviation(longest);
+  return (
+    `longest ${longest.label}: ${(longest.durationMs / 1000).toFixed(2)} s for a ${longest.budgetSeconds} s budget (${signed(dev)}) ` +
+    `(target at most +${TARGETS.budget * 100}%: ${verdict(dev <= TARGETS.budget)}); wall time as runGateSync took it ${(longest.wallMs / 1000).toFixed(2)} s; ` +
+    `shortest ${shortest.label}: ${(shortest.durationMs / 1000).toFixed(2)} s (${signed(budgetDeviation(shortest))}: every threshold decided before the budget ended)`
+  );
 }
 
 function repeatability(label: string, modelPath: string, props: GateProps): GateReport[] {

@@ -10,8 +10,8 @@ import {
   createResourceBudget,
   detectEnforcement,
   parseCpuList,
-  parseProcCgroup,
 } from '../lib/gate/resource-budget';
+import { parseProcCgroup } from '../lib/runtime';
 
 const MiB = 2 ** 20;
 

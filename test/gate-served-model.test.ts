@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defaultModelName, PropsChecker, resolveGate, SERVER_ENV } from '../lib/core';
-import { runGateSync } from '../lib/gate';
+import { cpuEnforcementPreference, runGateSync } from '../lib/gate';
 import { realClock } from '../lib/gate/bench-environment';
 import { saturatedThroughput } from '../lib/gate/measure-performance';
 import { createResourceBudget, detectEnforcement } from '../lib/gate/resource-budget';
@@ -130,4 +130,33 @@ describe('the served model', () => {
       /\[prod\/big\] gate could not run: the server ran out of memory under resources\.memory 192 MiB/,
     );
   }, 60_000);
+
+  it('says why when the server cannot start with the environment it was given, with its own log line', async () => {
+    // A setting the Deployment could carry through the service's env, refused by the server at start.
+    const attempt = startServedModel({
+      entry: serverEntryFile(),
+      env: { [SERVER_ENV.modelPath]: IRIS, [SERVER_ENV.maxQueueSize]: 'many' },
+      budget: createResourceBudget({ cpuMillis: 1000, memoryBytes: 512 * MIB }),
+      modelName: 'iris',
+      memoryLimitBytes: 512 * MIB,
+      readyTimeoutMs: 30_000,
+      bodies: [irisBody],
+    });
+    await expect(attempt).rejects.toThrow(
+      /^the server exited before listening \(exit code 1\); its last lines: .*MODELFAB_MAX_QUEUE_SIZE.*"many"/,
+    );
+  });
+});
+
+describe('MODELFAB_GATE_CPU_ENFORCEMENT', () => {
+  it('takes auto, quota, affinity or none, auto when unset', () => {
+    expect(cpuEnforcementPreference({})).toBe('auto');
+    expect(cpuEnforcementPreference({ MODELFAB_GATE_CPU_ENFORCEMENT: ' affinity ' })).toBe('affinity');
+  });
+
+  it('refuses anything else with the value and the choices', () => {
+    expect(() => cpuEnforcementPreference({ MODELFAB_GATE_CPU_ENFORCEMENT: 'cgroup' })).toThrow(
+      'MODELFAB_GATE_CPU_ENFORCEMENT must be auto, quota, affinity or none, received "cgroup"',
+    );
+  });
 });

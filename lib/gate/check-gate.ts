@@ -184,8 +184,6 @@ interface Judgement {
   readonly bound: 'max' | 'min';
   readonly context: string;
   readonly fix: string;
-  /** Set when the measurement was unstable: it fails whatever its value. */
-  readonly unstable?: string;
   /** Text after the limit, before the context (`at p99 <= 25 ms`). */
   readonly qualifier?: string;
 }
@@ -193,23 +191,13 @@ interface Judgement {
 /** Turns a comparison into a verdict with its message. */
 function judge(j: Judgement): Verdict {
   const within = j.bound === 'max' ? j.measured <= j.limit : j.measured >= j.limit;
-  const pass = within && j.unstable === undefined;
+  const pass = within;
   const op = j.bound === 'max' ? (within ? '<=' : '>') : within ? '>=' : '<';
   const [measured, limit] = formatAgainst(j.measured, j.limit);
   const unit = j.unit === '' ? '' : ` ${j.unit}`;
   const qualifier = j.qualifier === undefined ? '' : ` ${j.qualifier}`;
   const statement = `${j.metric} ${measured}${unit} ${op} ${j.threshold} ${limit}${qualifier} (${j.context})`;
-  let message = statement;
-  if (j.unstable !== undefined && within) {
-    // Within the limit, but not shown to stay there: it must not read like a pass.
-    message =
-      `${j.metric} ${measured}${unit}, not shown within ${j.threshold} ${limit}${qualifier}: the result was unstable ` +
-      `(${j.unstable}) (${j.context}); raise gate.budgetSeconds or quiet the machine`;
-  } else if (j.unstable !== undefined) {
-    message = `${statement}; the result was unstable (${j.unstable}); raise gate.budgetSeconds or quiet the machine; if it still fails, ${j.fix}`;
-  } else if (!pass) {
-    message = `${statement}; ${j.fix}`;
-  }
+  const message = pass ? statement : `${statement}; ${j.fix}`;
   return {
     threshold: j.threshold,
     metric: j.metric,

@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { parseProcCgroup } from '../runtime';
 
 /** How the CPU limit is enforced: a CFS quota in a cgroup, an affinity to whole cores, or not at all. */
 export type CpuEnforcement = 'quota' | 'affinity' | 'none';
@@ -84,30 +85,6 @@ const NAME_PREFIX = 'modelfab-gate-';
 const STALE_NAME = /^modelfab-gate-(\d+)-\d+$/;
 
 let created = 0;
-
-/**
- * Parses `/proc/self/cgroup` text into the path of each cgroup v1 controller (lines `N:cpu,cpuacct:/x`
- * give `cpu` and `cpuacct` the path `/x`; `N:name=systemd:/x` gives `name=systemd`) and the cgroup v2
- * path (the line `0::/x`). Lines that are not `id:controllers:path` are skipped.
- */
-export function parseProcCgroup(text: string): {
-  readonly v1: ReadonlyMap<string, string>;
-  readonly v2?: string;
-} {
-  const v1 = new Map<string, string>();
-  let v2: string | undefined;
-  for (const line of text.split('\n')) {
-    const match = /^(\d+):([^:]*):(.*)$/.exec(line.trim());
-    if (match === null) continue;
-    const [, id, controllers, cgroupPath] = match;
-    if (id === '0' && controllers === '') {
-      v2 = cgroupPath;
-      continue;
-    }
-    for (const controller of controllers.split(',')) if (controller !== '') v1.set(controller, cgroupPath);
-  }
-  return v2 === undefined ? { v1 } : { v1, v2 };
-}
 
 /**
  * The CFS quota for a CPU limit, µs per {@link CFS_PERIOD_US}: `round(cpuMillis / 1000 × period)`,

@@ -51,8 +51,6 @@ export interface ServedModel {
   readonly readyMs: number;
   /** Sends the next request of the ring; resolves on 200, rejects with the status and body otherwise. */
   infer(): Promise<void>;
-  /** A GET of a trivial path on the same server (`/v2/health/live`): for the load generator's own ceiling. */
-  readonly pool: HttpConnectionPool;
   /** Peak memory of the server so far, bytes (the memory cgroup's, else the process's peak RSS). */
   peakMemoryBytes(): number;
   /** Stops the server (SIGTERM, SIGKILL after 10 s), releases its budget; throws {@link ServerOutOfMemoryError} if it ran out of memory. */
@@ -79,6 +77,17 @@ function processPeakRss(pid: number | undefined): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** A server log line as a person reads it: the `msg` of its JSON line, else the line itself. */
+function logMessage(line: string): string {
+  try {
+    const event = JSON.parse(line) as { msg?: unknown };
+    if (typeof event.msg === 'string') return event.msg;
+  } catch {
+    // not one of the server's JSON lines (node's own output on stderr): kept as it is
+  }
+  return line;
 }
 
 const mib = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`;
@@ -114,17 +123,19 @@ export async function startServedModel(options: ServedModelOptions): Promise<Ser
       resolve();
     });
   });
-  const remember = (line: string) => {
-    if (line.trim() === '') return;
+  const remember = (raw: string) => {
+    if (raw.trim() === '') return;
+    const line = logMessage(raw);
     logTail.push(line.length > 400 ? `${line.slice(0, 400)}…` : line);
     if (logTail.length > 8) logTail.shift();
   };
   let pending = '';
   child.stdout!.on('data', (chunk: Buffer) => {
-    // The server logs one JSON line per event (and per request): scanned for `listening`, the rest dropped.
+    // The server logs one JSON line per event (and per request under load): scanned for
+    // `listening`; once it is seen, the rest is drained unread (the pipe must not fill).
+    if (url !== undefined) return;
     const lines = (pending + chunk.toString('utf8')).split('\n');
     pending = lines.pop() ?? '';
-    if (url !== undefined) return;
     for (const line of lines) {
       remember(line);
       if (!line.includes('"listening"')) continue;
@@ -192,7 +203,6 @@ export async function startServedModel(options: ServedModelOptions): Promise<Ser
     return {
       url,
       readyMs,
-      pool,
       infer: async () => {
         const request = requests[next];
         next = (next + 1) % requests.length;

@@ -26,18 +26,38 @@ function readFile(file: string): string | undefined {
 }
 
 /**
+ * Parses `/proc/self/cgroup` text into the path of each cgroup v1 controller (lines `N:cpu,cpuacct:/x`
+ * give `cpu` and `cpuacct` the path `/x`; `N:name=systemd:/x` gives `name=systemd`) and the cgroup v2
+ * path (the line `0::/x`). Lines that are not `id:controllers:path` are skipped.
+ */
+export function parseProcCgroup(text: string): {
+  readonly v1: ReadonlyMap<string, string>;
+  readonly v2?: string;
+} {
+  const v1 = new Map<string, string>();
+  let v2: string | undefined;
+  for (const line of text.split('\n')) {
+    const match = /^(\d+):([^:]*):(.*)$/.exec(line.trim());
+    if (match === null) continue;
+    const [, id, controllers, cgroupPath] = match;
+    if (id === '0' && controllers === '') {
+      v2 = cgroupPath;
+      continue;
+    }
+    for (const controller of controllers.split(',')) if (controller !== '') v1.set(controller, cgroupPath);
+  }
+  return v2 === undefined ? { v1 } : { v1, v2 };
+}
+
+/**
  * This process's cgroup path for the CPU controller from `/proc/self/cgroup` text: the v1 line
  * whose controllers include `cpu` (`4:cpu,cpuacct:/kubepods/pod1/c1`), else the v2 line (`0::/x`);
  * `/` when neither is there.
  */
 export function cpuCgroupPath(procSelfCgroup: string): { readonly version: 1 | 2; readonly path: string } {
-  let v2: string | undefined;
-  for (const line of procSelfCgroup.split('\n')) {
-    const [, controllers, cgroupPath] = /^\d+:([^:]*):(.*)$/.exec(line.trim()) ?? [];
-    if (cgroupPath === undefined) continue;
-    if (controllers.split(',').includes('cpu')) return { version: 1, path: cgroupPath };
-    if (controllers === '') v2 = cgroupPath;
-  }
+  const { v1, v2 } = parseProcCgroup(procSelfCgroup);
+  const cpu = v1.get('cpu');
+  if (cpu !== undefined) return { version: 1, path: cpu };
   return { version: v2 === undefined ? 1 : 2, path: v2 ?? '/' };
 }
 

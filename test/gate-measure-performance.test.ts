@@ -759,7 +759,7 @@ describe('measureOperatingPoint', () => {
     // decided: well before the budget.
     expect(latency).toMatchObject({ rateRps: 1000, confidence: 0.95 });
     expect(latency.samples).toBeGreaterThanOrEqual(299);
-    expect(latency.samples).toBeLessThan(1100);
+    expect(latency.samples).toBeLessThan(1250); // 1 s of load, and at most a tenth more before the next look
     expect(latency.bounds.p99.upperMs).toBeLessThanOrEqual(2);
     expect(latency.bounds.p99.samples).toBe(latency.samples);
     expect(tookMs).toBeLessThan(2500); // the warm-up, 300 lone requests, 1 s of load and its drain
@@ -791,7 +791,7 @@ describe('measureOperatingPoint', () => {
         { p: 99, limitMs: 10 },
       ],
     });
-    expect(p50.latency.samples).toBeLessThan(1100);
+    expect(p50.latency.samples).toBeLessThan(1250); // 1 s of load, and at most a tenth more before the next look
     expect(p50.latency.bounds.p50.upperMs).toBeLessThanOrEqual(2);
     expect(both.latency.samples).toBeGreaterThan(800);
     expect(both.latency.bounds.p50.upperMs).toBeLessThanOrEqual(2);
@@ -826,7 +826,7 @@ describe('measureOperatingPoint', () => {
     const oneIn200 = slowWhen((i) => i % 200 === 150);
     const pooled = await operate(oneIn200, { onSearchServer: true, held: fastMany(1000) });
     // 1 s at 1,000 rps: ~1,000 own samples with about five slow, and 1,000 held ones: within.
-    expect(pooled.latency.samples).toBeLessThan(1100);
+    expect(pooled.latency.samples).toBeLessThan(1250); // 1 s of load, and at most a tenth more before the next look
     expect(pooled.latency.bounds.p99).toMatchObject({ samples: pooled.latency.samples + 1000 });
     expect(pooled.latency.bounds.p99.upperMs).toBeLessThanOrEqual(2);
     // The search's server is used and closed; none is started.

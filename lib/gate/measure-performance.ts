@@ -127,6 +127,21 @@ export function shorterQueueDelay(delayMs: number): number {
   return Math.max(0.1, Math.round((delayMs / 4) * 100) / 100);
 }
 
+/**
+ * When a stop rule looks at its samples again: once they have grown by a tenth (and by 20) since
+ * the last look. Each look sorts every sample, so looking on every check would cost the load
+ * generator CPU quadratic in the trial's length, CPU taken from the server beside it; and fewer
+ * looks take fewer chances of stopping on a lucky stretch.
+ */
+function lookEveryTenth(): (samples: number) => boolean {
+  let lastLook = 0;
+  return (samples) => {
+    if (samples < lastLook * 1.1 + 20) return false;
+    lastLook = samples;
+    return true;
+  };
+}
+
 /** The p99 decision against a bound, from latencies in any order. */
 export function decideP99(
   latenciesMs: readonly number[],
@@ -170,6 +185,7 @@ export async function trialAtRate(
   clock: Clock,
   settleMs = Math.max(1000, 5 * boundMs),
 ): Promise<RateTrial> {
+  const look = lookEveryTenth();
   // A quota period of rest first: the phase before may have spent this period's CPU, and the trial
   // would start stalled for what is left of it.
   await clock.sleep(QUOTA_PERIOD_MS);
@@ -185,6 +201,7 @@ export async function trialAtRate(
     // after minMs, when an overload has had time to show.
     stopWhen: (latencies, sendingMs, failed) => {
       if (failed > 0) return 'abandon';
+      if (!look(latencies.length)) return undefined;
       const { decision } = decideP99(latencies, boundMs);
       if (decision === 'beyond' && sendingMs >= Math.min(minMs, SHORTEST_BEYOND_MS)) return 'abandon';
       return decision === 'within' && sendingMs >= minMs ? 'stop' : undefined;
@@ -677,6 +694,7 @@ export async function measureOperatingPoint(
     progress(
       `latency: a lone request: p50 ${latencyStats(lone).p50Ms.toFixed(2)} ms, p99 ${loneP99.estimateMs.toFixed(2)} ms (${lone.length} samples)`,
     );
+    const look = lookEveryTenth();
     const judged = limits.length > 0 ? limits : [{ p: 99 as const, limitMs: gate.latencyBoundMs }];
     // Every limit decided; `within` counts only after minMs, when an overload has had time to show.
     const decided = (latencies: readonly number[], longEnough: boolean) => {
@@ -703,7 +721,7 @@ export async function measureOperatingPoint(
       // Once every limit is decided the sending stops. Answers still in flight are waited for: the
       // slowest requests are the ones still out, and leaving them out would flatter a `within`.
       stopWhen: (latencies, sendingMs, failed) =>
-        failed > 0 || decided(latencies, sendingMs >= minMs) ? 'stop' : undefined,
+        failed > 0 || (look(latencies.length) && decided(latencies, sendingMs >= minMs)) ? 'stop' : undefined,
       clock,
     });
     if (result.firstError !== undefined) {

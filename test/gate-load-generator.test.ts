@@ -25,6 +25,8 @@ describe('closedLoop', () => {
       unansweredMs: [],
       sendingMs: 10,
       elapsedMs: 10,
+      lateSends: 0,
+      maxSendLagMs: 0,
     });
     await expect(idle).resolves.toBeUndefined();
   });
@@ -182,6 +184,41 @@ describe('openLoop', () => {
     expect(result).toMatchObject({ failed: 0, late: 0, abandoned: 0 });
     // Nothing sent after it stopped: the drain is short, and it did not run on to maxDurationMs.
     expect(tookMs).toBeLessThan(result.sendingMs + 100);
+  });
+
+  it('records no answer to a request sent in the lead-in, and asks the stop rule only after it', async () => {
+    const asked: number[] = [];
+    const { result } = await offer(1, {
+      ratePerSecond: 1000,
+      maxDurationMs: 1000,
+      drainMs: 100,
+      checkEveryMs: 50,
+      leadInMs: 300,
+      stopWhen: (_latencies, sendingMs) => {
+        asked.push(sendingMs);
+        return undefined;
+      },
+    });
+    // About 300 of the 1,000 requests fall in the lead-in: sent and answered, not recorded.
+    expect(result.sent).toBeGreaterThan(900);
+    expect(result.latenciesMs.length).toBeGreaterThan(600);
+    expect(result.latenciesMs.length).toBeLessThan(result.sent - 250);
+    expect(result.completedAtMs.every((at) => at >= 0 && at <= 700 + 100)).toBe(true);
+    // The stop rule sees the time sent after the lead-in: never more than the 700 ms left.
+    expect(asked[0]).toBeGreaterThanOrEqual(0);
+    expect(asked[0]).toBeLessThan(50);
+    expect(Math.max(...asked)).toBeLessThanOrEqual(700);
+  });
+
+  it('counts a failure in the lead-in as a failure', async () => {
+    const { result } = await offer(1, {
+      ratePerSecond: 100,
+      maxDurationMs: 500,
+      drainMs: 50,
+      leadInMs: 300,
+      failure: new Error('queue full'),
+    });
+    expect(result).toMatchObject({ failed: result.sent, latenciesMs: [], firstError: 'queue full' });
   });
 
   it('passes the failures so far to the stop rule', async () => {

@@ -12,9 +12,9 @@ import { type Clock, type InferTarget, realClock } from './bench-environment';
 export interface LoadResult {
   /** End-to-end latency of every completed request, ms, in completion order. */
   readonly latenciesMs: number[];
-  /** Completion time of each latency, ms after the start. */
+  /** Completion time of each latency, ms after the start (open loop: after the lead-in). */
   readonly completedAtMs: number[];
-  /** Requests sent. */
+  /** Requests sent (open loop: the lead-in's too). */
   readonly sent: number;
   /** Requests that failed (an error answer, a lost connection, or no answer by the end of the drain). */
   readonly failed: number;
@@ -33,6 +33,10 @@ export interface LoadResult {
   readonly sendingMs: number;
   /** Wall time from the first send to the last completion, ms. */
   readonly elapsedMs: number;
+  /** Open loop: requests (after the lead-in) sent later than `lagToleranceMs` after their scheduled time. */
+  readonly lateSends: number;
+  /** Open loop: the most a request (after the lead-in) was sent after its scheduled time, ms. */
+  readonly maxSendLagMs: number;
   /** The first failure's message, if any. */
   readonly firstError?: string;
 }
@@ -71,6 +75,8 @@ export async function closedLoop(
     late: 0,
     sendingMs: elapsedMs,
     elapsedMs,
+    lateSends: 0,
+    maxSendLagMs: 0,
     idle: Promise.resolve(),
   };
 }
@@ -87,6 +93,19 @@ export interface OpenLoopOptions {
   readonly drainMs: number;
   /** Answers later than this after sending stopped count as `late`. @default drainMs */
   readonly lateAfterMs?: number;
+  /**
+   * The first ms of sending, whose answers are not recorded (failures still count): the server and
+   * this process come out of the phase before (a saturated load, a lone client) with their own
+   * state to settle, and a stall it leaves is not the rate's doing. The sending time `stopWhen`
+   * sees starts after it. @default 0
+   */
+  readonly leadInMs?: number;
+  /**
+   * A request sent more than this after its scheduled time is a `lateSends`: this process fell
+   * behind the schedule (its own CPU, a garbage collection) and then sent the overdue requests in a
+   * burst the clients would not have made. @default 2
+   */
+  readonly lagToleranceMs?: number;
   /**
    * Asked every `checkEveryMs` while sending, with the latencies so far and the time sent: `'stop'`
    * stops the sending (then the drain); `'abandon'` stops it and does not wait for what is in
@@ -114,12 +133,16 @@ export async function openLoop(target: InferTarget, options: OpenLoopOptions): P
   const { ratePerSecond, random, drainMs } = options;
   const lateAfterMs = options.lateAfterMs ?? drainMs;
   const checkEveryMs = options.checkEveryMs ?? 100;
+  const leadInMs = options.leadInMs ?? 0;
+  const lagToleranceMs = options.lagToleranceMs ?? 2;
   const latenciesMs: number[] = [];
   const completedAtMs: number[] = [];
   const gapMs = () => (-Math.log(1 - random()) * 1000) / ratePerSecond;
   let sent = 0;
   let failed = 0;
   let late = 0;
+  let maxSendLagMs = 0;
+  let lateSends = 0;
   let firstError: string | undefined;
   let inFlight = 0;
   const outstanding = new Map<number, number>(); // the requests in flight: id → scheduled time
@@ -135,7 +158,12 @@ export async function openLoop(target: InferTarget, options: OpenLoopOptions): P
     outstanding.delete(id);
     if (outstanding.size === 0 && closed) becameIdle();
   };
-  const send = (scheduled: number) => {
+  const send = (scheduled: number, now: number) => {
+    if (scheduled - start >= leadInMs) {
+      const lag = now - scheduled;
+      if (lag > maxSendLagMs) maxSendLagMs = lag;
+      if (lag > lagToleranceMs) lateSends++;
+    }
     const id = sent++;
     inFlight++;
     outstanding.set(id, scheduled);
@@ -144,9 +172,11 @@ export async function openLoop(target: InferTarget, options: OpenLoopOptions): P
         settle(id);
         if (closed) return;
         const done = clock.now();
-        latenciesMs.push(done - scheduled);
-        completedAtMs.push(done - start);
         if (done - start > sendingMs + lateAfterMs) late++;
+        if (scheduled - start >= leadInMs) {
+          latenciesMs.push(done - scheduled);
+          completedAtMs.push(done - start - leadInMs);
+        }
         lastCompletion = done;
         inFlight--;
       },
@@ -171,12 +201,12 @@ export async function openLoop(target: InferTarget, options: OpenLoopOptions): P
     const step = () => {
       const now = clock.now();
       while (next <= now && next - start < sendingMs) {
-        send(next);
+        send(next, now);
         next += gapMs();
       }
-      if (options.stopWhen && now >= nextCheck) {
+      if (options.stopWhen && now >= nextCheck && now - start >= leadInMs) {
         nextCheck = now + checkEveryMs;
-        const verdict = options.stopWhen(latenciesMs, now - start, failed);
+        const verdict = options.stopWhen(latenciesMs, now - start - leadInMs, failed);
         if (verdict !== undefined) sendingMs = now - start;
         abandon = verdict === 'abandon';
       }
@@ -211,6 +241,8 @@ export async function openLoop(target: InferTarget, options: OpenLoopOptions): P
     late,
     sendingMs,
     elapsedMs: Math.max(lastCompletion, start + sendingMs) - start,
+    lateSends,
+    maxSendLagMs,
     idle,
     ...(firstError !== undefined ? { firstError } : {}),
   };

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import {
   binomialCdf,
   decideAtMost,
+  decideAtMostFromCounts,
   quantileBounds,
+  quantileRanks,
   samplesForUpperBound,
   type QuantileBounds,
 } from '../lib/gate/confidence';
@@ -367,5 +369,40 @@ describe('samplesForUpperBound', () => {
     expect(() => samplesForUpperBound(99, 1)).toThrow(
       new RangeError('confidence must be in (0, 1), received 1'),
     );
+  });
+});
+
+describe('decideAtMostFromCounts', () => {
+  it('gives the verdict of decideAtMost on the sorted samples, from the count at or below the limit alone', () => {
+    let seed = 12345;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    let compared = 0;
+    for (const n of [1, 20, 40, 298, 299, 300, 473, 1000, 5000]) {
+      const samples = Array.from({ length: n }, () => 10 * random() ** 8).sort((a, b) => a - b);
+      for (const p of [50, 95, 99] as const) {
+        const bounds = quantileBounds(samples, p);
+        for (const limit of [0.0001, 0.01, 0.5, 2, 5, 9.99, 20]) {
+          const counted = { samples: n, atOrBelow: samples.filter((ms) => ms <= limit).length };
+          expect(decideAtMostFromCounts(counted, counted, p)).toBe(decideAtMost(bounds, limit));
+          compared++;
+        }
+      }
+    }
+    expect(compared).toBe(9 * 3 * 7);
+  });
+
+  it('takes the upper bound from one set of samples and the lower from another', () => {
+    // 100 samples give p99 no upper bound; with 400 more, all fast, the upper rank is within them.
+    const own = { samples: 100, atOrBelow: 100 };
+    expect(decideAtMostFromCounts(own, own, 99)).toBe('undecided');
+    expect(decideAtMostFromCounts({ samples: 500, atOrBelow: 500 }, own, 99)).toBe('within');
+    // The lower bound comes from the own samples only: slow pooled ones cannot make it beyond.
+    expect(decideAtMostFromCounts({ samples: 500, atOrBelow: 100 }, own, 99)).toBe('undecided');
+  });
+
+  it('ranks depend on the count only: none below the sizes quantileBounds needs', () => {
+    expect(quantileRanks(298, 99)).toEqual({ lowerRank: expect.any(Number) });
+    expect(quantileRanks(299, 99).upperRank).toBe(299);
+    expect(quantileRanks(0, 99)).toEqual({});
   });
 });

@@ -65,8 +65,28 @@ export function quantileBounds(
   checkPercentile(p);
   checkConfidence(confidence);
   if (n === 0) throw new RangeError(`cannot bound percentile p${p} of no samples`);
+  const { lowerRank, upperRank } = quantileRanks(n, p, confidence);
+  return {
+    samples: n,
+    estimate: percentile(sortedAscending, p),
+    ...(lowerRank !== undefined ? { lower: sortedAscending[lowerRank - 1], lowerRank } : {}),
+    ...(upperRank !== undefined ? { upper: sortedAscending[upperRank - 1], upperRank } : {}),
+  };
+}
+
+/**
+ * The 1-based ranks {@link quantileBounds} takes its bounds at, for `n` samples: each absent when no
+ * rank qualifies. They depend on the count alone, not on the values.
+ */
+export function quantileRanks(
+  n: number,
+  p: number,
+  confidence = 0.95,
+): { readonly lowerRank?: number; readonly upperRank?: number } {
+  checkPercentile(p);
+  checkConfidence(confidence);
+  if (n === 0) return {};
   const q = p / 100;
-  const estimate = percentile(sortedAscending, p);
   // Smallest k in 0..n with P(B ≤ k) ≥ confidence; k = n means none below n, so no upper bound.
   const reach = confidence * (1 - TIE);
   const upperIndex = smallestReaching(n, q, (cdf) => cdf >= reach);
@@ -74,11 +94,40 @@ export function quantileBounds(
   const exceed = (1 - confidence) * (1 + TIE);
   const lowerRank = smallestReaching(n, q, (cdf) => cdf > exceed);
   return {
-    samples: n,
-    estimate,
-    ...(lowerRank >= 1 ? { lower: sortedAscending[lowerRank - 1], lowerRank } : {}),
-    ...(upperIndex < n ? { upper: sortedAscending[upperIndex], upperRank: upperIndex + 1 } : {}),
+    ...(lowerRank >= 1 ? { lowerRank } : {}),
+    ...(upperIndex < n ? { upperRank: upperIndex + 1 } : {}),
   };
+}
+
+/** How many samples lie at or below a limit, of how many: what a decision needs of them. */
+export interface CountAtOrBelow {
+  readonly samples: number;
+  readonly atOrBelow: number;
+}
+
+/**
+ * {@link decideAtMost} without sorting: the verdict on the p-th percentile against `limit` from how
+ * many samples lie at or below it. The u-th smallest sample is <= limit exactly when at least u
+ * samples are, and the l-th is > limit exactly when fewer than l are; so this is the verdict of
+ * `decideAtMost(quantileBounds(sorted, p, confidence), limit)`, in time independent of the values.
+ * The lower bound may come from other samples than the upper one (`lowerFrom`), as where samples of
+ * a higher load may only raise an upper bound.
+ *
+ * @param upperFrom the samples the upper bound is taken from
+ * @param lowerFrom the samples the lower bound is taken from
+ */
+export function decideAtMostFromCounts(
+  upperFrom: CountAtOrBelow,
+  lowerFrom: CountAtOrBelow,
+  p: number,
+  confidence = 0.95,
+): Decision {
+  const { upperRank } = quantileRanks(upperFrom.samples, p, confidence);
+  const { lowerRank } = quantileRanks(lowerFrom.samples, p, confidence);
+  const within = upperRank !== undefined && upperFrom.atOrBelow >= upperRank;
+  const beyond = lowerRank !== undefined && lowerFrom.atOrBelow < lowerRank;
+  if (within === beyond) return 'undecided';
+  return within ? 'within' : 'beyond';
 }
 
 /**

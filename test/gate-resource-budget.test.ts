@@ -156,13 +156,14 @@ describe('createResourceBudget on a fake cgroup v1 root', () => {
     expect(budget.cpu).toBe('quota');
     expect(budget.memory).toBe('cgroup');
     expect(budget.detail).toBe(
-      'CFS quota 50000 µs per 100000 µs (cgroup v1), memory limit 512 MiB (cgroup v1)',
+      'CFS quota 50000 µs per 100000 µs (cgroup v1, weight 1/16 beside the load generator), memory limit 512 MiB (cgroup v1)',
     );
 
     const [cpuDir] = gateDirs(path.join(root, 'cpu'));
     const [memoryDir] = gateDirs(path.join(root, 'memory/process_api/abc'));
     expect(read(path.join(cpuDir, 'cpu.cfs_period_us'))).toBe('100000');
     expect(read(path.join(cpuDir, 'cpu.cfs_quota_us'))).toBe('50000');
+    expect(read(path.join(cpuDir, 'cpu.shares'))).toBe('64');
     expect(read(path.join(memoryDir, 'memory.limit_in_bytes'))).toBe(String(512 * MiB));
     expect(read(path.join(memoryDir, 'memory.memsw.limit_in_bytes'))).toBe(String(512 * MiB));
     // Nothing in the memory mount's root nor in the parents' own files.
@@ -279,7 +280,7 @@ describe('createResourceBudget on a fake cgroup v1 root', () => {
     expect(budget.cpu).toBe('quota');
     expect(budget.memory).toBe('none');
     expect(budget.detail).toBe(
-      'CFS quota 50000 µs per 100000 µs (cgroup v1); no memory cgroup: the limit is checked against peak RSS ' +
+      'CFS quota 50000 µs per 100000 µs (cgroup v1, weight 1/16 beside the load generator); no memory cgroup: the limit is checked against peak RSS ' +
         '(cannot make a memory cgroup (v1): no memory line in /proc/self/cgroup)',
     );
     expect(budget.peakMemoryBytes()).toBeUndefined();
@@ -303,11 +304,12 @@ describe('createResourceBudget on a fake cgroup v2 root', () => {
     expect(budget.cpu).toBe('quota');
     expect(budget.memory).toBe('cgroup');
     expect(budget.detail).toBe(
-      'CFS quota 150000 µs per 100000 µs (cgroup v2), memory limit 300 MiB (cgroup v2)',
+      'CFS quota 150000 µs per 100000 µs (cgroup v2, weight 1/16 beside the load generator), memory limit 300 MiB (cgroup v2)',
     );
     expect(read(path.join(root, 'pod/cgroup.subtree_control'))).toBe('+cpu +memory');
     const [dir] = gateDirs(path.join(root, 'pod'));
     expect(read(path.join(dir, 'cpu.max'))).toBe('150000 100000');
+    expect(read(path.join(dir, 'cpu.weight'))).toBe('6');
     expect(read(path.join(dir, 'memory.max'))).toBe(String(300 * MiB));
     expect(budget.wrap('/usr/bin/python3', ['-m', 'http.server'])).toEqual({
       command: '/bin/sh',

@@ -77,6 +77,15 @@ export interface BudgetOptions {
 
 /** The CFS period every quota is set in, µs (the kernel's default). */
 export const CFS_PERIOD_US = 100_000;
+/**
+ * The server's CPU weight beside the processes around it, a sixteenth of the default (v1
+ * `cpu.shares` 1024, v2 `cpu.weight` 100). Its quota still caps it as the kubelet would, and a CPU
+ * nobody else wants is still its own; but the gate's load generator, which a real client would not
+ * run beside the pod, is not queued behind the server's threads when the two contend. On a 2-core
+ * machine at equal weight the generator (Iris, 1 CPU) sent 4.8% of its requests more than 2 ms late
+ * at 20k rps and the p99 read 74 ms; at a sixteenth, 0.8% and 14.7 ms.
+ */
+const SERVER_CPU_WEIGHT = { v1: 64, v2: 6 } as const;
 
 /** The smallest CFS quota set, µs (the kernel refuses less than 1000). */
 const MIN_CFS_QUOTA_US = 1000;
@@ -299,6 +308,7 @@ function setUpV1(
     try {
       writeControl(dir, 'cpu.cfs_period_us', String(CFS_PERIOD_US));
       writeControl(dir, 'cpu.cfs_quota_us', String(cfsQuotaMicros(limits.cpuMillis)));
+      writeControl(dir, 'cpu.shares', String(SERVER_CPU_WEIGHT.v1));
     } catch (error) {
       removeCgroup(dir);
       throw error;
@@ -390,6 +400,7 @@ function setUpV2(root: string, own: string | undefined, limits: ResourceLimits):
   if (cpuWhy === undefined) {
     try {
       writeControl(dir, 'cpu.max', `${cfsQuotaMicros(limits.cpuMillis)} ${CFS_PERIOD_US}`);
+      writeControl(dir, 'cpu.weight', String(SERVER_CPU_WEIGHT.v2));
       cpu = { dir };
     } catch (error) {
       cpu = { why: `cannot set cpu.max (v2): ${errorText(error)}` };
@@ -481,7 +492,7 @@ export function createResourceBudget(limits: ResourceLimits, options: BudgetOpti
   const taskset = cpuDir !== undefined || prefer === 'none' ? undefined : findExecutable('taskset');
   if (cpuDir !== undefined) {
     cpu = 'quota';
-    cpuDetail = `CFS quota ${cfsQuotaMicros(limits.cpuMillis)} µs per ${CFS_PERIOD_US} µs (cgroup ${version})`;
+    cpuDetail = `CFS quota ${cfsQuotaMicros(limits.cpuMillis)} µs per ${CFS_PERIOD_US} µs (cgroup ${version}, weight 1/16 beside the load generator)`;
   } else if (taskset !== undefined) {
     const cpus = affinityCpus(limits.cpuMillis, allowedCpus());
     affinity = { taskset, list: cpus.join(',') };

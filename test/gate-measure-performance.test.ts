@@ -20,6 +20,7 @@ import { type BatchSettingResult, type WindowStats } from '../lib/gate/gate-repo
 import {
   affordableSizes,
   batchSettings,
+  chooseProbe,
   chooseSetting,
   decideP99,
   measureOperatingPoint,
@@ -182,6 +183,28 @@ describe('chooseSetting', () => {
   });
 });
 
+describe('chooseProbe', () => {
+  const probe = (maxBatchSize: number, capacityRps: number, aloneBeyond = false) => ({
+    setting: { maxBatchSize, maxQueueDelayMs: maxBatchSize === 1 ? 0 : 2 },
+    capacityRps,
+    aloneBeyond,
+  });
+
+  it('picks the smallest batch whose saturated capacity is within 5% of the highest', () => {
+    expect(chooseProbe([probe(1, 900), probe(4, 2800), probe(8, 4400), probe(32, 4600)])).toEqual(
+      probe(8, 4400),
+    );
+    expect(chooseProbe([probe(1, 900), probe(4, 2800), probe(8, 4300), probe(32, 4600)])).toEqual(
+      probe(32, 4600),
+    );
+  });
+
+  it('leaves out batch sizes where a request alone is beyond the bound, and picks none when that is all of them', () => {
+    expect(chooseProbe([probe(1, 900), probe(32, 4600, true)])).toEqual(probe(1, 900));
+    expect(chooseProbe([probe(1, 900, true), probe(32, 4600, true)])).toBeUndefined();
+  });
+});
+
 describe('decideP99: the confidence decision against hand-computed order statistics', () => {
   const fast = (n: number) => Array.from({ length: n }, () => 1);
 
@@ -247,6 +270,34 @@ describe('decideP99: the confidence decision against hand-computed order statist
   });
 });
 
+/**
+ * A load generator that costs `costMs` of its own time per request sent: every wait on the clock
+ * takes that much longer for each request sent since the last one. Below 1 / costMs requests per
+ * ms it keeps to its schedule; above, it falls further behind with every request.
+ */
+function costlyGenerator(clock: VirtualClock, costMs: number) {
+  let sentSinceSleep = 0;
+  return {
+    clock: {
+      now: () => clock.now(),
+      sleep: (ms: number) => {
+        const extra = sentSinceSleep * costMs;
+        sentSinceSleep = 0;
+        return clock.sleep(ms + extra);
+      },
+    },
+    wrap<T extends { infer(): Promise<unknown> }>(target: T): T {
+      const infer = target.infer.bind(target);
+      return Object.assign(Object.create(target) as T, {
+        infer: () => {
+          sentSinceSleep++;
+          return infer();
+        },
+      });
+    },
+  };
+}
+
 describe('trialAtRate', () => {
   /**
    * A trial at 1,000 rps against a fake that answers every request after exactly what `latency`
@@ -262,12 +313,14 @@ describe('trialAtRate', () => {
 
   it('holds when the p99 is shown within: one slow request in 500 is decided within at 473 samples', async () => {
     // With one sample above the bound, the p99's upper bound is fast once u ≤ n − 1, that is once
-    // P(B ≤ n − 2) ≥ 0.95: n = 473 (P = 0.95020; at 472, 0.94979). The next slow request is the 751st.
-    const { outcome, slow } = await trial(slowWhen((i) => i % 500 === 250));
+    // P(B ≤ n − 2) ≥ 0.95: n = 473 (P = 0.95020; at 472, 0.94979). The lead-in's answers (the first
+    // 300 ms, about 300 requests) are not judged: the slow request is the 401st sent, about the
+    // 100th judged, and the next one, the 901st, about the 600th.
+    const { outcome, slow } = await trial(slowWhen((i) => i % 500 === 400));
     expect(outcome.decision).toBe('within');
     expect(slow).toBe(1);
     expect(outcome.latenciesMs.length).toBeGreaterThanOrEqual(473);
-    expect(outcome.latenciesMs.length).toBeLessThan(750);
+    expect(outcome.latenciesMs.length).toBeLessThan(550);
     // Latency counts from the scheduled send: the fast ones are 1 ms, plus at most the 1 ms the
     // sender's timer may be late.
     expect(outcome.p99UpperMs).toBeLessThanOrEqual(2);
@@ -322,6 +375,22 @@ describe('trialAtRate', () => {
     );
   });
 
+  it('gives no verdict when the load generator falls behind its schedule, and says by how much', async () => {
+    // 1.5 ms a request: this generator can send about 667 a second; 1,000 is beyond it.
+    const clock = new VirtualClock();
+    const generator = costlyGenerator(clock, 1.5);
+    const target = generator.wrap(new FakeExecutor(clock, serviceTime(0.1), 1, { workers: Infinity }));
+    const outcome = await trialAtRate(target, 1000, 40, 250, 3000, uniformRandom(3), generator.clock);
+    expect(outcome).toMatchObject({ decision: 'undecided', generatorBehind: true });
+    expect(outcome.detail).toMatch(
+      /^1000 rps: the load generator fell behind \((\d+) of (\d+) requests sent more than 4\.0 ms late, up to (\d+) ms\): no verdict on the server at this rate$/,
+    );
+    // Within its means it keeps to the schedule: a verdict on the server.
+    const calm = await trialAtRate(target, 100, 40, 250, 8000, uniformRandom(3), generator.clock);
+    expect(calm).toMatchObject({ decision: 'within' });
+    expect(calm.generatorBehind).toBeUndefined();
+  });
+
   it('calls failed requests beyond, and names the first error', async () => {
     const clock = new VirtualClock();
     const target = new FakeExecutor(clock, serviceTime(1), 1, {
@@ -361,7 +430,7 @@ async function searchAt(
     budgetMs,
     (line) => progress.push(line),
     { clock, startExecutor: executors.startExecutor },
-    keepOpen,
+    { keepOpen },
   );
   return { outcome, result: outcome.result, progress, executors, tookMs: clock.now() };
 }
@@ -403,23 +472,57 @@ describe('searchRateAtBound', () => {
     expect(result.detail).toBeUndefined();
   });
 
-  it('steps down past the rates shown beyond the bound, and reports the highest that holds', async () => {
-    // One server at 1 ms a request: Poisson arrivals at 70% and 85% of its capacity queue past
-    // 5 ms at p99; at 55% they do not.
-    const { result, progress } = await searchAt(serviceTime(1), 5, { budgetMs: 8000 });
-    expect(result).toMatchObject({ capacityRps: 1000, rps: 550, decision: 'within' });
-    expect(result.p99UpperMs).toBeLessThanOrEqual(5);
-    const trials = progress.filter((line) => / rps: p99 /.test(line));
-    // Down from 70% to the first that holds, up to 85%, then once between 55% and 85%: 70% again.
-    expect(trials).toEqual([
-      expect.stringMatching(/^throughput: batch 1: 700 rps: .*, beyond 5 ms with 95% confidence$/),
-      expect.stringMatching(/^throughput: batch 1: 550 rps: .*, within 5 ms with 95% confidence$/),
-      expect.stringMatching(/^throughput: batch 1: 850 rps: .*, beyond 5 ms with 95% confidence$/),
-      expect.stringMatching(/^throughput: batch 1: 700 rps: .*, beyond 5 ms with 95% confidence$/),
+  it('steps down past the rates shown beyond the bound, then halves the gap to the lowest refused rate down to 3% of the capacity', async () => {
+    // One server at 1 ms a request: Poisson arrivals at 70% of its capacity queue past 6 ms at p99;
+    // at 55% they do not.
+    const { result, progress } = await searchAt(serviceTime(1), 6, { budgetMs: 16_000 });
+    expect(result).toMatchObject({ capacityRps: 1000, decision: 'within' });
+    expect(result.p99UpperMs).toBeLessThanOrEqual(6);
+    const rates = progress
+      .filter((line) => / rps: p99 /.test(line))
+      .map((line) => /: (\d+) rps: .*, (within|beyond|not decided)/.exec(line)!.slice(1));
+    // Down from 70% to the first that holds; no step up reaches past 700 rps, which was refused:
+    // halving [550, 700] instead while the gap is wider than 30 rps (3% of 1,000).
+    expect(rates.slice(0, 2)).toEqual([
+      ['700', 'beyond'],
+      ['550', 'within'],
     ]);
+    let held = 550;
+    let refused = 700;
+    for (const [rate, decision] of rates.slice(2)) {
+      expect(Number(rate)).toBe(Math.round((held + refused) / 2));
+      if (decision === 'within') held = (held + refused) / 2;
+      else refused = (held + refused) / 2;
+    }
+    expect(refused - held).toBeLessThanOrEqual(30);
+    expect(rates.length).toBe(5); // 150 → 75 → 37.5 → 18.75: three halvings
+    expect(result.rps).toBeCloseTo(held, 6);
     expect(result.detail).toMatch(
-      /^the next rate did not hold: 700 rps: p99 [\d.]+ ms from \d+ samples, beyond 5 ms/,
+      /^the next rate did not hold: \d+ rps: p99 [\d.]+ ms from \d+ samples, beyond 6 ms/,
     );
+    expect(result.generatorBound).toBeUndefined();
+  });
+
+  it('holds the highest rate the load generator could offer, and calls the figure generator-bound', async () => {
+    // The server holds 95% of its 1,000 rps within 100 ms; this generator offers about 667 rps at most.
+    const clock = new VirtualClock();
+    const generator = costlyGenerator(clock, 1.5);
+    const executors = fakeExecutors(clock, serviceTime(1));
+    const progress: string[] = [];
+    const outcome = await searchRateAtBound(ONE, gateAt(100), 16_000, (line) => progress.push(line), {
+      clock: generator.clock,
+      startExecutor: async (setting) => generator.wrap(await executors.startExecutor(setting)),
+    });
+    expect(outcome.result).toMatchObject({ decision: 'within', generatorBound: true });
+    // At 75% of its means its sends already slip now and then (Poisson bursts): it holds below that.
+    expect(outcome.result.rps).toBeGreaterThanOrEqual(400);
+    expect(outcome.result.rps).toBeLessThan(550);
+    expect(outcome.result.detail).toMatch(
+      /^the next rate did not hold: \d+ rps: the load generator fell behind/,
+    );
+    // No rate above the first one the generator could not offer was tried.
+    const behind = progress.filter((line) => line.includes('the load generator fell behind'));
+    expect(behind.length).toBeGreaterThan(0);
   });
 
   it('holds nothing and tries no rate when a lone request is shown beyond the bound', async () => {
@@ -470,16 +573,30 @@ describe('searchRateAtBound', () => {
         4000,
         () => undefined,
         { clock, startExecutor: executors.startExecutor },
-        true,
+        { keepOpen: true },
       ),
     ).rejects.toThrow('connection refused');
     expect(executors.started[0].executor.isClosed).toBe(true);
   });
 
   it('reports requests failing during the trials as not holding, naming the error, and closes the server', async () => {
-    // The warm-up and the capacity take about 1,300 requests; from the 1,600th on, every one fails.
+    // Every request fails from the first trial on: counted on a run without failures, since the
+    // probe, the warm-up and the capacity come first.
+    const clock = new VirtualClock();
+    const healthy = fakeExecutors(clock, serviceTime(1));
+    let beforeTrials = 0;
+    await searchRateAtBound(
+      ONE,
+      gateAt(20),
+      4000,
+      (line) => {
+        if (line.includes('trying rates')) beforeTrials = healthy.started[0].executor.answered;
+      },
+      { clock, startExecutor: healthy.startExecutor },
+    );
+    expect(beforeTrials).toBeGreaterThan(0);
     const { result, executors } = await searchAt(serviceTime(1), 20, {
-      fake: { failure: new Error('503 overloaded'), failFrom: 1600 },
+      fake: { failure: new Error('503 overloaded'), failFrom: beforeTrials },
     });
     expect(result).toMatchObject({ rps: 0, decision: 'beyond' });
     expect(result.detail).toMatch(/^100 rps: (\d+) of \1 requests failed \(503 overloaded\)$/);
@@ -530,9 +647,11 @@ const settingsOf = (results: readonly BatchSettingResult[]) =>
   results.map((r) => [r.maxBatchSize, r.maxQueueDelayMs]);
 
 describe('searchServingSettings', () => {
-  it('searches every batch size, then the best one with a shorter queue delay, and serves with the best', async () => {
+  it('probes every batch size saturated, searches rates on the best only, then its shorter queue delay at the rate held', async () => {
     // A fixed 1 ms per batch and 0.1 ms per row: bigger batches spread the fixed cost.
-    const { throughput, chosen, executors } = await searchSettings(serviceTime(1, 0.1));
+    const { throughput, chosen, executors, progress } = await searchSettings(serviceTime(1, 0.1), {
+      budgetMs: 24_000,
+    });
     expect(settingsOf(throughput.settings)).toEqual([
       [1, 0],
       [4, 5],
@@ -542,12 +661,28 @@ describe('searchServingSettings', () => {
     expect(executors.started.map((s) => [s.setting.maxBatchSize, s.setting.maxQueueDelayMs])).toEqual(
       settingsOf(throughput.settings),
     );
-    expect(throughput.settings.every((s) => s.decision === 'within' && s.rps > 0)).toBe(true);
     // Capacity grows with the batch: 1 / 1.1 ms, 4 / 1.4 ms, 8 / 1.8 ms.
     expect(throughput.settings.map((s) => Math.round(s.capacityRps / 100) * 100)).toEqual([
-      900, 2800, 4400, 4400,
+      900, 2900, 4400, 4400,
     ]);
-    // The fake does not wait for batches to fill, so both delays hold the same rate within 5%: the shorter one serves.
+    // The smaller batches were only probed: no rate was tried on them.
+    expect(throughput.settings.slice(0, 2)).toEqual([
+      expect.objectContaining({ decision: 'not searched', rps: 0, samples: 0 }),
+      expect.objectContaining({ decision: 'not searched', rps: 0, samples: 0 }),
+    ]);
+    expect(throughput.settings[0].detail).toMatch(
+      /^no rate searched: batch 8 served \d+ rps saturated, and the search went there$/,
+    );
+    const trials = progress.filter((line) => / rps: p99 /.test(line));
+    expect(trials.length).toBeGreaterThan(2);
+    expect(trials.every((line) => line.startsWith('throughput: batch 8 '))).toBe(true);
+    // The shorter delay is tried at the rate batch 8 held, and nothing else.
+    const shorter = trials.filter((line) => line.includes('queue delay 1.25 ms'));
+    expect(shorter).toHaveLength(1);
+    expect(shorter[0]).toContain(`: ${throughput.settings[2].rps.toFixed(0)} rps: p99`);
+    // The fake does not wait for batches to fill, so the shorter delay holds the same rate: it serves.
+    expect(throughput.settings.slice(2).every((s) => s.decision === 'within' && s.rps > 0)).toBe(true);
+    expect(throughput.settings[3].rps).toBe(throughput.settings[2].rps);
     expect(chosen.result).toMatchObject({ maxBatchSize: 8, maxQueueDelayMs: 1.25 });
     expect(chosen.result).toBe(chooseSetting(throughput.settings));
     expect(throughput).toMatchObject({
@@ -561,6 +696,13 @@ describe('searchServingSettings', () => {
     expect(chosen.heldLatenciesMs).toHaveLength(chosen.result.samples);
   });
 
+  it('gives the best batch size more of the budget than a search on every setting would: its held rate is 95% of its capacity', async () => {
+    const { throughput } = await searchSettings(serviceTime(1, 0.1), { maxBatchSize: 32, budgetMs: 10_000 });
+    const searched = throughput.settings.find((s) => s.decision === 'within')!;
+    expect(searched.maxBatchSize).toBe(32);
+    expect(searched.rps / searched.capacityRps).toBeCloseTo(0.95, 6);
+  });
+
   it('keeps the chosen server running for the operating point when it is the last, and closes every other', async () => {
     const { chosen, executors } = await searchSettings(serviceTime(1, 0.1));
     const last = executors.started.at(-1)!.executor;
@@ -570,29 +712,43 @@ describe('searchServingSettings', () => {
     await last.close();
   });
 
-  it('serves with the smallest batch when a bigger one holds less than 5% more, and then tries no shorter delay', async () => {
+  it('searches the smallest batch whose capacity is within 5% of the best, on a server started again, and tries no shorter delay', async () => {
     // The time is all per row: batching gains almost nothing and would only add queueing delay.
-    // A budget that affords every step up, so each batch size shows its highest rate.
-    const { throughput, chosen, executors } = await searchSettings(serviceTime(0.01, 1), {
-      budgetMs: 16_000,
-    });
-    expect(settingsOf(throughput.settings).slice(0, 3)).toEqual([
+    const { throughput, chosen, executors } = await searchSettings(serviceTime(0.01, 1));
+    expect(settingsOf(throughput.settings)).toEqual([
       [1, 0],
       [4, 5],
       [8, 5],
     ]);
-    const best = Math.max(...throughput.settings.map((s) => s.rps));
-    expect(chosen.result.maxBatchSize).toBe(1);
-    expect(chosen.result.rps).toBeGreaterThanOrEqual(best * 0.95);
-    // Batch 1 is not the last server started: it was closed, and the operating point starts its own.
+    expect(chosen.result).toMatchObject({ maxBatchSize: 1, decision: 'within' });
+    expect(throughput.settings.slice(1).map((s) => s.decision)).toEqual(['not searched', 'not searched']);
+    // Batch 1's probe server was closed for the next probe: the search starts it again and keeps it.
+    expect(executors.started.map((s) => s.setting.maxBatchSize)).toEqual([1, 4, 8, 1]);
+    expect(chosen.target).toBe(executors.started[3].executor);
+    expect(executors.started.slice(0, 3).every((s) => s.executor.isClosed)).toBe(true);
+    await chosen.target!.close();
+  });
+
+  it('holds no rate and searches none when a request alone is beyond the bound at every batch size', async () => {
+    const { throughput, chosen, executors, progress } = await searchSettings(serviceTime(1, 0.1), {
+      boundMs: 0.5,
+    });
+    expect(throughput.settings.map((s) => s.decision)).toEqual(['beyond', 'beyond', 'beyond']);
+    expect(throughput).toMatchObject({ rps: 0, decision: 'beyond' });
+    expect(chosen.result).toBe(throughput.settings[0]);
     expect(chosen.target).toBeUndefined();
     expect(executors.started.every((s) => s.executor.isClosed)).toBe(true);
+    expect(progress.filter((line) => / rps: p99 /.test(line))).toEqual([]);
+    expect(progress.at(-1)).toBe(
+      'throughput: no batch size holds a rate: a request alone is beyond 0.5 ms on each',
+    );
   });
 
   it('does not try batch sizes whose memory is forecast over the limit, and says so', async () => {
     // A server peaks at 200 MiB plus 100 MiB a row of its batch size.
     const { throughput, progress, executors, peakMemoryBytes } = await searchSettings(serviceTime(1, 0.1), {
       maxBatchSize: 32,
+      budgetMs: 24_000,
       memoryLimitBytes: 1024 * MIB,
       fake: { peakMemoryBytes: (setting) => (200 + 100 * setting.maxBatchSize) * MIB },
     });
@@ -624,9 +780,14 @@ describe('searchServingSettings', () => {
     expect(peakMemoryBytes).toBe(3400 * MIB);
   });
 
-  it('tries only the batch sizes the budget affords, the largest first, and no shorter delay without room for it', async () => {
-    const { throughput } = await searchSettings(serviceTime(1, 0.1), { maxBatchSize: 32, budgetMs: 2000 });
-    expect(settingsOf(throughput.settings)).toEqual([
+  it('probes only the batch sizes the budget affords, the largest first, and no shorter delay without room for it', async () => {
+    const sizes = async (budgetMs: number) =>
+      settingsOf(
+        (await searchSettings(serviceTime(1, 0.1), { maxBatchSize: 32, budgetMs })).throughput.settings,
+      );
+    // 30% of the budget probes, at least 600 ms each: 2,000 ms affords one probe, 4,000 ms two.
+    expect(await sizes(2000)).toEqual([[32, 5]]);
+    expect(await sizes(4000)).toEqual([
       [1, 0],
       [32, 5],
     ]);
@@ -918,18 +1079,18 @@ describe('the search and the operating point on one server', () => {
     const clock = new VirtualClock();
     const executors = fakeExecutors(clock, serviceTime(1));
     const env = { clock, startExecutor: executors.startExecutor };
-    const gate = gateAt(5);
+    const gate = gateAt(6);
     const search = await searchServingSettings(
       { ...IRIS, batchable: false },
       gate,
       undefined,
       1e6,
-      8000,
+      12_000,
       () => undefined,
       env,
     );
     expect(search.throughput.settings[0].detail).toMatch(
-      /^the next rate did not hold: (850|700) rps: .* beyond 5 ms/,
+      /^the next rate did not hold: \d+ rps: .* beyond 6 ms/,
     );
     expect(search.chosen.target).toBeDefined();
     const { lone } = await measureOperatingPoint(

@@ -361,6 +361,31 @@ describe('renderGateMarkdown', () => {
     expect(md).toContain('bound by the load generator: the server may serve more');
   });
 
+  it('says when the load generator fell behind at the next rate, and writes the figure as a lower bound', () => {
+    const base = measurements();
+    const m = measurements({
+      throughput: {
+        ...base.throughput,
+        generatorBound: true,
+        settings: base.throughput.settings.map((s) =>
+          s.maxBatchSize === 4
+            ? {
+                ...s,
+                generatorBound: true,
+                detail: 'the next rate did not hold: 446 rps: the load generator fell behind (…)',
+              }
+            : s,
+        ),
+      },
+    });
+    const md = renderGateMarkdown(report({ m }));
+    expect(md).toContain('Per replica: **≥ 410 rps**.');
+    expect(md).toContain(
+      "At the next rate the load generator fell behind its own arrival schedule (this machine could not offer it): the figure is a lower bound of the server's, and the capacity plan uses it.",
+    );
+    expect(md).not.toContain('90% of the load generator');
+  });
+
   it('fails a throughput that held no rate, and plans no capacity', () => {
     const base = measurements();
     const m = measurements({
@@ -397,6 +422,36 @@ describe('renderGateMarkdown', () => {
       'Not tried, because their forecast peak memory exceeds the 1,024 MiB limit (resources.memory): batch 16 (1,800 MiB), batch 32 (3,400 MiB).',
     );
     expect(renderGateMarkdown(report())).not.toContain('Not tried');
+  });
+
+  it('shows a batch size that was only probed with its saturated capacity, no rate and why', () => {
+    const base = measurements();
+    const probed: BatchSettingResult = {
+      maxBatchSize: 2,
+      maxQueueDelayMs: 5,
+      capacityRps: 300,
+      rps: 0,
+      p99Ms: NaN,
+      samples: 0,
+      decision: 'not searched',
+      stable: false,
+      detail: 'no rate searched: batch 4 served 482 rps saturated, and the search went there',
+    };
+    const m = measurements({
+      throughput: {
+        ...base.throughput,
+        settings: base.throughput.settings.map((s) => (s.maxBatchSize === 2 ? probed : s)),
+      },
+    });
+    const md = renderGateMarkdown(report({ m }));
+    expect(md).toContain(
+      '| 2 | 5 ms | 300 | - | - | - | 0 | no rate searched: batch 4 served 482 rps saturated, and the search went there |  |',
+    );
+    const svg = renderGateSvg(report({ m }));
+    expect(svg).toContain('>probed</text>');
+    expect(svg).toContain(
+      '<title>max batch 2, queue delay 5 ms: saturated capacity 300 rps (no rate searched: batch 4 served 482 rps saturated, and the search went there)</title>',
+    );
   });
 
   it('shows parity with its worst element', () => {

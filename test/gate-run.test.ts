@@ -127,7 +127,10 @@ describe('gate on the Iris model', () => {
     expect(m.latency.bounds.p99.upperMs).toBeLessThanOrEqual(50);
     expect(m.loneLatency.samples).toBeGreaterThan(0);
     expect(m.modelAlone.p50Ms).toBeLessThan(m.loneLatency.p50Ms); // no HTTP, no server
-    expect(new Set(m.throughput.settings.map((s) => s.maxBatchSize))).toEqual(new Set([1, 2]));
+    // Batch sizes 1 and 2 (maxBatchSize); a 4 s budget affords a probe of the largest at least.
+    const sizes = m.throughput.settings.map((s) => s.maxBatchSize);
+    expect(sizes).toContain(2);
+    expect(sizes.every((size) => size === 1 || size === 2)).toBe(true);
     const chosen = m.throughput.settings.find((s) => s.rps === m.throughput.rps)!;
     expect(m.servingConfig).toMatchObject({
       maxBatchSize: chosen.maxBatchSize,

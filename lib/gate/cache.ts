@@ -9,8 +9,12 @@ import path from 'node:path';
 import { type GateSpec } from '../core';
 import { type GateReport } from './gate-report';
 
-/** Bumped whenever the key's contents or the entry's layout change, so old entries stop matching. */
-export const GATE_CACHE_FORMAT_VERSION = 2;
+/**
+ * Bumped whenever the key's contents, the entry's layout or the way the gate measures change, so old
+ * entries stop matching. 3: the throughput search probes every batch size and searches rates on the
+ * best only (a setting may be `not searched`).
+ */
+export const GATE_CACHE_FORMAT_VERSION = 3;
 
 /** What decides a gate's result. */
 export interface GateCacheKeyInput {

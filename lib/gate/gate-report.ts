@@ -102,19 +102,27 @@ export interface BatchSettingResult {
   readonly maxQueueDelayMs: number;
   /** What the server completed saturated (closed loop): no rate above it is tried. */
   readonly capacityRps: number;
-  /** Highest offered rate whose p99 was shown within the bound; 0 when none was. */
+  /** Highest offered rate whose p99 was shown within the bound; 0 when none was, or none was searched. */
   readonly rps: number;
-  /** p99 at that rate (nearest rank), or at the last rate tried when none held. */
+  /** p99 at that rate (nearest rank), or at the last rate tried when none held; not a number when not searched. */
   readonly p99Ms: number;
   /** The p99's upper bound at the gate's confidence at that rate (absent when too few samples). */
   readonly p99UpperMs?: number;
   readonly samples: number;
-  /** The decision at the rate reported: `within` for a held rate, else why the last rate did not hold. */
-  readonly decision: 'within' | 'beyond' | 'undecided';
+  /**
+   * The decision at the rate reported: `within` for a held rate, else why the last rate did not
+   * hold; `not searched` for a setting only probed saturated, whose capacity was below the best's.
+   */
+  readonly decision: 'within' | 'beyond' | 'undecided' | 'not searched';
   /** Whether the held rate's windows agreed on served throughput (drift, reported). */
   readonly stable: boolean;
   /** The last rate that did not hold, in words. */
   readonly detail?: string;
+  /**
+   * The next rate above the held one could not be offered: the load generator fell behind its
+   * arrival schedule there, so the held rate is a lower bound of what the setting serves.
+   */
+  readonly generatorBound?: boolean;
 }
 
 export interface ThroughputMeasurement {
@@ -126,7 +134,8 @@ export interface ThroughputMeasurement {
   readonly decision: 'within' | 'beyond' | 'undecided';
   /**
    * The server out-ran the load generator (its saturated capacity reached 90% of the generator's
-   * ceiling): the rate is a lower bound, `≥ rps`.
+   * ceiling, or the generator fell behind its arrival schedule at the next rate): the rate is a
+   * lower bound, `≥ rps`.
    */
   readonly generatorBound: boolean;
   readonly settings: readonly BatchSettingResult[];

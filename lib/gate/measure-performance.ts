@@ -19,8 +19,9 @@ import {
   type ServingSetting,
 } from './bench-environment';
 import {
+  type CountAtOrBelow,
   decideAtMost,
-  decideBounds,
+  decideAtMostFromCounts,
   type Decision,
   quantileBounds,
   samplesForUpperBound,
@@ -78,6 +79,13 @@ export const MIN_SETTING_MS = 900;
  * lower rate, was twice the bound.
  */
 const SHORTEST_VERDICT_MS = 1000;
+/**
+ * The start of every trial whose answers are not judged: three quota periods. Coming out of a
+ * saturated load, a server (or this process) stalls once for 100-200 ms (a garbage collection, a
+ * queue to drain); judged, that stall failed Iris at 70% of its capacity in one trial of two, and
+ * the same rate held in the next trial on the same server.
+ */
+const TRIAL_LEAD_IN_MS = 300;
 /** The least time load runs before a `beyond` counts: three quota periods. */
 const SHORTEST_BEYOND_MS = 300;
 /** A CFS quota's period (the kubelet's): a server over its quota is stopped until the next one. */
@@ -86,11 +94,33 @@ const QUOTA_PERIOD_MS = 100;
 const CLOSE_RESERVE_MS = 150;
 /**
  * Fractions of the saturated capacity tried as offered rates: down from 0.7 until one holds, then
- * up from the held one while the budget allows a trial to decide.
+ * up from the held one while the budget allows a trial to decide. Not to the capacity itself: a
+ * queue fed at its service rate has no steady state, so a short trial that holds it proves nothing.
  */
 const RATE_STEPS = { down: [0.7, 0.55, 0.4, 0.25, 0.1], up: [0.85, 0.95] } as const;
+/** The rate search halves the gap between a held rate and a refused one while it is wider than this share of the capacity. */
+const BISECT_UNTIL = 0.03;
+/**
+ * The share of the search's budget that probes the batch sizes' saturated capacities; the rest
+ * warms the best one and buys its rate search the trials.
+ */
+const PROBE_SHARE = 0.3;
+/** The least time a probe measures for (lone requests, warm-up, saturated capacity), after its server is ready. */
+const MIN_PROBE_MS = 600;
+/** The most a probe measures for: a large budget goes to the rate search. */
+const MAX_PROBE_MS = 2500;
 
 const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
+
+/**
+ * Clients a closed loop keeps outstanding to saturate a setting: two batches and some, so a full
+ * batch waits whenever one completes. (Four batches served Iris a few percent more, but a closed
+ * loop waits for every request in flight at its end: with a 100 ms model at batch 32, each reading
+ * then ran seconds past its time.)
+ */
+export function saturatingClients(setting: ServingSetting): number {
+  return 2 * setting.maxBatchSize + 6;
+}
 
 /** The batch sizes the search tries: 1, then ×4 up to maxBatchSize, and maxBatchSize, when dim 0 is a batch dim. */
 export function batchSettings(model: ModelInfo, maxBatchSize: number): number[] {
@@ -129,9 +159,8 @@ export function shorterQueueDelay(delayMs: number): number {
 
 /**
  * When a stop rule looks at its samples again: once they have grown by a tenth (and by 20) since
- * the last look. Each look sorts every sample, so looking on every check would cost the load
- * generator CPU quadratic in the trial's length, CPU taken from the server beside it; and fewer
- * looks take fewer chances of stopping on a lucky stretch.
+ * the last look. Every look is a chance to stop on a lucky stretch, so the looks are spread out as
+ * the evidence grows, not taken on every check.
  */
 function lookEveryTenth(): (samples: number) => boolean {
   let lastLook = 0;
@@ -139,6 +168,21 @@ function lookEveryTenth(): (samples: number) => boolean {
     if (samples < lastLook * 1.1 + 20) return false;
     lastLook = samples;
     return true;
+  };
+}
+
+/**
+ * How many of a growing list of latencies lie at or below `limitMs`, counted as they arrive: a stop
+ * rule asks on every check, and a decision from the count ({@link decideAtMostFromCounts}) needs no
+ * sort. Sorting every sample on each check blocked the load generator's event loop for milliseconds
+ * at 15k requests a second, and the requests due meanwhile went out late, in a burst.
+ */
+function countAtOrBelow(limitMs: number): (latencies: readonly number[]) => CountAtOrBelow {
+  let seen = 0;
+  let atOrBelow = 0;
+  return (latencies) => {
+    for (; seen < latencies.length; seen++) if (latencies[seen] <= limitMs) atOrBelow++;
+    return { samples: seen, atOrBelow };
   };
 }
 
@@ -167,13 +211,32 @@ export interface RateTrial {
   readonly p99UpperMs?: number;
   /** Why it did not hold, in words. */
   readonly detail: string;
+  /**
+   * This process could not keep to the arrival schedule: the trial says nothing about the server
+   * (its decision is `undecided`), and no higher rate can be offered either.
+   */
+  readonly generatorBehind?: boolean;
 }
+
+/**
+ * How late a request may be sent before the load generator counts as behind: a tenth of the bound,
+ * at least 2 ms (the timers' own granularity is about 1 ms).
+ */
+export function sendLagToleranceMs(boundMs: number): number {
+  return Math.max(2, boundMs / 10);
+}
+
+/** More than this share of a trial's requests sent late, and the trial is the generator's, not the server's. */
+const LATE_SENDS_SHARE = 0.01;
 
 /**
  * One trial at `rate`: Poisson arrivals until the p99 is decided against the bound with the gate's
  * confidence (after at least `minMs`, so a rate a little over capacity has time to build the queue
  * that shows it) or `maxMs` passes. A failed request or a backlog left behind (answers later than
- * one bound after sending stopped) decides `beyond` whatever the percentiles say.
+ * one bound after sending stopped) decides `beyond` whatever the percentiles say; unless this
+ * process fell behind its own schedule (more than 1% of the requests sent later than
+ * {@link sendLagToleranceMs}): it then sent the overdue ones in a burst no independent clients
+ * would make, and counted its own delay as the server's, so the trial is `undecided` and says so.
  */
 export async function trialAtRate(
   target: InferTarget,
@@ -186,12 +249,15 @@ export async function trialAtRate(
   settleMs = Math.max(1000, 5 * boundMs),
 ): Promise<RateTrial> {
   const look = lookEveryTenth();
+  const within = countAtOrBelow(boundMs);
   // A quota period of rest first: the phase before may have spent this period's CPU, and the trial
   // would start stalled for what is left of it.
   await clock.sleep(QUOTA_PERIOD_MS);
   const result = await openLoop(target, {
     ratePerSecond: rate,
     maxDurationMs: maxMs,
+    leadInMs: Math.min(TRIAL_LEAD_IN_MS, maxMs / 4),
+    lagToleranceMs: sendLagToleranceMs(boundMs),
     random,
     drainMs: boundMs * 5 + 100,
     lateAfterMs: boundMs,
@@ -202,7 +268,8 @@ export async function trialAtRate(
     stopWhen: (latencies, sendingMs, failed) => {
       if (failed > 0) return 'abandon';
       if (!look(latencies.length)) return undefined;
-      const { decision } = decideP99(latencies, boundMs);
+      const counted = within(latencies);
+      const decision = decideAtMostFromCounts(counted, counted, 99, CONFIDENCE);
       if (decision === 'beyond' && sendingMs >= Math.min(minMs, SHORTEST_BEYOND_MS)) return 'abandon';
       return decision === 'within' && sendingMs >= minMs ? 'stop' : undefined;
     },
@@ -221,6 +288,14 @@ export async function trialAtRate(
     ...(bounds?.upper !== undefined ? { p99UpperMs: bounds.upper } : {}),
   };
   const at = `${rate.toFixed(0)} rps`;
+  if (result.lateSends > LATE_SENDS_SHARE * result.sent) {
+    return {
+      ...base,
+      decision: 'undecided',
+      generatorBehind: true,
+      detail: `${at}: the load generator fell behind (${result.lateSends} of ${result.sent} requests sent more than ${formatMs(sendLagToleranceMs(boundMs))} ms late, up to ${formatMs(result.maxSendLagMs)} ms): no verdict on the server at this rate`,
+    };
+  }
   if (result.failed > 0) {
     return {
       ...base,
@@ -247,6 +322,8 @@ export async function trialAtRate(
           : `${at}: ${shown}, within ${boundMs} ms with ${CONFIDENCE * 100}% confidence`,
   };
 }
+
+const formatMs = (ms: number) => (ms >= 10 ? ms.toFixed(0) : ms.toFixed(1));
 
 /** Waits for `idle`, at most `ms`. */
 async function settleWithin(idle: Promise<void>, ms: number, clock: Clock): Promise<void> {
@@ -301,6 +378,75 @@ export async function saturatedThroughput(
   return (completed * 1000) / (clock.now() - start);
 }
 
+/** A window of saturated load while warming: three CFS quota periods. */
+const WARM_WINDOW_MS = 300;
+/** Fewer requests than this in a warm-up window, and the server is not warmed until steady. */
+const MIN_WARM_WINDOW_REQUESTS = 300;
+
+/**
+ * Loads a server saturated in windows of {@link WARM_WINDOW_MS} until its throughput stops rising (a
+ * window less than 3% above the one before), for at most `maxMs`. A server process serves its first
+ * seconds slower than its steady state (its JIT, allocator and batcher settle under load): Iris's
+ * batch 32 held 18.6k rps at the bound after a 0.3 s warm-up and 28.8k after 2 s. Returns the last
+ * window's throughput, rps.
+ */
+export async function warmUntilSteady(
+  target: InferTarget,
+  clients: number,
+  maxMs: number,
+  clock: Clock,
+): Promise<number> {
+  const until = clock.now() + maxMs;
+  let previous = 0;
+  let rps = 0;
+  while (clock.now() + WARM_WINDOW_MS <= until) {
+    rps = await saturatedThroughput(target, clients, WARM_WINDOW_MS, clock);
+    if (previous > 0 && rps < previous * 1.03) break;
+    previous = rps;
+  }
+  return rps;
+}
+
+/** The longest a server is warmed until steady. */
+const MAX_WARM_MS = 2000;
+
+/** How long {@link steadyProbe} warms and then measures. */
+export interface SteadyTimes {
+  readonly warmMs: number;
+  /** Below {@link WARM_WINDOW_MS}, the probe's own reading is kept. */
+  readonly measureMs: number;
+}
+
+/** A fifth of a budget to warm (at most {@link MAX_WARM_MS}), a tenth to measure (at most 1.5 s). */
+export function steadyTimesFor(budgetMs: number): SteadyTimes {
+  return { warmMs: Math.min(MAX_WARM_MS, budgetMs / 5), measureMs: Math.min(1500, budgetMs / 10) };
+}
+
+/**
+ * A probed server made ready for the rate search: warmed until steady ({@link warmUntilSteady}) and
+ * its saturated capacity measured again, warm. The server is closed when this fails.
+ */
+export async function steadyProbe(
+  probe: SettingProbe,
+  { warmMs, measureMs }: SteadyTimes,
+  clock: Clock,
+): Promise<SettingProbe> {
+  // A model that completes a few hundred requests a window has no JIT to warm that matters, and a
+  // window's end waits for what is in flight: its probe's reading stands.
+  if (probe.aloneBeyond || probe.capacityRps * (WARM_WINDOW_MS / 1000) < MIN_WARM_WINDOW_REQUESTS) {
+    return probe;
+  }
+  const clients = saturatingClients(probe.setting);
+  try {
+    await warmUntilSteady(probe.target, clients, warmMs, clock);
+    if (measureMs < WARM_WINDOW_MS) return probe;
+    return { ...probe, capacityRps: await saturatedThroughput(probe.target, clients, measureMs, clock) };
+  } catch (error) {
+    await probe.target.close().catch(() => undefined); // the measurement's failure is the one to report
+    throw error;
+  }
+}
+
 /** One serving setting's result. */
 export interface SettingOutcome {
   readonly result: BatchSettingResult;
@@ -312,15 +458,76 @@ export interface SettingOutcome {
   readonly target?: GateExecutor;
 }
 
+/** What a short look at one serving setting showed; its server is still running. */
+export interface SettingProbe {
+  readonly setting: ServingSetting;
+  readonly target: GateExecutor;
+  /** What the server completed saturated, rps. */
+  readonly capacityRps: number;
+  /** A lone request's latencies (closed loop, one client), ms. */
+  readonly aloneMs: readonly number[];
+  /** A lone request was shown beyond the bound: no rate can hold (latency only grows with load). */
+  readonly aloneBeyond: boolean;
+}
+
+const settingLabel = (s: ServingSetting) =>
+  `batch ${s.maxBatchSize}${s.maxBatchSize > 1 ? ` (queue delay ${s.maxQueueDelayMs} ms)` : ''}`;
+
 /**
- * The highest Poisson arrival rate whose p99 is shown within the bound for one serving setting.
- * First the setting's capacity: a closed loop of `2 × maxBatchSize + 6` clients keeps the server
- * saturated, and what it completes per second is the most it can serve. Then trials at falling
- * fractions of it ({@link trialAtRate}); the first decided `within` is the result. The search
- * ends when the next trial would not fit in the budget.
+ * Starts the server with `setting` and measures what it completes saturated: a request alone first,
+ * then a warm-up as traffic would give it (its JIT, allocator and batcher settle over the first few
+ * hundred ms of load: measured cold, Iris's capacity reads at a third of its warm figure), then a
+ * closed loop of {@link saturatingClients}, which keeps every batch full. The server is left
+ * running for the caller, which closes it.
+ *
+ * @param budgetMs the time for the measurements, after the server is ready
+ */
+export async function probeSetting(
+  setting: ServingSetting,
+  gate: GateSpec,
+  budgetMs: number,
+  env: BenchEnvironment,
+): Promise<SettingProbe> {
+  const { clock } = env;
+  const target = await env.startExecutor(setting);
+  try {
+    const clients = saturatingClients(setting);
+    const aloneMs = (await closedLoop(target, Math.min(200, budgetMs / 8), 1, clock)).latenciesMs;
+    const aloneBeyond = decideP99(aloneMs, gate.latencyBoundMs).decision === 'beyond';
+    // A CFS quota is enforced per 100 ms period: a capacity read over a few periods only is noisy.
+    // With no rate to try, a short read of it is enough for the report.
+    if (!aloneBeyond) {
+      await saturatedThroughput(target, clients, Math.min(800, Math.max(100, budgetMs / 3)), clock);
+    }
+    const capacityRps = await saturatedThroughput(
+      target,
+      clients,
+      aloneBeyond ? Math.min(300, budgetMs / 4) : Math.min(1500, Math.max(150, budgetMs / 2)),
+      clock,
+    );
+    return { setting, target, capacityRps, aloneMs, aloneBeyond };
+  } catch (error) {
+    await target.close().catch(() => undefined); // the measurement's failure is the one to report
+    throw error;
+  }
+}
+
+/** How a rate search runs: which rates it tries, and whether the server outlives it. */
+export interface RateSearchOptions {
+  /** Leave the server running and return it (the operating point may reuse it); else it is closed. @default false */
+  readonly keepOpen?: boolean;
+  /**
+   * Try this rate only (a setting checked at a rate another one held), instead of searching from
+   * fractions of the capacity. @default the search
+   */
+  readonly onlyRate?: number;
+}
+
+/**
+ * The highest Poisson arrival rate whose p99 is shown within the bound for one serving setting:
+ * {@link probeSetting}, {@link steadyProbe}, then {@link searchFromProbe}.
  *
  * @param env the clock and the served model (the real ones in the benchmark worker)
- * @param keepOpen leave the server running and return it (the operating point may reuse it); else it is closed
  */
 export async function searchRateAtBound(
   setting: ServingSetting,
@@ -328,33 +535,38 @@ export async function searchRateAtBound(
   budgetMs: number,
   progress: Progress,
   env: BenchEnvironment,
-  keepOpen = false,
+  options: RateSearchOptions = {},
 ): Promise<SettingOutcome> {
   const { clock } = env;
+  const deadline = clock.now() + budgetMs;
+  const probe = await steadyProbe(
+    await probeSetting(setting, gate, Math.min(MIN_PROBE_MS, PROBE_SHARE * budgetMs), env),
+    steadyTimesFor(budgetMs),
+    clock,
+  );
+  return searchFromProbe(probe, gate, deadline - clock.now(), progress, clock, options);
+}
+
+/**
+ * Trials at fractions of a probed setting's saturated capacity ({@link trialAtRate}): down from 70%
+ * until one is shown within the bound, then up (85%, 95%) while they hold, then halving the gap
+ * between the held rate and the refused one while it is wider than 3% of the capacity. The search
+ * ends when the next trial would not fit in the budget. The probe's server is closed at the end
+ * unless `keepOpen`.
+ */
+export async function searchFromProbe(
+  probe: SettingProbe,
+  gate: GateSpec,
+  budgetMs: number,
+  progress: Progress,
+  clock: Clock,
+  { keepOpen = false, onlyRate }: RateSearchOptions = {},
+): Promise<SettingOutcome> {
+  const { setting, target, capacityRps: capacity } = probe;
   const bound = gate.latencyBoundMs;
   const deadline = clock.now() + budgetMs - CLOSE_RESERVE_MS;
-  const target = await env.startExecutor(setting);
-  const label = `batch ${setting.maxBatchSize}${setting.maxBatchSize > 1 ? ` (queue delay ${setting.maxQueueDelayMs} ms)` : ''}`;
+  const label = settingLabel(setting);
   try {
-    // Warm this server as traffic would (its JIT, allocator and batcher settle over the first few
-    // hundred ms of load: measured cold, Iris's capacity reads at a third of its warm figure), then
-    // measure what it completes saturated.
-    const clients = 2 * setting.maxBatchSize + 6;
-    // A request alone first: when even it is shown beyond the bound, no rate can hold (latency only
-    // grows with load), and the trials are not run.
-    const alone = (await closedLoop(target, Math.min(200, budgetMs / 20), 1, clock)).latenciesMs;
-    const aloneBeyond = decideP99(alone, bound).decision === 'beyond';
-    // A CFS quota is enforced per 100 ms period: a capacity read over a few periods only is noisy.
-    // With no rate to try, a short read of it is enough for the report.
-    if (!aloneBeyond) {
-      await saturatedThroughput(target, clients, Math.min(800, Math.max(100, budgetMs / 8)), clock);
-    }
-    const capacity = await saturatedThroughput(
-      target,
-      clients,
-      aloneBeyond ? Math.min(300, budgetMs / 10) : Math.min(1500, Math.max(150, budgetMs / 5)),
-      clock,
-    );
     const random = uniformRandom(gate.seed + setting.maxBatchSize);
     // A rate 5% over capacity builds a queue worth the bound in 20 bounds: trials last that long
     // where the budget allows, and at least long enough for a few hundred requests.
@@ -362,60 +574,88 @@ export async function searchRateAtBound(
       Math.min(budgetMs / 4, Math.max(SHORTEST_VERDICT_MS, Math.min(20 * bound, (300 / rate) * 1000)));
     // What a trial that holds is expected to take: long enough, and samples enough for a p99 bound.
     const holdMs = (rate: number) =>
-      Math.max(minMs(rate), (samplesForUpperBound(99, CONFIDENCE) * 1.1 * 1000) / rate);
+      TRIAL_LEAD_IN_MS + Math.max(minMs(rate), (samplesForUpperBound(99, CONFIDENCE) * 1.1 * 1000) / rate);
     // The queue an abandoned trial leaves is waited for, but not past the budget.
     const settleMs = () => Math.min(Math.max(1000, 5 * bound), Math.max(0, deadline - clock.now()));
-    const run = async (rate: number, maxMs: number) =>
-      trialAtRate(target, rate, bound, Math.min(minMs(rate), maxMs), maxMs, random, clock, settleMs());
+    const run = async (rate: number, maxMs: number) => {
+      const trial = await trialAtRate(
+        target,
+        rate,
+        bound,
+        Math.min(minMs(rate), maxMs),
+        maxMs,
+        random,
+        clock,
+        settleMs(),
+      );
+      progress(`throughput: ${label}: ${trial.detail}`);
+      return trial;
+    };
     progress(
-      `throughput: ${label}: saturated capacity ${capacity.toFixed(0)} rps; trying rates at the bound`,
+      `throughput: ${label}: saturated capacity ${capacity.toFixed(0)} rps; ${onlyRate === undefined ? 'trying rates at the bound' : `trying the ${onlyRate.toFixed(0)} rps another setting held`}`,
     );
     let last: RateTrial | undefined;
     let held: RateTrial | undefined;
-    let refused: RateTrial | undefined; // the first rate above the held one that did not hold
-    if (aloneBeyond) {
-      const p99 = latencyStats(alone).p99Ms;
+    // The lowest rate above the held one that did not hold, or that the load generator could not offer.
+    let refused: RateTrial | undefined;
+    const refuse = (trial: RateTrial) => {
+      if (!refused || trial.rate < refused.rate) refused = trial;
+    };
+    if (probe.aloneBeyond) {
+      const p99 = latencyStats(probe.aloneMs).p99Ms;
       last = {
         rate: 0,
         decision: 'beyond',
-        latenciesMs: alone,
+        latenciesMs: [...probe.aloneMs],
         windows: [],
         p99Ms: p99,
-        detail: `a request alone: p99 ${p99.toFixed(2)} ms from ${alone.length} samples, beyond ${bound} ms with ${CONFIDENCE * 100}% confidence, so no rate can hold`,
+        detail: `a request alone: p99 ${p99.toFixed(2)} ms from ${probe.aloneMs.length} samples, beyond ${bound} ms with ${CONFIDENCE * 100}% confidence, so no rate can hold`,
       };
       progress(`throughput: ${label}: ${last.detail}`);
-    }
-    // Down from a rate likely to hold until one does; then up while it holds and the budget allows.
-    for (const step of aloneBeyond ? [] : RATE_STEPS.down) {
-      const rate = capacity * step;
+    } else if (onlyRate !== undefined) {
       const left = deadline - clock.now();
-      if (rate <= 0 || left < Math.min(minMs(rate), 250)) break;
-      last = await run(rate, Math.min(left, Math.max(minMs(rate), 0.75 * left)));
-      progress(`throughput: ${label}: ${last.detail}`);
-      if (last.decision === 'within') {
-        held = last;
-        break;
+      if (left >= Math.min(minMs(onlyRate), 250)) {
+        last = await run(onlyRate, left);
+        if (last.decision === 'within') held = last;
+        else refuse(last);
       }
-    }
-    for (const step of held ? RATE_STEPS.up : []) {
-      const rate = capacity * step;
-      const left = deadline - clock.now();
-      if (left < holdMs(rate)) break;
-      const trial = await run(rate, left);
-      progress(`throughput: ${label}: ${trial.detail}`);
-      if (trial.decision !== 'within') {
-        refused = trial;
-        break;
+    } else {
+      // Down from a rate likely to hold until one does.
+      for (const step of RATE_STEPS.down) {
+        const rate = capacity * step;
+        const left = deadline - clock.now();
+        if (rate <= 0 || left < Math.min(minMs(rate), 250)) break;
+        last = await run(rate, Math.min(left, Math.max(minMs(rate), 0.75 * left)));
+        if (last.decision === 'within') {
+          held = last;
+          break;
+        }
+        refuse(last);
       }
-      held = trial;
-    }
-    // Between the held rate and the refused one, once, where the budget allows: the steps are 10-15%
-    // of capacity apart, which is coarser than the figure deserves.
-    if (held && refused && deadline - clock.now() >= holdMs((held.rate + refused.rate) / 2)) {
-      const trial = await run((held.rate + refused.rate) / 2, deadline - clock.now());
-      progress(`throughput: ${label}: ${trial.detail}`);
-      if (trial.decision === 'within') held = trial;
-      else refused = trial;
+      // Then up while it holds and the budget allows, below any rate already refused.
+      for (const step of held ? RATE_STEPS.up : []) {
+        const rate = capacity * step;
+        const left = deadline - clock.now();
+        if ((refused && rate >= refused.rate) || left < holdMs(rate)) break;
+        const trial = await run(rate, left);
+        if (trial.decision !== 'within') {
+          refuse(trial);
+          break;
+        }
+        held = trial;
+      }
+      // Between the held rate and the refused one: the steps are 10-15% of the capacity apart,
+      // which is coarser than the figure deserves.
+      while (
+        held &&
+        refused &&
+        refused.rate - held.rate > BISECT_UNTIL * capacity &&
+        deadline - clock.now() >= holdMs((held.rate + refused.rate) / 2)
+      ) {
+        const trial = await run((held.rate + refused.rate) / 2, deadline - clock.now());
+        if (trial.decision === 'within') held = trial;
+        else refuse(trial);
+      }
     }
     if (held) {
       const drift = stability(held.windows, {
@@ -437,6 +677,7 @@ export async function searchRateAtBound(
           decision: 'within',
           stable: drift.stable,
           ...(refused ? { detail: `the next rate did not hold: ${refused.detail}` } : {}),
+          ...(refused?.generatorBehind ? { generatorBound: true } : {}),
         },
         readyMs: target.readyMs,
         peakMemoryBytes: target.peakMemoryBytes(),
@@ -473,17 +714,34 @@ export async function searchRateAtBound(
 }
 
 /**
- * The setting the server should use: among settings that held a rate (all, when none did), the
- * smallest batch within 5% of the highest rate, since a bigger batch only adds queueing delay;
- * among equal batches, the shorter queue delay.
+ * The setting the server should use: among settings that held a rate (all searched ones, when none
+ * did), the smallest batch within 5% of the highest rate, since a bigger batch only adds queueing
+ * delay; among equal batches, the shorter queue delay.
  */
 export function chooseSetting(results: readonly BatchSettingResult[]): BatchSettingResult {
   const held = results.filter((r) => r.decision === 'within' && r.rps > 0);
-  const pool = held.length > 0 ? held : results;
+  const searched = results.filter((r) => r.decision !== 'not searched');
+  const pool = held.length > 0 ? held : searched.length > 0 ? searched : results;
   const top = Math.max(...pool.map((r) => r.rps));
   return [...pool]
     .sort((a, b) => a.maxBatchSize - b.maxBatchSize || a.maxQueueDelayMs - b.maxQueueDelayMs)
     .find((r) => r.rps >= top * 0.95)!;
+}
+
+/**
+ * The probe the rate search goes on with: among those a lone request does not rule out, the
+ * smallest batch whose saturated capacity is within 5% of the highest (a bigger batch only adds
+ * queueing delay); undefined when a lone request is beyond the bound on every one.
+ */
+export function chooseProbe<T extends Pick<SettingProbe, 'setting' | 'capacityRps' | 'aloneBeyond'>>(
+  probes: readonly T[],
+): T | undefined {
+  const open = probes.filter((p) => !p.aloneBeyond);
+  if (open.length === 0) return undefined;
+  const top = Math.max(...open.map((p) => p.capacityRps));
+  return [...open]
+    .sort((a, b) => a.setting.maxBatchSize - b.setting.maxBatchSize)
+    .find((p) => p.capacityRps >= top * 0.95);
 }
 
 /** What the search found: every setting's result, the chosen one, what was skipped. */
@@ -497,12 +755,17 @@ export interface SearchOutcome {
 }
 
 /**
- * Throughput at the bound for every batch size at its first queue delay, then the best batch
- * size again with a shorter delay, and the chosen setting. Each gets an equal share of what is
- * left of the budget. Batch sizes whose memory is forecast over the limit are not tried.
+ * The serving setting and its capacity at the bound, in two phases. First every batch size (1, ×4
+ * up to maxBatchSize, and maxBatchSize) at its first queue delay is probed: a server started, a
+ * lone request, its saturated capacity ({@link probeSetting}); batch sizes whose memory is forecast
+ * over the limit are not tried. Then the rate search ({@link searchFromProbe}) runs on the best
+ * probe only ({@link chooseProbe}), where the budget buys the trials that make the figure precise:
+ * a search on every setting leaves each about one trial, and its capacity at 70% of the truth.
+ * Last, where the budget allows, the same batch size with a quarter of the queue delay at the rate
+ * held: it serves a quiet service faster, and is chosen when it holds that rate too.
  *
  * @param generatorCeilingRps the load generator's own ceiling: a capacity near it is reported as generator-bound
- * @param settingExtraMs what one setting is expected to cost beyond {@link MIN_SETTING_MS}, ms (starting a server that loads a large model, deciding a trial of a slow one): fewer settings fit a budget when it is large
+ * @param settingExtraMs what one setting is expected to cost beyond the measurements (a server start that loads a large model, a trial of a slow one), ms: fewer settings fit a budget when it is large
  */
 export async function searchServingSettings(
   model: ModelInfo,
@@ -514,36 +777,65 @@ export async function searchServingSettings(
   env: BenchEnvironment,
   settingExtraMs = 0,
 ): Promise<SearchOutcome> {
-  const settingMs = MIN_SETTING_MS + settingExtraMs;
-  const sizes = affordableSizes(batchSettings(model, gate.maxBatchSize), budgetMs, settingMs);
+  const { clock } = env;
   const bound = gate.latencyBoundMs;
-  const plan: ServingSetting[] = sizes.map((b) => ({
-    maxBatchSize: b,
-    maxQueueDelayMs: queueDelayFor(b, bound),
-  }));
-  const outcomes: SettingOutcome[] = [];
+  const settingMs = MIN_SETTING_MS + settingExtraMs;
+  const deadline = clock.now() + budgetMs;
+  const all = batchSettings(model, gate.maxBatchSize);
+  const probeBudgetMs = all.length > 1 ? PROBE_SHARE * budgetMs : 0;
+  const sizes = all.length > 1 ? affordableSizes(all, probeBudgetMs, MIN_PROBE_MS + settingExtraMs) : all;
+  const results: BatchSettingResult[] = [];
   const observed: MemoryObservation[] = [];
   const skipped: SkippedBatchSetting[] = [];
-  const deadline = env.clock.now() + budgetMs;
-  /** Stops the last setting's server, if it still runs, and forgets it. */
-  const closeLast = async () => {
-    const last = outcomes.at(-1);
-    if (!last?.target) return;
-    const { target, ...closed } = last;
-    outcomes[outcomes.length - 1] = closed;
-    await target.close();
+  let firstReadyMs: number | undefined;
+  let peakBytes = 0;
+  const note = (target: GateExecutor) => {
+    firstReadyMs ??= target.readyMs;
+    peakBytes = Math.max(peakBytes, target.peakMemoryBytes());
   };
+  /** The probed server kept running (the best so far when it was the last probed); closed by whoever replaces it. */
+  let open: SettingProbe | undefined;
+  const closeOpen = async () => {
+    const closing = open;
+    open = undefined;
+    await closing?.target.close();
+  };
+  let chosen: SettingOutcome;
   try {
-    return await searchWithin();
+    chosen = await searchWithin();
   } catch (error) {
-    await closeLast().catch(() => undefined);
+    await closeOpen().catch(() => undefined);
     throw error;
   }
-  async function searchWithin(): Promise<SearchOutcome> {
-    // The shorter delay for the best batch size, when the budget affords one setting more.
-    const extra = sizes[sizes.length - 1] > 1 && budgetMs >= (sizes.length + 1) * settingMs ? 1 : 0;
-    for (const [i, setting] of plan.entries()) {
-      const over = exceedsMemory(observed, setting.maxBatchSize, memoryLimitBytes);
+  const best = chosen.result;
+  return {
+    throughput: {
+      latencyBoundMs: bound,
+      rps: best.rps,
+      stable: best.stable,
+      decision: best.decision === 'not searched' ? 'undecided' : best.decision,
+      generatorBound: best.capacityRps >= 0.9 * generatorCeilingRps || best.generatorBound === true,
+      settings: results,
+      ...(skipped.length > 0 ? { skipped } : {}),
+    },
+    chosen,
+    readyMs: firstReadyMs ?? NaN,
+    peakMemoryBytes: peakBytes,
+  };
+
+  async function searchWithin(): Promise<SettingOutcome> {
+    if (sizes.length === 1) {
+      const setting = { maxBatchSize: sizes[0], maxQueueDelayMs: queueDelayFor(sizes[0], bound) };
+      const outcome = await searchRateAtBound(setting, gate, budgetMs, progress, env, { keepOpen: true });
+      note(outcome.target!);
+      results.push(outcome.result);
+      return outcome;
+    }
+    // Phase 1: probe every affordable batch size at its first queue delay.
+    const probes: SettingProbe[] = [];
+    const probeDeadline = clock.now() + probeBudgetMs;
+    for (const [i, size] of sizes.entries()) {
+      const over = exceedsMemory(observed, size, memoryLimitBytes);
       if (over) {
         for (const larger of sizes.slice(i)) {
           skipped.push({
@@ -553,58 +845,104 @@ export async function searchServingSettings(
           });
         }
         progress(
-          `throughput: batch ${sizes.slice(i).join(', ')} not tried: batch ${setting.maxBatchSize} is forecast to peak at ${mib(over.forecastBytes)} MiB, over the ${mib(over.memoryLimitBytes)} MiB memory limit`,
+          `throughput: batch ${sizes.slice(i).join(', ')} not tried: batch ${size} is forecast to peak at ${mib(over.forecastBytes)} MiB, over the ${mib(over.memoryLimitBytes)} MiB memory limit`,
         );
         break;
       }
-      const share = Math.max(0, deadline - env.clock.now()) / (plan.length - i + extra);
-      await closeLast(); // one server at a time
-      const outcome = await searchRateAtBound(setting, gate, share, progress, env, true);
-      outcomes.push(outcome);
-      observed.push({ maxBatchSize: setting.maxBatchSize, peakBytes: outcome.peakMemoryBytes });
-    }
-    let chosen = pickOutcome(outcomes);
-    if (extra > 0 && chosen.result.maxBatchSize > 1 && deadline - env.clock.now() >= settingMs / 2) {
-      const shorter = {
-        maxBatchSize: chosen.result.maxBatchSize,
-        maxQueueDelayMs: shorterQueueDelay(chosen.result.maxQueueDelayMs),
-      };
-      await closeLast();
-      const outcome = await searchRateAtBound(
-        shorter,
+      const share = Math.min(MAX_PROBE_MS, Math.max(0, probeDeadline - clock.now()) / (sizes.length - i));
+      await closeOpen(); // one server at a time
+      const started = clock.now();
+      const probe = await probeSetting(
+        { maxBatchSize: size, maxQueueDelayMs: queueDelayFor(size, bound) },
         gate,
-        Math.max(0, deadline - env.clock.now()),
-        progress,
+        // What the share leaves after this server's start, which the first start tells.
+        Math.max(MIN_PROBE_MS, share - (firstReadyMs ?? 0)),
         env,
-        true,
       );
-      outcomes.push(outcome);
-      chosen = pickOutcome(outcomes);
+      open = probe;
+      note(probe.target);
+      observed.push({ maxBatchSize: size, peakBytes: probe.target.peakMemoryBytes() });
+      probes.push(probe);
+      const label = settingLabel(probe.setting);
+      progress(
+        probe.aloneBeyond
+          ? `throughput: ${label}: a request alone is beyond ${bound} ms (p99 ${latencyStats(probe.aloneMs).p99Ms.toFixed(2)} ms)`
+          : `throughput: ${label}: saturated capacity ${probe.capacityRps.toFixed(0)} rps (probed in ${((clock.now() - started) / 1000).toFixed(1)} s)`,
+      );
+      results.push({
+        ...probe.setting,
+        capacityRps: probe.capacityRps,
+        rps: 0,
+        p99Ms: probe.aloneBeyond ? latencyStats(probe.aloneMs).p99Ms : NaN,
+        samples: probe.aloneBeyond ? probe.aloneMs.length : 0,
+        decision: probe.aloneBeyond ? 'beyond' : 'not searched',
+        stable: false,
+        detail: probe.aloneBeyond
+          ? `a request alone: p99 ${latencyStats(probe.aloneMs).p99Ms.toFixed(2)} ms, beyond ${bound} ms with ${CONFIDENCE * 100}% confidence, so no rate can hold`
+          : 'probed saturated only',
+      });
     }
-    // The last server stays up only when it is the chosen one: the operating point measures on it.
-    if (outcomes.at(-1) !== chosen) await closeLast();
-    const results = outcomes.map((o) => o.result);
-    const best = chosen.result;
-    return {
-      throughput: {
-        latencyBoundMs: bound,
-        rps: best.rps,
-        stable: best.stable,
-        decision: best.decision,
-        generatorBound: best.capacityRps >= 0.9 * generatorCeilingRps,
-        settings: results,
-        ...(skipped.length > 0 ? { skipped } : {}),
-      },
-      chosen,
-      readyMs: outcomes[0]?.readyMs ?? NaN,
-      peakMemoryBytes: Math.max(0, ...outcomes.map((o) => o.peakMemoryBytes)),
-    };
+    const pick = chooseProbe(probes);
+    if (!pick) {
+      // A lone request is beyond the bound at every batch size: no rate can hold anywhere.
+      await closeOpen();
+      const first = results[0];
+      progress(`throughput: no batch size holds a rate: a request alone is beyond ${bound} ms on each`);
+      return { result: first, readyMs: firstReadyMs ?? NaN, peakMemoryBytes: peakBytes, heldLatenciesMs: [] };
+    }
+    for (const [i, r] of results.entries()) {
+      if (r.decision === 'not searched' && r.maxBatchSize !== pick.setting.maxBatchSize) {
+        results[i] = {
+          ...r,
+          detail: `no rate searched: batch ${pick.setting.maxBatchSize} served ${pick.capacityRps.toFixed(0)} rps saturated, and the search went there`,
+        };
+      }
+    }
+    // Phase 2: the rate search on the chosen batch size, on its probe's server when it still runs,
+    // warmed until steady first.
+    const index = results.findIndex((r) => r.maxBatchSize === pick.setting.maxBatchSize);
+    // The shorter delay costs a server start, a probe, the whole warm-up and a trial: tried only
+    // where that is a third of what is left at most.
+    const shorterMs = settingMs + MAX_WARM_MS + TRIAL_LEAD_IN_MS + SHORTEST_VERDICT_MS;
+    const reserve = pick.setting.maxBatchSize > 1 && deadline - clock.now() >= 3 * shorterMs ? shorterMs : 0;
+    if (open !== pick) await closeOpen(); // its server was closed for a later probe: a new one
+    const probe = await steadyProbe(
+      open === pick ? pick : await probeSetting(pick.setting, gate, MIN_PROBE_MS, env),
+      steadyTimesFor(deadline - clock.now() - reserve),
+      clock,
+    );
+    open = undefined; // the search closes it, or hands it back
+    let outcome = await searchFromProbe(probe, gate, deadline - clock.now() - reserve, progress, clock, {
+      keepOpen: true,
+    });
+    note(outcome.target!);
+    results[index] = outcome.result;
+    // Last, the shorter queue delay at the rate held, on a server of its own.
+    if (reserve > 0 && outcome.result.decision === 'within' && deadline - clock.now() >= shorterMs) {
+      const shorter = {
+        maxBatchSize: pick.setting.maxBatchSize,
+        maxQueueDelayMs: shorterQueueDelay(pick.setting.maxQueueDelayMs),
+      };
+      const { target: searched, ...closed } = outcome;
+      await searched!.close(); // one server at a time: the operating point starts its own if needed
+      outcome = closed;
+      // Warmed as long as the searched server was at most, so a cold process does not lose to a warm one.
+      const shorterProbe = await steadyProbe(
+        await probeSetting(shorter, gate, MIN_PROBE_MS, env),
+        { warmMs: MAX_WARM_MS, measureMs: WARM_WINDOW_MS },
+        clock,
+      );
+      const tried = await searchFromProbe(shorterProbe, gate, deadline - clock.now(), progress, clock, {
+        keepOpen: true,
+        onlyRate: outcome.result.rps,
+      });
+      note(tried.target!);
+      results.push(tried.result);
+      if (chooseSetting([outcome.result, tried.result]) === tried.result) return tried;
+      await tried.target!.close();
+    }
+    return outcome;
   }
-}
-
-function pickOutcome(outcomes: readonly SettingOutcome[]): SettingOutcome {
-  const best = chooseSetting(outcomes.map((o) => o.result));
-  return outcomes.find((o) => o.result === best)!;
 }
 
 /** A latency threshold to decide at the operating rate. */
@@ -672,14 +1010,9 @@ export async function measureOperatingPoint(
   const pooled = chosen.target && chosen.result.rps >= rateRps ? chosen.heldLatenciesMs : [];
   try {
     if (!chosen.target) {
-      // Warm the new server as the search warmed its own: one client, then saturated as long.
+      // Warm the new server as the search warmed its own: one client, then saturated until steady.
       await closedLoop(target, Math.min(200, budgetMs / 20), 1, clock);
-      await saturatedThroughput(
-        target,
-        2 * setting.maxBatchSize + 6,
-        Math.min(800, Math.max(100, budgetMs / 8)),
-        clock,
-      );
+      await warmUntilSteady(target, saturatingClients(setting), Math.min(MAX_WARM_MS, budgetMs / 4), clock);
     }
     const lone: number[] = [];
     const loneUntil = clock.now() + budgetMs / 8;
@@ -696,12 +1029,22 @@ export async function measureOperatingPoint(
     );
     const look = lookEveryTenth();
     const judged = limits.length > 0 ? limits : [{ p: 99 as const, limitMs: gate.latencyBoundMs }];
+    // Per limit: its own samples bound it from below; with the held rate's, from above.
+    const counters = judged.map((l) => ({
+      limit: l,
+      own: countAtOrBelow(l.limitMs),
+      pooledAtOrBelow: pooled.filter((ms) => ms <= l.limitMs).length,
+    }));
     // Every limit decided; `within` counts only after minMs, when an overload has had time to show.
     const decided = (latencies: readonly number[], longEnough: boolean) => {
       if (latencies.length === 0) return false;
-      const bounds = operatingBounds(sorted(latencies), sorted([...latencies, ...pooled]));
-      return judged.every((l) => {
-        const decision = decideBounds(bounds(l.p), l.limitMs);
+      return counters.every(({ limit, own, pooledAtOrBelow }) => {
+        const counted = own(latencies);
+        const withHeld = {
+          samples: counted.samples + pooled.length,
+          atOrBelow: counted.atOrBelow + pooledAtOrBelow,
+        };
+        const decision = decideAtMostFromCounts(withHeld, counted, limit.p, CONFIDENCE);
         return decision === 'beyond' || (decision === 'within' && longEnough);
       });
     };
@@ -714,6 +1057,7 @@ export async function measureOperatingPoint(
     await clock.sleep(QUOTA_PERIOD_MS); // the lone requests may have spent this period's quota
     const result = await openLoop(target, {
       ratePerSecond: rateRps,
+      lagToleranceMs: sendLagToleranceMs(gate.latencyBoundMs),
       maxDurationMs: Math.max(minMs, deadline - clock.now() - gate.latencyBoundMs),
       random: uniformRandom(gate.seed + 7919),
       drainMs: Math.max(1000, gate.latencyBoundMs * 5),
@@ -724,12 +1068,18 @@ export async function measureOperatingPoint(
         failed > 0 || (look(latencies.length) && decided(latencies, sendingMs >= minMs)) ? 'stop' : undefined,
       clock,
     });
+    const generatorBehind = result.lateSends > LATE_SENDS_SHARE * result.sent;
+    const lag = `the load generator fell behind: ${result.lateSends} of ${result.sent} requests sent more than ${formatMs(sendLagToleranceMs(gate.latencyBoundMs))} ms late, up to ${formatMs(result.maxSendLagMs)} ms`;
     if (result.firstError !== undefined) {
       // The server refused or dropped requests at a rate below its capacity: no latency to judge.
       throw new Error(
-        `at the operating rate ${rateRps.toFixed(0)} rps, ${result.failed} of ${result.sent} requests failed: ${result.firstError}`,
+        `at the operating rate ${rateRps.toFixed(0)} rps, ${result.failed} of ${result.sent} requests failed: ${result.firstError}${generatorBehind ? ` (${lag}, and sent the overdue ones in a burst)` : ''}`,
       );
     }
+    if (generatorBehind)
+      progress(
+        `latency: at the operating rate ${rateRps.toFixed(0)} rps ${lag}; its delay counts as latency`,
+      );
     // Requests unanswered at the end of the drain took at least as long as they waited: counted so.
     const answered = [...result.latenciesMs, ...result.unansweredMs];
     const samples = answered.length > 0 ? answered : lone;

@@ -215,17 +215,19 @@ function throughputSection(report: GateReport): string {
   const chosen = chosenBatchSetting(m);
   const heading = `## Throughput at p99 ≤ ${formatNumber(t.latencyBoundMs, 6)} ms`;
   const rate = `${t.generatorBound ? '≥ ' : ''}${formatNumber(t.rps)} rps`;
-  const generator = t.generatorBound
-    ? ` The server's saturated capacity reached 90% of the load generator's own ceiling (${formatNumber(m.environment.generatorCeilingRps)} rps): the figure is the generator's bound, a lower bound of the server's, and the capacity plan uses it.`
-    : '';
-  const intro = `Served over loopback HTTP, open loop, Poisson arrivals, latency from each request's scheduled send time: for each serving setting, the highest rate whose p99 was shown within the bound with ${formatNumber(m.latency.confidence * 100)}% confidence, trying falling fractions of the saturated capacity. Per replica: **${rate}**.${generator}`;
+  const generator = !t.generatorBound
+    ? ''
+    : chosen?.generatorBound
+      ? ` At the next rate the load generator fell behind its own arrival schedule (this machine could not offer it): the figure is a lower bound of the server's, and the capacity plan uses it.`
+      : ` The server's saturated capacity reached 90% of the load generator's own ceiling (${formatNumber(m.environment.generatorCeilingRps)} rps): the figure is the generator's bound, a lower bound of the server's, and the capacity plan uses it.`;
+  const intro = `Served over loopback HTTP, open loop, Poisson arrivals, latency from each request's scheduled send time: each batch size's saturated capacity first, then, for the best one, the highest rate whose p99 was shown within the bound with ${formatNumber(m.latency.confidence * 100)}% confidence, trying fractions of that capacity. Per replica: **${rate}**.${generator}`;
   if (t.settings.length === 0) return `${heading}\n\n${intro}\n\nNo batch setting was measured.`;
   const rows = t.settings.map((s) => [
     String(s.maxBatchSize),
     ms(s.maxQueueDelayMs),
     formatNumber(s.capacityRps),
-    formatNumber(s.rps),
-    ms(s.p99Ms),
+    s.decision === 'not searched' ? '-' : formatNumber(s.rps),
+    s.decision === 'not searched' ? '-' : ms(s.p99Ms),
     s.p99UpperMs !== undefined ? `≤ ${ms(s.p99UpperMs)}` : '-',
     formatCount(s.samples),
     s.decision === 'within'

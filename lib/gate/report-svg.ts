@@ -247,7 +247,7 @@ function throughputPanel(report: GateReport, f: Frame): string {
     // The saturated capacity behind, the rate held at the bound in front.
     bars.push(
       `<rect class="capacity" x="${r(cx - barWidth / 2)}" y="${r(capacityY)}" width="${r(barWidth)}" height="${r(f.bottom - capacityY)}" fill="${COLOR.capacity}" stroke="${COLOR.axis}" stroke-width="1" stroke-dasharray="3 2"><title>${escapeXml(
-        `${name}: saturated capacity ${formatNumber(s.capacityRps)} rps${held ? '' : `, no rate held within the bound (${s.detail ?? s.decision})`}`,
+        `${name}: saturated capacity ${formatNumber(s.capacityRps)} rps${held ? '' : s.decision === 'not searched' ? ` (${s.detail ?? s.decision})` : `, no rate held within the bound (${s.detail ?? s.decision})`}`,
       )}</title></rect>`,
     );
     const y = held ? sy(s.rps) : f.bottom;
@@ -261,13 +261,18 @@ function throughputPanel(report: GateReport, f: Frame): string {
       );
     }
     labels.push(
-      text(cx, y - 5, held ? `${atLeast}${formatNumber(s.rps)}` : 'none held', {
-        size: labelSize,
-        anchor: 'middle',
-        weight: isChosen ? 'bold' : 'normal',
-        fill: isChosen ? COLOR.text : COLOR.muted,
-        halo: true,
-      }),
+      text(
+        cx,
+        y - 5,
+        held ? `${atLeast}${formatNumber(s.rps)}` : s.decision === 'not searched' ? 'probed' : 'none held',
+        {
+          size: labelSize,
+          anchor: 'middle',
+          weight: isChosen ? 'bold' : 'normal',
+          fill: isChosen ? COLOR.text : COLOR.muted,
+          halo: true,
+        },
+      ),
     );
     if (isChosen) {
       labels.push(

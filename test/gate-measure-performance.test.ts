@@ -375,7 +375,7 @@ describe('trialAtRate', () => {
     );
   });
 
-  it('gives no verdict when the load generator falls behind its schedule, and says by how much', async () => {
+  it('gives no verdict when the load generator falls behind its schedule and the rate does not hold, and says by how much', async () => {
     // 1.5 ms a request: this generator can send about 667 a second; 1,000 is beyond it.
     const clock = new VirtualClock();
     const generator = costlyGenerator(clock, 1.5);
@@ -385,6 +385,10 @@ describe('trialAtRate', () => {
     expect(outcome.detail).toMatch(
       /^1000 rps: the load generator fell behind \((\d+) of (\d+) requests sent more than 4\.0 ms late, up to (\d+) ms\): no verdict on the server at this rate$/,
     );
+    // Late, but the latencies (which count its lateness) are still within a looser bound: that holds.
+    const slack = await trialAtRate(target, 700, 500, 250, 3000, uniformRandom(3), generator.clock);
+    expect(slack).toMatchObject({ decision: 'within' });
+    expect(slack.generatorBehind).toBeUndefined();
     // Within its means it keeps to the schedule: a verdict on the server.
     const calm = await trialAtRate(target, 100, 40, 250, 8000, uniformRandom(3), generator.clock);
     expect(calm).toMatchObject({ decision: 'within' });
@@ -514,9 +518,9 @@ describe('searchRateAtBound', () => {
       startExecutor: async (setting) => generator.wrap(await executors.startExecutor(setting)),
     });
     expect(outcome.result).toMatchObject({ decision: 'within', generatorBound: true });
-    // At 75% of its means its sends already slip now and then (Poisson bursts): it holds below that.
-    expect(outcome.result.rps).toBeGreaterThanOrEqual(400);
-    expect(outcome.result.rps).toBeLessThan(550);
+    // Its lateness counts as latency, so a rate it sent late may still hold: up to about its means.
+    expect(outcome.result.rps).toBeGreaterThanOrEqual(550);
+    expect(outcome.result.rps).toBeLessThan(850);
     expect(outcome.result.detail).toMatch(
       /^the next rate did not hold: \d+ rps: the load generator fell behind/,
     );

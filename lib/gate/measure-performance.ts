@@ -86,6 +86,8 @@ const SHORTEST_VERDICT_MS = 1000;
  * the same rate held in the next trial on the same server.
  */
 const TRIAL_LEAD_IN_MS = 300;
+/** The least time the operating rate is measured for, where the budget allows: thirty quota periods. */
+const OPERATING_MIN_MS = 3000;
 /** The least time load runs before a `beyond` counts: three quota periods. */
 const SHORTEST_BEYOND_MS = 300;
 /** A CFS quota's period (the kubelet's): a server over its quota is stopped until the next one. */
@@ -1052,11 +1054,11 @@ export async function measureOperatingPoint(
         return decision === 'beyond' || (decision === 'within' && longEnough);
       });
     };
-    // Long enough for an overload and a quota's stalls to show; with the held rate's samples (a
-    // higher rate, this server) an overload is ruled out, and the stalls' span suffices.
+    // Long enough for an overload and a quota's stalls to show, and for the figure to settle: the
+    // p99 over ten quota periods doubled from one fresh run to the next when one period stalled.
     const minMs = Math.min(
-      pooled.length > 0 ? SHORTEST_VERDICT_MS : Math.max(SHORTEST_VERDICT_MS, (300 / rateRps) * 1000),
-      Math.max(0, deadline - clock.now()),
+      Math.max(OPERATING_MIN_MS, (300 / rateRps) * 1000),
+      Math.max(0, deadline - clock.now() - CLOSE_RESERVE_MS),
     );
     await clock.sleep(QUOTA_PERIOD_MS); // the lone requests may have spent this period's quota
     const result = await openLoop(target, {

@@ -1,11 +1,12 @@
 /**
- * The performance half of the gate, on the served path: for each serving setting (batch size and
- * queue delay), the server the image runs is started inside the pod's limits and loaded over
- * loopback HTTP by this process; the highest Poisson rate whose p99 is shown within the latency
- * bound, with the gate's confidence, is the setting's capacity. On the chosen setting: a lone
- * request's latency and the latency at the planned operating rate, until each threshold is decided.
- * The clock and the served model come from a {@link BenchEnvironment}, so the decisions can be
- * tested against a latency model on a virtual clock.
+ * The performance half of the gate, on the served path: the server the image runs is started inside
+ * the pod's limits and loaded over loopback HTTP by this process. Every batch size is probed for its
+ * saturated capacity; on the best one, the highest Poisson rate whose p99 is shown within the latency
+ * bound, with the gate's confidence, is the capacity (a lower bound where this process could not keep
+ * to the arrival schedule of the next rate). On the chosen setting: a lone request's latency and the
+ * latency at the planned operating rate, until each threshold is decided. The clock and the served
+ * model come from a {@link BenchEnvironment}, so the decisions can be tested against a latency model
+ * on a virtual clock.
  */
 import { type GateSpec } from '../core';
 import { type ModelInfo } from '../model';

@@ -435,6 +435,34 @@ describe('checkGate', () => {
       expect(verdict.message).not.toMatch(/budgetSeconds/);
     });
 
+    it('says the server was not measured when the load generator fell behind even at the lowest rate', () => {
+      const behind: BatchSettingResult = {
+        maxBatchSize: 8,
+        maxQueueDelayMs: 5,
+        capacityRps: 590,
+        rps: 0,
+        p99Ms: 12.1,
+        samples: 300,
+        decision: 'undecided',
+        stable: false,
+        generatorBound: true,
+        detail:
+          '59 rps: the load generator fell behind (12 of 400 requests sent more than 2.5 ms late, up to 31 ms): no verdict on the server at this rate',
+      };
+      const m = measured({
+        throughput: { rps: 0, decision: 'undecided', stable: false, settings: [behind] },
+      });
+      const [verdict] = checkGate(spec({ minThroughputRps: 100 }), m);
+      expect(verdict.pass).toBe(false);
+      expect(verdict.message).toBe(
+        'throughput not shown at p99 <= 25 ms with 95% confidence ' +
+          '(59 rps: the load generator fell behind (12 of 400 requests sent more than 2.5 ms late, up to 31 ms): no verdict on the server at this rate; 1 CPU, onnxruntime 1.30.0): ' +
+          'the load generator fell behind its own schedule even at the lowest rate tried, so the server was not measured; ' +
+          'run the gate where nothing else is using the CPUs (or on a machine with more cores than resources.cpu), or set MODELFAB_GATE=skip to skip it',
+      );
+      expect(verdict.message).not.toMatch(/budgetSeconds|raise resources\.cpu/);
+    });
+
     it('fails as not shown when no setting was measured at all', () => {
       const m = measured({ throughput: { rps: 0, decision: 'undecided', settings: [] } });
       const [verdict] = checkGate(spec({ minThroughputRps: 100 }), m);

@@ -529,6 +529,24 @@ describe('searchRateAtBound', () => {
     expect(behind.length).toBeGreaterThan(0);
   });
 
+  it('measures nothing when the load generator falls behind at every rate, and says so', async () => {
+    // A generator that wakes 5 ms late every time: every rate is sent late, by more than the 2 ms
+    // a 5 ms bound tolerates, and the lateness alone breaks the bound.
+    const clock = new VirtualClock();
+    const late = { now: () => clock.now(), sleep: (ms: number) => clock.sleep(ms + 5) };
+    const executors = fakeExecutors(clock, serviceTime(1));
+    const progress: string[] = [];
+    const { result } = await searchRateAtBound(ONE, gateAt(5), 8000, (line) => progress.push(line), {
+      clock: late,
+      startExecutor: executors.startExecutor,
+    });
+    expect(result).toMatchObject({ rps: 0, decision: 'undecided', generatorBound: true });
+    expect(result.detail).toMatch(/^\d+ rps: the load generator fell behind/);
+    const trials = progress.filter((line) => / rps: /.test(line) && !line.includes('capacity'));
+    expect(trials.length).toBeGreaterThan(0);
+    expect(trials.every((line) => line.includes('the load generator fell behind'))).toBe(true);
+  });
+
   it('holds nothing and tries no rate when a lone request is shown beyond the bound', async () => {
     const { result, outcome, progress } = await searchAt(serviceTime(1), 0.5);
     expect(result).toMatchObject({ rps: 0, decision: 'beyond', stable: false });

@@ -387,9 +387,11 @@ function throughputVerdict(spec: GateSpec, limit: number, m: GateMeasurements): 
   const why = chosen?.detail ?? 'no rate was tried';
   const bound = `p99 <= ${formatNumber(throughput.latencyBoundMs, 6)} ms`;
   const statement = `throughput not shown at ${bound} with ${formatNumber(m.latency.confidence * 100)}% confidence (${why}; ${runtimeContext(m)})`;
-  // More budget helps a rate the samples could not decide, not one shown beyond the bound.
-  const message =
-    chosen?.decision === 'beyond'
+  // More budget helps a rate the samples could not decide, not one shown beyond the bound, nor a
+  // load generator that could not keep to its schedule.
+  const message = chosen?.generatorBound
+    ? `${statement}: the load generator fell behind its own schedule even at the lowest rate tried, so the server was not measured; run the gate where nothing else is using the CPUs (or on a machine with more cores than resources.cpu), or set MODELFAB_GATE=skip to skip it`
+    : chosen?.decision === 'beyond'
       ? `${statement}: every rate tried was shown beyond the bound; ${throughputFix(spec, m)}`
       : `${statement}: raise gate.budgetSeconds so the gate can take more samples; if it then fails, ${throughputFix(spec, m)}`;
   return { ...verdict, pass: false, message };

@@ -120,7 +120,8 @@ export interface BatchSettingResult {
   readonly detail?: string;
   /**
    * The next rate above the held one could not be offered: the load generator fell behind its
-   * arrival schedule there, so the held rate is a lower bound of what the setting serves.
+   * arrival schedule there, so the held rate is a lower bound of what the setting serves. With no
+   * rate held: the generator fell behind even at the lowest rate tried, and the server was not measured.
    */
   readonly generatorBound?: boolean;
 }

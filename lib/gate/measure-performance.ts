@@ -706,6 +706,8 @@ export async function searchFromProbe(
         decision: last?.decision ?? 'undecided',
         stable: false,
         detail,
+        // Nothing held, and the lowest rate tried was the generator's: the server was not measured.
+        ...(last?.generatorBehind ? { generatorBound: true } : {}),
       },
       readyMs: target.readyMs,
       peakMemoryBytes: target.peakMemoryBytes(),
@@ -821,7 +823,8 @@ export async function searchServingSettings(
       rps: best.rps,
       stable: best.stable,
       decision: best.decision === 'not searched' ? 'undecided' : best.decision,
-      generatorBound: best.capacityRps >= 0.9 * generatorCeilingRps || best.generatorBound === true,
+      generatorBound:
+        best.capacityRps >= 0.9 * generatorCeilingRps || (best.rps > 0 && best.generatorBound === true),
       settings: results,
       ...(skipped.length > 0 ? { skipped } : {}),
     },

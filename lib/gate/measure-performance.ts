@@ -802,7 +802,7 @@ export async function searchServingSettings(
     firstReadyMs ??= target.readyMs;
     peakBytes = Math.max(peakBytes, target.peakMemoryBytes());
   };
-  /** The probed server kept running (the best so far when it was the last probed); closed by whoever replaces it. */
+  /** The last probed server, still running: the search goes on on it when it is the pick; closed by whoever replaces it. */
   let open: SettingProbe | undefined;
   const closeOpen = async () => {
     const closing = open;

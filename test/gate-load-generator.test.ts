@@ -210,6 +210,25 @@ describe('openLoop', () => {
     expect(Math.max(...asked)).toBeLessThanOrEqual(700);
   });
 
+  it('records how late each answered request was sent, beside its latency', async () => {
+    const clock = new VirtualClock();
+    // This process wakes 3 ms late every time it sleeps: its requests leave up to ~3 ms late.
+    const late = { now: () => clock.now(), sleep: (ms: number) => clock.sleep(ms + 3) };
+    const result = await openLoop(new FakeExecutor(clock, serviceTime(0.1), 1, { workers: Infinity }), {
+      ratePerSecond: 500,
+      maxDurationMs: 1000,
+      drainMs: 100,
+      lagToleranceMs: 2,
+      random: uniformRandom(7),
+      clock: late,
+    });
+    expect(result.sendLagsMs).toHaveLength(result.latenciesMs.length);
+    expect(result.lateSends).toBeGreaterThan(0);
+    expect(Math.max(...result.sendLagsMs!)).toBeCloseTo(result.maxSendLagMs, 6);
+    // Counted from the scheduled send, a latency includes the lag: 0.1 ms of service after it.
+    result.latenciesMs.forEach((ms, i) => expect(ms - result.sendLagsMs![i]).toBeCloseTo(0.1, 6));
+  });
+
   it('counts a failure in the lead-in as a failure', async () => {
     const { result } = await offer(1, {
       ratePerSecond: 100,

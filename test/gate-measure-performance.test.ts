@@ -531,10 +531,11 @@ describe('searchRateAtBound', () => {
 
   it('measures nothing when the load generator falls behind at every rate, and says so', async () => {
     // A generator that wakes 5 ms late every time: every rate is sent late, by more than the 2 ms
-    // a 5 ms bound tolerates, and the lateness alone breaks the bound.
+    // a 5 ms bound tolerates, and the lateness alone breaks the bound; counted from when each
+    // request really left, the 0.1 ms server is well within it.
     const clock = new VirtualClock();
     const late = { now: () => clock.now(), sleep: (ms: number) => clock.sleep(ms + 5) };
-    const executors = fakeExecutors(clock, serviceTime(1));
+    const executors = fakeExecutors(clock, serviceTime(0.1));
     const progress: string[] = [];
     const { result } = await searchRateAtBound(ONE, gateAt(5), 8000, (line) => progress.push(line), {
       clock: late,
@@ -545,6 +546,20 @@ describe('searchRateAtBound', () => {
     const trials = progress.filter((line) => / rps: /.test(line) && !line.includes('capacity'));
     expect(trials.length).toBeGreaterThan(0);
     expect(trials.every((line) => line.includes('the load generator fell behind'))).toBe(true);
+  });
+
+  it('lets a rate stand as beyond when it is beyond the bound even counted from when each request left', async () => {
+    // The same late generator, against a 1 ms server at 5 ms: 700 rps queues past 5 ms at p99 however
+    // its requests are counted, so that rate is the server's and says so.
+    const clock = new VirtualClock();
+    const late = { now: () => clock.now(), sleep: (ms: number) => clock.sleep(ms + 5) };
+    const target = new FakeExecutor(clock, serviceTime(1));
+    const trial = await trialAtRate(target, 700, 5, 250, 3000, uniformRandom(3), late);
+    expect(trial.decision).toBe('beyond');
+    expect(trial.generatorBehind).toBeUndefined();
+    expect(trial.detail).toMatch(
+      /^700 rps: p99 [\d.]+ ms from \d+ samples, beyond 5 ms with 95% confidence$/,
+    );
   });
 
   it('holds nothing and tries no rate when a lone request is shown beyond the bound', async () => {

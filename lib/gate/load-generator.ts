@@ -37,6 +37,8 @@ export interface LoadResult {
   readonly lateSends: number;
   /** Open loop: the most a request (after the lead-in) was sent after its scheduled time, ms. */
   readonly maxSendLagMs: number;
+  /** Open loop: how late each request in `latenciesMs` was sent after its scheduled time, ms, in the same order. */
+  readonly sendLagsMs?: number[];
   /** The first failure's message, if any. */
   readonly firstError?: string;
 }
@@ -137,6 +139,7 @@ export async function openLoop(target: InferTarget, options: OpenLoopOptions): P
   const lagToleranceMs = options.lagToleranceMs ?? 2;
   const latenciesMs: number[] = [];
   const completedAtMs: number[] = [];
+  const sendLagsMs: number[] = [];
   const gapMs = () => (-Math.log(1 - random()) * 1000) / ratePerSecond;
   let sent = 0;
   let failed = 0;
@@ -159,8 +162,8 @@ export async function openLoop(target: InferTarget, options: OpenLoopOptions): P
     if (outstanding.size === 0 && closed) becameIdle();
   };
   const send = (scheduled: number, now: number) => {
+    const lag = now - scheduled;
     if (scheduled - start >= leadInMs) {
-      const lag = now - scheduled;
       if (lag > maxSendLagMs) maxSendLagMs = lag;
       if (lag > lagToleranceMs) lateSends++;
     }
@@ -176,6 +179,7 @@ export async function openLoop(target: InferTarget, options: OpenLoopOptions): P
         if (scheduled - start >= leadInMs) {
           latenciesMs.push(done - scheduled);
           completedAtMs.push(done - start - leadInMs);
+          sendLagsMs.push(lag);
         }
         lastCompletion = done;
         inFlight--;
@@ -243,6 +247,7 @@ export async function openLoop(target: InferTarget, options: OpenLoopOptions): P
     elapsedMs: Math.max(lastCompletion, start + sendingMs) - start,
     lateSends,
     maxSendLagMs,
+    sendLagsMs,
     idle,
     ...(firstError !== undefined ? { firstError } : {}),
   };

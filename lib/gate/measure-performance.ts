@@ -240,7 +240,8 @@ const LATE_SENDS_SHARE = 0.01;
  * process fell behind its own schedule (more than 1% of the requests sent later than
  * {@link sendLagToleranceMs}): it then sent the overdue ones in a burst no independent clients
  * would make, and counted its own delay as the server's, so a trial that did not hold is
- * `undecided` and says so (one that held despite it holds).
+ * `undecided` and says so; unless its p99 counted from when each request really left is beyond the
+ * bound too (one that held despite the lateness holds).
  */
 export async function trialAtRate(
   target: InferTarget,
@@ -293,9 +294,17 @@ export async function trialAtRate(
   };
   const at = `${rate.toFixed(0)} rps`;
   // Latency counts from the scheduled send, so sending late only made a trial look slower: a
-  // `within` stands however late this process was. Any other verdict could be its doing.
+  // `within` stands however late this process was. A p99 beyond the bound even counted from when
+  // each request really left stands too: the server was slow. Anything else could be this process's doing.
   const held = decision === 'within' && result.failed === 0 && result.late <= 0.01 * result.sent;
-  if (result.lateSends > LATE_SENDS_SHARE * result.sent && !held) {
+  const beyondAsSent =
+    decision === 'beyond' &&
+    result.failed === 0 &&
+    decideP99(
+      result.latenciesMs.map((ms, i) => ms - (result.sendLagsMs?.[i] ?? 0)),
+      boundMs,
+    ).decision === 'beyond';
+  if (result.lateSends > LATE_SENDS_SHARE * result.sent && !held && !beyondAsSent) {
     return {
       ...base,
       decision: 'undecided',

@@ -280,7 +280,9 @@ describe('inputs onnxruntime cannot take', () => {
 describe('admission', () => {
   it('refuses with 429 from the headers alone when the queue is full, without waiting for the body', async () => {
     const server = await start({ modelPath: slowPath, maxQueueSize: 1 });
-    const running = postSlow(server, 1024); // about 1 s of inference: time to fill the queue behind it
+    // About 2 s of inference: time to fill the queue behind it, with room for a loaded machine (at
+    // 1 s, the queued request sometimes started before the test saw it queued).
+    const running = postSlow(server, 2048);
     await waitFor(async () => (await metric(server, 'modelfab_inflight_requests{model="slow"}')) === 1);
     const queued = postSlow(server, 1);
     await waitFor(async () => (await metric(server, 'modelfab_queue_depth{model="slow"}')) === 1);

@@ -347,17 +347,8 @@ describe('checkGate', () => {
 
     it('advises batching only for a model that can batch', () => {
       // The search tried only batch 1 although maxBatchSize allowed 32: the model has no batch dim.
-      const batchOne: BatchSettingResult = {
-        maxBatchSize: 1,
-        maxQueueDelayMs: 0,
-        capacityRps: 210,
-        rps: 178.5,
-        p99Ms: 19.8,
-        p99UpperMs: 22.4,
-        samples: 3120,
-        decision: 'within',
-        stable: true,
-      };
+      const batchOne = measured().throughput.settings[0];
+      expect(batchOne).toMatchObject({ maxBatchSize: 1, rps: 178.5 });
       const onlyOne = measured({
         throughput: { rps: 178.5, settings: [batchOne] },
         servingConfig: { maxBatchSize: 1, maxQueueDelayMs: 0 },

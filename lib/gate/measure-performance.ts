@@ -297,14 +297,14 @@ export async function trialAtRate(
   // `within` stands however late this process was. A p99 beyond the bound even counted from when
   // each request really left stands too: the server was slow. Anything else could be this process's doing.
   const held = decision === 'within' && result.failed === 0 && result.late <= 0.01 * result.sent;
-  const beyondAsSent =
+  const beyondAsSent = () =>
     decision === 'beyond' &&
     result.failed === 0 &&
     decideP99(
       result.latenciesMs.map((ms, i) => ms - (result.sendLagsMs?.[i] ?? 0)),
       boundMs,
     ).decision === 'beyond';
-  if (result.lateSends > LATE_SENDS_SHARE * result.sent && !held && !beyondAsSent) {
+  if (result.lateSends > LATE_SENDS_SHARE * result.sent && !held && !beyondAsSent()) {
     return {
       ...base,
       decision: 'undecided',
@@ -747,6 +747,39 @@ export function chooseSetting(results: readonly BatchSettingResult[]): BatchSett
 }
 
 /**
+ * A probed setting's row in the report: ruled out by a lone request beyond the bound, or probed
+ * saturated only, with the setting the search went to instead.
+ */
+function probedResult(
+  probe: SettingProbe,
+  pick: SettingProbe | undefined,
+  bound: number,
+): BatchSettingResult {
+  const base = { ...probe.setting, capacityRps: probe.capacityRps, rps: 0, stable: false };
+  if (probe.aloneBeyond) {
+    const p99 = latencyStats(probe.aloneMs).p99Ms;
+    return {
+      ...base,
+      p99Ms: p99,
+      samples: probe.aloneMs.length,
+      decision: 'beyond',
+      detail: `a request alone: p99 ${p99.toFixed(2)} ms, beyond ${bound} ms with ${CONFIDENCE * 100}% confidence, so no rate can hold`,
+    };
+  }
+  return {
+    ...base,
+    p99Ms: NaN,
+    samples: 0,
+    decision: 'not searched',
+    ...(pick && pick !== probe
+      ? {
+          detail: `no rate searched: batch ${pick.setting.maxBatchSize} served ${pick.capacityRps.toFixed(0)} rps saturated, and the search went there`,
+        }
+      : {}),
+  };
+}
+
+/**
  * The probe the rate search goes on with: among those a lone request does not rule out, the
  * smallest batch whose saturated capacity is within 5% of the highest (a bigger batch only adds
  * queueing delay); undefined when a lone request is beyond the bound on every one.
@@ -888,34 +921,19 @@ export async function searchServingSettings(
           ? `throughput: ${label}: a request alone is beyond ${bound} ms (p99 ${latencyStats(probe.aloneMs).p99Ms.toFixed(2)} ms)`
           : `throughput: ${label}: saturated capacity ${probe.capacityRps.toFixed(0)} rps (probed in ${((clock.now() - started) / 1000).toFixed(1)} s)`,
       );
-      results.push({
-        ...probe.setting,
-        capacityRps: probe.capacityRps,
-        rps: 0,
-        p99Ms: probe.aloneBeyond ? latencyStats(probe.aloneMs).p99Ms : NaN,
-        samples: probe.aloneBeyond ? probe.aloneMs.length : 0,
-        decision: probe.aloneBeyond ? 'beyond' : 'not searched',
-        stable: false,
-        detail: probe.aloneBeyond
-          ? `a request alone: p99 ${latencyStats(probe.aloneMs).p99Ms.toFixed(2)} ms, beyond ${bound} ms with ${CONFIDENCE * 100}% confidence, so no rate can hold`
-          : 'probed saturated only',
-      });
     }
     const pick = chooseProbe(probes);
+    results.push(...probes.map((probe) => probedResult(probe, pick, bound)));
     if (!pick) {
       // A lone request is beyond the bound at every batch size: no rate can hold anywhere.
       await closeOpen();
-      const first = results[0];
       progress(`throughput: no batch size holds a rate: a request alone is beyond ${bound} ms on each`);
-      return { result: first, readyMs: firstReadyMs ?? NaN, peakMemoryBytes: peakBytes, heldLatenciesMs: [] };
-    }
-    for (const [i, r] of results.entries()) {
-      if (r.decision === 'not searched' && r.maxBatchSize !== pick.setting.maxBatchSize) {
-        results[i] = {
-          ...r,
-          detail: `no rate searched: batch ${pick.setting.maxBatchSize} served ${pick.capacityRps.toFixed(0)} rps saturated, and the search went there`,
-        };
-      }
+      return {
+        result: results[0],
+        readyMs: firstReadyMs ?? NaN,
+        peakMemoryBytes: peakBytes,
+        heldLatenciesMs: [],
+      };
     }
     // Phase 2: the rate search on the chosen batch size, on its probe's server when it still runs,
     // warmed until steady first.
@@ -924,9 +942,10 @@ export async function searchServingSettings(
     // where that is a third of what is left at most.
     const shorterMs = settingMs + MAX_WARM_MS + TRIAL_LEAD_IN_MS + SHORTEST_VERDICT_MS;
     const reserve = pick.setting.maxBatchSize > 1 && deadline - clock.now() >= 3 * shorterMs ? shorterMs : 0;
-    if (open !== pick) await closeOpen(); // its server was closed for a later probe: a new one
+    const reuse = open === pick;
+    if (!reuse) await closeOpen(); // its server was closed for a later probe: a new one
     const probe = await steadyProbe(
-      open === pick ? pick : await probeSetting(pick.setting, gate, MIN_PROBE_MS, env),
+      reuse ? pick : await probeSetting(pick.setting, gate, MIN_PROBE_MS, env),
       steadyTimesFor(deadline - clock.now() - reserve),
       clock,
     );

@@ -4,11 +4,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  type BudgetOptions,
   type ResourceBudget,
+  type ResourceLimits,
   affinityCpus,
   cfsQuotaMicros,
+  cpuWeightFromShares,
   createResourceBudget,
   detectEnforcement,
+  GENERATOR_NICE,
+  kubeletCpuShares,
   parseCpuList,
 } from '../lib/gate/resource-budget';
 import { parseProcCgroup } from '../lib/runtime';
@@ -24,8 +29,9 @@ afterEach(() => {
   for (const dir of tempDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function budgetOf(...args: Parameters<typeof createResourceBudget>): ResourceBudget {
-  const budget = createResourceBudget(...args);
+/** A budget that leaves the runner's priority alone unless the test names a nice value. */
+function budgetOf(limits: ResourceLimits, options: BudgetOptions = {}): ResourceBudget {
+  const budget = createResourceBudget(limits, { generatorNice: null, ...options });
   budgets.push(budget);
   return budget;
 }
@@ -156,14 +162,14 @@ describe('createResourceBudget on a fake cgroup v1 root', () => {
     expect(budget.cpu).toBe('quota');
     expect(budget.memory).toBe('cgroup');
     expect(budget.detail).toBe(
-      'CFS quota 50000 µs per 100000 µs (cgroup v1, weight 1/16 beside the load generator), memory limit 512 MiB (cgroup v1)',
+      'CFS quota 50000 µs per 100000 µs (cgroup v1, 512 shares as for a 500m request), memory limit 512 MiB (cgroup v1)',
     );
 
     const [cpuDir] = gateDirs(path.join(root, 'cpu'));
     const [memoryDir] = gateDirs(path.join(root, 'memory/process_api/abc'));
     expect(read(path.join(cpuDir, 'cpu.cfs_period_us'))).toBe('100000');
     expect(read(path.join(cpuDir, 'cpu.cfs_quota_us'))).toBe('50000');
-    expect(read(path.join(cpuDir, 'cpu.shares'))).toBe('64');
+    expect(read(path.join(cpuDir, 'cpu.shares'))).toBe('512');
     expect(read(path.join(memoryDir, 'memory.limit_in_bytes'))).toBe(String(512 * MiB));
     expect(read(path.join(memoryDir, 'memory.memsw.limit_in_bytes'))).toBe(String(512 * MiB));
     // Nothing in the memory mount's root nor in the parents' own files.
@@ -280,7 +286,7 @@ describe('createResourceBudget on a fake cgroup v1 root', () => {
     expect(budget.cpu).toBe('quota');
     expect(budget.memory).toBe('none');
     expect(budget.detail).toBe(
-      'CFS quota 50000 µs per 100000 µs (cgroup v1, weight 1/16 beside the load generator); no memory cgroup: the limit is checked against peak RSS ' +
+      'CFS quota 50000 µs per 100000 µs (cgroup v1, 512 shares as for a 500m request); no memory cgroup: the limit is checked against peak RSS ' +
         '(cannot make a memory cgroup (v1): no memory line in /proc/self/cgroup)',
     );
     expect(budget.peakMemoryBytes()).toBeUndefined();
@@ -304,12 +310,12 @@ describe('createResourceBudget on a fake cgroup v2 root', () => {
     expect(budget.cpu).toBe('quota');
     expect(budget.memory).toBe('cgroup');
     expect(budget.detail).toBe(
-      'CFS quota 150000 µs per 100000 µs (cgroup v2, weight 1/16 beside the load generator), memory limit 300 MiB (cgroup v2)',
+      'CFS quota 150000 µs per 100000 µs (cgroup v2, 1536 shares as for a 1500m request), memory limit 300 MiB (cgroup v2)',
     );
     expect(read(path.join(root, 'pod/cgroup.subtree_control'))).toBe('+cpu +memory');
     const [dir] = gateDirs(path.join(root, 'pod'));
     expect(read(path.join(dir, 'cpu.max'))).toBe('150000 100000');
-    expect(read(path.join(dir, 'cpu.weight'))).toBe('6');
+    expect(read(path.join(dir, 'cpu.weight'))).toBe('59');
     expect(read(path.join(dir, 'memory.max'))).toBe(String(300 * MiB));
     expect(budget.wrap('/usr/bin/python3', ['-m', 'http.server'])).toEqual({
       command: '/bin/sh',
@@ -524,4 +530,55 @@ describe('real cgroups', () => {
       for (const parent of parents) if (fs.existsSync(parent)) expect(gateDirs(parent)).toEqual([]);
     },
   );
+});
+
+describe("the server's CPU share and the load generator's priority", () => {
+  it('gives the server the shares the kubelet gives a pod whose request is its limit', () => {
+    expect(kubeletCpuShares(1000)).toBe(1024);
+    expect(kubeletCpuShares(500)).toBe(512);
+    expect(kubeletCpuShares(1)).toBe(2);
+    expect(kubeletCpuShares(4000)).toBe(4096);
+    // runc's conversion for cgroup v2: the minimum and maximum shares map to weight 1 and 10000.
+    expect(cpuWeightFromShares(2)).toBe(1);
+    expect(cpuWeightFromShares(1024)).toBe(39);
+    expect(cpuWeightFromShares(262144)).toBe(10000);
+  });
+
+  const selfCgroup = '1:cpu:/\n2:memory:/\n';
+  const files = {
+    'cpu/cgroup.procs': '',
+    'cpu/cpu.cfs_quota_us': '-1\n',
+    'cpu/cpu.cfs_period_us': '100000\n',
+    'memory/cgroup.procs': '',
+  };
+
+  it("runs the calling thread at the generator's nice value while a budget is held, and restores it at the last release", () => {
+    const before = os.getPriority();
+    let permitted: boolean;
+    try {
+      os.setPriority(GENERATOR_NICE);
+      os.setPriority(before);
+      permitted = true;
+    } catch {
+      permitted = false;
+    }
+    const root = fakeRoot(files);
+    const options = { cgroupRoot: root, selfCgroup, generatorNice: GENERATOR_NICE };
+    const first = budgetOf({ cpuMillis: 1000, memoryBytes: 64 * MiB }, options);
+    const second = budgetOf({ cpuMillis: 1000, memoryBytes: 64 * MiB }, options);
+    if (permitted) {
+      expect(first.detail).toContain(
+        `(cgroup v1, 1024 shares as for a 1000m request, load generator at nice ${GENERATOR_NICE})`,
+      );
+      expect(os.getPriority()).toBe(GENERATOR_NICE);
+      first.release();
+      expect(os.getPriority()).toBe(GENERATOR_NICE);
+      second.release();
+    } else {
+      expect(first.detail).toMatch(/, load generator at its own priority: .+\)/);
+      first.release();
+      second.release();
+    }
+    expect(os.getPriority()).toBe(before);
+  });
 });

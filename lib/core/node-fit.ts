@@ -1,0 +1,144 @@
+/**
+ * Whether a service's pods fit the nodes they are placed on, and how many fit on one node: the
+ * requests against what a node offers after the system's reserve, the GPUs per pod against the
+ * node's GPUs, and the model against one GPU's memory. Pure: numbers in, problems and a count out.
+ * Each problem names the instance type, what does not fit and by how much.
+ */
+
+const MIB = 2 ** 20;
+const GIB = 2 ** 30;
+
+/** What one node of an instance type offers, as its catalog entry describes it. */
+export interface NodeShape {
+  readonly instanceType: string;
+  readonly vcpu: number;
+  /** The instance's memory as its type is sold, bytes (the kernel sees less: see {@link nodeCapacity}). */
+  readonly memoryBytes: number;
+  readonly gpus: number;
+  /** Memory of one GPU, bytes; 0 without GPUs. */
+  readonly gpuMemoryBytes: number;
+}
+
+/** What one pod requests. */
+export interface PodRequests {
+  readonly cpuMillis: number;
+  readonly memoryBytes: number;
+  readonly gpus: number;
+}
+
+/** CPU and memory a node keeps for the kubelet, the runtime and eviction, not for pods. */
+export interface SystemReserve {
+  readonly cpuMillis: number;
+  readonly memoryBytes: number;
+}
+
+/**
+ * The share of an instance's memory the node does not see (firmware, kernel): Karpenter's default
+ * `vmMemoryOverheadPercent`, 7.5%.
+ */
+export const VM_MEMORY_OVERHEAD = 0.075;
+
+/** Memory a node reports as capacity: the instance's memory less {@link VM_MEMORY_OVERHEAD}, bytes. */
+export function nodeCapacityMemoryBytes(node: NodeShape): number {
+  return Math.floor(node.memoryBytes * (1 - VM_MEMORY_OVERHEAD));
+}
+
+/**
+ * The reserve of the EKS-optimized AMIs (and Karpenter's default kube-reserved): memory 255 MiB
+ * plus 11 MiB a pod the node may run, plus the kubelet's 100 MiB hard eviction threshold; CPU 6%
+ * of the first core, 1% of the second, 0.5% of the third and fourth and 0.25% of every core beyond.
+ *
+ * @param maxPods the most pods the node runs (its ENI limit on the VPC CNI)
+ */
+export function eksSystemReserve(node: NodeShape, maxPods: number): SystemReserve {
+  const tiers: ReadonlyArray<readonly [cores: number, share: number]> = [
+    [1, 0.06],
+    [1, 0.01],
+    [2, 0.005],
+    [Infinity, 0.0025],
+  ];
+  let left = node.vcpu;
+  let cpuMillis = 0;
+  for (const [cores, share] of tiers) {
+    const taken = Math.min(left, cores);
+    cpuMillis += taken * 1000 * share;
+    left -= taken;
+    if (left <= 0) break;
+  }
+  return {
+    cpuMillis: Math.ceil(cpuMillis),
+    memoryBytes: (255 + 11 * maxPods + 100) * MIB,
+  };
+}
+
+/** How pods fit a node: how many fit on one, and each reason they do not. */
+export interface NodeFit {
+  /** Pods of this shape one node holds (0 when one does not fit). */
+  readonly podsPerNode: number;
+  /** CPU, millicores, and memory, bytes, a node offers pods after its reserve. */
+  readonly allocatable: { readonly cpuMillis: number; readonly memoryBytes: number };
+  /** Each way the pods do not fit, in words; empty when they do. */
+  readonly problems: readonly string[];
+}
+
+const cpuText = (millis: number) => (millis % 1000 === 0 ? `${millis / 1000}` : `${millis}m`);
+const memoryText = (bytes: number) =>
+  bytes >= GIB ? `${Number((bytes / GIB).toFixed(2))} GiB` : `${Math.round(bytes / MIB)} MiB`;
+
+/**
+ * How pods with `requests` fit `node`, after `reserve`, for a model of `modelBytes` on the GPU.
+ * A pod's requests must fit what a node offers; its GPUs must divide the node's (else some of every
+ * node's GPUs stay idle, paid for); and the model's weights must fit one GPU's memory (one session
+ * per GPU: onnxruntime's CUDA provider does not split a model across GPUs).
+ */
+export function fitPods(
+  node: NodeShape,
+  reserve: SystemReserve,
+  requests: PodRequests,
+  modelBytes: number,
+): NodeFit {
+  const allocatable = {
+    cpuMillis: Math.max(0, node.vcpu * 1000 - reserve.cpuMillis),
+    memoryBytes: Math.max(0, nodeCapacityMemoryBytes(node) - reserve.memoryBytes),
+  };
+  const problems: string[] = [];
+  const offered = `${node.instanceType} offers pods ${cpuText(allocatable.cpuMillis)} CPU and ${memoryText(allocatable.memoryBytes)} after the system's reserve`;
+  if (requests.cpuMillis > allocatable.cpuMillis) {
+    problems.push(
+      `${offered}; a pod requests ${cpuText(requests.cpuMillis)} CPU, ${cpuText(requests.cpuMillis - allocatable.cpuMillis)} more than fits`,
+    );
+  }
+  if (requests.memoryBytes > allocatable.memoryBytes) {
+    problems.push(
+      `${offered}; a pod requests ${memoryText(requests.memoryBytes)} of memory, ${memoryText(requests.memoryBytes - allocatable.memoryBytes)} more than fits`,
+    );
+  }
+  if (requests.gpus > 0) {
+    if (node.gpus === 0) {
+      problems.push(`${node.instanceType} has no GPU; a pod requests ${requests.gpus}`);
+    } else if (requests.gpus > node.gpus) {
+      problems.push(
+        `${node.instanceType} has ${node.gpus} GPU${node.gpus === 1 ? '' : 's'}; a pod requests ${requests.gpus}, ${requests.gpus - node.gpus} more than a node has`,
+      );
+    } else if (node.gpus % requests.gpus !== 0) {
+      problems.push(
+        `${node.instanceType} has ${node.gpus} GPUs, which ${requests.gpus} GPUs a pod do not divide: ${node.gpus % requests.gpus} of every node's would stay idle`,
+      );
+    }
+    if (node.gpus > 0 && modelBytes > node.gpuMemoryBytes) {
+      problems.push(
+        `the model (${memoryText(modelBytes)}) does not fit the ${memoryText(node.gpuMemoryBytes)} of one ${node.instanceType} GPU: ${memoryText(modelBytes - node.gpuMemoryBytes)} over`,
+      );
+    }
+  }
+  const fits = (offer: number, ask: number) => (ask > 0 ? Math.floor(offer / ask) : Infinity);
+  const podsPerNode =
+    problems.length > 0
+      ? 0
+      : Math.min(
+          fits(allocatable.cpuMillis, requests.cpuMillis),
+          fits(allocatable.memoryBytes, requests.memoryBytes),
+          requests.gpus > 0 ? fits(node.gpus, requests.gpus) : Infinity,
+        );
+  return { podsPerNode: Number.isFinite(podsPerNode) ? podsPerNode : 0, allocatable, problems };
+}

@@ -1,0 +1,130 @@
+/**
+ * Karpenter's objects for a GPU pool on AWS: a NodePool (`karpenter.sh/v1`) that asks for nodes
+ * with the pool's GPUs and taints them for GPU pods only, and its EC2NodeClass
+ * (`karpenter.k8s.aws/v1`): a pinned AMI, the node role, subnets and security groups found by tag,
+ * an encrypted gp3 root volume sized for model images, IMDSv2 required. Pure: a resolved pool spec
+ * in, plain objects out.
+ */
+import type { IEC2NodeClass } from '@kubernetes-models/karpenter/karpenter.k8s.aws/v1/EC2NodeClass' with {
+  'resolution-mode': 'import',
+};
+import type { INodePool } from '@kubernetes-models/karpenter/karpenter.sh/v1/NodePool' with {
+  'resolution-mode': 'import',
+};
+
+/** GPU names as Karpenter's `karpenter.k8s.aws/instance-gpu-name` label spells them. */
+export type GpuName = 't4' | 'a10g' | 'l4' | 'l40s' | 'a100' | 'h100';
+
+/** The taint every GPU node carries, so that only pods that tolerate it (GPU pods) land there. */
+export const GPU_TAINT = { key: 'nvidia.com/gpu', value: 'true', effect: 'NoSchedule' } as const;
+
+/** A GPU pool on Karpenter, resolved: every default applied, every value checked. */
+export interface KarpenterPoolSpec {
+  /** The NodePool's and the EC2NodeClass's name. */
+  readonly name: string;
+  readonly gpuNames: readonly GpuName[];
+  readonly gpusPerNode: number;
+  /** Instance types to choose among; every type with those GPUs when empty. */
+  readonly instanceTypes: readonly string[];
+  readonly capacityTypes: ReadonlyArray<'spot' | 'on-demand'>;
+  readonly architecture: 'amd64' | 'arm64';
+  /** Zones to launch in; any of the subnets' when empty. */
+  readonly zones: readonly string[];
+  readonly labels: Readonly<Record<string, string>>;
+  /** The most GPUs the pool's nodes hold together; CPU and memory limits where given. */
+  readonly limits: { readonly gpus: number; readonly cpu?: string; readonly memory?: string };
+  readonly disruption: {
+    readonly consolidationPolicy: 'WhenEmpty' | 'WhenEmptyOrUnderutilized';
+    readonly consolidateAfter: string;
+    readonly budgets: ReadonlyArray<{
+      readonly nodes: string;
+      readonly schedule?: string;
+      readonly duration?: string;
+    }>;
+  };
+  readonly expireAfter: string;
+  /** The pool's weight among NodePools (a spot pool above its on-demand fallback). */
+  readonly weight?: number;
+  readonly nodeClass: {
+    /** `family@version`, e.g. `al2023@v20241121`. */
+    readonly amiAlias: string;
+    readonly role: string;
+    /** The tags subnets and security groups are selected by. */
+    readonly discoveryTags: Readonly<Record<string, string>>;
+    readonly rootVolumeGiB: number;
+  };
+}
+
+/** The NodePool for `spec`. */
+export function renderKarpenterNodePool(spec: KarpenterPoolSpec): INodePool {
+  const requirement = (key: string, values: readonly string[]) => ({
+    key,
+    operator: 'In' as const,
+    values: [...values],
+  });
+  return {
+    apiVersion: 'karpenter.sh/v1',
+    kind: 'NodePool',
+    metadata: { name: spec.name },
+    spec: {
+      template: {
+        metadata: { labels: { ...spec.labels } },
+        spec: {
+          nodeClassRef: { group: 'karpenter.k8s.aws', kind: 'EC2NodeClass', name: spec.name },
+          requirements: [
+            requirement('karpenter.k8s.aws/instance-gpu-name', spec.gpuNames),
+            requirement('karpenter.k8s.aws/instance-gpu-count', [String(spec.gpusPerNode)]),
+            requirement('karpenter.sh/capacity-type', spec.capacityTypes),
+            requirement('kubernetes.io/arch', [spec.architecture]),
+            ...(spec.instanceTypes.length > 0
+              ? [requirement('node.kubernetes.io/instance-type', spec.instanceTypes)]
+              : []),
+            ...(spec.zones.length > 0 ? [requirement('topology.kubernetes.io/zone', spec.zones)] : []),
+          ],
+          taints: [{ ...GPU_TAINT }],
+          expireAfter: spec.expireAfter,
+        },
+      },
+      limits: {
+        'nvidia.com/gpu': String(spec.limits.gpus),
+        ...(spec.limits.cpu !== undefined ? { cpu: spec.limits.cpu } : {}),
+        ...(spec.limits.memory !== undefined ? { memory: spec.limits.memory } : {}),
+      },
+      disruption: {
+        consolidationPolicy: spec.disruption.consolidationPolicy,
+        consolidateAfter: spec.disruption.consolidateAfter,
+        budgets: spec.disruption.budgets.map((budget) => ({ ...budget })),
+      },
+      ...(spec.weight !== undefined ? { weight: spec.weight } : {}),
+    },
+  };
+}
+
+/** The EC2NodeClass for `spec`. */
+export function renderEc2NodeClass(spec: KarpenterPoolSpec): IEC2NodeClass {
+  const byTags = [{ tags: { ...spec.nodeClass.discoveryTags } }];
+  return {
+    apiVersion: 'karpenter.k8s.aws/v1',
+    kind: 'EC2NodeClass',
+    metadata: { name: spec.name },
+    spec: {
+      amiSelectorTerms: [{ alias: spec.nodeClass.amiAlias }],
+      role: spec.nodeClass.role,
+      subnetSelectorTerms: byTags,
+      securityGroupSelectorTerms: byTags,
+      blockDeviceMappings: [
+        {
+          deviceName: '/dev/xvda',
+          rootVolume: true,
+          ebs: {
+            volumeSize: `${spec.nodeClass.rootVolumeGiB}Gi`,
+            volumeType: 'gp3',
+            encrypted: true,
+            deleteOnTermination: true,
+          },
+        },
+      ],
+      metadataOptions: { httpEndpoint: 'enabled', httpTokens: 'required', httpPutResponseHopLimit: 1 },
+    },
+  };
+}

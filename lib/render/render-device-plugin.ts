@@ -58,7 +58,7 @@ export function renderDevicePlugin(spec: DevicePluginSpec): {
         apiVersion: 'v1',
         kind: 'ConfigMap',
         metadata: { name: spec.name, namespace: spec.namespace, labels },
-        data: { 'config.yaml': devicePluginConfig(spec.timeSlicing!) },
+        data: { 'config.yaml': devicePluginConfig(spec.timeSlicing) },
       }
     : undefined;
   const daemonSet: IDaemonSet = {

@@ -38,9 +38,13 @@ export interface SystemReserve {
  */
 export const VM_MEMORY_OVERHEAD = 0.075;
 
-/** Memory a node reports as capacity: the instance's memory less {@link VM_MEMORY_OVERHEAD}, bytes. */
+/**
+ * Memory a node reports as capacity, bytes: the instance's memory less {@link VM_MEMORY_OVERHEAD},
+ * rounded up to whole MiB as Karpenter does (`capacity − ceil(7.5% × capacity)`, in MiB).
+ */
 export function nodeCapacityMemoryBytes(node: NodeShape): number {
-  return Math.floor(node.memoryBytes * (1 - VM_MEMORY_OVERHEAD));
+  const mib = Math.floor(node.memoryBytes / MIB);
+  return (mib - Math.ceil(mib * VM_MEMORY_OVERHEAD)) * MIB;
 }
 
 /**

@@ -34,7 +34,7 @@ describe('renderDevicePlugin', () => {
     expect(pod.nodeSelector).toEqual({ 'modelfab.dev/pool': 'gpu-a10g' });
     expect(pod.tolerations).toEqual([{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }]);
     expect(pod.priorityClassName).toBe('system-node-critical');
-    expect(pod.containers[0].image).toBe('nvcr.io/nvidia/k8s-device-plugin:v0.17.1');
+    expect(pod.containers[0].image).toBe('nvcr.io/nvidia/k8s-device-plugin:v0.17.4');
     expect(pod.containers[0].securityContext).toEqual({
       allowPrivilegeEscalation: false,
       capabilities: { drop: ['ALL'] },

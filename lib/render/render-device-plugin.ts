@@ -10,8 +10,8 @@ import type { IDaemonSet } from 'kubernetes-models/apps/v1/DaemonSet' with { 're
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap' with { 'resolution-mode': 'import' };
 import { GPU_TAINT } from './render-karpenter';
 
-/** NVIDIA's device plugin release the pool runs unless told otherwise (its static manifest's). */
-export const DEVICE_PLUGIN_IMAGE = 'nvcr.io/nvidia/k8s-device-plugin:v0.17.1';
+/** NVIDIA's device plugin release the pool runs unless told otherwise: the last of the 0.17 line, whose static manifest this follows (v0.20.0 is the newest release; see wip-notes). */
+export const DEVICE_PLUGIN_IMAGE = 'nvcr.io/nvidia/k8s-device-plugin:v0.17.4';
 
 /** Where the kubelet looks for device plugins' sockets. */
 const DEVICE_PLUGIN_DIR = '/var/lib/kubelet/device-plugins';

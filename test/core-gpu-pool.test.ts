@@ -50,8 +50,8 @@ describe('resolveGpuPool', () => {
     // The resolved spec renders objects that validate.
     const { NodePool } = await import('@kubernetes-models/karpenter/karpenter.sh/v1/NodePool');
     const { EC2NodeClass } = await import('@kubernetes-models/karpenter/karpenter.k8s.aws/v1/EC2NodeClass');
-    new NodePool(renderKarpenterNodePool(spec.karpenter) as never).validate();
-    new EC2NodeClass(renderEc2NodeClass(spec.karpenter) as never).validate();
+    new NodePool(renderKarpenterNodePool(spec.karpenter)).validate();
+    new EC2NodeClass(renderEc2NodeClass(spec.karpenter)).validate();
     expect(renderDevicePlugin(spec.devicePlugin).config).toBeUndefined();
   });
 

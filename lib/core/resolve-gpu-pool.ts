@@ -24,6 +24,8 @@ export interface GpuPoolSpec {
   readonly instanceTypes: ReadonlyArray<readonly [name: string, type: InstanceType]>;
   /** The price the plan uses: `pricePerHour`, else the cheapest of the instance types. */
   readonly pricePerNodeHour: number;
+  /** Whether `pricePerHour` set the price (for every type), rather than the catalog. */
+  readonly pricedByProps: boolean;
   /** Warnings to print at synth (an `@latest` AMI). */
   readonly warnings: readonly string[];
 }
@@ -166,6 +168,7 @@ export function resolveGpuPool(
     },
     instanceTypes,
     pricePerNodeHour,
+    pricedByProps: props.pricePerHour !== undefined,
     warnings,
   };
 }

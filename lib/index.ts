@@ -30,6 +30,14 @@ export type {
   TritonProps,
 } from './core/model-image-props';
 export type { ModelImageSource, ServingRuntime } from './core/model-image-source';
+export type {
+  AutoscaledGpuPoolProps,
+  GpuPoolDisruptionProps,
+  KarpenterNodeClassProps,
+} from './core/gpu-pool-props';
+export type { Placement, PlacementNodeType } from './core/placement';
+export type { GpuName } from './core/gpu';
+export type { KarpenterPoolSpec } from './render/render-karpenter';
 
 // What the constructs expose: resolved specs, the model's inspection, the gate's report.
 export type {
@@ -41,6 +49,9 @@ export type {
   ResourceAmounts,
 } from './core/inference-service-spec';
 export type { ModelImageSpec, TritonSpec } from './core/model-image-props';
+export type { GpuPoolSpec } from './core/resolve-gpu-pool';
+export type { InstanceType } from './core/instance-catalog';
+export type { DevicePluginSpec } from './render/render-device-plugin';
 export type { GateSpec, SloSpec } from './core/gate-spec';
 export type {
   Dim,

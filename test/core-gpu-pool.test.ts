@@ -1,5 +1,5 @@
 /**
- * AutoscaledGpuPool's props resolved (WIP: the Karpenter flavour): defaults, the catalog's
+ * AutoscaledGpuPool's props resolved: defaults, the catalog's
  * instance types, and a bad-input table where each failure names the path, the value and the fix.
  */
 import { describe, expect, it } from 'vitest';
@@ -29,7 +29,10 @@ describe('resolveGpuPool', () => {
       'g5.16xlarge',
     ]);
     expect(spec.pricePerNodeHour).toBe(1.006);
-    expect(spec.karpenter).toMatchObject({
+    expect(spec.nodePools).toHaveLength(1);
+    expect(spec.nodePools[0]).toMatchObject({
+      name: 'gpu',
+      nodeClassName: 'gpu',
       gpuNames: ['a10g'],
       gpusPerNode: 1,
       capacityTypes: ['on-demand'],
@@ -50,8 +53,8 @@ describe('resolveGpuPool', () => {
     // The resolved spec renders objects that validate.
     const { NodePool } = await import('@kubernetes-models/karpenter/karpenter.sh/v1/NodePool');
     const { EC2NodeClass } = await import('@kubernetes-models/karpenter/karpenter.k8s.aws/v1/EC2NodeClass');
-    new NodePool(renderKarpenterNodePool(spec.karpenter)).validate();
-    new EC2NodeClass(renderEc2NodeClass(spec.karpenter)).validate();
+    new NodePool(renderKarpenterNodePool(spec.nodePools[0])).validate();
+    new EC2NodeClass(renderEc2NodeClass(spec.nodePools[0])).validate();
     expect(renderDevicePlugin(spec.devicePlugin).config).toBeUndefined();
   });
 
@@ -83,8 +86,30 @@ describe('resolveGpuPool', () => {
     [{ capacityTypes: ['reserved'] }, `capacityTypes ["reserved"] must list 'spot', 'on-demand' or both`],
     [{ maxGpus: -1 }, "maxGpus must be an integer from 1 to 10000, got -1; at least one node's 1"],
     [
-      { consolidateAfter: '10 minutes' },
-      `consolidateAfter "10 minutes" must be a duration such as '10m' or '720h'`,
+      { disruption: { consolidateAfter: '10 minutes' } },
+      `disruption.consolidateAfter "10 minutes" must be a duration such as '10m' or '720h'`,
+    ],
+    [
+      { disruption: { consolidationPolicy: 'WhenIdle' } },
+      'disruption.consolidationPolicy "WhenIdle" is not a policy; use WhenEmpty or WhenEmptyOrUnderutilized',
+    ],
+    [
+      { disruption: { budgets: [{ nodes: 'half' }] } },
+      `disruption.budgets[0].nodes "half" must be a count ('1') or a percentage ('10%')`,
+    ],
+    [
+      { disruption: { budgets: [{ nodes: '0', schedule: '0 9 * * *' }] } },
+      'disruption.budgets[0] {"nodes":"0","schedule":"0 9 * * *"} needs schedule and duration together, or neither',
+    ],
+    [
+      { expireAfter: 'forever' },
+      `expireAfter "forever" must be a duration such as '10m' or '720h', or 'Never'`,
+    ],
+    [{ maxCpu: '-4' }, `maxCpu "-4" must be a positive quantity such as '256'`],
+    [{ maxMemory: 'lots' }, `maxMemory "lots" must be a positive quantity such as '2Ti'`],
+    [
+      { devicePluginImage: 'nvcr.io/nvidia/k8s-device-plugin' },
+      'devicePluginImage "nvcr.io/nvidia/k8s-device-plugin" must be pinned by a version tag or a digest, such as "nvcr.io/nvidia/k8s-device-plugin:v0.17.4"',
     ],
     [
       { karpenter: { ...PROPS.karpenter, amiAlias: 'al2023@latest' } },

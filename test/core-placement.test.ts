@@ -1,5 +1,5 @@
 /**
- * A pool's placement (WIP): where pods go, and the cheapest node a pod fits, by the catalog.
+ * A pool's placement: where pods go, and the cheapest node a pod fits, by the catalog.
  */
 import { describe, expect, it } from 'vitest';
 import { PropsChecker } from '../lib/core';
@@ -24,14 +24,23 @@ describe('placementFor', () => {
       tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }],
       gpusPerPod: 1,
     });
-    expect(placement.candidates.map((c) => c.name)).toEqual([
+    expect(placement.nodeTypes.map((t) => t.instanceType)).toEqual([
       'g5.xlarge',
       'g5.2xlarge',
       'g5.4xlarge',
       'g5.8xlarge',
       'g5.16xlarge',
     ]);
-    expect(placement.pricePerNodeHour).toBeUndefined();
+    expect(placement.nodeTypes[0]).toEqual({
+      instanceType: 'g5.xlarge',
+      vcpu: 4,
+      memoryMiB: 16384,
+      gpus: 1,
+      gpuMemoryMiB: placement.nodeTypes[0].gpuMemoryMiB,
+      maxPods: 58,
+      pricePerHour: 1.006,
+    });
+    expect(placement).toMatchObject({ gpuName: 'a10g', podsPerGpu: 1 });
   });
 });
 

@@ -1,9 +1,9 @@
 /**
- * The gate's view of this machine's GPUs (WIP): nvidia-smi's CSV, the pools' GPU names, and what a
+ * The gate's view of this machine's GPUs: nvidia-smi's CSV, the pools' GPU names, and what a
  * GPU service's gate does with or without its GPU. No GPU is needed: nvidia-smi's output is given.
  */
 import { describe, expect, it } from 'vitest';
-import { detectGpus, gpuNameOf, parseNvidiaSmi, planGpuGate } from '../lib/gate/gpu-presence';
+import { detectGpus, gpuNameOf, parseNvidiaSmi, gpuGateRefusal } from '../lib/gate/gpu-presence';
 
 describe('parseNvidiaSmi', () => {
   it('reads one GPU a line: product, driver, memory in MiB; and names it as the pools do', () => {
@@ -36,27 +36,19 @@ describe('parseNvidiaSmi', () => {
   });
 });
 
-describe('planGpuGate', () => {
-  const a10g = parseNvidiaSmi('NVIDIA A10G, 550.127.05, 23028');
-  const bench = 'modelfab bench --gpu a10g examples/gpu/gate.json';
-
-  it('measures on this machine when it has the pool GPU', () => {
-    expect(planGpuGate('a10g', a10g, false, bench)).toEqual({ action: 'measure', gpu: a10g[0] });
+describe('gpuGateRefusal', () => {
+  it('names the GPU, what this machine has, and the ways on', () => {
+    expect(gpuGateRefusal('a10g', [])).toBe(
+      "gate cannot measure a service placed on a10g GPUs: CPU figures never pass a GPU service's thresholds, and this machine has no NVIDIA GPU; remove gate from this service, or set MODELFAB_GATE=skip to skip the gate (the Deployment is annotated as skipped)",
+    );
+    expect(gpuGateRefusal('h100', parseNvidiaSmi('NVIDIA H200, 560.35.03, 143771'))).toContain(
+      'and this machine has only NVIDIA H200;',
+    );
   });
 
-  it('takes a report measured on that GPU when this machine lacks it', () => {
-    expect(planGpuGate('a10g', [], true, bench)).toEqual({ action: 'use-cached' });
-  });
-
-  it('refuses otherwise, naming the GPU, what is here, the command and the skip', () => {
-    const none = planGpuGate('a10g', [], false, bench);
-    expect(none).toEqual({
-      action: 'refuse',
-      message:
-        "the service is placed on a10g GPUs and its gate must measure on one (CPU figures never pass a GPU service's thresholds), but there is no NVIDIA GPU here and no report measured on a10g in the gate cache; run `modelfab bench --gpu a10g examples/gpu/gate.json` on a machine with a10g GPUs and share its cache, or set MODELFAB_GATE=skip to skip the gate",
-    });
-    const other = planGpuGate('h100', parseNvidiaSmi('NVIDIA H200, 560.35.03, 143771'), false, bench);
-    expect(other).toMatchObject({ action: 'refuse' });
-    expect((other as { message: string }).message).toContain('but there is only NVIDIA H200 here');
+  it('refuses on a machine with the pool GPU too, saying the gate measures on the CPU only', () => {
+    expect(gpuGateRefusal('a10g', parseNvidiaSmi('NVIDIA A10G, 550.127.05, 23028'))).toContain(
+      "this machine has NVIDIA A10G (driver 550.127.05), but modelfab's gate measures with onnxruntime's CPU provider only",
+    );
   });
 });

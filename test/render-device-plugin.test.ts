@@ -4,11 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import {
-  DEVICE_PLUGIN_IMAGE,
-  devicePluginConfig,
-  renderDevicePlugin,
-} from '../lib/render/render-device-plugin';
+import { DEVICE_PLUGIN_IMAGE } from '../lib/core/gpu';
+import { devicePluginConfig, renderDevicePlugin } from '../lib/render/render-device-plugin';
 
 const SPEC = {
   name: 'gpu-a10g-device-plugin',

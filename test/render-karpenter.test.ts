@@ -3,8 +3,8 @@
  * `@kubernetes-models/karpenter` generates from Karpenter's own CRDs.
  */
 import { describe, expect, it } from 'vitest';
+import { GPU_TAINT } from '../lib/core/gpu';
 import {
-  GPU_TAINT,
   type KarpenterPoolSpec,
   renderEc2NodeClass,
   renderKarpenterNodePool,
@@ -12,6 +12,7 @@ import {
 
 const SPEC: KarpenterPoolSpec = {
   name: 'gpu-a10g',
+  nodeClassName: 'gpu-a10g',
   gpuNames: ['a10g'],
   gpusPerNode: 1,
   instanceTypes: [],

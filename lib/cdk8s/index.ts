@@ -1,2 +1,3 @@
 export { InferenceService, type InferenceServiceProps } from './inference-service';
 export { ModelImage, type ModelImageProps } from './model-image';
+export { AutoscaledGpuPool, type AutoscaledGpuPoolProps } from './autoscaled-gpu-pool';

@@ -1,6 +1,7 @@
 /**
  * The props of `InferenceService`, the same in every engine (cdk8s today, Pulumi later).
  */
+import { type Placement } from './placement';
 import { GATE_PROPS_SHAPE, type GateProps, SLO_PROPS_SHAPE, type SloProps } from './gate-props';
 import {
   booleanProp,
@@ -315,6 +316,14 @@ export interface InferenceServiceProps {
    * @default - no capacity plan
    */
   readonly slo?: SloProps;
+  /**
+   * Run on a GPU pool: `pool.placement({ gpus })` of an AutoscaledGpuPool. The pods select the pool's
+   * nodes, tolerate their taint and ask for `nvidia.com/gpu`; their requests must fit one of the
+   * pool's instance types after the system reserve, and the model one GPU's memory. With a gate, the
+   * gate refuses: it measures on the CPU only, and CPU figures never pass a GPU service.
+   * @default - CPU nodes, no GPU
+   */
+  readonly placement?: Placement;
 }
 
 const NETWORK_PEER_SHAPE = objectProp<NetworkPeerProps>({
@@ -383,6 +392,7 @@ export const INFERENCE_SERVICE_PROPS_SHAPE = objectProp<InferenceServiceProps>(
     imagePullPolicy: stringProp('IfNotPresent'),
     gate: GATE_PROPS_SHAPE,
     slo: SLO_PROPS_SHAPE,
+    placement: opaqueProp,
   },
   ['image'],
 );

@@ -12,7 +12,7 @@
  *   ("generated at 2026-07-20T13:44:30Z for us-east-1", from the AWS Pricing API, Linux on-demand).
  *   P4d and P5 carry the mid-2025 reductions (32.7726 → 21.957642 and 98.32 → 55.04 USD/h).
  */
-import { type GpuName } from '../render/render-karpenter';
+import type { GpuName } from './gpu';
 
 /** Where and when the prices below were read. */
 export const PRICE_SOURCE = {

@@ -1,41 +1,76 @@
 /**
- * A GPU pool's placement, as a service takes it (WIP, branch wip/13-gpu-pool): where its pods go
- * (node selector, tolerations), how many GPUs each asks for, the instance types the pool may launch,
- * and which of them a pod fits best. Pure.
+ * A GPU pool's placement, as a service takes it: where its pods go (node selector, tolerations), how
+ * many GPUs each asks for, the instance types the pool may launch, and which of them a pod fits best.
+ * Pure.
  */
-import { type InstanceType } from './instance-catalog';
+import { show } from './errors';
+import { isDns1123Label } from './names';
+import { type PropsChecker } from './props-checker';
 import { eksSystemReserve, fitPods, type NodeFit, type NodeShape, type PodRequests } from './node-fit';
 import { type GpuPoolSpec } from './resolve-gpu-pool';
-import { GPU_TAINT } from '../render/render-karpenter';
+import { GPU_TAINT, type GpuName } from './gpu';
 
 const MIB = 2 ** 20;
 
-/** Where a service's pods go on a pool, and what they ask of it. */
+/** One instance type a pool may launch, as a placement sees it. */
+export interface PlacementNodeType {
+  /** `g5.xlarge` */
+  readonly instanceType: string;
+  readonly vcpu: number;
+  readonly memoryMiB: number;
+  readonly gpus: number;
+  /** Memory of one GPU, MiB, as EC2 reports it. */
+  readonly gpuMemoryMiB: number;
+  /** Pods the node's network allows (EKS max-pods). */
+  readonly maxPods: number;
+  /** USD per node-hour: the pool's `pricePerHour`, else the catalog's us-east-1 on-demand price. */
+  readonly pricePerHour: number;
+}
+
+/**
+ * Where a service's pods go on a GPU pool, and what they ask of it: the value
+ * `AutoscaledGpuPool.placement()` returns and `InferenceService` takes as `placement`.
+ */
 export interface Placement {
+  /** The pool's name (its nodes carry `modelfab.dev/pool: <pool>`). */
   readonly pool: string;
+  /** The GPU the pool's nodes carry. */
+  readonly gpuName: GpuName;
+  /** GPUs each pod asks for (`nvidia.com/gpu` limit). */
+  readonly gpusPerPod: number;
+  /** Pods that share one GPU by time-slicing on this pool; 1 when GPUs are not shared. */
+  readonly podsPerGpu: number;
   readonly nodeSelector: Readonly<Record<string, string>>;
   readonly tolerations: ReadonlyArray<{
     readonly key: string;
     readonly operator: 'Exists';
-    readonly effect: string;
+    readonly effect: 'NoSchedule' | 'NoExecute' | 'PreferNoSchedule';
   }>;
-  /** GPUs each pod asks for (`nvidia.com/gpu`). */
-  readonly gpusPerPod: number;
-  /** The instance types the pool may launch, with what each offers and costs. */
-  readonly candidates: ReadonlyArray<{ readonly name: string; readonly type: InstanceType }>;
-  /** A node's price when the pool sets one for all its types, USD per hour. */
-  readonly pricePerNodeHour?: number;
+  /** The instance types the pool may launch, cheapest first. */
+  readonly nodeTypes: readonly PlacementNodeType[];
 }
 
 /** The placement of `gpus` GPUs a pod on `pool`. */
 export function placementFor(pool: GpuPoolSpec, gpus: number): Placement {
+  const nodeTypes = pool.instanceTypes
+    .map(([instanceType, type]) => ({
+      instanceType,
+      vcpu: type.vcpu,
+      memoryMiB: type.memoryMiB,
+      gpus: type.gpus,
+      gpuMemoryMiB: type.gpuMemoryMiB,
+      maxPods: type.maxPods,
+      pricePerHour: pool.pricedByProps ? pool.pricePerNodeHour : type.pricePerHour,
+    }))
+    .sort((a, b) => a.pricePerHour - b.pricePerHour);
   return {
-    pool: pool.karpenter.name,
-    nodeSelector: { 'modelfab.dev/pool': pool.karpenter.name },
-    tolerations: [{ key: GPU_TAINT.key, operator: 'Exists', effect: GPU_TAINT.effect }],
+    pool: pool.name,
+    gpuName: pool.nodePools[0].gpuNames[0],
     gpusPerPod: gpus,
-    candidates: pool.instanceTypes.map(([name, type]) => ({ name, type })),
-    ...(pool.pricedByProps ? { pricePerNodeHour: pool.pricePerNodeHour } : {}),
+    podsPerGpu: pool.devicePlugin.timeSlicing ?? 1,
+    nodeSelector: { 'modelfab.dev/pool': pool.name },
+    tolerations: [{ key: GPU_TAINT.key, operator: 'Exists', effect: GPU_TAINT.effect }],
+    nodeTypes,
   };
 }
 
@@ -55,13 +90,15 @@ export function chooseNode(
   requests: Omit<PodRequests, 'gpus'>,
   modelBytes: number,
 ): { readonly node: ChosenNode } | { readonly problems: readonly string[] } {
-  const fits = placement.candidates.map(({ name, type }) => {
+  const fits = placement.nodeTypes.map((type) => {
     const shape: NodeShape = {
-      instanceType: name,
+      instanceType: type.instanceType,
       vcpu: type.vcpu,
       memoryBytes: type.memoryMiB * MIB,
-      gpus: type.gpus,
-      gpuMemoryBytes: type.gpuMemoryMiB * MIB,
+      // Time-sliced, a node advertises each GPU `podsPerGpu` times, and the pods sharing one GPU
+      // share its memory with no isolation between them: each may count on its share only.
+      gpus: type.gpus * placement.podsPerGpu,
+      gpuMemoryBytes: Math.floor((type.gpuMemoryMiB * MIB) / placement.podsPerGpu),
     };
     const fit = fitPods(
       shape,
@@ -69,11 +106,60 @@ export function chooseNode(
       { ...requests, gpus: placement.gpusPerPod },
       modelBytes,
     );
-    return { name, fit, pricePerNodeHour: placement.pricePerNodeHour ?? type.pricePerHour };
+    return { name: type.instanceType, fit, pricePerNodeHour: type.pricePerHour };
   });
   const fitting = fits
     .filter((f) => f.fit.problems.length === 0)
     .sort((a, b) => a.pricePerNodeHour - b.pricePerNodeHour);
   if (fitting.length > 0) return { node: fitting[0] };
   return { problems: fits.flatMap((f) => f.fit.problems) };
+}
+
+/**
+ * A placement as a service's prop: the value `placement()` returns, checked (it may be written by
+ * hand for a pool managed elsewhere). Throws naming `placement` and what is wrong.
+ */
+export function resolvePlacement(check: PropsChecker, value: unknown): Placement {
+  const fix = 'pass pool.placement({ gpus }) of an AutoscaledGpuPool';
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    check.fail('placement', `placement must be a placement, got ${show(value)}; ${fix}`);
+  }
+  const p = value as Partial<Placement>;
+  if (typeof p.pool !== 'string' || !isDns1123Label(p.pool)) {
+    check.fail('placement.pool', `placement.pool ${show(p.pool)} is not a pool name; ${fix}`);
+  }
+  if (!Array.isArray(p.nodeTypes) || p.nodeTypes.length === 0) {
+    check.fail(
+      'placement.nodeTypes',
+      `placement.nodeTypes ${show(p.nodeTypes)} lists no instance type; ${fix}`,
+    );
+  }
+  const nodeTypes = p.nodeTypes as readonly PlacementNodeType[];
+  nodeTypes.forEach((type, i) => {
+    const numbers = ['vcpu', 'memoryMiB', 'gpus', 'gpuMemoryMiB', 'maxPods', 'pricePerHour'] as const;
+    const bad = numbers.find((key) => !(typeof type?.[key] === 'number' && type[key] > 0));
+    if (typeof type?.instanceType !== 'string' || bad !== undefined) {
+      check.fail(
+        `placement.nodeTypes[${i}]`,
+        `placement.nodeTypes[${i}] ${show(type)} needs an instanceType and positive ${numbers.join(', ')}; ${fix}`,
+      );
+    }
+  });
+  const maxGpus = Math.max(...nodeTypes.map((t) => t.gpus * (p.podsPerGpu ?? 1)));
+  check.integer(
+    'placement.gpusPerPod',
+    p.gpusPerPod,
+    1,
+    Math.max(1, maxGpus),
+    `at most a node's ${maxGpus} GPUs; ${fix}`,
+  );
+  check.integer('placement.podsPerGpu', p.podsPerGpu, 1, 64, fix);
+  check.labels('placement.nodeSelector', p.nodeSelector);
+  if (!Array.isArray(p.tolerations)) {
+    check.fail(
+      'placement.tolerations',
+      `placement.tolerations ${show(p.tolerations)} must be a list; ${fix}`,
+    );
+  }
+  return p as Placement;
 }

@@ -1,24 +1,36 @@
 /**
- * AutoscaledGpuPool's props resolved (WIP, branch wip/13-gpu-pool; Karpenter only): every default
- * applied, every value checked against the catalog, each failure naming the construct path, the
- * prop, the value and the fix. The result is what the renders take.
+ * AutoscaledGpuPool's props resolved: every default applied, every value checked against the
+ * catalog, each failure naming the construct path, the prop, the value and the fix. The result is
+ * what the renders take.
  */
 import { show } from './errors';
+import { isDns1123Label } from './names';
+import { parseImageReference } from './image-reference';
+import { parseCpuMillis, parseMemoryBytes } from './quantity';
 import { INSTANCE_TYPES, type InstanceType } from './instance-catalog';
 import { AUTOSCALED_GPU_POOL_PROPS_SHAPE, type AutoscaledGpuPoolProps } from './gpu-pool-props';
+import { numberProp, objectProp } from './props-shape';
 import { type PropsChecker } from './props-checker';
-import { DEVICE_PLUGIN_IMAGE, type DevicePluginSpec } from '../render/render-device-plugin';
-import { type GpuName, type KarpenterPoolSpec } from '../render/render-karpenter';
+import type { DevicePluginSpec } from '../render/render-device-plugin';
+import type { KarpenterPoolSpec } from '../render/render-karpenter';
+import { DEVICE_PLUGIN_IMAGE, type GpuName } from './gpu';
 
 const GPU_NAMES: readonly GpuName[] = ['t4', 'a10g', 'l4', 'l40s', 'a100', 'h100'];
 /** The AMI a pool pins unless told otherwise. */
 export const DEFAULT_AMI_ALIAS = 'al2023@v20241121';
+/** 63 less `-device-plugin`, the longest suffix a pool's objects add. */
+const MAX_NAME_LENGTH = 49;
 const DURATION = /^\d+(s|m|h)$/;
+const BUDGET_NODES = /^(\d+|\d+%)$/;
+const CONSOLIDATION_POLICIES = ['WhenEmpty', 'WhenEmptyOrUnderutilized'] as const;
 const AMI_ALIAS = /^(al2023|al2|bottlerocket)@(v\d{8}|latest)$/;
 
-/** A resolved pool: Karpenter's spec, the device plugin's, the node type it prices by. */
+/** A resolved pool: Karpenter's NodePools, the device plugin, the node types it prices by. */
 export interface GpuPoolSpec {
-  readonly karpenter: KarpenterPoolSpec;
+  /** The pool's name: its EC2NodeClass's, its on-demand NodePool's, its nodes' `modelfab.dev/pool` label. */
+  readonly name: string;
+  /** One NodePool, or two (spot at weight 100, then on-demand at 10) when both capacity types are asked for. */
+  readonly nodePools: readonly KarpenterPoolSpec[];
   readonly devicePlugin: DevicePluginSpec;
   /** The instance types the pool may launch, from the catalog. */
   readonly instanceTypes: ReadonlyArray<readonly [name: string, type: InstanceType]>;
@@ -39,6 +51,12 @@ export function resolveGpuPool(
   props: AutoscaledGpuPoolProps,
 ): GpuPoolSpec {
   check.knownProps(props, AUTOSCALED_GPU_POOL_PROPS_SHAPE, 'AutoscaledGpuPool');
+  if (!isDns1123Label(name) || name.length > MAX_NAME_LENGTH) {
+    check.fail(
+      'id',
+      `the pool's id ${show(name)} names its NodePool, EC2NodeClass and device plugin: it must be a DNS-1123 label of at most ${MAX_NAME_LENGTH} characters (lower-case letters, digits, '-'); rename the construct, e.g. ${show('gpu')}`,
+    );
+  }
   const gpu = props.gpu;
   if (!GPU_NAMES.includes(gpu)) {
     check.fail('gpu', `gpu ${show(gpu)} is not a GPU the pool knows; use one of ${GPU_NAMES.join(', ')}`);
@@ -89,12 +107,59 @@ export function resolveGpuPool(
     10_000,
     `at least one node's ${gpusPerNode}`,
   );
-  for (const prop of ['consolidateAfter', 'expireAfter'] as const) {
-    const value = props[prop];
-    if (value !== undefined && !DURATION.test(value)) {
-      check.fail(prop, `${prop} ${show(value)} must be a duration such as '10m' or '720h'`);
-    }
+  const disruption = props.disruption ?? {};
+  const consolidationPolicy = disruption.consolidationPolicy ?? 'WhenEmpty';
+  if (!CONSOLIDATION_POLICIES.includes(consolidationPolicy)) {
+    check.fail(
+      'disruption.consolidationPolicy',
+      `disruption.consolidationPolicy ${show(consolidationPolicy)} is not a policy; use ${CONSOLIDATION_POLICIES.join(' or ')}`,
+    );
   }
+  const duration = (prop: string, value: string, never = false): string => {
+    if (DURATION.test(value) || (never && value === 'Never')) return value;
+    check.fail(
+      prop,
+      `${prop} ${show(value)} must be a duration such as '10m' or '720h'${never ? `, or 'Never'` : ''}`,
+    );
+  };
+  const consolidateAfter = duration('disruption.consolidateAfter', disruption.consolidateAfter ?? '10m');
+  const budgets = (disruption.budgets ?? [{ nodes: '10%' }]).map((budget, i) => {
+    const at = `disruption.budgets[${i}]`;
+    if (typeof budget.nodes !== 'string' || !BUDGET_NODES.test(budget.nodes)) {
+      check.fail(
+        `${at}.nodes`,
+        `${at}.nodes ${show(budget.nodes)} must be a count ('1') or a percentage ('10%')`,
+      );
+    }
+    if ((budget.schedule === undefined) !== (budget.duration === undefined)) {
+      check.fail(at, `${at} ${show(budget)} needs schedule and duration together, or neither`);
+    }
+    return {
+      nodes: budget.nodes,
+      ...(budget.schedule !== undefined ? { schedule: budget.schedule } : {}),
+      ...(budget.duration !== undefined ? { duration: duration(`${at}.duration`, budget.duration) } : {}),
+    };
+  });
+  const expireAfter = duration('expireAfter', props.expireAfter ?? '720h', true);
+  const quantity = (prop: 'maxCpu' | 'maxMemory', parse: (v: string) => number): string | undefined => {
+    const value = props[prop];
+    if (value === undefined) return undefined;
+    let parsed: number;
+    try {
+      parsed = parse(value);
+    } catch {
+      parsed = Number.NaN;
+    }
+    if (!(parsed > 0)) {
+      check.fail(
+        prop,
+        `${prop} ${show(value)} must be a positive quantity such as ${prop === 'maxCpu' ? `'256'` : `'2Ti'`}`,
+      );
+    }
+    return value;
+  };
+  const maxCpu = quantity('maxCpu', parseCpuMillis);
+  const maxMemory = quantity('maxMemory', parseMemoryBytes);
   const k = props.karpenter;
   const amiAlias = k.amiAlias ?? DEFAULT_AMI_ALIAS;
   const warnings: string[] = [];
@@ -129,40 +194,52 @@ export function resolveGpuPool(
       ? Math.min(...instanceTypes.map(([, t]) => t.pricePerHour))
       : check.positive('pricePerHour', props.pricePerHour, 'the node price in USD per hour');
   const labels = { ...check.labels('labels', props.labels ?? {}), 'modelfab.dev/pool': name };
-  return {
-    karpenter: {
-      name,
-      gpuNames: [gpu],
-      gpusPerNode,
-      instanceTypes: props.instanceTypes ?? [],
-      capacityTypes,
-      architecture: props.architecture ?? 'amd64',
-      zones: props.zones ?? [],
-      labels,
-      limits: { gpus: maxGpus },
-      disruption: {
-        consolidationPolicy: 'WhenEmpty',
-        consolidateAfter: props.consolidateAfter ?? '10m',
-        budgets: [{ nodes: '10%' }],
-      },
-      expireAfter: props.expireAfter ?? '720h',
-      nodeClass: {
-        amiAlias,
-        role: check.string('karpenter.nodeRole', k.nodeRole, 'the IAM role name of the nodes'),
-        discoveryTags: {
-          'karpenter.sh/discovery': check.string(
-            'karpenter.clusterName',
-            k.clusterName,
-            'the EKS cluster name',
-          ),
-        },
-        rootVolumeGiB,
-      },
+  const devicePluginImage = props.devicePluginImage ?? DEVICE_PLUGIN_IMAGE;
+  const pluginRef = parseImageReference(devicePluginImage);
+  if (!pluginRef || (pluginRef.digest === undefined && (pluginRef.tag ?? 'latest') === 'latest')) {
+    check.fail(
+      'devicePluginImage',
+      `devicePluginImage ${show(devicePluginImage)} must be pinned by a version tag or a digest, such as ${show(DEVICE_PLUGIN_IMAGE)}`,
+    );
+  }
+  const nodeClass = {
+    amiAlias,
+    role: check.string('karpenter.nodeRole', k.nodeRole, 'the IAM role name of the nodes'),
+    discoveryTags: {
+      'karpenter.sh/discovery': check.string('karpenter.clusterName', k.clusterName, 'the EKS cluster name'),
     },
+    rootVolumeGiB,
+  };
+  const nodePool = (poolName: string, capacity: ReadonlyArray<'spot' | 'on-demand'>, weight?: number) => ({
+    name: poolName,
+    nodeClassName: name,
+    gpuNames: [gpu],
+    gpusPerNode,
+    instanceTypes: props.instanceTypes ?? [],
+    capacityTypes: capacity,
+    architecture: props.architecture ?? 'amd64',
+    zones: props.zones ?? [],
+    labels,
+    limits: {
+      gpus: maxGpus,
+      ...(maxCpu !== undefined ? { cpu: maxCpu } : {}),
+      ...(maxMemory !== undefined ? { memory: maxMemory } : {}),
+    },
+    disruption: { consolidationPolicy, consolidateAfter, budgets },
+    expireAfter,
+    ...(weight !== undefined ? { weight } : {}),
+    nodeClass,
+  });
+  const both = new Set(capacityTypes).size === 2;
+  return {
+    name,
+    nodePools: both
+      ? [nodePool(`${name}-spot`, ['spot'], 100), nodePool(name, ['on-demand'], 10)]
+      : [nodePool(name, [...new Set(capacityTypes)])],
     devicePlugin: {
       name: `${name}-device-plugin`,
       namespace: 'kube-system',
-      image: props.devicePluginImage ?? DEVICE_PLUGIN_IMAGE,
+      image: devicePluginImage,
       nodeSelector: { 'modelfab.dev/pool': name },
       ...(timeSlicing !== undefined ? { timeSlicing } : {}),
     },
@@ -171,4 +248,44 @@ export function resolveGpuPool(
     pricedByProps: props.pricePerHour !== undefined,
     warnings,
   };
+}
+
+/** The shape of `placement()`'s options. */
+const PLACEMENT_OPTIONS_SHAPE = objectProp<{ gpus?: number }>({ gpus: numberProp('1') }, []);
+
+/**
+ * GPUs each pod asks for on `pool` (`placement({ gpus })`): a whole number that divides the nodes'
+ * GPUs, and 1 when the pool time-slices its GPUs (a pod asking for two slices gets no more compute).
+ */
+export function resolvePlacementGpus(
+  check: PropsChecker,
+  pool: GpuPoolSpec,
+  options: { readonly gpus?: number },
+): number {
+  check.knownProps(options, PLACEMENT_OPTIONS_SHAPE, 'placement()', 'arg');
+  const perNode = pool.nodePools[0].gpusPerNode;
+  const gpus = check.integer(
+    'placement.gpus',
+    options.gpus ?? 1,
+    1,
+    perNode,
+    `at most the ${perNode} GPU${perNode === 1 ? '' : 's'} of a node`,
+  );
+  if (perNode % gpus !== 0) {
+    check.fail(
+      'placement.gpus',
+      `placement.gpus ${gpus} does not divide the ${perNode} GPUs of a node, which would leave GPUs no pod can use; use ${divisors(perNode).join(', ')}`,
+    );
+  }
+  if (pool.devicePlugin.timeSlicing !== undefined && gpus !== 1) {
+    check.fail(
+      'placement.gpus',
+      `placement.gpus ${gpus} on a pool that time-slices its GPUs gives a pod no more compute than 1; use 1, or a pool without sharing`,
+    );
+  }
+  return gpus;
+}
+
+function divisors(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i + 1).filter((d) => n % d === 0);
 }

@@ -2,6 +2,7 @@
  * InferenceServiceProps → InferenceServiceSpec: defaults applied, quantities parsed, every value
  * checked. Pure: no files are read here (lib/model inspects the model file).
  */
+import { resolvePlacement } from './placement';
 import { show } from './errors';
 import { RUNTIME_CONTRACTS, type ServingRuntime } from './model-image-source';
 import {
@@ -205,6 +206,7 @@ export function resolveInferenceService(
     imagePullPolicy: pullPolicy,
     ...(props.gate !== undefined ? { gate: resolveGate(check, props.gate, cwd) } : {}),
     ...(props.slo !== undefined ? { slo: resolveSlo(check, props) } : {}),
+    ...(props.placement !== undefined ? { placement: resolvePlacement(check, props.placement) } : {}),
   };
 }
 

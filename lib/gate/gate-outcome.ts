@@ -1,5 +1,6 @@
 import { ModelfabValidationError } from '../core';
 import { type GateReport } from './gate-report';
+import { detectGpus, gpuGateRefusal } from './gpu-presence';
 import { type GateRun, runGate, runGateSync } from './run-gate';
 
 /** What the gate decided for a service. */
@@ -14,6 +15,7 @@ export type GateOutcome =
 export function gateOutcomeSync(run: GateRun, env: NodeJS.ProcessEnv = process.env): GateOutcome {
   const skipped = skippedOutcome(run, env);
   if (skipped) return skipped;
+  refuseGpu(run);
   const report = runGateSync(run);
   return { status: report.passed ? 'passed' : 'failed', report };
 }
@@ -22,8 +24,15 @@ export function gateOutcomeSync(run: GateRun, env: NodeJS.ProcessEnv = process.e
 export async function gateOutcome(run: GateRun, env: NodeJS.ProcessEnv = process.env): Promise<GateOutcome> {
   const skipped = skippedOutcome(run, env);
   if (skipped) return skipped;
+  refuseGpu(run);
   const report = await runGate(run);
   return { status: report.passed ? 'passed' : 'failed', report };
+}
+
+/** Throws the refusal of a GPU service's gate (see {@link gpuGateRefusal}). */
+function refuseGpu(run: GateRun): void {
+  if (run.gpu === undefined) return;
+  throw new ModelfabValidationError(run.constructPath, 'gate', gpuGateRefusal(run.gpu, detectGpus()));
 }
 
 /** The skipped outcome when `MODELFAB_GATE=skip` (after a warning on stderr); throws on any other value. */

@@ -1,12 +1,10 @@
 /**
  * Which GPUs this machine has, as the gate needs to know before it benchmarks a service placed on
- * a GPU pool (WIP, branch wip/13-gpu-pool): `nvidia-smi`'s CSV parsed into the pool's GPU names,
- * and the decision a GPU service's gate takes. CPU numbers never pass a GPU service's thresholds:
- * without the pool's GPU here, the gate takes a report measured on that GPU (a shared cache), or
- * fails saying where to measure. Pure, but for running `nvidia-smi`.
+ * a GPU pool: `nvidia-smi`'s CSV parsed into the pool's GPU names, and the refusal a GPU service's
+ * gate gives. Pure, but for running `nvidia-smi`.
  */
 import { execFileSync } from 'node:child_process';
-import { type GpuName } from '../render/render-karpenter';
+import type { GpuName } from '../core/gpu';
 
 /** One GPU as `nvidia-smi` reports it. */
 export interface DetectedGpu {
@@ -65,34 +63,18 @@ export function detectGpus(
   }
 }
 
-/** What a GPU service's gate does here. */
-export type GpuGatePlan =
-  | { readonly action: 'measure'; readonly gpu: DetectedGpu }
-  | { readonly action: 'use-cached' }
-  | { readonly action: 'refuse'; readonly message: string };
-
 /**
- * Measure on this machine's GPU of the pool's kind; else take a report measured on that GPU (the
- * cache, restored in CI or committed from a GPU runner); else refuse, naming the GPU, the command
- * to run where it is, and how to skip.
- *
- * @param benchCommand the command that measures the service on a machine with the GPU
+ * Why a GPU service's gate cannot run here, naming the GPU, what this machine has and how to go on.
+ * CPU figures never pass a GPU service's thresholds, and this version of modelfab measures on the
+ * CPU only: onnxruntime-node's CUDA and TensorRT libraries are a separate download the gate does
+ * not make, so even a machine with the pool's GPU is refused, saying so.
  */
-export function planGpuGate(
-  gpu: GpuName,
-  detected: readonly DetectedGpu[],
-  cachedReportOnThatGpu: boolean,
-  benchCommand: string,
-): GpuGatePlan {
+export function gpuGateRefusal(gpu: GpuName, detected: readonly DetectedGpu[]): string {
   const here = detected.find((d) => d.name === gpu);
-  if (here) return { action: 'measure', gpu: here };
-  if (cachedReportOnThatGpu) return { action: 'use-cached' };
-  const found =
-    detected.length === 0
-      ? 'no NVIDIA GPU here'
-      : `only ${[...new Set(detected.map((d) => d.product))].join(', ')} here`;
-  return {
-    action: 'refuse',
-    message: `the service is placed on ${gpu} GPUs and its gate must measure on one (CPU figures never pass a GPU service's thresholds), but there is ${found} and no report measured on ${gpu} in the gate cache; run \`${benchCommand}\` on a machine with ${gpu} GPUs and share its cache, or set MODELFAB_GATE=skip to skip the gate`,
-  };
+  const found = here
+    ? `this machine has ${here.product} (driver ${here.driverVersion}), but modelfab's gate measures with onnxruntime's CPU provider only`
+    : detected.length === 0
+      ? 'this machine has no NVIDIA GPU'
+      : `this machine has only ${[...new Set(detected.map((d) => d.product))].join(', ')}`;
+  return `gate cannot measure a service placed on ${gpu} GPUs: CPU figures never pass a GPU service's thresholds, and ${found}; remove gate from this service, or set MODELFAB_GATE=skip to skip the gate (the Deployment is annotated as skipped)`;
 }

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { GATE_DEFAULTS, type GateSpec, ModelfabValidationError, type SloSpec } from '../core';
 import { type ModelInfo } from '../model';
+import type { GpuName } from '../core/gpu';
 import { onnxruntimeVersion } from '../runtime';
 import { buildGateReport } from './build-report';
 import { defaultCacheDir, gateCacheKey, readCachedReport, writeCachedReport } from './cache';
@@ -33,6 +34,8 @@ export interface GateRun {
   readonly server: { readonly entry: string; readonly env: Readonly<Record<string, string>> };
   /** @default defaultCacheDir() */
   readonly cacheDir?: string;
+  /** The GPU the service is placed on: the gate refuses (it measures on the CPU only). @default - a CPU service */
+  readonly gpu?: GpuName;
 }
 
 /**

@@ -6,10 +6,14 @@
  * the objects they will deploy, after the user's patches, their engine's way.
  */
 import {
+  chooseNode,
   type InferenceServiceProps,
   type InferenceServiceSpec,
+  ModelfabValidationError,
+  type Placement,
   resolveInferenceService,
   type ResolveContext,
+  show,
 } from '../core';
 import { gateOutcome, gateOutcomeSync, type GateOutcome, type GateRun, writeGateReports } from '../gate';
 import { inspectModelFor, type ModelInfo } from '../model';
@@ -45,7 +49,9 @@ export function checkInferenceService(
   context: InferenceServiceContext,
 ): CheckedInferenceService {
   const spec = resolveInferenceService(props, context);
-  return { spec, model: inspectModelFor(context.constructPath, spec.modelPath), context };
+  const model = inspectModelFor(context.constructPath, spec.modelPath);
+  if (spec.placement) checkPlacementFit(spec, spec.placement, model, context.constructPath);
+  return { spec, model, context };
 }
 
 /** {@link checkInferenceService}, then the gate (blocking: cdk8s constructs are synchronous), then the objects. */
@@ -76,7 +82,32 @@ function gateRun({ spec, model, context }: CheckedInferenceService): GateRun | u
     ...(spec.slo ? { slo: spec.slo } : {}),
     resources: spec.resources.limits,
     server: { entry: serverEntryFile(), env: gateServerEnv(spec, model) },
+    ...(spec.placement ? { gpu: spec.placement.gpuName } : {}),
   };
+}
+
+/**
+ * Throws unless a pod of the service fits one of the placement's instance types: its requests after
+ * the system reserve, its GPUs dividing the node's, the model in one GPU's memory (the file's size,
+ * the least the weights take there). Each type's miss is named.
+ */
+function checkPlacementFit(
+  spec: InferenceServiceSpec,
+  placement: Placement,
+  model: ModelInfo,
+  constructPath: string,
+): void {
+  const chosen = chooseNode(
+    placement,
+    { cpuMillis: spec.resources.requests.cpuMillis, memoryBytes: spec.resources.requests.memoryBytes },
+    model.sizeBytes,
+  );
+  if ('node' in chosen) return;
+  throw new ModelfabValidationError(
+    constructPath,
+    'placement',
+    `placement on pool ${show(placement.pool)}: a pod fits none of its instance types (${chosen.problems.join('; ')}); lower resources, or use a pool with larger nodes`,
+  );
 }
 
 function completeInferenceService(

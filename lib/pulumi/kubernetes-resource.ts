@@ -24,7 +24,12 @@ const KINDS: Readonly<Record<string, { readonly type: KubernetesResourceClass; r
   'policy/v1/PodDisruptionBudget': { type: k8s.policy.v1.PodDisruptionBudget, role: 'disruption-budget' },
   'networking.k8s.io/v1/NetworkPolicy': { type: k8s.networking.v1.NetworkPolicy, role: 'network-policy' },
   'networking.k8s.io/v1/Ingress': { type: k8s.networking.v1.Ingress, role: 'ingress' },
+  'v1/ConfigMap': { type: k8s.core.v1.ConfigMap, role: 'config' },
+  'apps/v1/DaemonSet': { type: k8s.apps.v1.DaemonSet, role: 'daemon-set' },
 };
+
+/** Custom resources a pool renders: registered as `k8s.apiextensions.CustomResource`. */
+const CUSTOM_KINDS: readonly string[] = ['karpenter.sh/v1/NodePool', 'karpenter.k8s.aws/v1/EC2NodeClass'];
 
 /** The Pulumi name of an object's resource: `${name}-<role>`. */
 export function kubernetesResourceName(
@@ -42,6 +47,21 @@ export function kubernetesResource(
 ): pulumi.CustomResource {
   const { type, role } = kindOf(object);
   return new type(`${name}-${role}`, object as never, opts);
+}
+
+/**
+ * Registers `object` under the child name given (a pool's roles are its renderer's): its typed
+ * @pulumi/kubernetes resource, or a CustomResource for the custom kinds modelfab renders.
+ */
+export function namedKubernetesResource(
+  childName: string,
+  object: KubeObject,
+  opts: pulumi.CustomResourceOptions,
+): pulumi.CustomResource {
+  if (CUSTOM_KINDS.includes(`${object.apiVersion}/${object.kind}`)) {
+    return new k8s.apiextensions.CustomResource(childName, object, opts);
+  }
+  return new (kindOf(object).type)(childName, object as never, opts);
 }
 
 function kindOf(object: Pick<KubeObject, 'apiVersion' | 'kind'>) {

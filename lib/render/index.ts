@@ -17,3 +17,6 @@ export * from './service-endpoint';
 export * from './render-ecr';
 export * from './policy-objects';
 export * from './policy-rules';
+export * from './render-karpenter';
+export * from './render-device-plugin';
+export * from './render-gpu-pool';

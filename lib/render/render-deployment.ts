@@ -1,3 +1,4 @@
+import { GPU_RESOURCE } from '../core/gpu';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment' with { 'resolution-mode': 'import' };
 import type { IIoK8sApiCoreV1PodSpec } from 'kubernetes-models/v1/PodSpec' with {
   'resolution-mode': 'import',
@@ -87,6 +88,12 @@ function podSpec(spec: InferenceServiceSpec, model: ModelInfo, gate?: GateOutcom
       fsGroup: uid,
       seccompProfile: { type: 'RuntimeDefault' },
     },
+    ...(spec.placement
+      ? {
+          nodeSelector: { ...spec.placement.nodeSelector },
+          tolerations: spec.placement.tolerations.map((toleration) => ({ ...toleration })),
+        }
+      : {}),
     topologySpreadConstraints: ['topology.kubernetes.io/zone', 'kubernetes.io/hostname'].map(
       (topologyKey) => ({
         maxSkew: 1,
@@ -108,7 +115,12 @@ function podSpec(spec: InferenceServiceSpec, model: ModelInfo, gate?: GateOutcom
         env: [...serverEnv(spec, model, gate), ...spec.env],
         resources: {
           requests: { cpu: formatCpu(requests.cpuMillis), memory: formatMemory(requests.memoryBytes) },
-          limits: { cpu: formatCpu(limits.cpuMillis), memory: formatMemory(limits.memoryBytes) },
+          limits: {
+            cpu: formatCpu(limits.cpuMillis),
+            memory: formatMemory(limits.memoryBytes),
+            // An extended resource: its request defaults to the limit, and may not differ from it.
+            ...(spec.placement ? { [GPU_RESOURCE]: String(spec.placement.gpusPerPod) } : {}),
+          },
         },
         startupProbe: httpProbe(HEALTH_PATHS.ready, {
           periodSeconds: startupPeriod,

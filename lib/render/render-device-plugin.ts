@@ -8,10 +8,11 @@
  */
 import type { IDaemonSet } from 'kubernetes-models/apps/v1/DaemonSet' with { 'resolution-mode': 'import' };
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap' with { 'resolution-mode': 'import' };
-import { GPU_TAINT } from './render-karpenter';
-
-/** NVIDIA's device plugin release the pool runs unless told otherwise: the last of the 0.17 line, whose static manifest this follows (v0.20.0 is the newest release; see wip-notes). */
-export const DEVICE_PLUGIN_IMAGE = 'nvcr.io/nvidia/k8s-device-plugin:v0.17.4';
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy' with {
+  'resolution-mode': 'import',
+};
+import { ANNOTATIONS } from './labels';
+import { GPU_TAINT } from '../core/gpu';
 
 /** Where the kubelet looks for device plugins' sockets. */
 const DEVICE_PLUGIN_DIR = '/var/lib/kubelet/device-plugins';
@@ -30,6 +31,19 @@ export interface DevicePluginSpec {
   readonly timeSlicing?: number;
 }
 
+/**
+ * The policy rules the plugin cannot meet, each with its reason. They are the plugin's exceptions,
+ * recorded on its DaemonSet (`modelfab.dev/policy-waivers`), never a service's.
+ */
+export const DEVICE_PLUGIN_WAIVERS: Readonly<Record<string, string>> = {
+  'pss-volume-types':
+    "the plugin registers with the kubelet through a socket in the kubelet's device-plugins directory, a hostPath",
+  'pss-run-as-non-root': 'that directory is root-owned: the plugin creates its socket there as root',
+  'read-only-root':
+    "NVIDIA's manifests run the plugin with a writable root filesystem; read-only is not a setup they test",
+  'probes-distinct': 'the plugin serves no health endpoint; the kubelet tracks its registration instead',
+};
+
 /** The plugin's config file with time-slicing of `replicas` per GPU. */
 export function devicePluginConfig(replicas: number): string {
   return [
@@ -47,6 +61,8 @@ export function devicePluginConfig(replicas: number): string {
 export function renderDevicePlugin(spec: DevicePluginSpec): {
   readonly daemonSet: IDaemonSet;
   readonly config?: IConfigMap;
+  /** Denies the plugin's pods all traffic: it talks to the kubelet over a unix socket only. */
+  readonly networkPolicy: INetworkPolicy;
 } {
   const labels = {
     'app.kubernetes.io/name': 'nvidia-device-plugin',
@@ -64,7 +80,12 @@ export function renderDevicePlugin(spec: DevicePluginSpec): {
   const daemonSet: IDaemonSet = {
     apiVersion: 'apps/v1',
     kind: 'DaemonSet',
-    metadata: { name: spec.name, namespace: spec.namespace, labels },
+    metadata: {
+      name: spec.name,
+      namespace: spec.namespace,
+      labels,
+      annotations: { [ANNOTATIONS.policyWaivers]: JSON.stringify(DEVICE_PLUGIN_WAIVERS) },
+    },
     spec: {
       selector: { matchLabels: labels },
       updateStrategy: { type: 'RollingUpdate' },
@@ -74,6 +95,7 @@ export function renderDevicePlugin(spec: DevicePluginSpec): {
           nodeSelector: { ...spec.nodeSelector },
           tolerations: [{ key: GPU_TAINT.key, operator: 'Exists', effect: GPU_TAINT.effect }],
           priorityClassName: 'system-node-critical',
+          securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
           containers: [
             {
               name: 'nvidia-device-plugin',
@@ -84,6 +106,11 @@ export function renderDevicePlugin(spec: DevicePluginSpec): {
                 ...(sharing ? [{ name: 'CONFIG_FILE', value: `${CONFIG_DIR}/config.yaml` }] : []),
               ],
               securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+              // A Go binary with one gRPC server per resource: tens of MiB.
+              resources: {
+                requests: { cpu: '50m', memory: '64Mi' },
+                limits: { cpu: '500m', memory: '256Mi' },
+              },
               volumeMounts: [
                 { name: 'device-plugins', mountPath: DEVICE_PLUGIN_DIR },
                 ...(sharing ? [{ name: 'config', mountPath: CONFIG_DIR, readOnly: true }] : []),
@@ -98,5 +125,11 @@ export function renderDevicePlugin(spec: DevicePluginSpec): {
       },
     },
   };
-  return { daemonSet, ...(config ? { config } : {}) };
+  const networkPolicy: INetworkPolicy = {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name: spec.name, namespace: spec.namespace, labels },
+    spec: { podSelector: { matchLabels: labels }, policyTypes: ['Ingress', 'Egress'] },
+  };
+  return { daemonSet, ...(config ? { config } : {}), networkPolicy };
 }

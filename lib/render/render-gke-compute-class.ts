@@ -7,7 +7,7 @@
 import type { IComputeClass } from '@kubernetes-models/gke/cloud.google.com/v1/ComputeClass' with {
   'resolution-mode': 'import',
 };
-import { type GpuName } from './render-karpenter';
+import type { GpuName } from '../core/gpu';
 
 /** GKE's accelerator type and the machine family that carries it, for each GPU GKE offers. */
 export const GKE_ACCELERATORS: Readonly<Partial<Record<GpuName, { type: string; machineFamily: string }>>> = {

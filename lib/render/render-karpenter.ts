@@ -8,20 +8,17 @@
 import type { IEC2NodeClass } from '@kubernetes-models/karpenter/karpenter.k8s.aws/v1/EC2NodeClass' with {
   'resolution-mode': 'import',
 };
+import { GPU_TAINT, type GpuName } from '../core/gpu';
 import type { INodePool } from '@kubernetes-models/karpenter/karpenter.sh/v1/NodePool' with {
   'resolution-mode': 'import',
 };
 
-/** GPU names as Karpenter's `karpenter.k8s.aws/instance-gpu-name` label spells them. */
-export type GpuName = 't4' | 'a10g' | 'l4' | 'l40s' | 'a100' | 'h100';
-
-/** The taint every GPU node carries, so that only pods that tolerate it (GPU pods) land there. */
-export const GPU_TAINT = { key: 'nvidia.com/gpu', value: 'true', effect: 'NoSchedule' } as const;
-
 /** A GPU pool on Karpenter, resolved: every default applied, every value checked. */
 export interface KarpenterPoolSpec {
-  /** The NodePool's and the EC2NodeClass's name. */
+  /** The NodePool's name. */
   readonly name: string;
+  /** The EC2NodeClass's name (two NodePools of one pool share it). */
+  readonly nodeClassName: string;
   readonly gpuNames: readonly GpuName[];
   readonly gpusPerNode: number;
   /** Instance types to choose among; every type with those GPUs when empty. */
@@ -70,7 +67,7 @@ export function renderKarpenterNodePool(spec: KarpenterPoolSpec): INodePool {
       template: {
         metadata: { labels: { ...spec.labels } },
         spec: {
-          nodeClassRef: { group: 'karpenter.k8s.aws', kind: 'EC2NodeClass', name: spec.name },
+          nodeClassRef: { group: 'karpenter.k8s.aws', kind: 'EC2NodeClass', name: spec.nodeClassName },
           requirements: [
             requirement('karpenter.k8s.aws/instance-gpu-name', spec.gpuNames),
             requirement('karpenter.k8s.aws/instance-gpu-count', [String(spec.gpusPerNode)]),
@@ -106,7 +103,7 @@ export function renderEc2NodeClass(spec: KarpenterPoolSpec): IEC2NodeClass {
   return {
     apiVersion: 'karpenter.k8s.aws/v1',
     kind: 'EC2NodeClass',
-    metadata: { name: spec.name },
+    metadata: { name: spec.nodeClassName },
     spec: {
       amiSelectorTerms: [{ alias: spec.nodeClass.amiAlias }],
       role: spec.nodeClass.role,

@@ -1,6 +1,9 @@
 import { type InferenceServiceSpec } from '../core';
 import { capacityProblems, gateFailures, type GateOutcome } from '../gate';
-import { type KubeObject } from './kube-object';
+import { show } from '../core';
+import { describeObject, type KubeObject } from './kube-object';
+import { allContainers, podTemplates } from './policy-objects';
+import { GPU_RESOURCE } from '../core/gpu';
 import { checkPolicy, formatPolicyViolation } from './policy';
 
 /**
@@ -18,7 +21,28 @@ export function serviceProblems(
     ...gateFailures(gate),
     ...capacityProblems(spec, gate),
     ...checkPolicy(objects, spec.policyWaivers).violations.map(formatPolicyViolation),
+    ...(spec.placement ? [] : unplacedGpuProblems(objects)),
   ];
+}
+
+/**
+ * GPUs asked for without a placement (through a patch): nothing would launch nodes for those pods,
+ * nor tolerate the GPU nodes' taint, and the gate measured them on the CPU.
+ */
+function unplacedGpuProblems(objects: readonly KubeObject[]): string[] {
+  return podTemplates(objects).flatMap(({ object, spec }) =>
+    allContainers(spec)
+      .filter((container) => {
+        const resources = container.resources ?? {};
+        return (
+          resources.limits?.[GPU_RESOURCE] !== undefined || resources.requests?.[GPU_RESOURCE] !== undefined
+        );
+      })
+      .map(
+        (container) =>
+          `${describeObject(object)} container ${show(container.name)} asks for ${GPU_RESOURCE} without a placement; pass placement: pool.placement({ gpus }) of an AutoscaledGpuPool instead of setting the GPU limit`,
+      ),
+  );
 }
 
 /**

@@ -20,6 +20,13 @@ const LOADERS: Record<string, () => Promise<ModelClass>> = {
     (await import('kubernetes-models/networking.k8s.io/v1/NetworkPolicy')).NetworkPolicy,
   'networking.k8s.io/v1/Ingress': async () =>
     (await import('kubernetes-models/networking.k8s.io/v1/Ingress')).Ingress,
+  'v1/ConfigMap': async () => (await import('kubernetes-models/v1/ConfigMap')).ConfigMap,
+  'apps/v1/DaemonSet': async () => (await import('kubernetes-models/apps/v1/DaemonSet')).DaemonSet,
+  // Karpenter's CRDs, as @kubernetes-models/karpenter generates them.
+  'karpenter.sh/v1/NodePool': async () =>
+    (await import('@kubernetes-models/karpenter/karpenter.sh/v1/NodePool')).NodePool,
+  'karpenter.k8s.aws/v1/EC2NodeClass': async () =>
+    (await import('@kubernetes-models/karpenter/karpenter.k8s.aws/v1/EC2NodeClass')).EC2NodeClass,
 };
 
 /** Rejects with the schema errors when the object does not validate; an unknown kind is an error too. */

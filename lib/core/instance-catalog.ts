@@ -30,7 +30,7 @@ export interface InstanceType {
   /** Memory of one GPU, MiB, as EC2 reports it. */
   readonly gpuMemoryMiB: number;
   readonly maxPods: number;
-  /** On-demand, Linux, {@link PRICE_SOURCE}, USD per hour. */
+  /** On-demand, Linux, us-east-1 (the catalog's `PRICE_SOURCE`), USD per hour. */
   readonly pricePerHour: number;
 }
 

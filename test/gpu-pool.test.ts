@@ -1,8 +1,8 @@
 /**
- * AutoscaledGpuPool in both engines, and InferenceService placed on it: every object valid against
- * its schema (Karpenter's CRDs included), the policy clean but for the device plugin's recorded
- * waivers, the same objects from cdk8s and Pulumi, and each bad input refused naming the construct
- * path, the value and the fix, before anything is written.
+ * AutoscaledGpuPool, and InferenceService placed on it (cdk8s; the Pulumi side and the parity rows
+ * are in pulumi-parity.test.ts): every object valid against its schema (Karpenter's CRDs included),
+ * the policy clean but for the device plugin's recorded waivers, and each bad input refused naming
+ * the construct path, the value and the fix, before anything is written.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -11,12 +11,9 @@ import { App, Chart, JsonPatch } from 'cdk8s';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as cdk8s from '../lib/cdk8s';
 import { type AutoscaledGpuPoolProps, type InferenceServiceProps, type Placement } from '../lib/core';
-import * as pulumiEngine from '../lib/pulumi';
 import { checkPolicy, DEVICE_PLUGIN_WAIVERS, type KubeObject } from '../lib/render';
 import { validateAgainstSchema } from './support/kube-schema';
-import { installPulumiMocks, runProgram } from './support/pulumi-mocks';
 
-const mocks = installPulumiMocks();
 const IRIS = path.resolve(__dirname, '../examples/iris/model/iris.onnx');
 const POOL: AutoscaledGpuPoolProps = {
   gpu: 'a10g',
@@ -268,77 +265,5 @@ describe('bad input', () => {
       .readdirSync(scratch)
       .filter((d) => d.startsWith('out-') && fs.readdirSync(path.join(scratch, d)).length > 0);
     expect(written.length).toBeLessThanOrEqual(before);
-  });
-});
-
-describe('AutoscaledGpuPool (Pulumi, under mocks)', () => {
-  const KUBERNETES = /^kubernetes:/;
-  // The mocks see registrations as they settle; compared in the renderer's apply order.
-  const ORDER = [
-    'node-class',
-    'spot-node-pool',
-    'on-demand-node-pool',
-    'device-plugin-config',
-    'device-plugin',
-    'device-plugin-network-policy',
-  ].map((role) => `gpu-${role}`);
-
-  it('registers the same objects as cdk8s, as children named <name>-<role>', async () => {
-    const props: AutoscaledGpuPoolProps = {
-      ...POOL,
-      capacityTypes: ['spot', 'on-demand'],
-      sharing: { timeSlicing: 2 },
-    };
-    mocks.reset();
-    const run = await runProgram(() => new pulumiEngine.AutoscaledGpuPool('gpu', props));
-    expect(run.errors).toEqual([]);
-    const registered = mocks.resources
-      .filter((r) => KUBERNETES.test(r.type))
-      .sort((a, b) => ORDER.indexOf(a.name) - ORDER.indexOf(b.name));
-    expect(registered.map((r) => [r.name, r.type])).toEqual([
-      ['gpu-node-class', 'kubernetes:karpenter.k8s.aws/v1:EC2NodeClass'],
-      ['gpu-spot-node-pool', 'kubernetes:karpenter.sh/v1:NodePool'],
-      ['gpu-on-demand-node-pool', 'kubernetes:karpenter.sh/v1:NodePool'],
-      ['gpu-device-plugin-config', 'kubernetes:core/v1:ConfigMap'],
-      ['gpu-device-plugin', 'kubernetes:apps/v1:DaemonSet'],
-      ['gpu-device-plugin-network-policy', 'kubernetes:networking.k8s.io/v1:NetworkPolicy'],
-    ]);
-    const component = mocks.resources.find((r) => r.type === 'modelfab:index:AutoscaledGpuPool');
-    expect(component).toBeDefined();
-    // Parity: field for field, what cdk8s synthesizes.
-    const { objects } = synth(props);
-    expect(registered.map((r) => JSON.parse(JSON.stringify(r.inputs)))).toEqual(objects);
-  });
-
-  it('refuses bad props in the constructor, before anything is registered', async () => {
-    mocks.reset();
-    const run = await runProgram(
-      () => new pulumiEngine.AutoscaledGpuPool('gpu', { ...POOL, gpu: 'v100' as never }),
-    );
-    expect(run.errors.map((e) => e.message)).toEqual([
-      '[gpu] gpu "v100" is not a GPU the pool knows; use one of t4, a10g, l4, l40s, a100, h100',
-    ]);
-    expect(mocks.resources).toEqual([]);
-  });
-
-  it('places a Pulumi InferenceService on the pool as cdk8s does', async () => {
-    mocks.reset();
-    const run = await runProgram(() => {
-      const pool = new pulumiEngine.AutoscaledGpuPool('gpu', POOL);
-      new pulumiEngine.InferenceService('detector', {
-        ...SERVICE,
-        namespace: 'ml',
-        placement: pool.placement(),
-        outdir: path.join(scratch, 'pulumi'),
-      });
-    });
-    expect(run.errors).toEqual([]);
-    const deployment = mocks.resources.find((r) => r.type === 'kubernetes:apps/v1:Deployment')!.inputs;
-    const cdk8sDeployment = synth(POOL, (p) => ({ ...SERVICE, placement: p.placement() })).find(
-      'Deployment',
-    )[0];
-    expect(JSON.parse(JSON.stringify(deployment)).spec.template.spec).toEqual(
-      cdk8sDeployment.spec.template.spec,
-    );
   });
 });

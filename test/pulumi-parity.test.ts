@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { App, Chart } from 'cdk8s';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as cdk8s from '../lib/cdk8s';
-import { type InferenceServiceProps, type ModelImageProps } from '../lib/core';
+import { type AutoscaledGpuPoolProps, type InferenceServiceProps, type ModelImageProps } from '../lib/core';
 import { type KubeObject } from '../lib/render';
 import { installPulumiMocks, mockDigest, runProgram } from './support/pulumi-mocks';
 import * as pulumiEngine from '../lib/pulumi';
@@ -233,5 +233,97 @@ describe('the same attributes in both engines', () => {
     expect(present(result!.service, SERVICE_ATTRIBUTES)).toEqual(SERVICE_ATTRIBUTES);
     expect(present(cdk8sImage, IMAGE_ATTRIBUTES)).toEqual(IMAGE_ATTRIBUTES);
     expect(present(result!.image, IMAGE_ATTRIBUTES)).toEqual(IMAGE_ATTRIBUTES);
+  });
+});
+
+const POOL: AutoscaledGpuPoolProps = {
+  gpu: 'a10g',
+  maxGpus: 8,
+  karpenter: { clusterName: 'prod', nodeRole: 'KarpenterNodeRole-prod' },
+};
+const SERVICE = { model: IRIS, image: 'ghcr.io/acme/iris:1.0.0', resources: { cpu: '2', memory: '4Gi' } };
+
+/** What cdk8s synthesizes for a pool `gpu` (and a service `detector` on it) in chart `prod` (namespace ml). */
+function synthPool(
+  pool: AutoscaledGpuPoolProps,
+  service?: (p: cdk8s.AutoscaledGpuPool) => InferenceServiceProps,
+): KubeObject[] {
+  const app = new App({ outdir: fs.mkdtempSync(path.join(scratch, 'cdk8s-')) });
+  const chart = new Chart(app, 'prod', { namespace: 'ml' });
+  const gpu = new cdk8s.AutoscaledGpuPool(chart, 'gpu', pool);
+  if (service) new cdk8s.InferenceService(chart, 'detector', service(gpu));
+  app.synth();
+  return chart.toJson() as KubeObject[];
+}
+
+describe('AutoscaledGpuPool and placement: the same objects from both engines', () => {
+  const KUBERNETES = /^kubernetes:/;
+  // The mocks see registrations as they settle; compared in the renderer's apply order.
+  const ORDER = [
+    'node-class',
+    'spot-node-pool',
+    'on-demand-node-pool',
+    'device-plugin-config',
+    'device-plugin',
+    'device-plugin-network-policy',
+  ].map((role) => `gpu-${role}`);
+
+  it('registers the same objects as cdk8s, as children named <name>-<role>', async () => {
+    const props: AutoscaledGpuPoolProps = {
+      ...POOL,
+      capacityTypes: ['spot', 'on-demand'],
+      sharing: { timeSlicing: 2 },
+    };
+    mocks.reset();
+    const run = await runProgram(() => new pulumiEngine.AutoscaledGpuPool('gpu', props));
+    expect(run.errors).toEqual([]);
+    const registered = mocks.resources
+      .filter((r) => KUBERNETES.test(r.type))
+      .sort((a, b) => ORDER.indexOf(a.name) - ORDER.indexOf(b.name));
+    expect(registered.map((r) => [r.name, r.type])).toEqual([
+      ['gpu-node-class', 'kubernetes:karpenter.k8s.aws/v1:EC2NodeClass'],
+      ['gpu-spot-node-pool', 'kubernetes:karpenter.sh/v1:NodePool'],
+      ['gpu-on-demand-node-pool', 'kubernetes:karpenter.sh/v1:NodePool'],
+      ['gpu-device-plugin-config', 'kubernetes:core/v1:ConfigMap'],
+      ['gpu-device-plugin', 'kubernetes:apps/v1:DaemonSet'],
+      ['gpu-device-plugin-network-policy', 'kubernetes:networking.k8s.io/v1:NetworkPolicy'],
+    ]);
+    const component = mocks.resources.find((r) => r.type === 'modelfab:index:AutoscaledGpuPool');
+    expect(component).toBeDefined();
+    // Parity: field for field, what cdk8s synthesizes.
+    const objects = synthPool(props);
+    expect(registered.map((r) => JSON.parse(JSON.stringify(r.inputs)))).toEqual(objects);
+  });
+
+  it('refuses bad props in the constructor, before anything is registered', async () => {
+    mocks.reset();
+    const run = await runProgram(
+      () => new pulumiEngine.AutoscaledGpuPool('gpu', { ...POOL, gpu: 'v100' as never }),
+    );
+    expect(run.errors.map((e) => e.message)).toEqual([
+      '[gpu] gpu "v100" is not a GPU the pool knows; use one of t4, a10g, l4, l40s, a100, h100',
+    ]);
+    expect(mocks.resources).toEqual([]);
+  });
+
+  it('places a Pulumi InferenceService on the pool as cdk8s does', async () => {
+    mocks.reset();
+    const run = await runProgram(() => {
+      const pool = new pulumiEngine.AutoscaledGpuPool('gpu', POOL);
+      new pulumiEngine.InferenceService('detector', {
+        ...SERVICE,
+        namespace: 'ml',
+        placement: pool.placement(),
+        outdir: path.join(scratch, 'pulumi'),
+      });
+    });
+    expect(run.errors).toEqual([]);
+    const deployment = mocks.resources.find((r) => r.type === 'kubernetes:apps/v1:Deployment')!.inputs;
+    const cdk8sDeployment = synthPool(POOL, (p) => ({ ...SERVICE, placement: p.placement() })).find(
+      (o) => o.kind === 'Deployment',
+    ) as any;
+    expect(JSON.parse(JSON.stringify(deployment)).spec.template.spec).toEqual(
+      cdk8sDeployment.spec.template.spec,
+    );
   });
 });

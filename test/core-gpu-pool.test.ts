@@ -21,14 +21,14 @@ const resolve = (props: unknown) =>
 describe('resolveGpuPool', () => {
   it('applies the defaults and prices the pool by its cheapest catalog type', async () => {
     const spec = resolve(PROPS);
-    expect(spec.instanceTypes.map(([name]) => name)).toEqual([
+    expect(spec.nodeTypes.map((t) => t.instanceType)).toEqual([
       'g5.xlarge',
       'g5.2xlarge',
       'g5.4xlarge',
       'g5.8xlarge',
       'g5.16xlarge',
     ]);
-    expect(spec.pricePerNodeHour).toBe(1.006);
+    expect(spec.nodeTypes[0].pricePerHour).toBe(1.006);
     expect(spec.nodePools).toHaveLength(1);
     expect(spec.nodePools[0]).toMatchObject({
       name: 'gpu',

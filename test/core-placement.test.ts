@@ -3,7 +3,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { PropsChecker } from '../lib/core';
-import { chooseNode, placementFor } from '../lib/core/placement';
+import { chooseNode, poolPlacement } from '../lib/core/placement';
 import { resolveGpuPool } from '../lib/core/resolve-gpu-pool';
 
 const GIB = 2 ** 30;
@@ -15,9 +15,9 @@ const pool = (extra = {}) =>
     ...extra,
   });
 
-describe('placementFor', () => {
+describe('poolPlacement', () => {
   it('selects the pool nodes, tolerates their taint, and asks for the GPUs', () => {
-    const placement = placementFor(pool(), 1);
+    const placement = poolPlacement(new PropsChecker('prod/gpu'), pool(), { gpus: 1 });
     expect(placement).toMatchObject({
       pool: 'gpu',
       nodeSelector: { 'modelfab.dev/pool': 'gpu' },
@@ -46,7 +46,7 @@ describe('placementFor', () => {
 
 describe('chooseNode', () => {
   it('lands a pod on the cheapest type it fits, as Karpenter launches', () => {
-    const placement = placementFor(pool(), 1);
+    const placement = poolPlacement(new PropsChecker('prod/gpu'), pool(), { gpus: 1 });
     // 3 CPU and 8 GiB fit a g5.xlarge (3,920m, 14,162 MiB after its reserve), the cheapest: 1.006 USD/h.
     const small = chooseNode(placement, { cpuMillis: 3000, memoryBytes: 8 * GIB }, 2 * GIB);
     expect(small).toMatchObject({
@@ -58,14 +58,18 @@ describe('chooseNode', () => {
   });
 
   it('prices by pricePerHour when the pool sets it', () => {
-    const placement = placementFor(pool({ pricePerHour: 0.6 }), 1);
+    const placement = poolPlacement(new PropsChecker('prod/gpu'), pool({ pricePerHour: 0.6 }), { gpus: 1 });
     expect(chooseNode(placement, { cpuMillis: 1000, memoryBytes: GIB }, GIB)).toMatchObject({
       node: { name: 'g5.xlarge', pricePerNodeHour: 0.6 },
     });
   });
 
   it("names every type's miss when none fits", () => {
-    const placement = placementFor(pool({ instanceTypes: ['g5.xlarge', 'g5.2xlarge'] }), 1);
+    const placement = poolPlacement(
+      new PropsChecker('prod/gpu'),
+      pool({ instanceTypes: ['g5.xlarge', 'g5.2xlarge'] }),
+      { gpus: 1 },
+    );
     const none = chooseNode(placement, { cpuMillis: 1000, memoryBytes: GIB }, 30 * GIB);
     expect(none).toEqual({
       problems: [

@@ -248,6 +248,28 @@ describe('bad input', () => {
       '[prod/detector] placement must be a placement, got "gpu"; pass pool.placement({ gpus }) of an AutoscaledGpuPool',
     ],
     [
+      'a hand-written placement with an unknown GPU',
+      () => synth(POOL, () => ({ ...SERVICE, placement: { ...tiny, gpuName: 'v100' as never } })),
+      '[prod/detector] placement.gpuName "v100" is not a GPU a pool knows (t4, a10g, l4, l40s, a100, h100); pass pool.placement({ gpus }) of an AutoscaledGpuPool',
+    ],
+    [
+      'a hand-written placement with a toleration that is not one',
+      () =>
+        synth(POOL, () => ({
+          ...SERVICE,
+          placement: {
+            ...tiny,
+            tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'Sometimes' as never }],
+          },
+        })),
+      `[prod/detector] placement.tolerations[0] {"key":"nvidia.com/gpu","operator":"Exists","effect":"Sometimes"} must tolerate a taint key with operator 'Exists' and effect NoSchedule, NoExecute or PreferNoSchedule`,
+    ],
+    [
+      'a placement with a key a placement does not have',
+      () => synth(POOL, () => ({ ...SERVICE, placement: { ...tiny, gpus: 1 } as never })),
+      '[prod/detector] placement.gpus is not a prop of InferenceService;',
+    ],
+    [
       'a gate on a GPU service',
       () => synth(POOL, (p) => ({ ...SERVICE, placement: p.placement(), gate: { latencyP99Ms: 20 } })),
       "[prod/detector] gate cannot measure a service placed on a10g GPUs: CPU figures never pass a GPU service's thresholds",

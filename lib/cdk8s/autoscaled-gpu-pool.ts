@@ -1,7 +1,13 @@
 import { ApiObject, Chart, JsonPatch } from 'cdk8s';
 import { Construct } from 'constructs';
-import { type AutoscaledGpuPoolProps, type GpuPoolSpec, type Placement, PropsChecker } from '../core';
-import { placementFor, resolveGpuPool, resolvePlacementGpus } from '../core';
+import {
+  type AutoscaledGpuPoolProps,
+  type GpuPoolSpec,
+  type Placement,
+  poolPlacement,
+  PropsChecker,
+  resolveGpuPool,
+} from '../core';
 import { gpuPoolProblems, type KubeObject, renderGpuPool } from '../render';
 
 export type { AutoscaledGpuPoolProps } from '../core';
@@ -58,9 +64,6 @@ export class AutoscaledGpuPool extends Construct {
    * @param options.gpus GPUs each pod asks for (a divisor of the nodes' GPUs). @default 1
    */
   placement(options: { readonly gpus?: number } = {}): Placement {
-    return placementFor(
-      this.spec,
-      resolvePlacementGpus(new PropsChecker(this.node.path), this.spec, options),
-    );
+    return poolPlacement(new PropsChecker(this.node.path), this.spec, options);
   }
 }

@@ -1,11 +1,17 @@
 /**
  * What every GPU pool and GPU service agree on: the GPU names (as Karpenter's
- * `karpenter.k8s.aws/instance-gpu-name` label spells them), the device plugin's extended resource,
- * and the taint that keeps other pods off GPU nodes.
+ * `karpenter.k8s.aws/instance-gpu-name` label spells them), the pool's node label, the device
+ * plugin's extended resource and image, and the taint that keeps other pods off GPU nodes.
  */
 
 /** GPU names as Karpenter's `karpenter.k8s.aws/instance-gpu-name` label spells them. */
-export type GpuName = 't4' | 'a10g' | 'l4' | 'l40s' | 'a100' | 'h100';
+export const GPU_NAMES = ['t4', 'a10g', 'l4', 'l40s', 'a100', 'h100'] as const;
+
+/** One of {@link GPU_NAMES}. */
+export type GpuName = (typeof GPU_NAMES)[number];
+
+/** The label every node of a pool carries (`<pool name>`): the device plugin and placed pods select it. */
+export const POOL_LABEL = 'modelfab.dev/pool';
 
 /** The device plugin's extended resource: GPUs a pod asks for. */
 export const GPU_RESOURCE = 'nvidia.com/gpu';

@@ -1,7 +1,7 @@
 /**
  * The props of `InferenceService`, the same in every engine (cdk8s today, Pulumi later).
  */
-import { type Placement } from './placement';
+import { type Placement, PLACEMENT_SHAPE } from './placement';
 import { GATE_PROPS_SHAPE, type GateProps, SLO_PROPS_SHAPE, type SloProps } from './gate-props';
 import {
   booleanProp,
@@ -392,7 +392,7 @@ export const INFERENCE_SERVICE_PROPS_SHAPE = objectProp<InferenceServiceProps>(
     imagePullPolicy: stringProp('IfNotPresent'),
     gate: GATE_PROPS_SHAPE,
     slo: SLO_PROPS_SHAPE,
-    placement: opaqueProp,
+    placement: PLACEMENT_SHAPE,
   },
   ['image'],
 );

@@ -7,8 +7,9 @@ import { show } from './errors';
 import { isDns1123Label } from './names';
 import { type PropsChecker } from './props-checker';
 import { eksSystemReserve, fitPods, type NodeFit, type NodeShape, type PodRequests } from './node-fit';
-import { type GpuPoolSpec } from './resolve-gpu-pool';
-import { GPU_TAINT, type GpuName } from './gpu';
+import type { GpuPoolSpec } from './resolve-gpu-pool';
+import { GPU_NAMES, GPU_TAINT, type GpuName, POOL_LABEL } from './gpu';
+import { listProp, mapProp, numberProp, objectProp, stringProp } from './props-shape';
 
 const MIB = 2 ** 20;
 
@@ -50,28 +51,89 @@ export interface Placement {
   readonly nodeTypes: readonly PlacementNodeType[];
 }
 
-/** The placement of `gpus` GPUs a pod on `pool`. */
-export function placementFor(pool: GpuPoolSpec, gpus: number): Placement {
-  const nodeTypes = pool.instanceTypes
-    .map(([instanceType, type]) => ({
-      instanceType,
-      vcpu: type.vcpu,
-      memoryMiB: type.memoryMiB,
-      gpus: type.gpus,
-      gpuMemoryMiB: type.gpuMemoryMiB,
-      maxPods: type.maxPods,
-      pricePerHour: pool.pricedByProps ? pool.pricePerNodeHour : type.pricePerHour,
-    }))
-    .sort((a, b) => a.pricePerHour - b.pricePerHour);
+/** The shape of {@link Placement}, for the services that take one. */
+export const PLACEMENT_SHAPE = objectProp<Placement>(
+  {
+    pool: stringProp('gpu'),
+    gpuName: stringProp('a10g'),
+    gpusPerPod: numberProp('1'),
+    podsPerGpu: numberProp('1'),
+    nodeSelector: mapProp(stringProp('gpu'), POOL_LABEL),
+    tolerations: listProp(
+      objectProp<Placement['tolerations'][number]>(
+        {
+          key: stringProp(GPU_TAINT.key),
+          operator: stringProp('Exists'),
+          effect: stringProp(GPU_TAINT.effect),
+        },
+        ['key', 'operator', 'effect'],
+      ),
+    ),
+    nodeTypes: listProp(
+      objectProp<PlacementNodeType>(
+        {
+          instanceType: stringProp('g5.xlarge'),
+          vcpu: numberProp('4'),
+          memoryMiB: numberProp('16384'),
+          gpus: numberProp('1'),
+          gpuMemoryMiB: numberProp('22888'),
+          maxPods: numberProp('58'),
+          pricePerHour: numberProp('1.006'),
+        },
+        ['instanceType', 'vcpu', 'memoryMiB', 'gpus', 'gpuMemoryMiB', 'maxPods', 'pricePerHour'],
+      ),
+    ),
+  },
+  ['pool', 'gpuName', 'gpusPerPod', 'podsPerGpu', 'nodeSelector', 'tolerations', 'nodeTypes'],
+);
+
+/** The shape of `placement()`'s options. */
+const PLACEMENT_OPTIONS_SHAPE = objectProp<{ gpus?: number }>({ gpus: numberProp('1') }, []);
+
+/**
+ * `pool.placement({ gpus })`: where a pod asking for `gpus` of the pool's GPUs goes. GPUs a pod must
+ * be a whole number that divides the nodes' GPUs, and 1 when the pool time-slices its GPUs (a pod
+ * asking for two slices gets no more compute).
+ */
+export function poolPlacement(
+  check: PropsChecker,
+  pool: GpuPoolSpec,
+  options: { readonly gpus?: number },
+): Placement {
+  check.knownProps(options, PLACEMENT_OPTIONS_SHAPE, 'placement()', 'arg');
+  const perNode = pool.nodePools[0].gpusPerNode;
+  const gpus = check.integer(
+    'placement.gpus',
+    options.gpus ?? 1,
+    1,
+    perNode,
+    `at most the ${perNode} GPU${perNode === 1 ? '' : 's'} of a node`,
+  );
+  if (perNode % gpus !== 0) {
+    check.fail(
+      'placement.gpus',
+      `placement.gpus ${gpus} does not divide the ${perNode} GPUs of a node, which would leave GPUs no pod can use; use ${divisors(perNode).join(', ')}`,
+    );
+  }
+  if (pool.devicePlugin.timeSlicing !== undefined && gpus !== 1) {
+    check.fail(
+      'placement.gpus',
+      `placement.gpus ${gpus} on a pool that time-slices its GPUs gives a pod no more compute than 1; use 1, or a pool without sharing`,
+    );
+  }
   return {
     pool: pool.name,
     gpuName: pool.nodePools[0].gpuNames[0],
     gpusPerPod: gpus,
     podsPerGpu: pool.devicePlugin.timeSlicing ?? 1,
-    nodeSelector: { 'modelfab.dev/pool': pool.name },
+    nodeSelector: { [POOL_LABEL]: pool.name },
     tolerations: [{ key: GPU_TAINT.key, operator: 'Exists', effect: GPU_TAINT.effect }],
-    nodeTypes,
+    nodeTypes: pool.nodeTypes.map((type) => ({ ...type })),
   };
+}
+
+function divisors(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i + 1).filter((d) => n % d === 0);
 }
 
 /** The node a pod lands on: the cheapest candidate it fits, with its fit and price. */
@@ -128,6 +190,12 @@ export function resolvePlacement(check: PropsChecker, value: unknown): Placement
   if (typeof p.pool !== 'string' || !isDns1123Label(p.pool)) {
     check.fail('placement.pool', `placement.pool ${show(p.pool)} is not a pool name; ${fix}`);
   }
+  if (!(GPU_NAMES as readonly unknown[]).includes(p.gpuName)) {
+    check.fail(
+      'placement.gpuName',
+      `placement.gpuName ${show(p.gpuName)} is not a GPU a pool knows (${GPU_NAMES.join(', ')}); ${fix}`,
+    );
+  }
   if (!Array.isArray(p.nodeTypes) || p.nodeTypes.length === 0) {
     check.fail(
       'placement.nodeTypes',
@@ -155,11 +223,21 @@ export function resolvePlacement(check: PropsChecker, value: unknown): Placement
   );
   check.integer('placement.podsPerGpu', p.podsPerGpu, 1, 64, fix);
   check.labels('placement.nodeSelector', p.nodeSelector);
+  const effects: readonly unknown[] = ['NoSchedule', 'NoExecute', 'PreferNoSchedule'];
   if (!Array.isArray(p.tolerations)) {
     check.fail(
       'placement.tolerations',
       `placement.tolerations ${show(p.tolerations)} must be a list; ${fix}`,
     );
   }
+  p.tolerations.forEach((toleration, i) => {
+    const { key, operator, effect } = (toleration ?? {}) as Partial<Placement['tolerations'][number]>;
+    if (typeof key !== 'string' || operator !== 'Exists' || !effects.includes(effect)) {
+      check.fail(
+        `placement.tolerations[${i}]`,
+        `placement.tolerations[${i}] ${show(toleration)} must tolerate a taint key with operator 'Exists' and effect NoSchedule, NoExecute or PreferNoSchedule; ${fix}`,
+      );
+    }
+  });
   return p as Placement;
 }

@@ -7,15 +7,14 @@ import { show } from './errors';
 import { isDns1123Label } from './names';
 import { parseImageReference } from './image-reference';
 import { parseCpuMillis, parseMemoryBytes } from './quantity';
-import { INSTANCE_TYPES, type InstanceType } from './instance-catalog';
+import { INSTANCE_TYPES } from './instance-catalog';
 import { AUTOSCALED_GPU_POOL_PROPS_SHAPE, type AutoscaledGpuPoolProps } from './gpu-pool-props';
-import { numberProp, objectProp } from './props-shape';
 import { type PropsChecker } from './props-checker';
 import type { DevicePluginSpec } from '../render/render-device-plugin';
 import type { KarpenterPoolSpec } from '../render/render-karpenter';
-import { DEVICE_PLUGIN_IMAGE, type GpuName } from './gpu';
+import { DEVICE_PLUGIN_IMAGE, GPU_NAMES, POOL_LABEL } from './gpu';
+import type { PlacementNodeType } from './placement';
 
-const GPU_NAMES: readonly GpuName[] = ['t4', 'a10g', 'l4', 'l40s', 'a100', 'h100'];
 /** The AMI a pool pins unless told otherwise. */
 export const DEFAULT_AMI_ALIAS = 'al2023@v20241121';
 /** 63 less `-device-plugin`, the longest suffix a pool's objects add. */
@@ -32,12 +31,8 @@ export interface GpuPoolSpec {
   /** One NodePool, or two (spot at weight 100, then on-demand at 10) when both capacity types are asked for. */
   readonly nodePools: readonly KarpenterPoolSpec[];
   readonly devicePlugin: DevicePluginSpec;
-  /** The instance types the pool may launch, from the catalog. */
-  readonly instanceTypes: ReadonlyArray<readonly [name: string, type: InstanceType]>;
-  /** The price the plan uses: `pricePerHour`, else the cheapest of the instance types. */
-  readonly pricePerNodeHour: number;
-  /** Whether `pricePerHour` set the price (for every type), rather than the catalog. */
-  readonly pricedByProps: boolean;
+  /** The instance types the pool may launch, from the catalog, priced (`pricePerHour` or the catalog's), cheapest first. */
+  readonly nodeTypes: readonly PlacementNodeType[];
   /** Warnings to print at synth (an `@latest` AMI). */
   readonly warnings: readonly string[];
 }
@@ -58,7 +53,7 @@ export function resolveGpuPool(
     );
   }
   const gpu = props.gpu;
-  if (!GPU_NAMES.includes(gpu)) {
+  if (!(GPU_NAMES as readonly string[]).includes(gpu)) {
     check.fail('gpu', `gpu ${show(gpu)} is not a GPU the pool knows; use one of ${GPU_NAMES.join(', ')}`);
   }
   const gpusPerNode = check.integer('gpusPerNode', props.gpusPerNode ?? 1, 1, 8, 'use 1, 2, 4 or 8');
@@ -189,11 +184,22 @@ export function resolveGpuPool(
     props.sharing === undefined
       ? undefined
       : check.integer('sharing.timeSlicing', props.sharing.timeSlicing, 2, 64, 'from 2 pods a GPU');
-  const pricePerNodeHour =
+  const pricePerHour =
     props.pricePerHour === undefined
-      ? Math.min(...instanceTypes.map(([, t]) => t.pricePerHour))
+      ? undefined
       : check.positive('pricePerHour', props.pricePerHour, 'the node price in USD per hour');
-  const labels = { ...check.labels('labels', props.labels ?? {}), 'modelfab.dev/pool': name };
+  const nodeTypes = instanceTypes
+    .map(([instanceType, type]) => ({
+      instanceType,
+      vcpu: type.vcpu,
+      memoryMiB: type.memoryMiB,
+      gpus: type.gpus,
+      gpuMemoryMiB: type.gpuMemoryMiB,
+      maxPods: type.maxPods,
+      pricePerHour: pricePerHour ?? type.pricePerHour,
+    }))
+    .sort((a, b) => a.pricePerHour - b.pricePerHour);
+  const labels = { ...check.labels('labels', props.labels ?? {}), [POOL_LABEL]: name };
   const devicePluginImage = props.devicePluginImage ?? DEVICE_PLUGIN_IMAGE;
   const pluginRef = parseImageReference(devicePluginImage);
   if (!pluginRef || (pluginRef.digest === undefined && (pluginRef.tag ?? 'latest') === 'latest')) {
@@ -240,52 +246,10 @@ export function resolveGpuPool(
       name: `${name}-device-plugin`,
       namespace: 'kube-system',
       image: devicePluginImage,
-      nodeSelector: { 'modelfab.dev/pool': name },
+      nodeSelector: { [POOL_LABEL]: name },
       ...(timeSlicing !== undefined ? { timeSlicing } : {}),
     },
-    instanceTypes,
-    pricePerNodeHour,
-    pricedByProps: props.pricePerHour !== undefined,
+    nodeTypes,
     warnings,
   };
-}
-
-/** The shape of `placement()`'s options. */
-const PLACEMENT_OPTIONS_SHAPE = objectProp<{ gpus?: number }>({ gpus: numberProp('1') }, []);
-
-/**
- * GPUs each pod asks for on `pool` (`placement({ gpus })`): a whole number that divides the nodes'
- * GPUs, and 1 when the pool time-slices its GPUs (a pod asking for two slices gets no more compute).
- */
-export function resolvePlacementGpus(
-  check: PropsChecker,
-  pool: GpuPoolSpec,
-  options: { readonly gpus?: number },
-): number {
-  check.knownProps(options, PLACEMENT_OPTIONS_SHAPE, 'placement()', 'arg');
-  const perNode = pool.nodePools[0].gpusPerNode;
-  const gpus = check.integer(
-    'placement.gpus',
-    options.gpus ?? 1,
-    1,
-    perNode,
-    `at most the ${perNode} GPU${perNode === 1 ? '' : 's'} of a node`,
-  );
-  if (perNode % gpus !== 0) {
-    check.fail(
-      'placement.gpus',
-      `placement.gpus ${gpus} does not divide the ${perNode} GPUs of a node, which would leave GPUs no pod can use; use ${divisors(perNode).join(', ')}`,
-    );
-  }
-  if (pool.devicePlugin.timeSlicing !== undefined && gpus !== 1) {
-    check.fail(
-      'placement.gpus',
-      `placement.gpus ${gpus} on a pool that time-slices its GPUs gives a pod no more compute than 1; use 1, or a pool without sharing`,
-    );
-  }
-  return gpus;
-}
-
-function divisors(n: number): number[] {
-  return Array.from({ length: n }, (_, i) => i + 1).filter((d) => n % d === 0);
 }

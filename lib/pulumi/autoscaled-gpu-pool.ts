@@ -3,12 +3,11 @@ import {
   type AutoscaledGpuPoolProps,
   type GpuPoolSpec,
   type Placement,
-  placementFor,
+  poolPlacement,
   PropsChecker,
   resolveGpuPool,
-  resolvePlacementGpus,
 } from '../core';
-import { gpuPoolProblems, type KubeObject, renderGpuPool } from '../render';
+import { formatServiceProblems, gpuPoolProblems, type KubeObject, renderGpuPool } from '../render';
 import { namedKubernetesResource } from './kubernetes-resource';
 
 export type { AutoscaledGpuPoolProps } from '../core';
@@ -39,7 +38,7 @@ export class AutoscaledGpuPool extends pulumi.ComponentResource {
     const spec = resolveGpuPool(new PropsChecker(name), name, props);
     const rendered = renderGpuPool(spec);
     const problems = gpuPoolProblems(rendered.map(({ object }) => object));
-    if (problems.length > 0) throw new Error(`[${name}] ${problems.join('\n')}`);
+    if (problems.length > 0) throw new Error(formatServiceProblems(name, problems));
     super('modelfab:index:AutoscaledGpuPool', name, props, opts);
     this.spec = spec;
     this.name = spec.name;
@@ -57,6 +56,6 @@ export class AutoscaledGpuPool extends pulumi.ComponentResource {
    * @param options.gpus GPUs each pod asks for (a divisor of the nodes' GPUs). @default 1
    */
   placement(options: { readonly gpus?: number } = {}): Placement {
-    return placementFor(this.spec, resolvePlacementGpus(new PropsChecker(this.name), this.spec, options));
+    return poolPlacement(new PropsChecker(this.name), this.spec, options);
   }
 }

@@ -12,8 +12,11 @@ type KubernetesResourceClass = new (
   opts?: pulumi.CustomResourceOptions,
 ) => pulumi.CustomResource;
 
-/** The typed resource class and the child's role (`${name}-<role>`) of each kind a service renders. */
-const KINDS: Readonly<Record<string, { readonly type: KubernetesResourceClass; readonly role: string }>> = {
+/**
+ * The typed resource class of each kind modelfab renders, and the child's role (`${name}-<role>`) of
+ * those a service renders (a pool's roles come with its objects).
+ */
+const KINDS: Readonly<Record<string, { readonly type: KubernetesResourceClass; readonly role?: string }>> = {
   'v1/ServiceAccount': { type: k8s.core.v1.ServiceAccount, role: 'service-account' },
   'v1/Service': { type: k8s.core.v1.Service, role: 'service' },
   'apps/v1/Deployment': { type: k8s.apps.v1.Deployment, role: 'deployment' },
@@ -24,34 +27,28 @@ const KINDS: Readonly<Record<string, { readonly type: KubernetesResourceClass; r
   'policy/v1/PodDisruptionBudget': { type: k8s.policy.v1.PodDisruptionBudget, role: 'disruption-budget' },
   'networking.k8s.io/v1/NetworkPolicy': { type: k8s.networking.v1.NetworkPolicy, role: 'network-policy' },
   'networking.k8s.io/v1/Ingress': { type: k8s.networking.v1.Ingress, role: 'ingress' },
-  'v1/ConfigMap': { type: k8s.core.v1.ConfigMap, role: 'config' },
-  'apps/v1/DaemonSet': { type: k8s.apps.v1.DaemonSet, role: 'daemon-set' },
+  'v1/ConfigMap': { type: k8s.core.v1.ConfigMap },
+  'apps/v1/DaemonSet': { type: k8s.apps.v1.DaemonSet },
 };
 
 /** Custom resources a pool renders: registered as `k8s.apiextensions.CustomResource`. */
 const CUSTOM_KINDS: readonly string[] = ['karpenter.sh/v1/NodePool', 'karpenter.k8s.aws/v1/EC2NodeClass'];
 
-/** The Pulumi name of an object's resource: `${name}-<role>`. */
-export function kubernetesResourceName(
-  name: string,
-  object: Pick<KubeObject, 'apiVersion' | 'kind'>,
-): string {
-  return `${name}-${kindOf(object).role}`;
-}
-
-/** Registers `object` as its typed @pulumi/kubernetes resource named `${name}-<role>`. */
+/** Registers a service's `object` as its typed @pulumi/kubernetes resource named `${name}-<role>`. */
 export function kubernetesResource(
   name: string,
   object: KubeObject,
   opts: pulumi.CustomResourceOptions,
 ): pulumi.CustomResource {
-  const { type, role } = kindOf(object);
-  return new type(`${name}-${role}`, object as never, opts);
+  const { role } = kindOf(object);
+  if (role === undefined)
+    throw new Error(`modelfab/pulumi has no service role for ${object.apiVersion} ${object.kind}`);
+  return namedKubernetesResource(`${name}-${role}`, object, opts);
 }
 
 /**
- * Registers `object` under the child name given (a pool's roles are its renderer's): its typed
- * @pulumi/kubernetes resource, or a CustomResource for the custom kinds modelfab renders.
+ * Registers `object` under the child name given: its typed @pulumi/kubernetes resource, or a
+ * CustomResource for the custom kinds modelfab renders.
  */
 export function namedKubernetesResource(
   childName: string,

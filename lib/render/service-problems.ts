@@ -46,7 +46,7 @@ function unplacedGpuProblems(objects: readonly KubeObject[]): string[] {
 }
 
 /**
- * The error text of a service with problems, as cdk8s prints its validation errors:
+ * The error text of a construct (a service, a pool) with problems, as cdk8s prints its validation errors:
  * `Validation failed with the following errors:` then `  [path] message` per problem.
  */
 export function formatServiceProblems(constructPath: string, problems: readonly string[]): string {

@@ -7,7 +7,7 @@
 /** GPU names as Karpenter's `karpenter.k8s.aws/instance-gpu-name` label spells them. */
 export const GPU_NAMES = ['t4', 'a10g', 'l4', 'l40s', 'a100', 'h100'] as const;
 
-/** One of {@link GPU_NAMES}. */
+/** A GPU name a pool knows: t4, a10g, l4, l40s, a100 or h100. */
 export type GpuName = (typeof GPU_NAMES)[number];
 
 /** The label every node of a pool carries (`<pool name>`): the device plugin and placed pods select it. */

@@ -22,5 +22,4 @@ export * from './resolve-gpu-pool';
 export * from './placement';
 export * from './instance-catalog';
 export * from './node-fit';
-export * from './cost';
 export * from './gpu';

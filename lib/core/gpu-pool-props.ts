@@ -3,7 +3,7 @@
  * NVIDIA device plugin on them, and what a node costs. Its shape is described once, beside it.
  */
 import { booleanProp, listProp, mapProp, numberProp, objectProp, stringProp } from './props-shape';
-import type { GpuName } from './gpu';
+import { DEVICE_PLUGIN_IMAGE, type GpuName } from './gpu';
 
 /** Karpenter's node class: the AMI, the node role, where nodes launch. */
 export interface KarpenterNodeClassProps {
@@ -134,3 +134,17 @@ export const AUTOSCALED_GPU_POOL_PROPS_SHAPE = objectProp<AutoscaledGpuPoolProps
   },
   ['gpu', 'maxGpus', 'karpenter'],
 );
+
+/** The defaults of AutoscaledGpuPoolProps, as their `@default` tags state them. */
+export const AUTOSCALED_GPU_POOL_DEFAULTS = {
+  gpusPerNode: 1,
+  capacityTypes: ['on-demand'],
+  architecture: 'amd64',
+  consolidationPolicy: 'WhenEmpty',
+  consolidateAfter: '10m',
+  disruptionBudgets: [{ nodes: '10%' }] as NonNullable<GpuPoolDisruptionProps['budgets']>,
+  expireAfter: '720h',
+  amiAlias: 'al2023@v20241121',
+  rootVolumeGiB: 200,
+  devicePluginImage: DEVICE_PLUGIN_IMAGE,
+} as const;

@@ -8,15 +8,22 @@ import { isDns1123Label } from './names';
 import { parseImageReference } from './image-reference';
 import { parseCpuMillis, parseMemoryBytes } from './quantity';
 import { INSTANCE_TYPES } from './instance-catalog';
-import { AUTOSCALED_GPU_POOL_PROPS_SHAPE, type AutoscaledGpuPoolProps } from './gpu-pool-props';
+import {
+  AUTOSCALED_GPU_POOL_DEFAULTS as D,
+  AUTOSCALED_GPU_POOL_PROPS_SHAPE,
+  type AutoscaledGpuPoolProps,
+} from './gpu-pool-props';
 import { type PropsChecker } from './props-checker';
 import type { DevicePluginSpec } from '../render/render-device-plugin';
 import type { KarpenterPoolSpec } from '../render/render-karpenter';
-import { DEVICE_PLUGIN_IMAGE, GPU_NAMES, POOL_LABEL } from './gpu';
+import { GPU_NAMES, POOL_LABEL } from './gpu';
 import type { PlacementNodeType } from './placement';
 
-/** The AMI a pool pins unless told otherwise. */
-export const DEFAULT_AMI_ALIAS = 'al2023@v20241121';
+/** The weights of the two NodePools a pool with both capacity types gets: spot is tried first. */
+const SPOT_WEIGHT = 100;
+const ON_DEMAND_WEIGHT = 10;
+/** Where the device plugin runs, beside the cluster's other node agents. */
+const DEVICE_PLUGIN_NAMESPACE = 'kube-system';
 /** 63 less `-device-plugin`, the longest suffix a pool's objects add. */
 const MAX_NAME_LENGTH = 49;
 const DURATION = /^\d+(s|m|h)$/;
@@ -56,7 +63,13 @@ export function resolveGpuPool(
   if (!(GPU_NAMES as readonly string[]).includes(gpu)) {
     check.fail('gpu', `gpu ${show(gpu)} is not a GPU the pool knows; use one of ${GPU_NAMES.join(', ')}`);
   }
-  const gpusPerNode = check.integer('gpusPerNode', props.gpusPerNode ?? 1, 1, 8, 'use 1, 2, 4 or 8');
+  const gpusPerNode = check.integer(
+    'gpusPerNode',
+    props.gpusPerNode ?? D.gpusPerNode,
+    1,
+    8,
+    'use 1, 2, 4 or 8',
+  );
   const offered = Object.entries(INSTANCE_TYPES).filter(
     ([, type]) => type.gpuName === gpu && type.gpus === gpusPerNode,
   );
@@ -91,7 +104,7 @@ export function resolveGpuPool(
       ].join(', ')})`,
     );
   }
-  const capacityTypes = props.capacityTypes ?? ['on-demand'];
+  const capacityTypes = props.capacityTypes ?? D.capacityTypes;
   if (capacityTypes.length === 0 || capacityTypes.some((c) => c !== 'spot' && c !== 'on-demand')) {
     check.fail('capacityTypes', `capacityTypes ${show(capacityTypes)} must list 'spot', 'on-demand' or both`);
   }
@@ -103,7 +116,7 @@ export function resolveGpuPool(
     `at least one node's ${gpusPerNode}`,
   );
   const disruption = props.disruption ?? {};
-  const consolidationPolicy = disruption.consolidationPolicy ?? 'WhenEmpty';
+  const consolidationPolicy = disruption.consolidationPolicy ?? D.consolidationPolicy;
   if (!CONSOLIDATION_POLICIES.includes(consolidationPolicy)) {
     check.fail(
       'disruption.consolidationPolicy',
@@ -117,8 +130,11 @@ export function resolveGpuPool(
       `${prop} ${show(value)} must be a duration such as '10m' or '720h'${never ? `, or 'Never'` : ''}`,
     );
   };
-  const consolidateAfter = duration('disruption.consolidateAfter', disruption.consolidateAfter ?? '10m');
-  const budgets = (disruption.budgets ?? [{ nodes: '10%' }]).map((budget, i) => {
+  const consolidateAfter = duration(
+    'disruption.consolidateAfter',
+    disruption.consolidateAfter ?? D.consolidateAfter,
+  );
+  const budgets = (disruption.budgets ?? D.disruptionBudgets).map((budget, i) => {
     const at = `disruption.budgets[${i}]`;
     if (typeof budget.nodes !== 'string' || !BUDGET_NODES.test(budget.nodes)) {
       check.fail(
@@ -135,7 +151,7 @@ export function resolveGpuPool(
       ...(budget.duration !== undefined ? { duration: duration(`${at}.duration`, budget.duration) } : {}),
     };
   });
-  const expireAfter = duration('expireAfter', props.expireAfter ?? '720h', true);
+  const expireAfter = duration('expireAfter', props.expireAfter ?? D.expireAfter, true);
   const quantity = (prop: 'maxCpu' | 'maxMemory', parse: (v: string) => number): string | undefined => {
     const value = props[prop];
     if (value === undefined) return undefined;
@@ -156,26 +172,26 @@ export function resolveGpuPool(
   const maxCpu = quantity('maxCpu', parseCpuMillis);
   const maxMemory = quantity('maxMemory', parseMemoryBytes);
   const k = props.karpenter;
-  const amiAlias = k.amiAlias ?? DEFAULT_AMI_ALIAS;
+  const amiAlias = k.amiAlias ?? D.amiAlias;
   const warnings: string[] = [];
   if (!AMI_ALIAS.test(amiAlias)) {
     check.fail(
       'karpenter.amiAlias',
-      `karpenter.amiAlias ${show(amiAlias)} must be family@version, such as ${show(DEFAULT_AMI_ALIAS)}`,
+      `karpenter.amiAlias ${show(amiAlias)} must be family@version, such as ${show(D.amiAlias)}`,
     );
   }
   if (amiAlias.endsWith('@latest')) {
     if (k.allowLatestAmi !== true) {
       check.fail(
         'karpenter.amiAlias',
-        `karpenter.amiAlias ${show(amiAlias)} drifts every node to each new AMI release; pin a version such as ${show(DEFAULT_AMI_ALIAS)}, or set karpenter.allowLatestAmi: true`,
+        `karpenter.amiAlias ${show(amiAlias)} drifts every node to each new AMI release; pin a version such as ${show(D.amiAlias)}, or set karpenter.allowLatestAmi: true`,
       );
     }
     warnings.push(`karpenter.amiAlias ${amiAlias}: every node moves to each new AMI release as it comes out`);
   }
   const rootVolumeGiB = check.integer(
     'karpenter.rootVolumeGiB',
-    k.rootVolumeGiB ?? 200,
+    k.rootVolumeGiB ?? D.rootVolumeGiB,
     50,
     16_384,
     'model images need room: at least 50',
@@ -200,12 +216,12 @@ export function resolveGpuPool(
     }))
     .sort((a, b) => a.pricePerHour - b.pricePerHour);
   const labels = { ...check.labels('labels', props.labels ?? {}), [POOL_LABEL]: name };
-  const devicePluginImage = props.devicePluginImage ?? DEVICE_PLUGIN_IMAGE;
+  const devicePluginImage = props.devicePluginImage ?? D.devicePluginImage;
   const pluginRef = parseImageReference(devicePluginImage);
   if (!pluginRef || (pluginRef.digest === undefined && (pluginRef.tag ?? 'latest') === 'latest')) {
     check.fail(
       'devicePluginImage',
-      `devicePluginImage ${show(devicePluginImage)} must be pinned by a version tag or a digest, such as ${show(DEVICE_PLUGIN_IMAGE)}`,
+      `devicePluginImage ${show(devicePluginImage)} must be pinned by a version tag or a digest, such as ${show(D.devicePluginImage)}`,
     );
   }
   const nodeClass = {
@@ -223,7 +239,7 @@ export function resolveGpuPool(
     gpusPerNode,
     instanceTypes: props.instanceTypes ?? [],
     capacityTypes: capacity,
-    architecture: props.architecture ?? 'amd64',
+    architecture: props.architecture ?? D.architecture,
     zones: props.zones ?? [],
     labels,
     limits: {
@@ -240,11 +256,11 @@ export function resolveGpuPool(
   return {
     name,
     nodePools: both
-      ? [nodePool(`${name}-spot`, ['spot'], 100), nodePool(name, ['on-demand'], 10)]
+      ? [nodePool(`${name}-spot`, ['spot'], SPOT_WEIGHT), nodePool(name, ['on-demand'], ON_DEMAND_WEIGHT)]
       : [nodePool(name, [...new Set(capacityTypes)])],
     devicePlugin: {
       name: `${name}-device-plugin`,
-      namespace: 'kube-system',
+      namespace: DEVICE_PLUGIN_NAMESPACE,
       image: devicePluginImage,
       nodeSelector: { [POOL_LABEL]: name },
       ...(timeSlicing !== undefined ? { timeSlicing } : {}),

@@ -10,7 +10,12 @@ import * as path from 'node:path';
 import { App, Chart, JsonPatch } from 'cdk8s';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as cdk8s from '../lib/cdk8s';
-import { type AutoscaledGpuPoolProps, type InferenceServiceProps, type Placement } from '../lib/core';
+import {
+  type AutoscaledGpuPoolProps,
+  type InferenceServiceProps,
+  type ModelImageSource,
+  type Placement,
+} from '../lib/core';
 import { checkPolicy, DEVICE_PLUGIN_WAIVERS, type KubeObject } from '../lib/render';
 import { validateAgainstSchema } from './support/kube-schema';
 
@@ -20,7 +25,21 @@ const POOL: AutoscaledGpuPoolProps = {
   maxGpus: 8,
   karpenter: { clusterName: 'prod', nodeRole: 'KarpenterNodeRole-prod' },
 };
+/** A Triton image that runs its model on the GPU (KIND_GPU), as a ModelImage hands it over. */
+const GPU_IMAGE: ModelImageSource = {
+  imageRef: 'ghcr.io/acme/detector:0123456789abcdef',
+  modelPath: IRIS,
+  runtime: 'triton',
+  modelName: 'detector',
+  modelVersion: '1',
+  tritonKind: 'gpu',
+};
 const SERVICE: Omit<InferenceServiceProps, 'placement'> = {
+  image: GPU_IMAGE,
+  resources: { cpu: '2', memory: '4Gi' },
+};
+/** A modelfab server image: onnxruntime's CPU provider only. */
+const CPU_SERVICE: Omit<InferenceServiceProps, 'placement'> = {
   model: IRIS,
   image: 'ghcr.io/acme/iris:1.0.0',
   resources: { cpu: '2', memory: '4Gi' },
@@ -141,6 +160,28 @@ describe('InferenceService on a pool', () => {
     expect(pod.containers[0].resources.requests).toEqual({ cpu: '2', memory: '4Gi' });
   });
 
+  it("takes a Triton ModelImage's GPU kind: placed it synthesizes, unplaced it is refused", () => {
+    const make = (placed: boolean) => {
+      const app = new App({ outdir: fs.mkdtempSync(path.join(scratch, 'triton-')) });
+      const chart = new Chart(app, 'prod', { namespace: 'ml' });
+      const pool = new cdk8s.AutoscaledGpuPool(chart, 'gpu', POOL);
+      const image = new cdk8s.ModelImage(chart, 'image', {
+        model: IRIS,
+        repository: 'ghcr.io/acme/detector',
+        runtime: 'triton',
+      });
+      expect(image.tritonKind).toBe('gpu'); // Triton's default
+      new cdk8s.InferenceService(chart, 'detector', {
+        image,
+        resources: { cpu: '2', memory: '4Gi' },
+        ...(placed ? { placement: pool.placement() } : {}),
+      });
+      app.synth();
+    };
+    expect(() => make(true)).not.toThrow();
+    expect(() => make(false)).toThrow('[prod/detector] image runs the model on the GPU (Triton KIND_GPU)');
+  });
+
   it('gives a placement that names the GPU and the instance types, cheapest first, with their price', () => {
     const { pool } = synth({ ...POOL, gpusPerNode: 4 });
     const placement = pool.placement({ gpus: 2 });
@@ -232,7 +273,7 @@ describe('bad input', () => {
       () =>
         synth(
           POOL,
-          () => SERVICE,
+          () => CPU_SERVICE,
           (_c, _p, service) =>
             service!.objects
               .find((o) => o.kind === 'Deployment')!
@@ -241,6 +282,26 @@ describe('bad input', () => {
               ),
         ),
       '[prod/detector] Deployment/ml/detector container "server" asks for nvidia.com/gpu without a placement; pass placement: pool.placement({ gpus }) of an AutoscaledGpuPool instead of setting the GPU limit',
+    ],
+    [
+      'a placement for the modelfab server, which runs on the CPU only',
+      () => synth(POOL, (p) => ({ ...CPU_SERVICE, placement: p.placement() })),
+      `[prod/detector] placement on pool "gpu" asks for GPUs, but the modelfab server runs onnxruntime's CPU provider only, so the pods would hold GPUs they never use; serve from a ModelImage with runtime: 'triton' and triton: { kind: 'gpu' }, or remove placement`,
+    ],
+    [
+      'a placement for a Triton image that runs on the CPU',
+      () =>
+        synth(POOL, (p) => ({
+          ...SERVICE,
+          image: { ...GPU_IMAGE, tritonKind: 'cpu' },
+          placement: p.placement(),
+        })),
+      `[prod/detector] placement on pool "gpu" asks for GPUs, but the ModelImage's Triton config runs the model on the CPU (KIND_CPU), so the pods would hold GPUs they never use`,
+    ],
+    [
+      'a Triton GPU image without a placement',
+      () => synth(POOL, () => SERVICE),
+      '[prod/detector] image runs the model on the GPU (Triton KIND_GPU), but the service has no placement, so its pods land on nodes without a GPU and Triton cannot load the model; pass placement: pool.placement({ gpus }) of an AutoscaledGpuPool',
     ],
     [
       'a placement that is not one',

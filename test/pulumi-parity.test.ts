@@ -241,7 +241,18 @@ const POOL: AutoscaledGpuPoolProps = {
   maxGpus: 8,
   karpenter: { clusterName: 'prod', nodeRole: 'KarpenterNodeRole-prod' },
 };
-const SERVICE = { model: IRIS, image: 'ghcr.io/acme/iris:1.0.0', resources: { cpu: '2', memory: '4Gi' } };
+/** A Triton image that runs its model on the GPU (KIND_GPU), as a ModelImage hands it over. */
+const SERVICE = {
+  image: {
+    imageRef: 'ghcr.io/acme/detector:0123456789abcdef',
+    modelPath: IRIS,
+    runtime: 'triton',
+    modelName: 'detector',
+    modelVersion: '1',
+    tritonKind: 'gpu',
+  },
+  resources: { cpu: '2', memory: '4Gi' },
+} satisfies InferenceServiceProps;
 
 /** What cdk8s synthesizes for a pool `gpu` (and a service `detector` on it) in chart `prod` (namespace ml). */
 function synthPool(

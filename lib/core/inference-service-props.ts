@@ -319,8 +319,10 @@ export interface InferenceServiceProps {
   /**
    * Run on a GPU pool: `pool.placement({ gpus })` of an AutoscaledGpuPool. The pods select the pool's
    * nodes, tolerate their taint and ask for `nvidia.com/gpu`; their requests must fit one of the
-   * pool's instance types after the system reserve, and the model one GPU's memory. With a gate, the
-   * gate refuses: it measures on the CPU only, and CPU figures never pass a GPU service.
+   * pool's instance types after the system reserve, and the model one GPU's memory. Only a Triton
+   * image with `KIND_GPU` may be placed (the modelfab server runs on the CPU only), and such an image
+   * needs a placement. With a gate, the gate refuses: it measures on the CPU only, and CPU figures
+   * never pass a GPU service.
    * @default - CPU nodes, no GPU
    */
   readonly placement?: Placement;

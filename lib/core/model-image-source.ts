@@ -36,6 +36,11 @@ export interface ModelImageSource {
   readonly modelName: string;
   /** The model's version in those URLs. */
   readonly modelVersion: string;
+  /**
+   * Where Triton runs the model (`'gpu'`: `KIND_GPU`, which needs a GPU placement; `'cpu'`: `KIND_CPU`).
+   * @default - not said (the modelfab runtime, or an image described by hand)
+   */
+  readonly tritonKind?: 'cpu' | 'gpu';
 }
 
 /** Whether `value` is a ModelImageSource rather than an image reference string. */

@@ -16,6 +16,8 @@ export interface ImageSourceSpec {
   readonly modelName: string;
   readonly modelVersion: string;
   readonly runtime: ServingRuntime;
+  /** Where Triton runs the model, when the ModelImage says. */
+  readonly tritonKind?: 'cpu' | 'gpu';
 }
 
 /** The image and the model it serves: from a ModelImage, or from an image reference and `model`. */
@@ -49,6 +51,7 @@ export function resolveImageSource(
       modelName: given.modelName,
       modelVersion: given.modelVersion,
       runtime: given.runtime,
+      ...(given.tritonKind !== undefined ? { tritonKind: given.tritonKind } : {}),
     };
   }
   if (typeof given !== 'string') {

@@ -2,7 +2,7 @@
  * InferenceServiceProps → InferenceServiceSpec: defaults applied, quantities parsed, every value
  * checked. Pure: no files are read here (lib/model inspects the model file).
  */
-import { resolvePlacement } from './placement';
+import { type Placement, resolvePlacement } from './placement';
 import { show } from './errors';
 import { RUNTIME_CONTRACTS, type ServingRuntime } from './model-image-source';
 import {
@@ -15,7 +15,7 @@ import { type InferenceServiceSpec } from './inference-service-spec';
 import { isDns1035Label, isDns1123Label, isDns1123Subdomain, isEnvVarName, isLabelValue } from './names';
 import { PropsChecker } from './props-checker';
 import { resolveGate, resolveSlo } from './resolve-gate';
-import { resolveImageSource } from './resolve-image-source';
+import { type ImageSourceSpec, resolveImageSource } from './resolve-image-source';
 import { resolveIngress, resolveNetworkPolicy } from './resolve-network';
 import { resolveResources, resolveScaling } from './resolve-scaling';
 
@@ -116,6 +116,8 @@ export function resolveInferenceService(
     );
   }
 
+  const placement = props.placement === undefined ? undefined : resolvePlacement(check, props.placement);
+  checkAccelerator(check, source, placement);
   const resources = resolveResources(check, props.resources ?? {});
   const scaling = resolveScaling(check, props, resources);
   const ingress = props.ingress === undefined ? undefined : resolveIngress(check, props.ingress, name);
@@ -206,7 +208,7 @@ export function resolveInferenceService(
     imagePullPolicy: pullPolicy,
     ...(props.gate !== undefined ? { gate: resolveGate(check, props.gate, cwd) } : {}),
     ...(props.slo !== undefined ? { slo: resolveSlo(check, props) } : {}),
-    ...(props.placement !== undefined ? { placement: resolvePlacement(check, props.placement) } : {}),
+    ...(placement !== undefined ? { placement } : {}),
   };
 }
 
@@ -256,4 +258,33 @@ function resolveApiKey(
     );
   }
   return { secretName: props.secretName, key };
+}
+
+/**
+ * A GPU placement only for a server that uses the GPU (Triton with `KIND_GPU`), and a Triton image
+ * that runs on the GPU only with one: otherwise the pods hold GPUs they never use, or land where
+ * Triton cannot load the model.
+ */
+function checkAccelerator(
+  check: PropsChecker,
+  source: ImageSourceSpec,
+  placement: Placement | undefined,
+): void {
+  const gpuServer = source.runtime === 'triton' && source.tritonKind !== 'cpu';
+  if (placement !== undefined && !gpuServer) {
+    const why =
+      source.runtime === 'modelfab'
+        ? "the modelfab server runs onnxruntime's CPU provider only"
+        : "the ModelImage's Triton config runs the model on the CPU (KIND_CPU)";
+    check.fail(
+      'placement',
+      `placement on pool ${show(placement.pool)} asks for GPUs, but ${why}, so the pods would hold GPUs they never use; serve from a ModelImage with runtime: 'triton' and triton: { kind: 'gpu' }, or remove placement`,
+    );
+  }
+  if (placement === undefined && source.tritonKind === 'gpu') {
+    check.fail(
+      'image',
+      "image runs the model on the GPU (Triton KIND_GPU), but the service has no placement, so its pods land on nodes without a GPU and Triton cannot load the model; pass placement: pool.placement({ gpus }) of an AutoscaledGpuPool, or build the image with triton: { kind: 'cpu' }",
+    );
+  }
 }

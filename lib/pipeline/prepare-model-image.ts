@@ -78,6 +78,7 @@ export function modelImageAttributes(prepared: PreparedModelImage, contextDir: s
     runtime: spec.runtime,
     modelName: spec.modelName,
     modelVersion: spec.modelVersion,
+    ...(spec.triton ? { tritonKind: spec.triton.kind } : {}),
   };
 }
 

@@ -5,6 +5,8 @@
  * Each problem names the instance type, what does not fit and by how much.
  */
 
+import { formatCpu } from './quantity';
+
 const MIB = 2 ** 20;
 const GIB = 2 ** 30;
 
@@ -85,7 +87,8 @@ export interface NodeFit {
   readonly problems: readonly string[];
 }
 
-const cpuText = (millis: number) => (millis % 1000 === 0 ? `${millis / 1000}` : `${millis}m`);
+/** Millicores as the props write them (`formatCpu`), rounded: a reserve's tiers can leave a fraction. */
+const cpuText = (millis: number) => formatCpu(Math.max(1, Math.round(millis)));
 const memoryText = (bytes: number) =>
   bytes >= GIB ? `${Number((bytes / GIB).toFixed(2))} GiB` : `${Math.round(bytes / MIB)} MiB`;
 

@@ -84,6 +84,17 @@ describe('AutoscaledGpuPool (cdk8s)', () => {
       { key: 'nvidia.com/gpu', value: 'true', effect: 'NoSchedule' },
     ]);
     expect(nodePool.spec.limits).toEqual({ 'nvidia.com/gpu': '8' });
+    // Karpenter may launch the catalog's types only: those the fit check and the prices cover.
+    const requirement = (key: string) =>
+      nodePool.spec.template.spec.requirements.find((r: { key: string }) => r.key === key).values;
+    expect(requirement('node.kubernetes.io/instance-type')).toEqual([
+      'g5.xlarge',
+      'g5.2xlarge',
+      'g5.4xlarge',
+      'g5.8xlarge',
+      'g5.16xlarge',
+    ]);
+    expect(requirement('kubernetes.io/arch')).toEqual(['amd64']);
     expect(nodePool.spec.disruption).toEqual({
       consolidationPolicy: 'WhenEmpty',
       consolidateAfter: '10m',

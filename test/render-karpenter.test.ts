@@ -17,7 +17,6 @@ const SPEC: KarpenterPoolSpec = {
   gpusPerNode: 1,
   instanceTypes: [],
   capacityTypes: ['on-demand'],
-  architecture: 'amd64',
   zones: ['us-east-1a', 'us-east-1b'],
   labels: { 'modelfab.dev/pool': 'gpu-a10g' },
   limits: { gpus: 8 },

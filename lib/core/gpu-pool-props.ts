@@ -66,8 +66,6 @@ export interface AutoscaledGpuPoolProps {
    * @default ['on-demand']
    */
   readonly capacityTypes?: Array<'spot' | 'on-demand'>;
-  /** @default 'amd64' */
-  readonly architecture?: 'amd64' | 'arm64';
   /** @default - any zone of the discovered subnets */
   readonly zones?: string[];
   /** Labels on every node. @default - none beyond the pool's own `modelfab.dev/pool` */
@@ -99,7 +97,6 @@ export const AUTOSCALED_GPU_POOL_PROPS_SHAPE = objectProp<AutoscaledGpuPoolProps
     gpusPerNode: numberProp('1'),
     instanceTypes: listProp(stringProp('g5.xlarge')),
     capacityTypes: listProp(stringProp('on-demand')),
-    architecture: stringProp('amd64'),
     zones: listProp(stringProp('us-east-1a')),
     labels: mapProp(stringProp('inference'), 'team'),
     maxGpus: numberProp('8'),
@@ -139,7 +136,6 @@ export const AUTOSCALED_GPU_POOL_PROPS_SHAPE = objectProp<AutoscaledGpuPoolProps
 export const AUTOSCALED_GPU_POOL_DEFAULTS = {
   gpusPerNode: 1,
   capacityTypes: ['on-demand'],
-  architecture: 'amd64',
   consolidationPolicy: 'WhenEmpty',
   consolidateAfter: '10m',
   disruptionBudgets: [{ nodes: '10%' }] as NonNullable<GpuPoolDisruptionProps['budgets']>,

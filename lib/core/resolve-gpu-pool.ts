@@ -237,9 +237,9 @@ export function resolveGpuPool(
     nodeClassName: name,
     gpuNames: [gpu],
     gpusPerNode,
-    instanceTypes: props.instanceTypes ?? [],
+    // The catalog's types only, so what Karpenter may launch is what the fit check and the prices cover.
+    instanceTypes: nodeTypes.map((type) => type.instanceType),
     capacityTypes: capacity,
-    architecture: props.architecture ?? D.architecture,
     zones: props.zones ?? [],
     labels,
     limits: {

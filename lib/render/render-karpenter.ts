@@ -21,10 +21,9 @@ export interface KarpenterPoolSpec {
   readonly nodeClassName: string;
   readonly gpuNames: readonly GpuName[];
   readonly gpusPerNode: number;
-  /** Instance types to choose among; every type with those GPUs when empty. */
+  /** Instance types Karpenter may launch (the pool lists its catalog types); any with those GPUs when empty. */
   readonly instanceTypes: readonly string[];
   readonly capacityTypes: ReadonlyArray<'spot' | 'on-demand'>;
-  readonly architecture: 'amd64' | 'arm64';
   /** Zones to launch in; any of the subnets' when empty. */
   readonly zones: readonly string[];
   readonly labels: Readonly<Record<string, string>>;
@@ -72,7 +71,8 @@ export function renderKarpenterNodePool(spec: KarpenterPoolSpec): INodePool {
             requirement('karpenter.k8s.aws/instance-gpu-name', spec.gpuNames),
             requirement('karpenter.k8s.aws/instance-gpu-count', [String(spec.gpusPerNode)]),
             requirement('karpenter.sh/capacity-type', spec.capacityTypes),
-            requirement('kubernetes.io/arch', [spec.architecture]),
+            // Every GPU type the catalog (and so a pool) offers is x86_64.
+            requirement('kubernetes.io/arch', ['amd64']),
             ...(spec.instanceTypes.length > 0
               ? [requirement('node.kubernetes.io/instance-type', spec.instanceTypes)]
               : []),

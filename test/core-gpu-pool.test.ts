@@ -84,6 +84,10 @@ describe('resolveGpuPool', () => {
       'instanceTypes[0] "g6.xlarge" carries 1 l4, not 1 a10g; use one of g5.xlarge, g5.2xlarge, g5.4xlarge, g5.8xlarge, g5.16xlarge',
     ],
     [{ capacityTypes: ['reserved'] }, `capacityTypes ["reserved"] must list 'spot', 'on-demand' or both`],
+    [
+      { zones: ['us east 1a'] },
+      `zones[0] "us east 1a" is not a zone name; use the zone's name, such as 'us-east-1a'`,
+    ],
     [{ maxGpus: -1 }, "maxGpus must be an integer from 1 to 10000, got -1; at least one node's 1"],
     [
       { disruption: { consolidateAfter: '10 minutes' } },

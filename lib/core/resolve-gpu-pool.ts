@@ -4,7 +4,7 @@
  * what the renders take.
  */
 import { show } from './errors';
-import { isDns1123Label } from './names';
+import { isDns1123Label, isLabelValue } from './names';
 import { parseImageReference } from './image-reference';
 import { parseCpuMillis, parseMemoryBytes } from './quantity';
 import { INSTANCE_TYPES } from './instance-catalog';
@@ -108,6 +108,15 @@ export function resolveGpuPool(
   if (capacityTypes.length === 0 || capacityTypes.some((c) => c !== 'spot' && c !== 'on-demand')) {
     check.fail('capacityTypes', `capacityTypes ${show(capacityTypes)} must list 'spot', 'on-demand' or both`);
   }
+  const zones = props.zones ?? [];
+  zones.forEach((zone, i) => {
+    if (typeof zone !== 'string' || zone === '' || !isLabelValue(zone)) {
+      check.fail(
+        `zones[${i}]`,
+        `zones[${i}] ${show(zone)} is not a zone name; use the zone's name, such as 'us-east-1a'`,
+      );
+    }
+  });
   const maxGpus = check.integer(
     'maxGpus',
     props.maxGpus,
@@ -240,7 +249,7 @@ export function resolveGpuPool(
     // The catalog's types only, so what Karpenter may launch is what the fit check and the prices cover.
     instanceTypes: nodeTypes.map((type) => type.instanceType),
     capacityTypes: capacity,
-    zones: props.zones ?? [],
+    zones,
     labels,
     limits: {
       gpus: maxGpus,

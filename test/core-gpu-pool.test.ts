@@ -88,6 +88,12 @@ describe('resolveGpuPool', () => {
       { zones: ['us east 1a'] },
       `zones[0] "us east 1a" is not a zone name; use the zone's name, such as 'us-east-1a'`,
     ],
+    [{ karpenter: undefined }, 'karpenter must be an object, got undefined'],
+    [
+      { disruption: { budgets: '10%' } },
+      `disruption.budgets must be a list, got "10%"; e.g. [{ nodes: '10%' }]`,
+    ],
+    [{ sharing: 4 }, 'sharing must be an object, got 4'],
     [{ maxGpus: -1 }, "maxGpus must be an integer from 1 to 10000, got -1; at least one node's 1"],
     [
       { disruption: { consolidateAfter: '10 minutes' } },

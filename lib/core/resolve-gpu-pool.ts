@@ -12,6 +12,8 @@ import {
   AUTOSCALED_GPU_POOL_DEFAULTS as D,
   AUTOSCALED_GPU_POOL_PROPS_SHAPE,
   type AutoscaledGpuPoolProps,
+  type GpuPoolDisruptionProps,
+  type KarpenterNodeClassProps,
 } from './gpu-pool-props';
 import { type PropsChecker } from './props-checker';
 import type { DevicePluginSpec } from '../render/render-device-plugin';
@@ -75,6 +77,12 @@ export function resolveGpuPool(
   );
   let instanceTypes = offered;
   if (props.instanceTypes !== undefined) {
+    if (!Array.isArray(props.instanceTypes)) {
+      check.fail(
+        'instanceTypes',
+        `instanceTypes must be a list, got ${show(props.instanceTypes)}; e.g. ['g5.xlarge']`,
+      );
+    }
     instanceTypes = props.instanceTypes.map((typeName, i) => {
       const type = INSTANCE_TYPES[typeName];
       const fix = `use one of ${offered.map(([n]) => n).join(', ') || `the types with ${gpusPerNode} ${gpu}`}`;
@@ -105,10 +113,16 @@ export function resolveGpuPool(
     );
   }
   const capacityTypes = props.capacityTypes ?? D.capacityTypes;
-  if (capacityTypes.length === 0 || capacityTypes.some((c) => c !== 'spot' && c !== 'on-demand')) {
+  if (
+    !Array.isArray(capacityTypes) ||
+    capacityTypes.length === 0 ||
+    capacityTypes.some((c) => c !== 'spot' && c !== 'on-demand')
+  ) {
     check.fail('capacityTypes', `capacityTypes ${show(capacityTypes)} must list 'spot', 'on-demand' or both`);
   }
   const zones = props.zones ?? [];
+  if (!Array.isArray(zones))
+    check.fail('zones', `zones must be a list, got ${show(zones)}; e.g. ['us-east-1a']`);
   zones.forEach((zone, i) => {
     if (typeof zone !== 'string' || zone === '' || !isLabelValue(zone)) {
       check.fail(
@@ -124,7 +138,7 @@ export function resolveGpuPool(
     10_000,
     `at least one node's ${gpusPerNode}`,
   );
-  const disruption = props.disruption ?? {};
+  const disruption = check.record('disruption', props.disruption ?? {}) as GpuPoolDisruptionProps;
   const consolidationPolicy = disruption.consolidationPolicy ?? D.consolidationPolicy;
   if (!CONSOLIDATION_POLICIES.includes(consolidationPolicy)) {
     check.fail(
@@ -143,8 +157,16 @@ export function resolveGpuPool(
     'disruption.consolidateAfter',
     disruption.consolidateAfter ?? D.consolidateAfter,
   );
-  const budgets = (disruption.budgets ?? D.disruptionBudgets).map((budget, i) => {
+  const budgetList = disruption.budgets ?? D.disruptionBudgets;
+  if (!Array.isArray(budgetList)) {
+    check.fail(
+      'disruption.budgets',
+      `disruption.budgets must be a list, got ${show(budgetList)}; e.g. [{ nodes: '10%' }]`,
+    );
+  }
+  const budgets = budgetList.map((budget, i) => {
     const at = `disruption.budgets[${i}]`;
+    check.record(at, budget);
     if (typeof budget.nodes !== 'string' || !BUDGET_NODES.test(budget.nodes)) {
       check.fail(
         `${at}.nodes`,
@@ -180,7 +202,7 @@ export function resolveGpuPool(
   };
   const maxCpu = quantity('maxCpu', parseCpuMillis);
   const maxMemory = quantity('maxMemory', parseMemoryBytes);
-  const k = props.karpenter;
+  const k = check.record('karpenter', props.karpenter) as unknown as KarpenterNodeClassProps;
   const amiAlias = k.amiAlias ?? D.amiAlias;
   const warnings: string[] = [];
   if (!AMI_ALIAS.test(amiAlias)) {
@@ -208,7 +230,13 @@ export function resolveGpuPool(
   const timeSlicing =
     props.sharing === undefined
       ? undefined
-      : check.integer('sharing.timeSlicing', props.sharing.timeSlicing, 2, 64, 'from 2 pods a GPU');
+      : check.integer(
+          'sharing.timeSlicing',
+          check.record('sharing', props.sharing).timeSlicing,
+          2,
+          64,
+          'from 2 pods a GPU',
+        );
   const pricePerHour =
     props.pricePerHour === undefined
       ? undefined

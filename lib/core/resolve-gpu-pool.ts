@@ -164,7 +164,7 @@ export function resolveGpuPool(
       `disruption.budgets must be a list, got ${show(budgetList)}; e.g. [{ nodes: '10%' }]`,
     );
   }
-  const budgets = budgetList.map((budget, i) => {
+  const budgets = (budgetList as NonNullable<GpuPoolDisruptionProps['budgets']>).map((budget, i) => {
     const at = `disruption.budgets[${i}]`;
     check.record(at, budget);
     if (typeof budget.nodes !== 'string' || !BUDGET_NODES.test(budget.nodes)) {

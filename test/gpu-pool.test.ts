@@ -10,34 +10,14 @@ import * as path from 'node:path';
 import { App, Chart, JsonPatch } from 'cdk8s';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as cdk8s from '../lib/cdk8s';
-import {
-  type AutoscaledGpuPoolProps,
-  type InferenceServiceProps,
-  type ModelImageSource,
-  type Placement,
-} from '../lib/core';
+import { type AutoscaledGpuPoolProps, type InferenceServiceProps, type Placement } from '../lib/core';
 import { checkPolicy, DEVICE_PLUGIN_WAIVERS, type KubeObject } from '../lib/render';
+import { GPU_IMAGE, GPU_POOL, GPU_SERVICE } from './support/gpu-fixtures';
 import { validateAgainstSchema } from './support/kube-schema';
 
 const IRIS = path.resolve(__dirname, '../examples/iris/model/iris.onnx');
-const POOL: AutoscaledGpuPoolProps = {
-  gpu: 'a10g',
-  maxGpus: 8,
-  karpenter: { clusterName: 'prod', nodeRole: 'KarpenterNodeRole-prod' },
-};
-/** A Triton image that runs its model on the GPU (KIND_GPU), as a ModelImage hands it over. */
-const GPU_IMAGE: ModelImageSource = {
-  imageRef: 'ghcr.io/acme/detector:0123456789abcdef',
-  modelPath: IRIS,
-  runtime: 'triton',
-  modelName: 'detector',
-  modelVersion: '1',
-  tritonKind: 'gpu',
-};
-const SERVICE: Omit<InferenceServiceProps, 'placement'> = {
-  image: GPU_IMAGE,
-  resources: { cpu: '2', memory: '4Gi' },
-};
+const POOL = GPU_POOL;
+const SERVICE = GPU_SERVICE;
 /** A modelfab server image: onnxruntime's CPU provider only. */
 const CPU_SERVICE: Omit<InferenceServiceProps, 'placement'> = {
   model: IRIS,

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as cdk8s from '../lib/cdk8s';
 import { type AutoscaledGpuPoolProps, type InferenceServiceProps, type ModelImageProps } from '../lib/core';
 import { type KubeObject } from '../lib/render';
+import { GPU_POOL, GPU_SERVICE } from './support/gpu-fixtures';
 import { installPulumiMocks, mockDigest, runProgram } from './support/pulumi-mocks';
 import * as pulumiEngine from '../lib/pulumi';
 
@@ -236,23 +237,8 @@ describe('the same attributes in both engines', () => {
   });
 });
 
-const POOL: AutoscaledGpuPoolProps = {
-  gpu: 'a10g',
-  maxGpus: 8,
-  karpenter: { clusterName: 'prod', nodeRole: 'KarpenterNodeRole-prod' },
-};
-/** A Triton image that runs its model on the GPU (KIND_GPU), as a ModelImage hands it over. */
-const SERVICE = {
-  image: {
-    imageRef: 'ghcr.io/acme/detector:0123456789abcdef',
-    modelPath: IRIS,
-    runtime: 'triton',
-    modelName: 'detector',
-    modelVersion: '1',
-    tritonKind: 'gpu',
-  },
-  resources: { cpu: '2', memory: '4Gi' },
-} satisfies InferenceServiceProps;
+const POOL = GPU_POOL;
+const SERVICE = GPU_SERVICE;
 
 /** What cdk8s synthesizes for a pool `gpu` (and a service `detector` on it) in chart `prod` (namespace ml). */
 function synthPool(

@@ -4,15 +4,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  type BudgetOptions,
   type ResourceBudget,
-  type ResourceLimits,
   affinityCpus,
   cfsQuotaMicros,
   cpuWeightFromShares,
   createResourceBudget,
   detectEnforcement,
-  GENERATOR_NICE,
   kubeletCpuShares,
   parseCpuList,
 } from '../lib/gate/resource-budget';
@@ -29,9 +26,8 @@ afterEach(() => {
   for (const dir of tempDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-/** A budget that leaves the runner's priority alone unless the test names a nice value. */
-function budgetOf(limits: ResourceLimits, options: BudgetOptions = {}): ResourceBudget {
-  const budget = createResourceBudget(limits, { generatorNice: null, ...options });
+function budgetOf(...args: Parameters<typeof createResourceBudget>): ResourceBudget {
+  const budget = createResourceBudget(...args);
   budgets.push(budget);
   return budget;
 }
@@ -532,7 +528,7 @@ describe('real cgroups', () => {
   );
 });
 
-describe("the server's CPU share and the load generator's priority", () => {
+describe("the server's CPU share", () => {
   it('gives the server the shares the kubelet gives a pod whose request is its limit', () => {
     expect(kubeletCpuShares(1000)).toBe(1024);
     expect(kubeletCpuShares(500)).toBe(512);
@@ -542,43 +538,5 @@ describe("the server's CPU share and the load generator's priority", () => {
     expect(cpuWeightFromShares(2)).toBe(1);
     expect(cpuWeightFromShares(1024)).toBe(39);
     expect(cpuWeightFromShares(262144)).toBe(10000);
-  });
-
-  const selfCgroup = '1:cpu:/\n2:memory:/\n';
-  const files = {
-    'cpu/cgroup.procs': '',
-    'cpu/cpu.cfs_quota_us': '-1\n',
-    'cpu/cpu.cfs_period_us': '100000\n',
-    'memory/cgroup.procs': '',
-  };
-
-  it("runs the calling thread at the generator's nice value while a budget is held, and restores it at the last release", () => {
-    const before = os.getPriority();
-    let permitted: boolean;
-    try {
-      os.setPriority(GENERATOR_NICE);
-      os.setPriority(before);
-      permitted = true;
-    } catch {
-      permitted = false;
-    }
-    const root = fakeRoot(files);
-    const options = { cgroupRoot: root, selfCgroup, generatorNice: GENERATOR_NICE };
-    const first = budgetOf({ cpuMillis: 1000, memoryBytes: 64 * MiB }, options);
-    const second = budgetOf({ cpuMillis: 1000, memoryBytes: 64 * MiB }, options);
-    if (permitted) {
-      expect(first.detail).toContain(
-        `(cgroup v1, 1024 shares as for a 1000m request, load generator at nice ${GENERATOR_NICE})`,
-      );
-      expect(os.getPriority()).toBe(GENERATOR_NICE);
-      first.release();
-      expect(os.getPriority()).toBe(GENERATOR_NICE);
-      second.release();
-    } else {
-      expect(first.detail).toMatch(/, load generator at its own priority: .+\)/);
-      first.release();
-      second.release();
-    }
-    expect(os.getPriority()).toBe(before);
   });
 });

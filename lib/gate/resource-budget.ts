@@ -73,12 +73,6 @@ export interface BudgetOptions {
    * @default 'auto'
    */
   readonly prefer?: 'auto' | CpuEnforcement;
-  /**
-   * The nice value for the calling thread while the budget is held with a CFS quota; `null` leaves it
-   * alone (probes, and tests that must not renice the runner).
-   * @default GENERATOR_NICE
-   */
-  readonly generatorNice?: number | null;
 }
 
 /** The CFS period every quota is set in, µs (the kernel's default). */
@@ -88,7 +82,10 @@ export const CFS_PERIOD_US = 100_000;
  * at least 2 (`500` → 512, `1000` → 1024). The server's cgroup gets the shares of a pod whose request
  * equals its limit, so beside other busy processes it gets the share such a pod gets beside its
  * neighbours on a node, no less: at a sixteenth of that, a test runner's two busy workers left a 1-CPU
- * server 3% of a core and the gate's verdict was about the neighbours.
+ * server 3% of a core and the gate's verdict was about the neighbours. The load generator keeps its
+ * ordinary priority: raised (nice -13) it took a core from the machine's other work (a neighbouring
+ * test's server missed its 30 s start) and held no more (Iris, two fresh synths each: 15,191 and
+ * about 19,000 rps at -13; 22,255 and 18,863 at 0). Where it falls behind, its late sends say so.
  */
 export function kubeletCpuShares(cpuMillis: number): number {
   return Math.max(2, Math.floor((cpuMillis * 1024) / 1000));
@@ -101,17 +98,6 @@ export function kubeletCpuShares(cpuMillis: number): number {
 export function cpuWeightFromShares(shares: number): number {
   return 1 + Math.floor(((shares - 2) * 9999) / 262142);
 }
-
-/**
- * The nice value the gate's own thread (the load generator's event loop) runs at while a budget is
- * held, where the OS allows it (root or CAP_SYS_NICE): weight 18705 against the 1024 of a 1-CPU pod's
- * cgroup, so the generator, which shares the machine as no real client would, is not queued behind the
- * server's threads. On 2 cores with both at equal weight the generator (Iris, 1 CPU) sent 4.8% of its
- * requests more than 2 ms late at 20k rps and the p99 read 74 ms; favouring it 16:1, 0.8% and 14.7 ms.
- * Only the calling thread is reniced (Linux `setpriority` on a thread id), and its own value comes back
- * when the last budget is released.
- */
-export const GENERATOR_NICE = -13;
 
 /** The smallest CFS quota set, µs (the kernel refuses less than 1000). */
 const MIN_CFS_QUOTA_US = 1000;
@@ -484,45 +470,6 @@ function checkLimits(limits: ResourceLimits): void {
   }
 }
 
-/** The calling thread's nice value before the first held budget raised it, and how many hold it. */
-let raisedPriority: { readonly previous: number; holders: number } | undefined;
-
-/**
- * Sets the calling thread's nice value (Linux applies `setpriority` to the thread, not the process)
- * and counts the holder, so nested budgets restore it once, at the last release. Returns what the
- * report says: `load generator at nice -13`, or why it stayed where it was.
- */
-function raiseCallerPriority(nice: number): { readonly raised: boolean; readonly detail: string } {
-  if (raisedPriority !== undefined) {
-    raisedPriority.holders += 1;
-    return { raised: true, detail: `load generator at nice ${os.getPriority()}` };
-  }
-  let previous: number;
-  try {
-    previous = os.getPriority();
-    if (previous <= nice) return { raised: false, detail: `load generator at nice ${previous}` };
-    os.setPriority(nice);
-  } catch (error) {
-    return { raised: false, detail: `load generator at its own priority: ${errorText(error)}` };
-  }
-  raisedPriority = { previous, holders: 1 };
-  return { raised: true, detail: `load generator at nice ${nice}` };
-}
-
-/** Gives back one hold on the raised priority; the last one restores the thread's own value. */
-function restoreCallerPriority(): void {
-  if (raisedPriority === undefined) return;
-  raisedPriority.holders -= 1;
-  if (raisedPriority.holders > 0) return;
-  const { previous } = raisedPriority;
-  raisedPriority = undefined;
-  try {
-    os.setPriority(previous);
-  } catch {
-    // Lowering priority is always allowed; nothing is lost if it was not.
-  }
-}
-
 /**
  * Sets up limits for child processes started with {@link ResourceBudget.wrap}: child cgroups of this
  * process's own cgroups (cgroup v2 when `<root>/cgroup.controllers` exists, else v1), with the CPU
@@ -554,19 +501,11 @@ export function createResourceBudget(limits: ResourceLimits, options: BudgetOpti
   let cpu: CpuEnforcement = 'none';
   let cpuDetail = forced ? 'no CPU limit' : `no CPU limit: no CFS quota${because(cpuMade)} and no taskset`;
   let affinity: { readonly taskset: string; readonly list: string } | undefined;
-  let priorityRaised = false;
   const taskset = cpuDir !== undefined || prefer === 'none' ? undefined : findExecutable('taskset');
   if (cpuDir !== undefined) {
     cpu = 'quota';
     const shares = `${kubeletCpuShares(limits.cpuMillis)} shares as for a ${limits.cpuMillis}m request`;
-    const nice = options.generatorNice === undefined ? GENERATOR_NICE : options.generatorNice;
-    let generator = '';
-    if (nice !== null) {
-      const priority = raiseCallerPriority(nice);
-      priorityRaised = priority.raised;
-      generator = `, ${priority.detail}`;
-    }
-    cpuDetail = `CFS quota ${cfsQuotaMicros(limits.cpuMillis)} µs per ${CFS_PERIOD_US} µs (cgroup ${version}, ${shares}${generator})`;
+    cpuDetail = `CFS quota ${cfsQuotaMicros(limits.cpuMillis)} µs per ${CFS_PERIOD_US} µs (cgroup ${version}, ${shares})`;
   } else if (taskset !== undefined) {
     const cpus = affinityCpus(limits.cpuMillis, allowedCpus());
     affinity = { taskset, list: cpus.join(',') };
@@ -611,7 +550,6 @@ export function createResourceBudget(limits: ResourceLimits, options: BudgetOpti
     release() {
       if (released) return;
       released = true;
-      if (priorityRaised) restoreCallerPriority();
       for (const dir of cgroupDirs) {
         try {
           removeCgroup(dir);
@@ -637,10 +575,7 @@ export function detectEnforcement(options: BudgetOptions = {}): {
   const key = JSON.stringify([options.cgroupRoot ?? '', options.selfCgroup ?? '', options.prefer ?? 'auto']);
   let result = detected.get(key);
   if (result === undefined) {
-    const budget = createResourceBudget(
-      { cpuMillis: 1000, memoryBytes: 256 * 2 ** 20 },
-      { ...options, generatorNice: null },
-    );
+    const budget = createResourceBudget({ cpuMillis: 1000, memoryBytes: 256 * 2 ** 20 }, options);
     budget.release();
     result = { cpu: budget.cpu, memory: budget.memory };
     detected.set(key, result);

@@ -32,12 +32,16 @@ export type {
 export type { ModelImageSource, ServingRuntime } from './core/model-image-source';
 export type {
   AutoscaledGpuPoolProps,
+  EksNodeGroupProps,
+  GkeComputeClassProps,
   GpuPoolDisruptionProps,
   KarpenterNodeClassProps,
 } from './core/gpu-pool-props';
 export type { Placement, PlacementNodeType } from './core/placement';
 export type { GpuName } from './core/gpu';
 export type { KarpenterPoolSpec } from './render/render-karpenter';
+export type { EksNodeGroupSpec } from './render/render-eks-node-group';
+export type { GkeComputeClassSpec } from './render/render-gke-compute-class';
 
 // What the constructs expose: resolved specs, the model's inspection, the gate's report.
 export type {
@@ -49,7 +53,7 @@ export type {
   ResourceAmounts,
 } from './core/inference-service-spec';
 export type { ModelImageSpec, TritonSpec } from './core/model-image-props';
-export type { GpuPoolSpec } from './core/resolve-gpu-pool';
+export type { GpuPoolFlavour, GpuPoolSpec } from './core/resolve-gpu-pool';
 export type { InstanceType } from './core/instance-catalog';
 export type { DevicePluginSpec } from './render/render-device-plugin';
 export type { GateSpec, SloSpec } from './core/gate-spec';

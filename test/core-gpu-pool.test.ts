@@ -8,6 +8,10 @@ import { type AutoscaledGpuPoolProps } from '../lib/core/gpu-pool-props';
 import { resolveGpuPool } from '../lib/core/resolve-gpu-pool';
 import { renderDevicePlugin } from '../lib/render/render-device-plugin';
 import { renderEc2NodeClass, renderKarpenterNodePool } from '../lib/render/render-karpenter';
+import { renderGkeComputeClass } from '../lib/render/render-gke-compute-class';
+import { renderEksNodeGroup } from '../lib/render/render-eks-node-group';
+import { chooseNode, poolPlacement } from '../lib/core/placement';
+import { GKE_POOL, NODE_GROUP_POOL } from './support/gpu-fixtures';
 
 const PROPS: AutoscaledGpuPoolProps = {
   gpu: 'a10g',
@@ -15,8 +19,8 @@ const PROPS: AutoscaledGpuPoolProps = {
   karpenter: { clusterName: 'prod', nodeRole: 'KarpenterNodeRole-prod' },
 };
 
-const resolve = (props: unknown) =>
-  resolveGpuPool(new PropsChecker('prod/gpu'), 'gpu', props as AutoscaledGpuPoolProps);
+const resolve = (props: unknown, engine: 'cdk8s' | 'pulumi' = 'pulumi') =>
+  resolveGpuPool(new PropsChecker('prod/gpu'), 'gpu', props as AutoscaledGpuPoolProps, engine);
 
 describe('resolveGpuPool', () => {
   it('applies the defaults and prices the pool by its cheapest catalog type', async () => {
@@ -88,7 +92,10 @@ describe('resolveGpuPool', () => {
       { zones: ['us east 1a'] },
       `zones[0] "us east 1a" is not a zone name; use the zone's name, such as 'us-east-1a'`,
     ],
-    [{ karpenter: undefined }, 'karpenter must be an object, got undefined'],
+    [
+      { karpenter: undefined },
+      'the pool says nowhere where its nodes come from; set karpenter: { clusterName, nodeRole } (AWS), gke: {} (GKE) or, in Pulumi, eksNodeGroup: { clusterName, subnetIds }',
+    ],
     [
       { disruption: { budgets: '10%' } },
       `disruption.budgets must be a list, got "10%"; e.g. [{ nodes: '10%' }]`,
@@ -144,5 +151,210 @@ describe('resolveGpuPool', () => {
     [{ maxGpu: 8 }, 'maxGpu is not a prop of AutoscaledGpuPool; did you mean maxGpus?'],
   ])('refuses %o', (bad, message) => {
     expect(() => resolve({ ...PROPS, ...bad })).toThrow(`[prod/gpu] ${message}`);
+  });
+
+  it.each([
+    [{ gke: {} }, 'the pool sets karpenter and gke: its nodes come from one of them; keep one'],
+    [
+      { karpenter: undefined, eksNodeGroup: { clusterName: 'prod', subnetIds: [] } },
+      "eksNodeGroup.subnetIds [] must list the subnets nodes launch in, e.g. ['subnet-0abc']",
+    ],
+  ])('refuses %o', (bad, message) => {
+    expect(() => resolve({ ...PROPS, ...bad })).toThrow(`[prod/gpu] ${message}`);
+  });
+});
+
+describe('resolveGpuPool on GKE', () => {
+  it('tries spot machines with the GPU first, then on-demand ones; selects the class; runs no device plugin', async () => {
+    const spec = resolve(GKE_POOL);
+    expect(spec.flavour).toBe('gke');
+    expect(spec.devicePlugin).toBeUndefined();
+    expect(spec.nodePools).toEqual([]);
+    expect(spec.nodeSelector).toEqual({
+      'cloud.google.com/compute-class': 'gpu',
+      'cloud.google.com/gke-accelerator': 'nvidia-l4',
+    });
+    expect(spec.tolerations).toEqual([
+      { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' },
+      { key: 'cloud.google.com/compute-class', operator: 'Exists', effect: 'NoSchedule' },
+    ]);
+    // Priced by hand, so the smallest machine comes first.
+    expect(spec.nodeTypes.map((t) => [t.instanceType, t.pricePerHour, t.maxPods])).toEqual([
+      ['g2-standard-4', 0.71, 110],
+      ['g2-standard-8', 0.71, 110],
+      ['g2-standard-12', 0.71, 110],
+      ['g2-standard-16', 0.71, 110],
+      ['g2-standard-32', 0.71, 110],
+    ]);
+    const computeClass = renderGkeComputeClass(spec.computeClass!);
+    const { ComputeClass } = await import('@kubernetes-models/gke/cloud.google.com/v1/ComputeClass');
+    new ComputeClass(computeClass).validate();
+    expect(computeClass.spec.priorities!.map((p) => [p.machineType, p.spot])).toEqual([
+      ['g2-standard-4', true],
+      ['g2-standard-8', true],
+      ['g2-standard-12', true],
+      ['g2-standard-16', true],
+      ['g2-standard-32', true],
+      ['g2-standard-4', false],
+      ['g2-standard-8', false],
+      ['g2-standard-12', false],
+      ['g2-standard-16', false],
+      ['g2-standard-32', false],
+    ]);
+    expect(computeClass.spec.priorities![0]).toEqual({
+      machineType: 'g2-standard-4',
+      gpu: { type: 'nvidia-l4', count: 1 },
+      spot: true,
+      storage: { bootDiskType: 'pd-balanced', bootDiskSize: 200 },
+    });
+    expect(computeClass.spec.whenUnsatisfiable).toBe('DoNotScaleUp');
+  });
+
+  it("fits pods against GKE's reserve: a g2-standard-4 keeps 3,277 MiB and 80m from its 16 GiB and 4 CPUs", () => {
+    const placement = poolPlacement(new PropsChecker('prod/gpu'), resolve(GKE_POOL), {});
+    expect(placement.platform).toBe('gke');
+    // Memory: 16,384 MiB less 7.5% (1,229 MiB, the VM's) = 15,155; reserve 25% of 4 GiB (1,024) + 20%
+    // of 4 GiB (819.2) + 10% of 8 GiB (819.2) = 2,662.4 → 2,663 MiB, + 100 MiB eviction = 2,763 MiB.
+    // Allocatable 15,155 − 2,763 = 12,392 MiB. CPU: 60 + 10 + 5 + 5 = 80m of 4,000 → 3,920m.
+    const fits = chooseNode(placement, { cpuMillis: 3920, memoryBytes: 12_392 * 2 ** 20 }, 1000);
+    expect('node' in fits && [fits.node.name, fits.node.fit.podsPerNode, fits.node.fit.allocatable]).toEqual([
+      'g2-standard-4',
+      1,
+      { cpuMillis: 3920, memoryBytes: 12_392 * 2 ** 20 },
+    ]);
+    const larger = chooseNode(placement, { cpuMillis: 3920, memoryBytes: 12_393 * 2 ** 20 }, 1000);
+    expect('node' in larger && larger.node.name).toBe('g2-standard-8');
+  });
+
+  it.each([
+    [
+      { gpu: 'a10g' },
+      'gpu "a10g" is not one GKE offers a pool; use one of l4, a100, h100, or karpenter on AWS',
+    ],
+    [
+      { pricePerHour: undefined },
+      'pricePerHour is required on GKE: the catalog has no GCP prices; set the node price in USD per hour from the Compute Engine price list for your region (e.g. 0.71 for a g2-standard-4 in us-central1)',
+    ],
+    [
+      { maxGpus: 8 },
+      "maxGpus 8 does not apply to a pool from GKE: GKE's node auto-provisioning limits are the cluster's (gcloud container clusters update --max-accelerator); remove it",
+    ],
+    [
+      { zones: ['europe-west4-a'] },
+      `zones ["europe-west4-a"] does not apply to a pool from GKE: an EKS node group launches in its subnets' zones and a ComputeClass in the cluster's; choose them there; remove it`,
+    ],
+    [
+      { sharing: { timeSlicing: 2 } },
+      `sharing {"timeSlicing":2} does not apply to a pool from GKE: GKE's GPU time-sharing is set on its node pools, not through a ComputeClass; remove it`,
+    ],
+    [
+      { instanceTypes: ['g5.xlarge'] },
+      'instanceTypes[0] "g5.xlarge" is not in the GKE catalog; use one of g2-standard-4, g2-standard-8, g2-standard-12, g2-standard-16, g2-standard-32',
+    ],
+    [
+      { gke: { bootDiskGiB: 10 } },
+      'gke.bootDiskGiB must be an integer from 50 to 65536, got 10; model images need room: at least 50',
+    ],
+  ])('refuses %o', (bad, message) => {
+    expect(() => resolve({ ...GKE_POOL, ...bad })).toThrow(`[prod/gpu] ${message}`);
+  });
+});
+
+describe('resolveGpuPool as an EKS managed node group', () => {
+  it('sizes the group from maxGpus, labels and taints its nodes, and tags its Auto Scaling group for scale-from-zero', () => {
+    const spec = resolve(NODE_GROUP_POOL);
+    expect(spec.flavour).toBe('eks-node-group');
+    expect(spec.nodeGroup).toMatchObject({
+      name: 'gpu',
+      clusterName: 'prod',
+      amiType: 'AL2023_x86_64_NVIDIA',
+      capacityType: 'on-demand',
+      minSize: 0,
+      maxSize: 8,
+      instanceTypes: ['g5.xlarge', 'g5.2xlarge', 'g5.4xlarge', 'g5.8xlarge', 'g5.16xlarge'],
+    });
+    expect(spec.devicePlugin?.nodeSelector).toEqual({ 'modelfab.dev/pool': 'gpu' });
+    expect(spec.nodeSelector).toEqual({ 'modelfab.dev/pool': 'gpu' });
+    const plan = renderEksNodeGroup(spec.nodeGroup!);
+    expect(plan.nodeGroup).toMatchObject({
+      capacityType: 'ON_DEMAND',
+      scalingConfig: { minSize: 0, maxSize: 8, desiredSize: 0 },
+      labels: { team: 'vision', 'modelfab.dev/pool': 'gpu' },
+      taints: [{ key: 'nvidia.com/gpu', value: 'true', effect: 'NO_SCHEDULE' }],
+      diskSize: 200,
+    });
+    expect(Object.values(plan.policies)).toEqual([
+      'arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy',
+      'arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy',
+      'arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly',
+    ]);
+    expect(plan.autoscalerTags).toEqual([
+      {
+        role: 'asg-gpu-tag',
+        key: 'k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu',
+        value: '1',
+      },
+      { role: 'asg-label-tag-0', key: 'k8s.io/cluster-autoscaler/node-template/label/team', value: 'vision' },
+      {
+        role: 'asg-label-tag-1',
+        key: 'k8s.io/cluster-autoscaler/node-template/label/modelfab.dev/pool',
+        value: 'gpu',
+      },
+      {
+        role: 'asg-taint-tag',
+        key: 'k8s.io/cluster-autoscaler/node-template/taint/nvidia.com/gpu',
+        value: 'true:NoSchedule',
+      },
+    ]);
+  });
+
+  it('leaves the device plugin to Bottlerocket, which ships it', () => {
+    const spec = resolve({
+      ...NODE_GROUP_POOL,
+      eksNodeGroup: { ...NODE_GROUP_POOL.eksNodeGroup!, amiType: 'BOTTLEROCKET_x86_64_NVIDIA' },
+    });
+    expect(spec.devicePlugin).toBeUndefined();
+  });
+
+  it.each([
+    [
+      { capacityTypes: ['spot', 'on-demand'] },
+      `capacityTypes ["spot","on-demand"]: an EKS node group buys one capacity type; use ['spot'] or ['on-demand'], or karpenter for spot with an on-demand fallback`,
+    ],
+    [
+      { eksNodeGroup: { clusterName: 'prod', subnetIds: ['subnet-0a'], amiType: 'AL2_x86_64_GPU' } },
+      'eksNodeGroup.amiType "AL2_x86_64_GPU" is not a GPU AMI type; use AL2023_x86_64_NVIDIA or BOTTLEROCKET_x86_64_NVIDIA',
+    ],
+    [
+      { eksNodeGroup: { clusterName: 'prod', subnetIds: ['subnet-0a'], minNodes: 9 } },
+      'eksNodeGroup.minNodes must be an integer from 0 to 8, got 9; from 0 to the 8 nodes maxGpus allows',
+    ],
+    [
+      { maxGpus: undefined },
+      "maxGpus must be an integer from 1 to 10000, got undefined; at least one node's 1",
+    ],
+    [
+      { disruption: { consolidateAfter: '5m' } },
+      `disruption {"consolidateAfter":"5m"} does not apply to a pool from an EKS node group: the cluster autoscaler or GKE removes empty nodes on its own settings; remove it`,
+    ],
+    [
+      {
+        eksNodeGroup: {
+          clusterName: 'prod',
+          subnetIds: ['subnet-0a'],
+          amiType: 'BOTTLEROCKET_x86_64_NVIDIA',
+        },
+        sharing: { timeSlicing: 2 },
+      },
+      'sharing {"timeSlicing":2} does not apply to Bottlerocket nodes, which run their own device plugin; remove it, or use eksNodeGroup.amiType "AL2023_x86_64_NVIDIA"',
+    ],
+  ])('refuses %o', (bad, message) => {
+    expect(() => resolve({ ...NODE_GROUP_POOL, ...bad })).toThrow(`[prod/gpu] ${message}`);
+  });
+
+  it("is refused in cdk8s, naming Karpenter as the way ('eks-node-group' is Pulumi only)", () => {
+    expect(() => resolve(NODE_GROUP_POOL, 'cdk8s')).toThrow(
+      `[prod/gpu] eksNodeGroup {"clusterName":"prod","subnetIds":["subnet-0a","subnet-0b"]} is an AWS resource, not a Kubernetes object, so cdk8s cannot create it ('eks-node-group' is Pulumi only); use karpenter: { clusterName, nodeRole } for GPU nodes that scale, or build the pool with modelfab's Pulumi component`,
+    );
   });
 });

@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import * as cdk8s from '../lib/cdk8s';
 import { type AutoscaledGpuPoolProps, type InferenceServiceProps, type Placement } from '../lib/core';
 import { checkPolicy, DEVICE_PLUGIN_WAIVERS, type KubeObject } from '../lib/render';
-import { GPU_IMAGE, GPU_POOL, GPU_SERVICE } from './support/gpu-fixtures';
+import { GKE_POOL, GPU_IMAGE, GPU_POOL, GPU_SERVICE, NODE_GROUP_POOL } from './support/gpu-fixtures';
 import { validateAgainstSchema } from './support/kube-schema';
 
 const IRIS = path.resolve(__dirname, '../examples/iris/model/iris.onnx');
@@ -136,6 +136,34 @@ describe('AutoscaledGpuPool (cdk8s)', () => {
           .addJsonPatch(JsonPatch.add('/spec/template/spec/hostNetwork', true));
       }),
     ).toThrow(/\[prod\/gpu\] policy pss-host-namespaces failed on DaemonSet\/kube-system\/gpu-device-plugin/);
+  });
+});
+
+describe('AutoscaledGpuPool on GKE (cdk8s)', () => {
+  it('renders one cluster-scoped ComputeClass and no device plugin; a service on it selects the class', async () => {
+    const { objects, find } = synth(GKE_POOL, (pool) => ({ ...SERVICE, placement: pool.placement() }));
+    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
+      'ComputeClass/gpu',
+      'ServiceAccount/detector',
+      'Service/detector',
+      'Deployment/detector',
+      'HorizontalPodAutoscaler/detector',
+      'PodDisruptionBudget/detector',
+      'NetworkPolicy/detector',
+    ]);
+    const [computeClass] = find('ComputeClass');
+    expect(computeClass.metadata.namespace).toBeUndefined();
+    for (const object of objects) await validateAgainstSchema(object);
+    const pod = find('Deployment')[0].spec.template.spec;
+    expect(pod.nodeSelector).toEqual({
+      'cloud.google.com/compute-class': 'gpu',
+      'cloud.google.com/gke-accelerator': 'nvidia-l4',
+    });
+    expect(pod.tolerations).toEqual([
+      { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' },
+      { key: 'cloud.google.com/compute-class', operator: 'Exists', effect: 'NoSchedule' },
+    ]);
+    expect(pod.containers[0].resources.limits['nvidia.com/gpu']).toBe('1');
   });
 });
 
@@ -325,6 +353,26 @@ describe('bad input', () => {
       'a gate on a GPU service',
       () => synth(POOL, (p) => ({ ...SERVICE, placement: p.placement(), gate: { latencyP99Ms: 20 } })),
       "[prod/detector] gate cannot measure a service placed on a10g GPUs: CPU figures never pass a GPU service's thresholds",
+    ],
+    [
+      'an EKS node group in cdk8s',
+      () => synth(NODE_GROUP_POOL),
+      `[prod/gpu] eksNodeGroup {"clusterName":"prod","subnetIds":["subnet-0a","subnet-0b"]} is an AWS resource, not a Kubernetes object, so cdk8s cannot create it ('eks-node-group' is Pulumi only); use karpenter: { clusterName, nodeRole } for GPU nodes that scale`,
+    ],
+    [
+      'a GPU GKE does not offer',
+      () => synth({ ...GKE_POOL, gpu: 'a10g' }),
+      '[prod/gpu] gpu "a10g" is not one GKE offers a pool; use one of l4, a100, h100, or karpenter on AWS',
+    ],
+    [
+      'requests that fit no GKE machine',
+      () =>
+        synth({ ...GKE_POOL, instanceTypes: ['g2-standard-4'] }, (p) => ({
+          ...SERVICE,
+          resources: { cpu: '2', memory: '13Gi' },
+          placement: p.placement(),
+        })),
+      `[prod/detector] placement on pool "gpu": a pod fits none of its instance types (g2-standard-4 offers pods 3920m CPU and 12.1 GiB after the system's reserve; a pod requests 13 GiB of memory, 920 MiB more than fits); lower resources, or use a pool with larger nodes`,
     ],
     [
       'an id that cannot name the objects',

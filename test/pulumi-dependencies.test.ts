@@ -49,9 +49,17 @@ describe('installed Pulumi packages', () => {
 describe('loadAws', () => {
   it('says to install @pulumi/aws, or to use a registry, when it cannot be loaded', () => {
     expect(() =>
-      loadAws('iris', () => {
-        throw new Error("Cannot find module '@pulumi/aws'\nRequire stack: ...");
-      }),
+      loadAws(
+        'iris',
+        {
+          prop: 'ecr',
+          asked: 'ecr: true',
+          otherwise: 'push to a registry with registry: { server, username, password }',
+        },
+        () => {
+          throw new Error("Cannot find module '@pulumi/aws'\nRequire stack: ...");
+        },
+      ),
     ).toThrow(
       "[iris] ecr: true needs @pulumi/aws, which could not be loaded (Cannot find module '@pulumi/aws'); run npm install @pulumi/aws, or push to a registry with registry: { server, username, password }",
     );

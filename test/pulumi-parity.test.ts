@@ -11,9 +11,10 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as cdk8s from '../lib/cdk8s';
 import { type AutoscaledGpuPoolProps, type InferenceServiceProps, type ModelImageProps } from '../lib/core';
 import { type KubeObject } from '../lib/render';
-import { GPU_POOL, GPU_SERVICE } from './support/gpu-fixtures';
+import { GKE_POOL, GPU_POOL, GPU_SERVICE, NODE_GROUP_POOL } from './support/gpu-fixtures';
 import { installPulumiMocks, mockDigest, runProgram } from './support/pulumi-mocks';
 import * as pulumiEngine from '../lib/pulumi';
+import * as pulumi from '@pulumi/pulumi';
 
 const mocks = installPulumiMocks();
 const IRIS_DIR = path.resolve(__dirname, '../examples/iris/model');
@@ -265,32 +266,37 @@ describe('AutoscaledGpuPool and placement: the same objects from both engines', 
     'device-plugin-network-policy',
   ].map((role) => `gpu-${role}`);
 
-  it('registers the same objects as cdk8s, as children named <name>-<role>', async () => {
-    const props: AutoscaledGpuPoolProps = {
-      ...POOL,
-      capacityTypes: ['spot', 'on-demand'],
-      sharing: { timeSlicing: 2 },
-    };
-    mocks.reset();
-    const run = await runProgram(() => new pulumiEngine.AutoscaledGpuPool('gpu', props));
-    expect(run.errors).toEqual([]);
-    const registered = mocks.resources
-      .filter((r) => KUBERNETES.test(r.type))
-      .sort((a, b) => ORDER.indexOf(a.name) - ORDER.indexOf(b.name));
-    expect(registered.map((r) => [r.name, r.type])).toEqual([
-      ['gpu-node-class', 'kubernetes:karpenter.k8s.aws/v1:EC2NodeClass'],
-      ['gpu-spot-node-pool', 'kubernetes:karpenter.sh/v1:NodePool'],
-      ['gpu-on-demand-node-pool', 'kubernetes:karpenter.sh/v1:NodePool'],
-      ['gpu-device-plugin-config', 'kubernetes:core/v1:ConfigMap'],
-      ['gpu-device-plugin', 'kubernetes:apps/v1:DaemonSet'],
-      ['gpu-device-plugin-network-policy', 'kubernetes:networking.k8s.io/v1:NetworkPolicy'],
-    ]);
-    const component = mocks.resources.find((r) => r.type === 'modelfab:index:AutoscaledGpuPool');
-    expect(component).toBeDefined();
-    // Parity: field for field, what cdk8s synthesizes.
-    const objects = synthPool(props);
-    expect(registered.map((r) => JSON.parse(JSON.stringify(r.inputs)))).toEqual(objects);
-  });
+  it.each<[string, AutoscaledGpuPoolProps, Array<[string, string]>]>([
+    [
+      'Karpenter, spot first, time-sliced',
+      { ...POOL, capacityTypes: ['spot', 'on-demand'], sharing: { timeSlicing: 2 } },
+      [
+        ['gpu-node-class', 'kubernetes:karpenter.k8s.aws/v1:EC2NodeClass'],
+        ['gpu-spot-node-pool', 'kubernetes:karpenter.sh/v1:NodePool'],
+        ['gpu-on-demand-node-pool', 'kubernetes:karpenter.sh/v1:NodePool'],
+        ['gpu-device-plugin-config', 'kubernetes:core/v1:ConfigMap'],
+        ['gpu-device-plugin', 'kubernetes:apps/v1:DaemonSet'],
+        ['gpu-device-plugin-network-policy', 'kubernetes:networking.k8s.io/v1:NetworkPolicy'],
+      ],
+    ],
+    ['GKE, spot first', GKE_POOL, [['gpu-compute-class', 'kubernetes:cloud.google.com/v1:ComputeClass']]],
+  ])(
+    '%s: registers the same objects as cdk8s, as children named <name>-<role>',
+    async (_row, props, expected) => {
+      mocks.reset();
+      const run = await runProgram(() => new pulumiEngine.AutoscaledGpuPool('gpu', props));
+      expect(run.errors).toEqual([]);
+      const registered = mocks.resources
+        .filter((r) => KUBERNETES.test(r.type))
+        .sort((a, b) => ORDER.indexOf(a.name) - ORDER.indexOf(b.name));
+      expect(registered.map((r) => [r.name, r.type])).toEqual(expected);
+      const component = mocks.resources.find((r) => r.type === 'modelfab:index:AutoscaledGpuPool');
+      expect(component).toBeDefined();
+      // Parity: field for field, what cdk8s synthesizes.
+      const objects = synthPool(props);
+      expect(registered.map((r) => JSON.parse(JSON.stringify(r.inputs)))).toEqual(objects);
+    },
+  );
 
   it('refuses bad props in the constructor, before anything is registered', async () => {
     mocks.reset();
@@ -303,7 +309,10 @@ describe('AutoscaledGpuPool and placement: the same objects from both engines', 
     expect(mocks.resources).toEqual([]);
   });
 
-  it('places a Pulumi InferenceService on the pool as cdk8s does', async () => {
+  it.each([
+    ['Karpenter', POOL],
+    ['GKE', GKE_POOL],
+  ])('places a Pulumi InferenceService on the %s pool as cdk8s does', async (_row, POOL) => {
     mocks.reset();
     const run = await runProgram(() => {
       const pool = new pulumiEngine.AutoscaledGpuPool('gpu', POOL);
@@ -322,5 +331,148 @@ describe('AutoscaledGpuPool and placement: the same objects from both engines', 
     expect(JSON.parse(JSON.stringify(deployment)).spec.template.spec).toEqual(
       cdk8sDeployment.spec.template.spec,
     );
+  });
+});
+
+describe('AutoscaledGpuPool as an EKS managed node group (Pulumi only, under mocks)', () => {
+  /** Each child's type, name and resource options as the component created it. */
+  function deployNodeGroup(props: pulumiEngine.AutoscaledGpuPoolArgs) {
+    mocks.reset();
+    const options = new Map<string, pulumi.ResourceOptions>();
+    const names = new Map<pulumi.Resource, string>();
+    const transformation: pulumi.ResourceTransformation = ({ name, opts, resource }) => {
+      options.set(name, opts);
+      names.set(resource, name);
+      return undefined;
+    };
+    return runProgram(
+      () => new pulumiEngine.AutoscaledGpuPool('gpu', props, { transformations: [transformation] }),
+    ).then((run) => ({ run, options, nameOf: (r: unknown) => names.get(r as pulumi.Resource) }));
+  }
+
+  it('creates the node role, its three policies, the node group after them, the autoscaler tags and the device plugin', async () => {
+    const { run, options, nameOf } = await deployNodeGroup({
+      ...NODE_GROUP_POOL,
+      eksNodeGroup: {
+        ...NODE_GROUP_POOL.eksNodeGroup!,
+        // From other resources, as in a real program: Outputs.
+        clusterName: pulumi.output(Promise.resolve('prod')),
+      },
+    });
+    expect(run.errors).toEqual([]);
+    const role = mocks.ofType('aws:iam/role:Role');
+    expect(role.map((r) => r.name)).toEqual(['gpu-node-role']);
+    expect(JSON.parse(role[0].inputs.assumeRolePolicy).Statement[0].Principal).toEqual({
+      Service: 'ec2.amazonaws.com',
+    });
+    const attachments = mocks.ofType('aws:iam/rolePolicyAttachment:RolePolicyAttachment');
+    expect(attachments.map((a) => [a.name, a.inputs.role, a.inputs.policyArn])).toEqual([
+      ['gpu-node-role-worker', 'gpu-node-role-1a2b3c', 'arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy'],
+      ['gpu-node-role-cni', 'gpu-node-role-1a2b3c', 'arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy'],
+      [
+        'gpu-node-role-ecr',
+        'gpu-node-role-1a2b3c',
+        'arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly',
+      ],
+    ]);
+    const [nodeGroup] = mocks.ofType('aws:eks/nodeGroup:NodeGroup');
+    expect(nodeGroup.name).toBe('gpu-node-group');
+    expect(nodeGroup.inputs).toMatchObject({
+      clusterName: 'prod',
+      nodeGroupName: 'gpu',
+      nodeRoleArn: `arn:aws:iam::${'123456789012'}:role/gpu-node-role-1a2b3c`,
+      subnetIds: ['subnet-0a', 'subnet-0b'],
+      amiType: 'AL2023_x86_64_NVIDIA',
+      capacityType: 'ON_DEMAND',
+      instanceTypes: ['g5.xlarge', 'g5.2xlarge', 'g5.4xlarge', 'g5.8xlarge', 'g5.16xlarge'],
+      scalingConfig: { minSize: 0, maxSize: 8, desiredSize: 0 },
+      labels: { team: 'vision', 'modelfab.dev/pool': 'gpu' },
+      taints: [{ key: 'nvidia.com/gpu', value: 'true', effect: 'NO_SCHEDULE' }],
+    });
+    // The node group waits for the role's policies, and leaves its size to the cluster autoscaler.
+    const groupOptions = options.get('gpu-node-group')!;
+    expect((groupOptions.dependsOn as pulumi.Resource[]).map(nameOf)).toEqual([
+      'gpu-node-role-worker',
+      'gpu-node-role-cni',
+      'gpu-node-role-ecr',
+    ]);
+    expect(groupOptions.ignoreChanges).toEqual(['scalingConfig.desiredSize']);
+    // The scale-from-zero tags, on the Auto Scaling group EKS made (node group tags do not reach it).
+    const tags = mocks.ofType('aws:autoscaling/tag:Tag');
+    expect(tags.map((t) => [t.name, t.inputs.autoscalingGroupName, t.inputs.tag])).toEqual([
+      [
+        'gpu-asg-gpu-tag',
+        'eks-gpu-0a1b2c3d',
+        {
+          key: 'k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu',
+          value: '1',
+          propagateAtLaunch: false,
+        },
+      ],
+      [
+        'gpu-asg-label-tag-0',
+        'eks-gpu-0a1b2c3d',
+        {
+          key: 'k8s.io/cluster-autoscaler/node-template/label/team',
+          value: 'vision',
+          propagateAtLaunch: false,
+        },
+      ],
+      [
+        'gpu-asg-label-tag-1',
+        'eks-gpu-0a1b2c3d',
+        {
+          key: 'k8s.io/cluster-autoscaler/node-template/label/modelfab.dev/pool',
+          value: 'gpu',
+          propagateAtLaunch: false,
+        },
+      ],
+      [
+        'gpu-asg-taint-tag',
+        'eks-gpu-0a1b2c3d',
+        {
+          key: 'k8s.io/cluster-autoscaler/node-template/taint/nvidia.com/gpu',
+          value: 'true:NoSchedule',
+          propagateAtLaunch: false,
+        },
+      ],
+    ]);
+    // Every child under the component.
+    for (const name of ['gpu-node-role', 'gpu-node-group', 'gpu-asg-gpu-tag', 'gpu-device-plugin']) {
+      expect(options.get(name)!.parent).toBeDefined();
+    }
+    expect(
+      mocks.resources
+        .filter((r) => KUBERNETES.test(r.type))
+        .map((r) => r.name)
+        .sort(),
+    ).toEqual(['gpu-device-plugin', 'gpu-device-plugin-network-policy']);
+  });
+
+  it('deploys no device plugin on Bottlerocket, which ships one', async () => {
+    const { run } = await deployNodeGroup({
+      ...NODE_GROUP_POOL,
+      eksNodeGroup: { ...NODE_GROUP_POOL.eksNodeGroup!, amiType: 'BOTTLEROCKET_x86_64_NVIDIA' },
+    });
+    expect(run.errors).toEqual([]);
+    expect(mocks.resources.filter((r) => KUBERNETES.test(r.type))).toEqual([]);
+    expect(mocks.ofType('aws:eks/nodeGroup:NodeGroup')[0].inputs.amiType).toBe('BOTTLEROCKET_x86_64_NVIDIA');
+  });
+
+  it('places a service on the node group as on a Karpenter pool', async () => {
+    mocks.reset();
+    const run = await runProgram(() => {
+      const pool = new pulumiEngine.AutoscaledGpuPool('gpu', NODE_GROUP_POOL);
+      new pulumiEngine.InferenceService('detector', {
+        ...SERVICE,
+        namespace: 'ml',
+        placement: pool.placement(),
+        outdir: path.join(scratch, 'pulumi'),
+      });
+    });
+    expect(run.errors).toEqual([]);
+    const pod = (mocks.ofType('kubernetes:apps/v1:Deployment')[0].inputs as any).spec.template.spec;
+    expect(pod.nodeSelector).toEqual({ 'modelfab.dev/pool': 'gpu' });
+    expect(pod.containers[0].resources.limits['nvidia.com/gpu']).toBe('1');
   });
 });

@@ -13,10 +13,15 @@ import { gpuPoolProblems, type KubeObject, renderGpuPool } from '../render';
 export type { AutoscaledGpuPoolProps } from '../core';
 
 /**
- * GPU nodes that Karpenter launches on AWS when GPU pods wait and removes when they are gone: an
- * EC2NodeClass and a NodePool (two, spot first, when both capacity types are asked for), tainted so
- * that only pods placed on the pool land there, and the NVIDIA device plugin on those nodes,
- * rendered by `lib/render`.
+ * GPU nodes that come when GPU pods wait and go when they are gone, rendered by `lib/render`:
+ * - `karpenter` (AWS): an EC2NodeClass and a NodePool (two, spot first, when both capacity types
+ *   are asked for), tainted so that only pods placed on the pool land there, and the NVIDIA device
+ *   plugin on those nodes;
+ * - `gke`: a ComputeClass GKE's node auto-provisioning creates GPU node pools for (GKE runs the
+ *   device plugin itself).
+ *
+ * An EKS managed node group is an AWS resource, not a Kubernetes object: it is the Pulumi
+ * component's only, and an error here.
  *
  * Props are validated when the construct is created; the policy check runs over the objects as
  * synthesized (after any patch through `objects`), waiving only the device plugin's recorded
@@ -33,14 +38,14 @@ export type { AutoscaledGpuPoolProps } from '../core';
 export class AutoscaledGpuPool extends Construct {
   /** The resolved props, every default applied. */
   readonly spec: GpuPoolSpec;
-  /** The pool's name: its EC2NodeClass's and NodePool's, and its nodes' `modelfab.dev/pool` label. */
+  /** The pool's name: its NodePool's and EC2NodeClass's, or its ComputeClass's. */
   readonly name: string;
   /** The Kubernetes objects, in apply order: the escape hatch (`addJsonPatch`). */
   readonly objects: readonly ApiObject[];
 
   constructor(scope: Construct, id: string, props: AutoscaledGpuPoolProps) {
     super(scope, id);
-    this.spec = resolveGpuPool(new PropsChecker(this.node.path), id, props);
+    this.spec = resolveGpuPool(new PropsChecker(this.node.path), id, props, 'cdk8s');
     this.name = this.spec.name;
     for (const warning of this.spec.warnings)
       process.stderr.write(`modelfab: [${this.node.path}] warning: ${warning}\n`);

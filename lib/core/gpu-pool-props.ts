@@ -1,6 +1,8 @@
 /**
- * AutoscaledGpuPool's props, the same in both engines: the GPU nodes Karpenter launches on AWS, the
- * NVIDIA device plugin on them, and what a node costs. Its shape is described once, beside it.
+ * AutoscaledGpuPool's props, the same in both engines: the GPU nodes (launched by Karpenter on AWS,
+ * an EKS managed node group with the cluster autoscaler, or GKE's node auto-provisioning through a
+ * ComputeClass), the NVIDIA device plugin on them where the nodes do not ship one, and what a node
+ * costs. Its shape is described once, beside it.
  */
 import { booleanProp, listProp, mapProp, numberProp, objectProp, stringProp } from './props-shape';
 import { DEVICE_PLUGIN_IMAGE, type GpuName } from './gpu';
@@ -21,6 +23,39 @@ export interface KarpenterNodeClassProps {
   readonly allowLatestAmi?: boolean;
   /** The root volume, GiB: model images are large. @default 200 */
   readonly rootVolumeGiB?: number;
+}
+
+/** GPU node AMI types of EKS managed node groups. */
+export const EKS_GPU_AMI_TYPES = ['AL2023_x86_64_NVIDIA', 'BOTTLEROCKET_x86_64_NVIDIA'] as const;
+
+/**
+ * An EKS managed node group the cluster autoscaler scales (Pulumi only: the node group is an AWS
+ * resource, not a Kubernetes object).
+ */
+export interface EksNodeGroupProps {
+  /** The EKS cluster the node group joins. */
+  readonly clusterName: string;
+  /** The subnets nodes launch in (their zones are the pool's zones). */
+  readonly subnetIds: string[];
+  /**
+   * The node image: Amazon Linux 2023 with NVIDIA's driver (the device plugin is deployed), or
+   * Bottlerocket with NVIDIA's driver, which ships the device plugin itself.
+   * @default 'AL2023_x86_64_NVIDIA'
+   */
+  readonly amiType?: (typeof EKS_GPU_AMI_TYPES)[number];
+  /** Nodes kept when no GPU pod waits: 0 scales to zero. @default 0 */
+  readonly minNodes?: number;
+  /** Each node's disk, GiB: model images are large. @default 200 */
+  readonly diskSizeGiB?: number;
+}
+
+/**
+ * GPU nodes on GKE: a ComputeClass that node auto-provisioning creates node pools for. GKE installs
+ * the NVIDIA driver and device plugin itself.
+ */
+export interface GkeComputeClassProps {
+  /** Each node's boot disk, GiB: model images are large. @default 200 */
+  readonly bootDiskGiB?: number;
 }
 
 /** When Karpenter takes nodes away. */
@@ -53,41 +88,69 @@ export interface GpuPoolDisruptionProps {
 
 /** GPU capacity that scales, and the placement services use. */
 export interface AutoscaledGpuPoolProps {
-  /** The GPU every node carries (Karpenter's `karpenter.k8s.aws/instance-gpu-name`). */
+  /**
+   * The GPU every node carries (Karpenter's `karpenter.k8s.aws/instance-gpu-name`). GKE offers `l4`,
+   * `a100` (40 GB) and `h100`.
+   */
   readonly gpu: GpuName;
   /** GPUs per node. @default 1 */
   readonly gpusPerNode?: number;
-  /** Instance types to choose among. @default - every catalog type with `gpu` and `gpusPerNode` */
+  /**
+   * Instance (GKE: machine) types to choose among.
+   * @default - every catalog type of the pool's cloud with `gpu` and `gpusPerNode`
+   */
   readonly instanceTypes?: string[];
   /**
    * The capacity types nodes are bought as. Both (`['spot', 'on-demand']`) make two NodePools: spot
    * at weight 100, tried first, and on-demand at weight 10 when spot has none; each holds up to
-   * `maxGpus`.
+   * `maxGpus`. On GKE, spot machines first and on-demand ones when spot has none. An EKS node group
+   * takes one.
    * @default ['on-demand']
    */
   readonly capacityTypes?: Array<'spot' | 'on-demand'>;
-  /** @default - any zone of the discovered subnets */
+  /** Zones nodes launch in (Karpenter only). @default - any zone of the discovered subnets */
   readonly zones?: string[];
-  /** Labels on every node. @default - none beyond the pool's own `modelfab.dev/pool` */
+  /** Labels on every node (not on GKE). @default - none beyond the pool's own `modelfab.dev/pool` */
   readonly labels?: Record<string, string>;
-  /** The most GPUs the pool's nodes hold together (the NodePool's `nvidia.com/gpu` limit). */
-  readonly maxGpus: number;
-  /** The most CPU the pool's nodes hold together, a quantity (`'256'`). @default - only maxGpus limits it */
+  /**
+   * The most GPUs the pool's nodes hold together: the NodePool's `nvidia.com/gpu` limit, or the node
+   * group's most nodes times `gpusPerNode`. Required with `karpenter` and `eksNodeGroup`; on GKE the
+   * cluster's auto-provisioning limits bound it.
+   * @default - required, but on GKE
+   */
+  readonly maxGpus?: number;
+  /** The most CPU the pool's nodes hold together, a quantity (`'256'`; Karpenter only). @default - only maxGpus limits it */
   readonly maxCpu?: string;
-  /** The most memory the pool's nodes hold together, a quantity (`'2Ti'`). @default - only maxGpus limits it */
+  /** The most memory the pool's nodes hold together, a quantity (`'2Ti'`; Karpenter only). @default - only maxGpus limits it */
   readonly maxMemory?: string;
-  /** When nodes are taken away. @default - empty nodes, after 10 minutes, 10% at a time */
+  /** When nodes are taken away (Karpenter only). @default - empty nodes, after 10 minutes, 10% at a time */
   readonly disruption?: GpuPoolDisruptionProps;
-  /** A node's longest life, after which it is replaced (a duration, or `'Never'`). @default '720h' */
+  /** A node's longest life, after which it is replaced (a duration, or `'Never'`; Karpenter only). @default '720h' */
   readonly expireAfter?: string;
-  /** Pods that share one GPU by time-slicing. @default - no sharing: each pod has its GPUs */
+  /**
+   * Pods that share one GPU by time-slicing, through the device plugin's config (not on GKE or
+   * Bottlerocket, whose plugin modelfab does not configure).
+   * @default - no sharing: each pod has its GPUs
+   */
   readonly sharing?: { readonly timeSlicing: number };
-  /** The NVIDIA device plugin's image, a tag or a digest. @default 'nvcr.io/nvidia/k8s-device-plugin:v0.17.4' */
+  /**
+   * The NVIDIA device plugin's image, a tag or a digest (where modelfab deploys the plugin: not on
+   * GKE or Bottlerocket).
+   * @default 'nvcr.io/nvidia/k8s-device-plugin:v0.17.4'
+   */
   readonly devicePluginImage?: string;
-  /** A node's price, USD per hour, for every instance type. @default - the catalog's us-east-1 on-demand price of each type */
+  /**
+   * A node's price, USD per hour, for every instance type. Required on GKE: the catalog has no GCP
+   * prices.
+   * @default - the catalog's us-east-1 on-demand price of each type
+   */
   readonly pricePerHour?: number;
-  /** Karpenter's node class: the AMI, the node role, where nodes launch. */
-  readonly karpenter: KarpenterNodeClassProps;
+  /** Nodes from Karpenter on AWS: its node class. Exactly one of karpenter, eksNodeGroup and gke. @default - not Karpenter */
+  readonly karpenter?: KarpenterNodeClassProps;
+  /** Nodes from an EKS managed node group (Pulumi only). @default - not a node group */
+  readonly eksNodeGroup?: EksNodeGroupProps;
+  /** Nodes from GKE's auto-provisioning, through a ComputeClass. @default - not GKE */
+  readonly gke?: GkeComputeClassProps;
 }
 
 /** The shape of {@link AutoscaledGpuPoolProps}. */
@@ -128,8 +191,19 @@ export const AUTOSCALED_GPU_POOL_PROPS_SHAPE = objectProp<AutoscaledGpuPoolProps
       },
       ['clusterName', 'nodeRole'],
     ),
+    eksNodeGroup: objectProp<EksNodeGroupProps>(
+      {
+        clusterName: stringProp('prod'),
+        subnetIds: listProp(stringProp('subnet-0abc')),
+        amiType: stringProp('AL2023_x86_64_NVIDIA'),
+        minNodes: numberProp('0'),
+        diskSizeGiB: numberProp('200'),
+      },
+      ['clusterName', 'subnetIds'],
+    ),
+    gke: objectProp<GkeComputeClassProps>({ bootDiskGiB: numberProp('200') }, []),
   },
-  ['gpu', 'maxGpus', 'karpenter'],
+  ['gpu'],
 );
 
 /** The defaults of AutoscaledGpuPoolProps, as their `@default` tags state them. */
@@ -143,4 +217,7 @@ export const AUTOSCALED_GPU_POOL_DEFAULTS = {
   amiAlias: 'al2023@v20241121',
   rootVolumeGiB: 200,
   devicePluginImage: DEVICE_PLUGIN_IMAGE,
+  eksAmiType: 'AL2023_x86_64_NVIDIA',
+  minNodes: 0,
+  diskSizeGiB: 200,
 } as const;

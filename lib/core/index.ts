@@ -19,6 +19,8 @@ export * from './server-setting-rules';
 export * from './server-setting-table';
 export * from './gpu-pool-props';
 export * from './resolve-gpu-pool';
+export * from './resolve-karpenter-pool';
+export * from './gke-machine-catalog';
 export * from './placement';
 export * from './instance-catalog';
 export * from './node-fit';

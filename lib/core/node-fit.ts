@@ -77,6 +77,34 @@ export function eksSystemReserve(node: NodeShape, maxPods: number): SystemReserv
   };
 }
 
+/**
+ * The reserve of GKE Standard nodes: memory 25% of the first 4 GiB, 20% of the next 4, 10% of the
+ * next 8, 6% of the next 112 and 2% of the rest, plus the kubelet's 100 MiB hard eviction threshold;
+ * CPU as on EKS ({@link eksSystemReserve}, whose tiers are GKE's). From GKE's "Standard cluster
+ * architecture: node allocatable resources".
+ */
+export function gkeSystemReserve(node: NodeShape): SystemReserve {
+  const memoryTiers: ReadonlyArray<readonly [gib: number, share: number]> = [
+    [4, 0.25],
+    [4, 0.2],
+    [8, 0.1],
+    [112, 0.06],
+    [Infinity, 0.02],
+  ];
+  let left = node.memoryBytes / GIB;
+  let reservedGiB = 0;
+  for (const [gib, share] of memoryTiers) {
+    const taken = Math.min(left, gib);
+    reservedGiB += taken * share;
+    left -= taken;
+    if (left <= 0) break;
+  }
+  return {
+    cpuMillis: eksSystemReserve(node, 0).cpuMillis,
+    memoryBytes: Math.ceil(reservedGiB * 1024) * MIB + 100 * MIB,
+  };
+}
+
 /** How pods fit a node: how many fit on one, and each reason they do not. */
 export interface NodeFit {
   /** Pods of this shape one node holds (0 when one does not fit). */

@@ -6,7 +6,14 @@
 import { show } from './errors';
 import { isDns1123Label } from './names';
 import { type PropsChecker } from './props-checker';
-import { eksSystemReserve, fitPods, type NodeFit, type NodeShape, type PodRequests } from './node-fit';
+import {
+  eksSystemReserve,
+  fitPods,
+  gkeSystemReserve,
+  type NodeFit,
+  type NodeShape,
+  type PodRequests,
+} from './node-fit';
 import type { GpuPoolSpec } from './resolve-gpu-pool';
 import { GPU_NAMES, GPU_TAINT, type GpuName, POOL_LABEL } from './gpu';
 import { listProp, mapProp, numberProp, objectProp, stringProp } from './props-shape';
@@ -49,6 +56,8 @@ export interface Placement {
   }>;
   /** The instance types the pool may launch, cheapest first. */
   readonly nodeTypes: readonly PlacementNodeType[];
+  /** Whose system reserve the nodes keep from pods: EKS's or GKE's. @default 'eks' */
+  readonly platform?: 'eks' | 'gke';
 }
 
 /** The shape of {@link Placement}, for the services that take one. */
@@ -83,6 +92,7 @@ export const PLACEMENT_SHAPE = objectProp<Placement>(
         ['instanceType', 'vcpu', 'memoryMiB', 'gpus', 'gpuMemoryMiB', 'maxPods', 'pricePerHour'],
       ),
     ),
+    platform: stringProp('eks'),
   },
   ['pool', 'gpuName', 'gpusPerPod', 'podsPerGpu', 'nodeSelector', 'tolerations', 'nodeTypes'],
 );
@@ -101,7 +111,7 @@ export function poolPlacement(
   options: { readonly gpus?: number },
 ): Placement {
   check.knownProps(options, PLACEMENT_OPTIONS_SHAPE, 'placement()', 'arg');
-  const perNode = pool.nodePools[0].gpusPerNode;
+  const perNode = pool.gpusPerNode;
   const gpus = check.integer(
     'placement.gpus',
     options.gpus ?? 1,
@@ -115,7 +125,7 @@ export function poolPlacement(
       `placement.gpus ${gpus} does not divide the ${perNode} GPUs of a node, which would leave GPUs no pod can use; use ${divisors(perNode).join(', ')}`,
     );
   }
-  if (pool.devicePlugin.timeSlicing !== undefined && gpus !== 1) {
+  if (pool.timeSlicing !== undefined && gpus !== 1) {
     check.fail(
       'placement.gpus',
       `placement.gpus ${gpus} on a pool that time-slices its GPUs gives a pod no more compute than 1; use 1, or a pool without sharing`,
@@ -123,12 +133,13 @@ export function poolPlacement(
   }
   return {
     pool: pool.name,
-    gpuName: pool.nodePools[0].gpuNames[0],
+    gpuName: pool.gpu,
     gpusPerPod: gpus,
-    podsPerGpu: pool.devicePlugin.timeSlicing ?? 1,
-    nodeSelector: { [POOL_LABEL]: pool.name },
-    tolerations: [{ key: GPU_TAINT.key, operator: 'Exists', effect: GPU_TAINT.effect }],
+    podsPerGpu: pool.timeSlicing ?? 1,
+    nodeSelector: { ...pool.nodeSelector },
+    tolerations: pool.tolerations.map((toleration) => ({ ...toleration })),
     nodeTypes: pool.nodeTypes.map((type) => ({ ...type })),
+    ...(pool.platform === 'gke' ? { platform: 'gke' as const } : {}),
   };
 }
 
@@ -164,7 +175,7 @@ export function chooseNode(
     };
     const fit = fitPods(
       shape,
-      eksSystemReserve(shape, type.maxPods),
+      placement.platform === 'gke' ? gkeSystemReserve(shape) : eksSystemReserve(shape, type.maxPods),
       { ...requests, gpus: placement.gpusPerPod },
       modelBytes,
     );
@@ -222,6 +233,9 @@ export function resolvePlacement(check: PropsChecker, value: unknown): Placement
     `at most a node's ${maxGpus} GPUs; ${fix}`,
   );
   check.integer('placement.podsPerGpu', p.podsPerGpu, 1, 64, fix);
+  if (p.platform !== undefined && p.platform !== 'eks' && p.platform !== 'gke') {
+    check.fail('placement.platform', `placement.platform ${show(p.platform)} must be 'eks' or 'gke'; ${fix}`);
+  }
   check.labels('placement.nodeSelector', p.nodeSelector);
   const effects: readonly unknown[] = ['NoSchedule', 'NoExecute', 'PreferNoSchedule'];
   if (!Array.isArray(p.tolerations)) {

@@ -1,4 +1,4 @@
 export { InferenceService, type InferenceServiceArgs, type InferenceServiceProps } from './inference-service';
 export { ModelImage } from './model-image';
 export type { EcrArgs, ModelImageArgs, RegistryArgs } from './model-image-args';
-export { AutoscaledGpuPool } from './autoscaled-gpu-pool';
+export { AutoscaledGpuPool, type AutoscaledGpuPoolArgs } from './autoscaled-gpu-pool';

@@ -32,7 +32,11 @@ const KINDS: Readonly<Record<string, { readonly type: KubernetesResourceClass; r
 };
 
 /** Custom resources a pool renders: registered as `k8s.apiextensions.CustomResource`. */
-const CUSTOM_KINDS: readonly string[] = ['karpenter.sh/v1/NodePool', 'karpenter.k8s.aws/v1/EC2NodeClass'];
+const CUSTOM_KINDS: readonly string[] = [
+  'karpenter.sh/v1/NodePool',
+  'karpenter.k8s.aws/v1/EC2NodeClass',
+  'cloud.google.com/v1/ComputeClass',
+];
 
 /** Registers a service's `object` as its typed @pulumi/kubernetes resource named `${name}-<role>`. */
 export function kubernetesResource(

@@ -56,7 +56,11 @@ export class ModelImage extends pulumi.ComponentResource implements ModelImageSo
 
     let registry: docker.types.input.Registry;
     if (target.kind === 'ecr') {
-      const aws = loadAws(name);
+      const aws = loadAws(name, {
+        prop: 'ecr',
+        asked: 'ecr: true',
+        otherwise: 'push to a registry with registry: { server, username, password }',
+      });
       const repository = new aws.ecr.Repository(`${name}-repository`, renderEcrRepository(target.ecr), {
         parent: this,
       });

@@ -18,5 +18,7 @@ export * from './render-ecr';
 export * from './policy-objects';
 export * from './policy-rules';
 export * from './render-karpenter';
+export * from './render-eks-node-group';
+export * from './render-gke-compute-class';
 export * from './render-device-plugin';
 export * from './render-gpu-pool';

@@ -30,3 +30,19 @@ export const GPU_SERVICE: Omit<InferenceServiceProps, 'placement'> = {
   image: GPU_IMAGE,
   resources: { cpu: '2', memory: '4Gi' },
 };
+
+/** An l4 pool on GKE, spot first: the ComputeClass flavour, priced by hand (the catalog has no GCP prices). */
+export const GKE_POOL: AutoscaledGpuPoolProps = {
+  gpu: 'l4',
+  capacityTypes: ['spot', 'on-demand'],
+  pricePerHour: 0.71,
+  gke: {},
+};
+
+/** An a10g pool of up to 8 GPUs as an EKS managed node group (Pulumi only). */
+export const NODE_GROUP_POOL: AutoscaledGpuPoolProps = {
+  gpu: 'a10g',
+  maxGpus: 8,
+  labels: { team: 'vision' },
+  eksNodeGroup: { clusterName: 'prod', subnetIds: ['subnet-0a', 'subnet-0b'] },
+};

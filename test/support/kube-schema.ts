@@ -27,6 +27,9 @@ const LOADERS: Record<string, () => Promise<ModelClass>> = {
     (await import('@kubernetes-models/karpenter/karpenter.sh/v1/NodePool')).NodePool,
   'karpenter.k8s.aws/v1/EC2NodeClass': async () =>
     (await import('@kubernetes-models/karpenter/karpenter.k8s.aws/v1/EC2NodeClass')).EC2NodeClass,
+  // GKE's ComputeClass, as @kubernetes-models/gke generates it.
+  'cloud.google.com/v1/ComputeClass': async () =>
+    (await import('@kubernetes-models/gke/cloud.google.com/v1/ComputeClass')).ComputeClass,
 };
 
 /** Rejects with the schema errors when the object does not validate; an unknown kind is an error too. */

@@ -56,6 +56,18 @@ export function installPulumiMocks(options: { preview?: boolean; project?: strin
             repoDigest: mockDigest(inputs.imageName),
             registryServer: inputs.registry?.server,
           };
+        } else if (args.type === 'aws:iam/role:Role') {
+          state = {
+            ...inputs,
+            name: `${args.name}-1a2b3c`,
+            arn: `arn:aws:iam::${ACCOUNT}:role/${args.name}-1a2b3c`,
+          };
+        } else if (args.type === 'aws:eks/nodeGroup:NodeGroup') {
+          // EKS names the node group's Auto Scaling group itself.
+          state = {
+            ...inputs,
+            resources: [{ autoscalingGroups: [{ name: `eks-${inputs.nodeGroupName}-0a1b2c3d` }] }],
+          };
         } else if (args.type === 'aws:ecr/repository:Repository') {
           state = {
             ...inputs,

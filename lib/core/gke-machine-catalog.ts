@@ -1,0 +1,62 @@
+/**
+ * The GKE machine types a GPU pool can run on, with what one node offers. The accelerator-optimized
+ * series carry their GPUs built in: G2 (NVIDIA L4), A2 High (A100 40 GB) and A3 High (H100 80 GB).
+ * GKE Standard runs at most 110 pods a node by default. There are no prices here: a GKE pool states
+ * its node price (`pricePerHour`).
+ *
+ * Source: Compute Engine's "Accelerator-optimized machine family"
+ * (https://cloud.google.com/compute/docs/accelerator-optimized-machines), machine shapes as
+ * published there, read 2026-12-05. A3 High's 1-, 2- and 4-GPU types are left out: they come as Spot
+ * or flex-start capacity only. T4s are attached to N1 machines of any shape, so no shape here
+ * describes them. GPU memory is counted as the AWS catalog counts the same chips.
+ */
+import type { GpuName } from './gpu';
+
+/** GKE's accelerator type for each GPU GKE offers a pool (the `cloud.google.com/gke-accelerator` label). */
+export const GKE_ACCELERATORS: Readonly<Partial<Record<GpuName, string>>> = {
+  l4: 'nvidia-l4',
+  a100: 'nvidia-tesla-a100',
+  h100: 'nvidia-h100-80gb',
+};
+
+/** Pods a GKE Standard node runs at most, by default. */
+export const GKE_MAX_PODS = 110;
+
+/** One GKE machine type. */
+export interface GkeMachineType {
+  readonly vcpu: number;
+  readonly memoryMiB: number;
+  readonly gpus: number;
+  readonly gpuName: GpuName;
+  /** Memory of one GPU, MiB. */
+  readonly gpuMemoryMiB: number;
+}
+
+const machine = (
+  vcpu: number,
+  memoryGiB: number,
+  gpus: number,
+  gpuName: GpuName,
+  gpuMemoryMiB: number,
+): GkeMachineType => ({ vcpu, memoryMiB: memoryGiB * 1024, gpus, gpuName, gpuMemoryMiB });
+
+const L4 = 22_888;
+const A100_40GB = 40_960;
+const H100 = 81_920;
+
+/** The catalog, by machine type name. */
+export const GKE_MACHINE_TYPES: Readonly<Record<string, GkeMachineType>> = {
+  'g2-standard-4': machine(4, 16, 1, 'l4', L4),
+  'g2-standard-8': machine(8, 32, 1, 'l4', L4),
+  'g2-standard-12': machine(12, 48, 1, 'l4', L4),
+  'g2-standard-16': machine(16, 64, 1, 'l4', L4),
+  'g2-standard-24': machine(24, 96, 2, 'l4', L4),
+  'g2-standard-32': machine(32, 128, 1, 'l4', L4),
+  'g2-standard-48': machine(48, 192, 4, 'l4', L4),
+  'g2-standard-96': machine(96, 384, 8, 'l4', L4),
+  'a2-highgpu-1g': machine(12, 85, 1, 'a100', A100_40GB),
+  'a2-highgpu-2g': machine(24, 170, 2, 'a100', A100_40GB),
+  'a2-highgpu-4g': machine(48, 340, 4, 'a100', A100_40GB),
+  'a2-highgpu-8g': machine(96, 680, 8, 'a100', A100_40GB),
+  'a3-highgpu-8g': machine(208, 1872, 8, 'h100', H100),
+};

@@ -1,0 +1,102 @@
+/**
+ * An EKS managed node group for a GPU pool, as the AWS resources that make it (Pulumi creates them;
+ * they are no Kubernetes objects): the node IAM role and its three managed policies, the node group
+ * (a GPU AMI, the pool's instance types, tainted for GPU pods only, scaling from `minSize`), and the
+ * tags the cluster autoscaler reads on the Auto Scaling group to scale a group up from zero nodes:
+ * the GPUs, labels and taint a node would have. EKS does not copy node group tags to the group, so
+ * they are set on the group itself. Pure: a resolved spec in, plain values out.
+ */
+import { GPU_RESOURCE, GPU_TAINT } from '../core/gpu';
+
+/** A GPU pool as an EKS managed node group, resolved. */
+export interface EksNodeGroupSpec {
+  /** The node group's name. */
+  readonly name: string;
+  readonly clusterName: string;
+  readonly subnetIds: readonly string[];
+  readonly amiType: 'AL2023_x86_64_NVIDIA' | 'BOTTLEROCKET_x86_64_NVIDIA';
+  readonly instanceTypes: readonly string[];
+  readonly capacityType: 'spot' | 'on-demand';
+  readonly minSize: number;
+  readonly maxSize: number;
+  readonly diskSizeGiB: number;
+  readonly gpusPerNode: number;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/** The managed policies every EKS node role needs: joining the cluster, pod networking, pulling from ECR. */
+export const EKS_NODE_POLICIES = {
+  worker: 'arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy',
+  cni: 'arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy',
+  ecr: 'arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly',
+} as const;
+
+/** What a node group is made of. */
+export interface EksNodeGroupPlan {
+  /** The node role's trust policy (EC2 may assume it), as JSON. */
+  readonly assumeRolePolicy: string;
+  /** The role's policies, by the role of their attachment (`node-role-<key>`). */
+  readonly policies: Readonly<Record<keyof typeof EKS_NODE_POLICIES, string>>;
+  /** `aws.eks.NodeGroup`'s args, less the role's ARN. */
+  readonly nodeGroup: {
+    readonly clusterName: string;
+    readonly nodeGroupName: string;
+    readonly subnetIds: string[];
+    readonly amiType: string;
+    readonly instanceTypes: string[];
+    readonly capacityType: 'ON_DEMAND' | 'SPOT';
+    readonly diskSize: number;
+    readonly scalingConfig: {
+      readonly minSize: number;
+      readonly maxSize: number;
+      readonly desiredSize: number;
+    };
+    readonly labels: Record<string, string>;
+    readonly taints: Array<{ readonly key: string; readonly value: string; readonly effect: 'NO_SCHEDULE' }>;
+  };
+  /** The cluster autoscaler's node-template tags for the Auto Scaling group, each with its role. */
+  readonly autoscalerTags: ReadonlyArray<{
+    readonly role: string;
+    readonly key: string;
+    readonly value: string;
+  }>;
+}
+
+const TEMPLATE = 'k8s.io/cluster-autoscaler/node-template';
+
+/** The node group plan for `spec`. */
+export function renderEksNodeGroup(spec: EksNodeGroupSpec): EksNodeGroupPlan {
+  return {
+    assumeRolePolicy: JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+    }),
+    policies: { ...EKS_NODE_POLICIES },
+    nodeGroup: {
+      clusterName: spec.clusterName,
+      nodeGroupName: spec.name,
+      subnetIds: [...spec.subnetIds],
+      amiType: spec.amiType,
+      instanceTypes: [...spec.instanceTypes],
+      capacityType: spec.capacityType === 'spot' ? 'SPOT' : 'ON_DEMAND',
+      diskSize: spec.diskSizeGiB,
+      // The autoscaler owns the desired size after creation (the component ignores its changes).
+      scalingConfig: { minSize: spec.minSize, maxSize: spec.maxSize, desiredSize: spec.minSize },
+      labels: { ...spec.labels },
+      taints: [{ key: GPU_TAINT.key, value: GPU_TAINT.value, effect: 'NO_SCHEDULE' }],
+    },
+    autoscalerTags: [
+      { role: 'asg-gpu-tag', key: `${TEMPLATE}/resources/${GPU_RESOURCE}`, value: String(spec.gpusPerNode) },
+      ...Object.entries(spec.labels).map(([key, value], i) => ({
+        role: `asg-label-tag-${i}`,
+        key: `${TEMPLATE}/label/${key}`,
+        value,
+      })),
+      {
+        role: 'asg-taint-tag',
+        key: `${TEMPLATE}/taint/${GPU_TAINT.key}`,
+        value: `${GPU_TAINT.value}:${GPU_TAINT.effect}`,
+      },
+    ],
+  };
+}

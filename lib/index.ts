@@ -55,6 +55,7 @@ export type {
 export type { ModelImageSpec, TritonSpec } from './core/model-image-props';
 export type { GpuPoolFlavour, GpuPoolSpec } from './core/resolve-gpu-pool';
 export type { InstanceType } from './core/instance-catalog';
+export type { CostInputs, CostPlan } from './core/cost';
 export type { DevicePluginSpec } from './render/render-device-plugin';
 export type { GateSpec, SloSpec } from './core/gate-spec';
 export type {

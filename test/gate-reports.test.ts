@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GateSpec } from '../lib/core';
 import { buildGateReport } from '../lib/gate/build-report';
+import { planCost } from '../lib/core/cost';
 import { type BatchSettingResult, type GateMeasurements, type GateReport } from '../lib/gate/gate-report';
 import { renderGateMarkdown } from '../lib/gate/report-markdown';
 import { logTicks, niceTicks, renderGateSvg } from '../lib/gate/report-svg';
@@ -280,6 +281,26 @@ describe('renderGateMarkdown', () => {
     expect(md).toContain('| 2,000 rps | 70% | 410 rps | **7** |');
     expect(md).not.toContain('≥ 410');
     expect(md.endsWith('\n')).toBe(true);
+  });
+
+  it("shows the service's cost when it has a node to price it, with how it was computed", () => {
+    const r = report();
+    expect(renderGateMarkdown(r)).not.toContain('## Cost');
+    // 7 replicas of the capacity plan, 4 pods a c6i.xlarge at 0.17 USD/h: 2 nodes, 0.34 USD/h; a pod's
+    // 0.0425 USD/h over 410 × 0.7 × 3,600 = 1,033,200 inferences: 0.04113 USD a million.
+    const cost = planCost({
+      instanceType: 'c6i.xlarge',
+      pricePerNodeHour: 0.17,
+      podsPerNode: 4,
+      replicas: 7,
+      perReplicaRps: 410,
+      targetUtilization: 0.7,
+    });
+    expect(renderGateMarkdown({ ...r, cost })).toContain(
+      '## Cost\n\n| node | node-hour | pods a node | replicas | nodes | per hour | per million inferences |\n' +
+        '| --- | --- | --- | --- | --- | --- | --- |\n' +
+        '| c6i.xlarge | $0.17 | 4 | 7 | 2 | **$0.34** | **$0.04113** |',
+    );
   });
 
   it('says PASSED when every verdict passes', () => {

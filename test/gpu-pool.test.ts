@@ -375,6 +375,26 @@ describe('bad input', () => {
       `[prod/detector] placement on pool "gpu": a pod fits none of its instance types (g2-standard-4 offers pods 3920m CPU and 12.1 GiB after the system's reserve; a pod requests 13 GiB of memory, 920 MiB more than fits); lower resources, or use a pool with larger nodes`,
     ],
     [
+      'a nodeType not in the catalog',
+      () => synth(POOL, () => ({ ...CPU_SERVICE, nodeType: 'c6i.huge' })),
+      '[prod/detector] nodeType "c6i.huge" is not a CPU instance type of the catalog; use one of m6i.large, m6i.xlarge,',
+    ],
+    [
+      'a GPU instance type as nodeType',
+      () => synth(POOL, () => ({ ...CPU_SERVICE, nodeType: 'g5.xlarge' })),
+      '[prod/detector] nodeType "g5.xlarge" is not a CPU instance type of the catalog; use one of m6i.large,',
+    ],
+    [
+      'a nodeType beside a placement',
+      () => synth(POOL, (p) => ({ ...SERVICE, placement: p.placement(), nodeType: 'c6i.xlarge' })),
+      `[prod/detector] nodeType "c6i.xlarge" beside placement on pool "gpu": the pool's instance types are where the pods run; remove nodeType`,
+    ],
+    [
+      'requests that do not fit the nodeType',
+      () => synth(POOL, () => ({ ...CPU_SERVICE, nodeType: 'c6i.large' })),
+      `[prod/detector] nodeType "c6i.large": a pod does not fit (c6i.large offers pods 1930m CPU and 3.04 GiB after the system's reserve; a pod requests 2 CPU, 70m more than fits;`,
+    ],
+    [
       'an id that cannot name the objects',
       () => new cdk8s.AutoscaledGpuPool(new Chart(new App({ outdir: scratch }), 'c'), 'GPU_pool', POOL),
       `[c/GPU_pool] the pool's id "GPU_pool" names its NodePool, EC2NodeClass and device plugin`,

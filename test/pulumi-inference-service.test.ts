@@ -45,6 +45,7 @@ async function deploy(args: InferenceServiceArgs, opts?: pulumi.ComponentResourc
       namespace: await valueOf(service.namespace),
       gateStatus: await valueOf(service.gateStatus),
       gateReport: await valueOf(service.gateReport),
+      cost: await valueOf(service.cost),
     };
   });
   const kube = mocks.resources.filter((r) => r.type.startsWith('kubernetes:'));
@@ -305,6 +306,35 @@ describe('failures', () => {
       /\[iris\] policy image-tag failed on Deployment\/ml\/iris: .*waive: \{ 'image-tag'/,
     );
   });
+
+  it('prices the service on its nodeType: the bill at the planned replicas, a million inferences at the measured capacity', async () => {
+    // The dependencies test's gate and default utilization: read back from the cache.
+    const { errors, result } = await deploy({
+      ...BASE,
+      gate: { latencyP99Ms: 50, budgetSeconds: 3, maxBatchSize: 1 },
+      slo: { targetRps: 200 },
+      nodeType: 'c6i.large',
+    });
+    expect(errors).toEqual([]);
+    const perReplicaRps = result!.gateReport!.capacity!.perReplicaRps;
+    // By hand, from the catalog: c6i.large has 2 vCPU, 4 GiB, 29 pods, 0.085 USD/h. After the EKS
+    // reserve it offers 2,000 − 60 − 10 = 1,930m CPU, so one 1-CPU pod a node (memory would hold 6).
+    // Replicas: the plan's ⌈200 ÷ (rps × 0.7)⌉, raised to the HPA floor of 2: 2 nodes, 0.17 USD/h.
+    const replicas = Math.max(2, Math.ceil(200 / (perReplicaRps * 0.7)));
+    expect(result!.cost).toEqual({
+      instanceType: 'c6i.large',
+      pricePerNodeHour: 0.085,
+      podsPerNode: 1,
+      replicas,
+      nodes: replicas,
+      costPerHour: replicas * 0.085,
+      costPerPodHour: 0.085,
+      perReplicaRps,
+      targetUtilization: 0.7,
+      costPerMillionInferences: (0.085 / (perReplicaRps * 0.7 * 3600)) * 1e6,
+    });
+    expect(result!.gateReport!.cost).toEqual(result!.cost);
+  }, 60_000);
 
   it('an SLO the autoscaling cannot hold fails with the capacity plan', async () => {
     const args: InferenceServiceArgs = {

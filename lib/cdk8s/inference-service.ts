@@ -1,6 +1,6 @@
 import { ApiObject, App, Chart } from 'cdk8s';
 import { Construct } from 'constructs';
-import { type InferenceServiceProps, type InferenceServiceSpec } from '../core';
+import { type CostPlan, type InferenceServiceProps, type InferenceServiceSpec } from '../core';
 import { type GateOutcome, type GateReport } from '../gate';
 import { type ModelInfo } from '../model';
 import { prepareInferenceService } from '../pipeline';
@@ -46,6 +46,11 @@ export class InferenceService extends Construct {
   readonly gateStatus: GateOutcome['status'] | 'none';
   /** The gate's report; undefined without a gate or when it was skipped. */
   readonly gateReport: GateReport | undefined;
+  /**
+   * What the service costs on its node (placement or nodeType): per hour at the planned replicas,
+   * and per million inferences at the gate's measured capacity. Undefined without a node to price it.
+   */
+  readonly cost: CostPlan | undefined;
   /** The Kubernetes objects, in apply order: the escape hatch (`addJsonPatch`). */
   readonly objects: readonly ApiObject[];
 
@@ -66,6 +71,7 @@ export class InferenceService extends Construct {
     this.url = inClusterUrl(spec, spec.namespace);
     this.gateStatus = gate?.status ?? 'none';
     this.gateReport = gate?.status === 'skipped' ? undefined : gate?.report;
+    this.cost = prepared.cost;
     this.objects = prepared.objects.map((object) => new ApiObject(this, object.kind, object));
     // Checked on the objects as synthesized: a patch through the escape hatch is checked too.
     this.node.addValidation({

@@ -25,3 +25,4 @@ export * from './placement';
 export * from './instance-catalog';
 export * from './node-fit';
 export * from './gpu';
+export * from './cost';

@@ -326,6 +326,14 @@ export interface InferenceServiceProps {
    * @default - CPU nodes, no GPU
    */
   readonly placement?: Placement;
+  /**
+   * The instance type a CPU service's pods run on, from modelfab's catalog (`c6i.xlarge`): the
+   * pods' requests must fit it after the system reserve, and the cost figures (per hour at the
+   * planned replicas, per million inferences at the measured capacity) are priced by it. A placed
+   * service is priced by its pool's node types instead.
+   * @default - no fit check and no cost figures for a CPU service
+   */
+  readonly nodeType?: string;
 }
 
 const NETWORK_PEER_SHAPE = objectProp<NetworkPeerProps>({
@@ -395,6 +403,7 @@ export const INFERENCE_SERVICE_PROPS_SHAPE = objectProp<InferenceServiceProps>(
     gate: GATE_PROPS_SHAPE,
     slo: SLO_PROPS_SHAPE,
     placement: PLACEMENT_SHAPE,
+    nodeType: stringProp('c6i.xlarge'),
   },
   ['image'],
 );

@@ -2,7 +2,7 @@
  * The resolved, validated form of InferenceServiceProps: every default applied, every quantity
  * parsed. Plain data; the renderers take this and nothing else from the user.
  */
-import { type Placement } from './placement';
+import { type Placement, type PlacementNodeType } from './placement';
 import { type GateSpec, type SloSpec } from './gate-spec';
 import { type ImageReference } from './image-reference';
 import { type ServingRuntime } from './model-image-source';
@@ -86,4 +86,6 @@ export interface InferenceServiceSpec {
   readonly slo?: SloSpec;
   /** The GPU pool the pods run on. @default - CPU nodes */
   readonly placement?: Placement;
+  /** The CPU instance type the pods run on (`nodeType`), from the catalog, priced. */
+  readonly nodeType?: PlacementNodeType;
 }

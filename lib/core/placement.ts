@@ -157,9 +157,10 @@ export interface ChosenNode {
 /**
  * The cheapest candidate that fits a pod of `requests` and a model of `modelBytes`, as Karpenter
  * launches the cheapest type that fits its pending pods; or every candidate's problems when none does.
+ * A CPU service's node type is one candidate with no GPUs a pod (`gpusPerPod: 0`).
  */
 export function chooseNode(
-  placement: Placement,
+  placement: Pick<Placement, 'nodeTypes' | 'gpusPerPod' | 'podsPerGpu' | 'platform'>,
   requests: Omit<PodRequests, 'gpus'>,
   modelBytes: number,
 ): { readonly node: ChosenNode } | { readonly problems: readonly string[] } {

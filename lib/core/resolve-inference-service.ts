@@ -2,7 +2,8 @@
  * InferenceServiceProps → InferenceServiceSpec: defaults applied, quantities parsed, every value
  * checked. Pure: no files are read here (lib/model inspects the model file).
  */
-import { type Placement, resolvePlacement } from './placement';
+import { type Placement, type PlacementNodeType, resolvePlacement } from './placement';
+import { INSTANCE_TYPES } from './instance-catalog';
 import { show } from './errors';
 import { RUNTIME_CONTRACTS, type ServingRuntime } from './model-image-source';
 import {
@@ -118,6 +119,8 @@ export function resolveInferenceService(
 
   const placement = props.placement === undefined ? undefined : resolvePlacement(check, props.placement);
   checkAccelerator(check, source, placement);
+  const nodeType =
+    props.nodeType === undefined ? undefined : resolveNodeType(check, props.nodeType, placement);
   const resources = resolveResources(check, props.resources ?? {});
   const scaling = resolveScaling(check, props, resources);
   const ingress = props.ingress === undefined ? undefined : resolveIngress(check, props.ingress, name);
@@ -209,6 +212,7 @@ export function resolveInferenceService(
     ...(props.gate !== undefined ? { gate: resolveGate(check, props.gate, cwd) } : {}),
     ...(props.slo !== undefined ? { slo: resolveSlo(check, props) } : {}),
     ...(placement !== undefined ? { placement } : {}),
+    ...(nodeType !== undefined ? { nodeType } : {}),
   };
 }
 
@@ -287,4 +291,37 @@ function checkAccelerator(
       "image runs the model on the GPU (Triton KIND_GPU), but the service has no placement, so its pods land on nodes without a GPU and Triton cannot load the model; pass placement: pool.placement({ gpus }) of an AutoscaledGpuPool, or build the image with triton: { kind: 'cpu' }",
     );
   }
+}
+
+/** `nodeType`: a CPU instance type of the catalog, and not beside a placement (whose pool decides the node). */
+function resolveNodeType(
+  check: PropsChecker,
+  value: unknown,
+  placement: Placement | undefined,
+): PlacementNodeType {
+  const cpuTypes = Object.entries(INSTANCE_TYPES)
+    .filter(([, type]) => type.gpus === 0)
+    .map(([name]) => name);
+  if (placement !== undefined) {
+    check.fail(
+      'nodeType',
+      `nodeType ${show(value)} beside placement on pool ${show(placement.pool)}: the pool's instance types are where the pods run; remove nodeType`,
+    );
+  }
+  const type = typeof value === 'string' ? INSTANCE_TYPES[value] : undefined;
+  if (type === undefined || type.gpus > 0) {
+    check.fail(
+      'nodeType',
+      `nodeType ${show(value)} is not a CPU instance type of the catalog; use one of ${cpuTypes.join(', ')}${type ? ', or place a GPU service with placement' : ''}`,
+    );
+  }
+  return {
+    instanceType: value as string,
+    vcpu: type.vcpu,
+    memoryMiB: type.memoryMiB,
+    gpus: 0,
+    gpuMemoryMiB: 0,
+    maxPods: type.maxPods,
+    pricePerHour: type.pricePerHour,
+  };
 }

@@ -1,12 +1,16 @@
 /**
  * The capacity plan, in one place: how many replicas carry the service's target rate, from the
- * throughput one replica sustained at the latency bound; the HPA floor it gives; and why a plan
- * cannot be held with the service's scaling settings. Pure.
+ * throughput one replica sustained at the latency bound; the HPA floor it gives; why a plan cannot
+ * be held with the service's scaling settings; and what the planned replicas cost. Pure.
  */
 import {
+  type ChosenNode,
+  type CostPlan,
+  GATE_DEFAULTS,
   type HorizontalScaling,
   INFERENCE_SERVICE_DEFAULTS,
   type InferenceServiceSpec,
+  planCost,
   type SloSpec,
 } from '../core';
 import { type CapacityPlan } from './gate-report';
@@ -84,4 +88,26 @@ export function capacityProblems(spec: InferenceServiceSpec, gate: GateOutcome |
     ];
   }
   return [];
+}
+
+/**
+ * What the service costs on `node` at its planned replicas (the fixed count, or the HPA floor the
+ * capacity plan gives), and per million inferences at the capacity the gate measured (the plan's
+ * per-replica rate, else the throughput at the bound) run at the target utilization.
+ */
+export function serviceCost(
+  spec: InferenceServiceSpec,
+  node: ChosenNode,
+  gate: GateOutcome | undefined,
+): CostPlan {
+  const report = gate?.status === 'skipped' ? undefined : gate?.report;
+  const measured = report?.capacity?.perReplicaRps ?? report?.measurements.throughput.rps;
+  return planCost({
+    instanceType: node.name,
+    pricePerNodeHour: node.pricePerNodeHour,
+    podsPerNode: node.fit.podsPerNode,
+    replicas: spec.scaling.kind === 'fixed' ? spec.scaling.replicas : plannedMinReplicas(spec.scaling, gate),
+    ...(measured !== undefined && measured > 0 ? { perReplicaRps: measured } : {}),
+    targetUtilization: spec.slo?.targetUtilization ?? GATE_DEFAULTS.targetUtilization,
+  });
 }

@@ -2,7 +2,7 @@
  * What one gate run measured and decided. Written as JSON beside the manifests, cached, and read by
  * the renderers (serving config, annotations) and the capacity plan. Plain data.
  */
-import { type GateSpec, type SloSpec } from '../core';
+import { type CostPlan, type GateSpec, type SloSpec } from '../core';
 import { type SkippedBatchSetting } from './memory-forecast';
 
 /** Where and how the numbers were measured. */
@@ -250,6 +250,12 @@ export interface GateReport {
   readonly verdicts: readonly Verdict[];
   readonly grades: { readonly latency: Grade; readonly throughput: Grade; readonly accuracy?: Grade };
   readonly capacity?: CapacityPlan;
+  /**
+   * What the service costs on its node at the planned replicas, and per million inferences; only
+   * for a service with a node to price it (placement or nodeType). Never cached: the price is the
+   * service's, not the measurement's.
+   */
+  readonly cost?: CostPlan;
   readonly passed: boolean;
   /** True when this report came from the cache. */
   readonly cached: boolean;

@@ -40,6 +40,7 @@ export function renderGateMarkdown(report: GateReport, options: GateMarkdownOpti
     paritySection(report),
     resourceSection(report),
     capacitySection(report),
+    costSection(report),
     servingSection(report),
   ];
   return `${sections.filter((s) => s !== '').join('\n\n')}\n`;
@@ -323,6 +324,38 @@ function resourceSection(report: GateReport): string {
     ['peak memory of the server', 'memory limit', 'model size'],
     [[mib(m.peakRssBytes), mib(m.environment.memoryLimitBytes), mib(m.modelSizeBytes)]],
   )}`;
+}
+
+/** USD with cents, or four significant digits below a dollar (`$0.0123`). */
+function usd(value: number): string {
+  return value >= 1 ? `$${value.toFixed(2)}` : `$${Number(value.toPrecision(4))}`;
+}
+
+function costSection(report: GateReport): string {
+  const c = report.cost;
+  if (!c) return '';
+  const perMillion =
+    c.costPerMillionInferences === undefined
+      ? 'no measured capacity: no cost per inference'
+      : `**${usd(c.costPerMillionInferences)}**`;
+  return `## Cost
+
+${table(
+  ['node', 'node-hour', 'pods a node', 'replicas', 'nodes', 'per hour', 'per million inferences'],
+  [
+    [
+      c.instanceType,
+      usd(c.pricePerNodeHour),
+      String(c.podsPerNode),
+      String(c.replicas),
+      String(c.nodes),
+      `**${usd(c.costPerHour)}**`,
+      perMillion,
+    ],
+  ],
+)}
+
+per hour = whole nodes × node-hour; per million = (node-hour ÷ pods a node) ÷ (per replica × ${formatNumber(c.targetUtilization * 100, 4)}% × 3,600) × 10⁶.`;
 }
 
 function capacitySection(report: GateReport): string {

@@ -6,16 +6,24 @@
  * the objects they will deploy, after the user's patches, their engine's way.
  */
 import {
+  type ChosenNode,
   chooseNode,
+  type CostPlan,
   type InferenceServiceProps,
   type InferenceServiceSpec,
   ModelfabValidationError,
-  type Placement,
   resolveInferenceService,
   type ResolveContext,
   show,
 } from '../core';
-import { gateOutcome, gateOutcomeSync, type GateOutcome, type GateRun, writeGateReports } from '../gate';
+import {
+  gateOutcome,
+  gateOutcomeSync,
+  type GateOutcome,
+  type GateRun,
+  serviceCost,
+  writeGateReports,
+} from '../gate';
 import { inspectModelFor, type ModelInfo } from '../model';
 import { gateServerEnv, type KubeObject, renderInferenceService } from '../render';
 import { serverEntryFile } from '../server/bundle-server';
@@ -31,12 +39,16 @@ export interface CheckedInferenceService {
   readonly spec: InferenceServiceSpec;
   readonly model: ModelInfo;
   readonly context: InferenceServiceContext;
+  /** The node a pod lands on (placement or nodeType), which prices the service; undefined without one. */
+  readonly node?: ChosenNode;
 }
 
 /** An InferenceService rendered: its objects in apply order. */
 export interface PreparedInferenceService extends CheckedInferenceService {
   /** The gate's outcome; undefined without a gate. */
   readonly gate?: GateOutcome;
+  /** What the service costs; undefined without a node to price it (placement or nodeType). */
+  readonly cost?: CostPlan;
   readonly objects: readonly KubeObject[];
 }
 
@@ -50,8 +62,8 @@ export function checkInferenceService(
 ): CheckedInferenceService {
   const spec = resolveInferenceService(props, context);
   const model = inspectModelFor(context.constructPath, spec.modelPath);
-  if (spec.placement) checkPlacementFit(spec, spec.placement, model, context.constructPath);
-  return { spec, model, context };
+  const node = nodeOf(spec, model, context.constructPath);
+  return { spec, model, context, ...(node ? { node } : {}) };
 }
 
 /** {@link checkInferenceService}, then the gate (blocking: cdk8s constructs are synchronous), then the objects. */
@@ -87,39 +99,52 @@ function gateRun({ spec, model, context }: CheckedInferenceService): GateRun | u
 }
 
 /**
- * Throws unless a pod of the service fits one of the placement's instance types: its requests after
- * the system reserve, its GPUs dividing the node's, the model in one GPU's memory (the file's size,
- * the least the weights take there). Each type's miss is named.
+ * The node a pod of the service lands on: the cheapest of the placement's instance types it fits,
+ * or its `nodeType`; undefined for a CPU service without one. Throws unless a pod fits: its
+ * requests after the system reserve, its GPUs dividing the node's, the model in one GPU's memory
+ * (the file's size, the least the weights take there). Each type's miss is named.
  */
-function checkPlacementFit(
-  spec: InferenceServiceSpec,
-  placement: Placement,
-  model: ModelInfo,
-  constructPath: string,
-): void {
-  const chosen = chooseNode(
-    placement,
-    { cpuMillis: spec.resources.requests.cpuMillis, memoryBytes: spec.resources.requests.memoryBytes },
-    model.sizeBytes,
-  );
-  if ('node' in chosen) return;
-  throw new ModelfabValidationError(
-    constructPath,
-    'placement',
-    `placement on pool ${show(placement.pool)}: a pod fits none of its instance types (${chosen.problems.join('; ')}); lower resources, or use a pool with larger nodes`,
-  );
+function nodeOf(spec: InferenceServiceSpec, model: ModelInfo, constructPath: string): ChosenNode | undefined {
+  const requests = {
+    cpuMillis: spec.resources.requests.cpuMillis,
+    memoryBytes: spec.resources.requests.memoryBytes,
+  };
+  if (spec.placement) {
+    const chosen = chooseNode(spec.placement, requests, model.sizeBytes);
+    if ('node' in chosen) return chosen.node;
+    throw new ModelfabValidationError(
+      constructPath,
+      'placement',
+      `placement on pool ${show(spec.placement.pool)}: a pod fits none of its instance types (${chosen.problems.join('; ')}); lower resources, or use a pool with larger nodes`,
+    );
+  }
+  if (spec.nodeType) {
+    const chosen = chooseNode({ nodeTypes: [spec.nodeType], gpusPerPod: 0, podsPerGpu: 1 }, requests, 0);
+    if ('node' in chosen) return chosen.node;
+    throw new ModelfabValidationError(
+      constructPath,
+      'nodeType',
+      `nodeType ${show(spec.nodeType.instanceType)}: a pod does not fit (${chosen.problems.join('; ')}); lower resources, or use a larger nodeType`,
+    );
+  }
+  return undefined;
 }
 
 function completeInferenceService(
   checked: CheckedInferenceService,
   gate: GateOutcome | undefined,
 ): PreparedInferenceService {
-  const { spec, model, context } = checked;
-  if (gate && gate.status !== 'skipped')
-    writeGateReports(context.reports.dir, context.reports.name, gate.report);
+  const { spec, model, context, node } = checked;
+  const cost = node ? serviceCost(spec, node, gate) : undefined;
+  // The cost is the service's, not the measurement's: it joins the report here, never the cache.
+  const outcome: GateOutcome | undefined =
+    gate && gate.status !== 'skipped' && cost ? { ...gate, report: { ...gate.report, cost } } : gate;
+  if (outcome && outcome.status !== 'skipped')
+    writeGateReports(context.reports.dir, context.reports.name, outcome.report);
   return {
     ...checked,
-    ...(gate ? { gate } : {}),
-    objects: renderInferenceService(spec, model, gate),
+    ...(outcome ? { gate: outcome } : {}),
+    ...(cost ? { cost } : {}),
+    objects: renderInferenceService(spec, model, outcome),
   };
 }

@@ -2,6 +2,7 @@ import path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import {
   type ApiKeyProps,
+  type CostPlan,
   INFERENCE_SERVICE_PROPS_SHAPE,
   type IngressProps,
   type IngressTlsProps,
@@ -92,6 +93,7 @@ interface Deployed {
     readonly metadata: pulumi.Output<{ name: string; namespace: string }>;
   };
   readonly gate?: GateOutcome;
+  readonly cost?: CostPlan;
 }
 
 /**
@@ -126,6 +128,11 @@ export class InferenceService extends pulumi.ComponentResource<Deployed> {
   readonly gateReport: pulumi.Output<GateReport | undefined>;
   /** `passed`, `failed`, `skipped`, or `none` without a gate. */
   readonly gateStatus: pulumi.Output<GateOutcome['status'] | 'none'>;
+  /**
+   * What the service costs on its node (placement or nodeType): per hour at the planned replicas,
+   * and per million inferences at the gate's measured capacity. Undefined without a node to price it.
+   */
+  readonly cost: pulumi.Output<CostPlan | undefined>;
   /** The Kubernetes objects as rendered, in apply order (the image as the program knows it). */
   readonly objects: pulumi.Output<KubeObject[]>;
 
@@ -178,6 +185,7 @@ export class InferenceService extends pulumi.ComponentResource<Deployed> {
     this.url = this.namespace.apply((namespace) => inClusterUrl(spec, namespace));
     this.gateReport = from((d) => (d.gate?.status === 'skipped' ? undefined : d.gate?.report));
     this.gateStatus = from((d) => d.gate?.status ?? 'none');
+    this.cost = from((d) => d.cost);
     this.objects = from((d) => [...d.objects]);
     this.registerOutputs({
       name: this.name,
@@ -185,6 +193,7 @@ export class InferenceService extends pulumi.ComponentResource<Deployed> {
       url: this.url,
       gateStatus: this.gateStatus,
       gateReport: this.gateReport,
+      cost: this.cost,
     });
   }
 
@@ -202,14 +211,14 @@ export class InferenceService extends pulumi.ComponentResource<Deployed> {
     const { checked, restore } = CHECKED.get(args) as Checked;
     const resourceName = name as string; // ComponentResource always passes its name
     try {
-      const { spec, objects, gate } = await prepareCheckedInferenceService(checked);
+      const { spec, objects, gate, cost } = await prepareCheckedInferenceService(checked);
       const problems = serviceProblems(spec, objects, gate);
       if (problems.length > 0) throw new Error(formatServiceProblems(resourceName, problems));
       const digest = deployedDigest(args.image);
       const deployed = restore(digest ? withServerImage(objects, digest) : objects);
       const resources = deployed.map((object) => kubernetesResource(resourceName, object, { parent: this }));
       const service = resources[objects.findIndex((o) => o.kind === 'Service')] as Deployed['service'];
-      return { objects: deployed, service, ...(gate ? { gate } : {}) };
+      return { objects: deployed, service, ...(gate ? { gate } : {}), ...(cost ? { cost } : {}) };
     } catch (error) {
       // Reported by `pulumi preview`/`up` as this component's error, without a stack trace.
       throw new pulumi.ResourceError((error as Error).message, this, true);

@@ -194,6 +194,7 @@ describe('the same attributes in both engines', () => {
     'url',
     'gateStatus',
     'gateReport',
+    'cost',
     'objects',
   ];
   /** What a user reads from a ModelImage; Pulumi adds what only it knows after the push. */

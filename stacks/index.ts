@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import { InferenceService, ModelImage } from '../lib/pulumi';
+import { AutoscaledGpuPool, InferenceService, ModelImage } from '../lib/pulumi';
 import { CONFIG_NAMESPACE, readStackConfig, StackConfigError } from './stack-config';
 
 const PROJECT_ROOT = path.resolve(__dirname, '..');
@@ -41,12 +41,24 @@ function deploy() {
   const provider = stack.cluster ? new k8s.Provider(`${stack.name}-cluster`, stack.cluster) : undefined;
 
   const image = new ModelImage(stack.name, stack.image);
+  // GPU nodes for the service when the stack names a pool: `<name>-gpu`, on the same cluster.
+  const pool = stack.gpu
+    ? new AutoscaledGpuPool(
+        `${stack.name}-gpu`,
+        stack.gpu.pool,
+        provider ? { providers: [provider] } : undefined,
+      )
+    : undefined;
   const service = new InferenceService(
     stack.name,
-    { ...stack.service, image },
+    {
+      ...stack.service,
+      image,
+      ...(pool && stack.gpu ? { placement: pool.placement({ gpus: stack.gpu.gpusPerPod }) } : {}),
+    },
     provider ? { provider } : undefined,
   );
-  return { image, service };
+  return { image, service, pool };
 }
 
 let deployed: ReturnType<typeof deploy>;
@@ -55,7 +67,7 @@ try {
 } catch (error) {
   throw cleanError(error);
 }
-const { image, service } = deployed;
+const { image, service, pool } = deployed;
 
 /** `registry/repository:tag` of the pushed image. */
 export const imageName = image.imageName;
@@ -68,3 +80,7 @@ export const namespace = service.namespace;
 export const url = service.url;
 /** `passed`, `failed`, `skipped` (MODELFAB_GATE=skip) or `none` without a gate. */
 export const gateStatus = service.gateStatus;
+/** The GPU pool's name, when the stack has one. */
+export const gpuPool = pool?.name;
+/** What the service costs on its node (gpuPool or nodeType): per hour and per million inferences. */
+export const cost = service.cost;

@@ -8,15 +8,18 @@
 import * as path from 'node:path';
 import type * as pulumi from '@pulumi/pulumi';
 import {
+  AUTOSCALED_GPU_POOL_PROPS_SHAPE,
   defaultModelName,
   INFERENCE_SERVICE_PROPS_SHAPE,
   nearestName,
+  numberProp,
   objectProp,
   show,
   stringProp,
 } from '../lib/core';
 import type {
   ApiKeyProps,
+  AutoscaledGpuPoolProps,
   AutoscalingProps,
   GateProps,
   IngressProps,
@@ -76,8 +79,13 @@ export interface StackConfig {
   /** The name of both resources, and of the Kubernetes objects. */
   readonly name: string;
   readonly image: ModelImageArgs;
-  /** The service's args, but for `image` (the ModelImage the program creates). */
+  /** The service's args, but for `image` (the ModelImage the program creates) and `placement`. */
   readonly service: Omit<InferenceServiceArgs, 'image'>;
+  /**
+   * The GPU pool the service is placed on, and the GPUs a pod asks of it, when `gpuPool` is set.
+   * @default - a CPU service
+   */
+  readonly gpu?: { readonly pool: AutoscaledGpuPoolProps; readonly gpusPerPod: number };
   /**
    * An explicit Kubernetes provider's settings, when `kubeconfig` or `context` is set.
    * @default - Pulumi's default Kubernetes provider (`kubernetes:*` config, $KUBECONFIG)
@@ -128,6 +136,8 @@ const KEYS: Readonly<Record<string, Shape>> = {
   registryPassword: { kind: 'secret' },
   ecr: IMAGE.ecr,
   platform: IMAGE.platform,
+  runtime: IMAGE.runtime,
+  triton: IMAGE.triton,
   namespace: SERVICE.namespace,
   resources: SERVICE.resources,
   replicas: SERVICE.replicas,
@@ -140,6 +150,9 @@ const KEYS: Readonly<Record<string, Shape>> = {
   apiKey: SERVICE.apiKey,
   labels: SERVICE.labels,
   env: SERVICE.env,
+  nodeType: SERVICE.nodeType,
+  gpuPool: AUTOSCALED_GPU_POOL_PROPS_SHAPE,
+  gpusPerPod: numberProp('1'),
   outdir: IMAGE.outdir,
   kubeconfig: stringProp('~/.kube/config'),
   context: stringProp('kind-kind'),
@@ -265,6 +278,8 @@ interface CheckedValues {
   registry?: { server?: string; username?: string };
   ecr?: boolean | EcrArgs;
   platform?: ModelImageArgs['platform'];
+  runtime?: ModelImageArgs['runtime'];
+  triton?: ModelImageArgs['triton'];
   namespace?: string;
   resources?: ResourcesProps;
   replicas?: number;
@@ -277,6 +292,9 @@ interface CheckedValues {
   apiKey?: ApiKeyProps;
   labels?: Record<string, string>;
   env?: Record<string, string>;
+  nodeType?: string;
+  gpuPool?: AutoscaledGpuPoolProps;
+  gpusPerPod?: number;
   outdir?: string;
   kubeconfig?: string;
   context?: string;
@@ -338,6 +356,11 @@ export function readStackConfig(source: StackConfigSource, paths: StackConfigPat
       );
     }
   }
+  if (isSet('gpusPerPod') && !isSet('gpuPool')) {
+    problems.push(
+      `${configKey(['gpusPerPod'])} is set but ${configKey(['gpuPool'])} is not: GPUs come from a pool; set one (README.md, "GPU nodes") or remove it with: ${removeCommand(['gpusPerPod'])}`,
+    );
+  }
   if (hasEcr && hasPassword) {
     problems.push(
       `${configKey(['registryPassword'])} is only read with ${configKey(['registry'])} (ECR logs in with a token for your AWS credentials); remove it with: ${removeCommand(['registryPassword'])}`,
@@ -373,6 +396,8 @@ function build(
         }
       : { ecr: values.ecr }),
     ...(values.platform !== undefined ? { platform: values.platform } : {}),
+    ...(values.runtime !== undefined ? { runtime: values.runtime } : {}),
+    ...(values.triton !== undefined ? { triton: values.triton } : {}),
     outdir,
   };
 
@@ -401,6 +426,7 @@ function build(
     ...(values.apiKey ? { apiKey: values.apiKey } : {}),
     ...(values.labels ? { labels: values.labels } : {}),
     ...(values.env ? { env: values.env } : {}),
+    ...(values.nodeType !== undefined ? { nodeType: values.nodeType } : {}),
     outdir,
   };
 
@@ -411,5 +437,6 @@ function build(
           ...(values.context !== undefined ? { context: values.context } : {}),
         }
       : undefined;
-  return { name, image, service, ...(cluster ? { cluster } : {}) };
+  const gpu = values.gpuPool ? { pool: values.gpuPool, gpusPerPod: values.gpusPerPod ?? 1 } : undefined;
+  return { name, image, service, ...(cluster ? { cluster } : {}), ...(gpu ? { gpu } : {}) };
 }

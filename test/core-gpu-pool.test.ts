@@ -233,7 +233,7 @@ describe('resolveGpuPool on GKE', () => {
     ],
     [
       { pricePerHour: undefined },
-      'pricePerHour is required on GKE: the catalog has no GCP prices; set the node price in USD per hour from the Compute Engine price list for your region (e.g. 0.71 for a g2-standard-4 in us-central1)',
+      'pricePerHour is required on GKE: the catalog has no GCP prices; set the node price in USD per hour from the Compute Engine price list for your region and machine types',
     ],
     [
       { maxGpus: 8 },

@@ -418,3 +418,84 @@ describe('as `pulumi preview` runs it', () => {
     expect(outputs.repoDigest).toMatch(/^localhost:5000\/iris@sha256:a{64}$/);
   }, 240_000);
 });
+
+describe('the gpu stack', () => {
+  /** stacks/Pulumi.gpu.yaml's config as the CLI hands it over, with the test's outdir and changes. */
+  function gpuConfig(change: (config: Config) => void = () => undefined): Record<string, string> {
+    const file = parse(fs.readFileSync(path.join(ROOT, 'stacks/Pulumi.gpu.yaml'), 'utf8')) as {
+      config: Config;
+    };
+    const config: Config = structuredClone(file.config);
+    config['modelfab:outdir'] = OUTDIR;
+    change(config);
+    return Object.fromEntries(
+      Object.entries(config).map(([key, value]) => [
+        key,
+        typeof value === 'string' ? value : JSON.stringify(value),
+      ]),
+    );
+  }
+
+  it('places a Triton GPU service on an EKS node group scaled from zero, and prices it', async () => {
+    const run = await runStack(gpuConfig());
+    expect(run.errors).toEqual([]);
+    const [group] = mocks.ofType('aws:eks/nodeGroup:NodeGroup');
+    expect(group.name).toBe('iris-gpu-gpu-node-group');
+    expect(group.inputs).toMatchObject({
+      clusterName: 'prod',
+      amiType: 'AL2023_x86_64_NVIDIA',
+      scalingConfig: { minSize: 0, maxSize: 4, desiredSize: 0 },
+      instanceTypes: ['g5.xlarge', 'g5.2xlarge', 'g5.4xlarge', 'g5.8xlarge', 'g5.16xlarge'],
+    });
+    expect(mocks.ofType('aws:iam/rolePolicyAttachment:RolePolicyAttachment')).toHaveLength(3);
+    expect(mocks.ofType('aws:autoscaling/tag:Tag').map((t) => t.inputs.tag.key)).toContain(
+      'k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu',
+    );
+    const objects = kubernetes().map((r) => r.inputs as KubeObject);
+    for (const object of objects) await validateAgainstSchema(object);
+    const pod = (objects.find((o) => o.kind === 'Deployment') as any).spec.template.spec;
+    expect(pod.nodeSelector).toEqual({ 'modelfab.dev/pool': 'iris-gpu-gpu' });
+    expect(pod.containers[0].resources.limits['nvidia.com/gpu']).toBe('1');
+    expect(objects.filter((o) => o.kind === 'DaemonSet').map((o) => o.metadata.name)).toEqual([
+      'iris-gpu-gpu-device-plugin',
+    ]);
+    const outputs = await run.result!;
+    expect(await valueOf(outputs.cost)).toMatchObject({
+      // g5.xlarge, the cheapest A10G node a 2-CPU, 4 GiB pod fits; the HPA's floor of 1 replica.
+      instanceType: 'g5.xlarge',
+      pricePerNodeHour: 1.006,
+      podsPerNode: 1,
+      replicas: 1,
+      costPerHour: 1.006,
+    });
+    expect(outputs.gpuPool).toBe('iris-gpu-gpu');
+  }, 60_000);
+
+  it('takes Karpenter instead, with spot first', async () => {
+    const run = await runStack(
+      gpuConfig((config) => {
+        const pool = config['modelfab:gpuPool'] as Record<string, unknown>;
+        delete pool.eksNodeGroup;
+        Object.assign(pool, {
+          capacityTypes: ['spot', 'on-demand'],
+          karpenter: { clusterName: 'prod', nodeRole: 'KarpenterNodeRole-prod' },
+        });
+      }),
+    );
+    expect(run.errors).toEqual([]);
+    expect(mocks.ofType('aws:eks/nodeGroup:NodeGroup')).toEqual([]);
+    expect(
+      kubernetes()
+        .filter((r) => r.type.includes('karpenter'))
+        .map((r) => r.name)
+        .sort(),
+    ).toEqual(['iris-gpu-gpu-node-class', 'iris-gpu-gpu-on-demand-node-pool', 'iris-gpu-gpu-spot-node-pool']);
+  }, 60_000);
+
+  it('refuses GPUs a pod without a pool, naming the keys', async () => {
+    const run = await runStack(gpuConfig((config) => delete config['modelfab:gpuPool']));
+    expect(run.errors.map((e) => e.message)).toEqual([
+      'modelfab:gpusPerPod is set but modelfab:gpuPool is not: GPUs come from a pool; set one (README.md, "GPU nodes") or remove it with: pulumi config rm modelfab:gpusPerPod',
+    ]);
+  });
+});

@@ -459,7 +459,7 @@ describe('the gpu stack', () => {
     expect(objects.filter((o) => o.kind === 'DaemonSet').map((o) => o.metadata.name)).toEqual([
       'iris-gpu-gpu-device-plugin',
     ]);
-    const outputs = await run.result!;
+    const outputs = run.result!;
     expect(await valueOf(outputs.cost)).toMatchObject({
       // g5.xlarge, the cheapest A10G node a 2-CPU, 4 GiB pod fits; the HPA's floor of 1 replica.
       instanceType: 'g5.xlarge',

@@ -23,3 +23,4 @@ export * from './placement';
 export * from './instance-catalog';
 export * from './node-fit';
 export * from './gpu';
+export * from './execution-provider';

@@ -281,8 +281,11 @@ describe('GPU keys', () => {
     expect(gateCacheKey({ ...input(), cpuModel: 'Other CPU' })).not.toBe(cpuKey);
     // The GPU key's input has no CPU model or enforcement to vary: two hosts with different CPUs
     // and enforcement compute the same GPU key from the same service.
-    const gpuKeys = [input(), { ...input(), cpuModel: 'Other CPU', enforcement: { cpu: 'none', memory: 'none' } }].map(
-      ({ cpuModel: _c, enforcement: _e, ...rest }) => gpuCacheKey({ ...rest, gpu: 'a10g', provider: 'cuda' }, A10G),
+    const gpuKeys = [
+      input(),
+      { ...input(), cpuModel: 'Other CPU', enforcement: { cpu: 'none', memory: 'none' } },
+    ].map(({ cpuModel: _c, enforcement: _e, ...rest }) =>
+      gpuCacheKey({ ...rest, gpu: 'a10g', provider: 'cuda' }, A10G),
     );
     expect(gpuKeys[0]).toBe(gpuKeys[1]);
     expect(gpuKeys[0]).not.toBe(cpuKey);
@@ -348,13 +351,21 @@ describe('GPU entries on disk', () => {
 
   it('give a synth the most recently measured report whatever the driver', () => {
     const cacheDir = fresh();
-    writeGpuReport(cacheDir, { lookupKey, key: '2'.repeat(64) }, gpuReport(A10G, '2026-11-20T10:00:00.000Z', true));
+    writeGpuReport(
+      cacheDir,
+      { lookupKey, key: '2'.repeat(64) },
+      gpuReport(A10G, '2026-11-20T10:00:00.000Z', true),
+    );
     writeGpuReport(
       cacheDir,
       { lookupKey, key: '3'.repeat(64) },
       gpuReport({ ...A10G, driverVersion: '560.35.03' }, '2026-11-22T10:00:00.000Z', false),
     );
-    writeGpuReport(cacheDir, { lookupKey, key: '4'.repeat(64) }, gpuReport(A10G, '2026-11-21T10:00:00.000Z', true));
+    writeGpuReport(
+      cacheDir,
+      { lookupKey, key: '4'.repeat(64) },
+      gpuReport(A10G, '2026-11-21T10:00:00.000Z', true),
+    );
     const found = findGpuReport(cacheDir, lookupKey);
     expect(found?.key).toBe('3'.repeat(64));
     expect(found?.report.measurements.environment.gpu?.driverVersion).toBe('560.35.03');
@@ -368,12 +379,22 @@ describe('GPU entries on disk', () => {
     fs.writeFileSync(path.join(folder, `${'5'.repeat(64)}.gate.json`), 'not json {');
     fs.writeFileSync(
       path.join(folder, `${'6'.repeat(64)}.gate.json`),
-      JSON.stringify({ formatVersion: GATE_CACHE_FORMAT_VERSION, key: '6'.repeat(64), lookupKey: 'f'.repeat(64), report: gpuReport(A10G, '2026-11-23T00:00:00.000Z') }),
+      JSON.stringify({
+        formatVersion: GATE_CACHE_FORMAT_VERSION,
+        key: '6'.repeat(64),
+        lookupKey: 'f'.repeat(64),
+        report: gpuReport(A10G, '2026-11-23T00:00:00.000Z'),
+      }),
     );
     // A report measured on the CPU, under a GPU key: never a GPU service's report.
     fs.writeFileSync(
       path.join(folder, `${'7'.repeat(64)}.gate.json`),
-      JSON.stringify({ formatVersion: GATE_CACHE_FORMAT_VERSION, key: '7'.repeat(64), lookupKey, report: { ...report(), measurements: { environment: {} } } }),
+      JSON.stringify({
+        formatVersion: GATE_CACHE_FORMAT_VERSION,
+        key: '7'.repeat(64),
+        lookupKey,
+        report: { ...report(), measurements: { environment: {} } },
+      }),
     );
     fs.writeFileSync(path.join(folder, 'README'), 'x');
     expect(findGpuReport(cacheDir, lookupKey)).toBeUndefined();

@@ -111,7 +111,12 @@ function commitGpuReport(run: GateRun & { gpu: 'a10g' }, gpu: GateGpu = MEASURED
     environment: { gpu, cpuLimitMillis: 2000, memoryLimitBytes: 4096 * MIB },
   });
   const report = buildGateReport({
-    model: { name: run.modelName, path: run.model.path, sha256: run.model.sha256, sizeBytes: run.model.sizeBytes },
+    model: {
+      name: run.modelName,
+      path: run.model.path,
+      sha256: run.model.sha256,
+      sizeBytes: run.model.sizeBytes,
+    },
     gate: run.gate,
     measurements,
   });
@@ -184,7 +189,11 @@ describe('gpuBenchCommand', () => {
 });
 
 describe('gpuGateRefusal', () => {
-  const base = { gpu: 'a10g' as const, command: 'npx modelfab bench m.onnx --gpu a10g', cacheDir: '/repo/.modelfab-cache' };
+  const base = {
+    gpu: 'a10g' as const,
+    command: 'npx modelfab bench m.onnx --gpu a10g',
+    cacheDir: '/repo/.modelfab-cache',
+  };
   const ways =
     "on a machine with a10g GPUs and onnxruntime-node's GPU libraries, run from this directory: npx modelfab bench m.onnx --gpu a10g; then bring its cache here (commit /repo/.modelfab-cache/gpu/, or restore it in CI into /repo/.modelfab-cache; MODELFAB_CACHE_DIR sets where the gate cache is); or set MODELFAB_GATE=skip to skip the gate (the Deployment is annotated as skipped)";
 
@@ -207,7 +216,9 @@ describe('gpuGateRefusal', () => {
   });
 
   it('lets a machine with the GPU and the provider measure', () => {
-    expect(gpuGateRefusal({ ...base, detected: parseNvidiaSmi(A10G_SMI), provider: { available: true } })).toBeUndefined();
+    expect(
+      gpuGateRefusal({ ...base, detected: parseNvidiaSmi(A10G_SMI), provider: { available: true } }),
+    ).toBeUndefined();
   });
 });
 
@@ -252,17 +263,27 @@ describe('the gate of a GPU service', () => {
     const { result } = stderrOf(() => gateOutcomeSync(run, {}, fakeHost('').host));
     expect(result.status).toBe('failed');
     const message = result.status === 'failed' ? result.report.verdicts.find((v) => !v.pass)!.message : '';
-    expect(message).toMatch(/^latency p99 19\.4 ms > latencyP99Ms 10 .*2 CPU, onnxruntime 1\.30\.0, NVIDIA A10G \(driver 550\.127\.05, CUDA\)/);
+    expect(message).toMatch(
+      /^latency p99 19\.4 ms > latencyP99Ms 10 .*2 CPU, onnxruntime 1\.30\.0, NVIDIA A10G \(driver 550\.127\.05, CUDA\)/,
+    );
   });
 
   it('takes the report of any driver, the latest measured, and none of another gate', () => {
     const run = gpuRun({ latencyP99Ms: 25 }, fresh());
     commitGpuReport(run);
-    commitGpuReport(run, { ...MEASURED_ON, driverVersion: '560.35.03', measuredAt: '2026-11-21T08:00:00.000Z' });
+    commitGpuReport(run, {
+      ...MEASURED_ON,
+      driverVersion: '560.35.03',
+      measuredAt: '2026-11-21T08:00:00.000Z',
+    });
     const { result } = stderrOf(() => gateOutcomeSync(run, {}, fakeHost('').host));
-    expect(result.status !== 'skipped' && result.report.measurements.environment.gpu?.driverVersion).toBe('560.35.03');
+    expect(result.status !== 'skipped' && result.report.measurements.environment.gpu?.driverVersion).toBe(
+      '560.35.03',
+    );
     const other = { ...run, gate: resolveGate(new PropsChecker('x'), { latencyP99Ms: 21 }, process.cwd()) };
-    expect(() => stderrOf(() => gateOutcomeSync(other, {}, fakeHost('').host))).toThrow(ModelfabValidationError);
+    expect(() => stderrOf(() => gateOutcomeSync(other, {}, fakeHost('').host))).toThrow(
+      ModelfabValidationError,
+    );
   });
 
   it('refuses on a machine without the GPU, with the command that makes the report it looks for', () => {
@@ -296,10 +317,16 @@ describe('the gate of a GPU service', () => {
     expect(asked).toEqual({ gpus: 1, provider: 1 });
   });
 
-  it('measures on this machine\'s GPU of that name with the CUDA provider, selected by its index', () => {
+  it("measures on this machine's GPU of that name with the CUDA provider, selected by its index", () => {
     const smi = 'NVIDIA L4, 550.127.05, 23034\nNVIDIA A10G, 550.127.05, 23028\n';
     const plan = gpuPlan(gpuRun({}, fresh()), fakeHost(smi).host);
-    const device: DetectedGpu = { index: 1, product: 'NVIDIA A10G', name: 'a10g', driverVersion: '550.127.05', memoryMiB: 23028 };
+    const device: DetectedGpu = {
+      index: 1,
+      product: 'NVIDIA A10G',
+      name: 'a10g',
+      driverVersion: '550.127.05',
+      memoryMiB: 23028,
+    };
     expect(plan).toEqual({ measure: { device, provider: 'cuda' } });
     const measure = 'measure' in plan ? plan.measure : undefined;
     expect(workerEnvironment(measure, { PATH: '/bin' })).toEqual({
@@ -362,17 +389,30 @@ describe('probeGpuProvider', () => {
   it('creates a session with the GPU provider and releases it', async () => {
     const created: unknown[] = [];
     let released = 0;
-    await probeGpuProvider(IRIS, 2, 'tensorrt', { product: 'NVIDIA A10G', driverVersion: '550.127.05' }, (file, options) => {
-      created.push([file, options.executionProviders, options.intraOpNumThreads]);
-      return Promise.resolve({
-        release: () => {
-          released++;
-          return Promise.resolve();
-        },
-      });
-    });
+    await probeGpuProvider(
+      IRIS,
+      2,
+      'tensorrt',
+      { product: 'NVIDIA A10G', driverVersion: '550.127.05' },
+      (file, options) => {
+        created.push([file, options.executionProviders, options.intraOpNumThreads]);
+        return Promise.resolve({
+          release: () => {
+            released++;
+            return Promise.resolve();
+          },
+        });
+      },
+    );
     expect(created).toEqual([
-      [IRIS, [{ name: 'tensorrt', deviceId: 0 }, { name: 'cuda', deviceId: 0 }], 2],
+      [
+        IRIS,
+        [
+          { name: 'tensorrt', deviceId: 0 },
+          { name: 'cuda', deviceId: 0 },
+        ],
+        2,
+      ],
     ]);
     expect(released).toBe(1);
   });
@@ -380,7 +420,9 @@ describe('probeGpuProvider', () => {
   it("rethrows onnxruntime's refusal naming the provider, the GPU and the install command", async () => {
     await expect(
       probeGpuProvider(IRIS, 1, 'cuda', { product: 'NVIDIA A10G', driverVersion: '550.127.05' }, () =>
-        Promise.reject(new Error('CUDA failure 35: CUDA driver version is insufficient for CUDA runtime version')),
+        Promise.reject(
+          new Error('CUDA failure 35: CUDA driver version is insufficient for CUDA runtime version'),
+        ),
       ),
     ).rejects.toThrow(
       /^onnxruntime's CUDA provider could not create a session on NVIDIA A10G \(driver 550\.127\.05\): CUDA failure 35: .*; install onnxruntime-node's GPU libraries with: ONNXRUNTIME_NODE_INSTALL=cuda12 node .*install\.js/,
@@ -425,9 +467,13 @@ describe('InferenceService on a GPU pool (cdk8s)', () => {
     );
     app.synth();
     expect(stderr).toContain('[prod/detector] a10g report from the cache');
-    const deployment = (chart.toJson() as Array<{ kind: string; spec: any }>).find((o) => o.kind === 'Deployment')!;
+    const deployment = (chart.toJson() as Array<{ kind: string; spec: any }>).find(
+      (o) => o.kind === 'Deployment',
+    )!;
     expect((deployment as any).metadata.annotations['modelfab.dev/gate']).toBe('passed');
-    const json = JSON.parse(fs.readFileSync(path.join(outdir, 'prod-detector.gate.json'), 'utf8')) as GateReport;
+    const json = JSON.parse(
+      fs.readFileSync(path.join(outdir, 'prod-detector.gate.json'), 'utf8'),
+    ) as GateReport;
     expect(json.measurements.environment.gpu?.product).toBe('NVIDIA A10G');
   });
 });

@@ -28,7 +28,10 @@ describe('parseNvidiaSmi', () => {
   });
 
   it('runs the query the parser reads', () => {
-    expect(NVIDIA_SMI_ARGS).toEqual(['--query-gpu=name,driver_version,memory.total', '--format=csv,noheader,nounits']);
+    expect(NVIDIA_SMI_ARGS).toEqual([
+      '--query-gpu=name,driver_version,memory.total',
+      '--format=csv,noheader,nounits',
+    ]);
     expect(detectGpus(() => 'Tesla T4, 535.183.01, 15360\n')).toEqual([
       { index: 0, product: 'Tesla T4', name: 't4', driverVersion: '535.183.01', memoryMiB: 15360 },
     ]);

@@ -73,7 +73,11 @@ describe('gpuProviderAvailability', () => {
   });
 
   it('says onnxruntime-node has no GPU provider for another platform', () => {
-    const result = gpuProviderAvailability('cuda', { packageDir, platform: 'darwin/arm64', exists: () => true });
+    const result = gpuProviderAvailability('cuda', {
+      packageDir,
+      platform: 'darwin/arm64',
+      exists: () => true,
+    });
     expect(!result.available && result.problem).toBe(
       "onnxruntime's CUDA provider is not available on darwin/arm64: onnxruntime-node ships its GPU providers for linux/x64 only",
     );
@@ -81,7 +85,12 @@ describe('gpuProviderAvailability', () => {
 
   it('looks in the onnxruntime-node this process loads', () => {
     expect(onnxruntimeBinDir()).toBe(
-      path.join(path.dirname(require.resolve('onnxruntime-node/package.json')), 'bin', 'napi-v6', `${process.platform}/${process.arch}`),
+      path.join(
+        path.dirname(require.resolve('onnxruntime-node/package.json')),
+        'bin',
+        'napi-v6',
+        `${process.platform}/${process.arch}`,
+      ),
     );
   });
 });
@@ -92,7 +101,10 @@ describe.skipIf(cudaInstalled)('a GPU provider without its libraries (this check
       ort.InferenceSession.create(IRIS, sessionOptionsFor({ intraOpThreads: 1, executionProvider: 'cuda' })),
     ).rejects.toThrow(/Failed to load shared library/);
     await expect(
-      ort.InferenceSession.create(IRIS, sessionOptionsFor({ intraOpThreads: 1, executionProvider: 'tensorrt' })),
+      ort.InferenceSession.create(
+        IRIS,
+        sessionOptionsFor({ intraOpThreads: 1, executionProvider: 'tensorrt' }),
+      ),
     ).rejects.toThrow(/TensorRT: Failed to load shared library/);
     const cpu = await ort.InferenceSession.create(IRIS, sessionOptionsFor({ intraOpThreads: 1 }));
     await cpu.release();

@@ -166,7 +166,9 @@ function gpuKeyDocument(input: GpuCacheKeyInput): Record<string, unknown> {
 
 /** The key a synth looks a GPU report up by: {@link gpuCacheKey} without the GPU product and driver. */
 export function gpuLookupKey(input: GpuCacheKeyInput): string {
-  return createHash('sha256').update(canonicalJson(gpuKeyDocument(input))).digest('hex');
+  return createHash('sha256')
+    .update(canonicalJson(gpuKeyDocument(input)))
+    .digest('hex');
 }
 
 /** The key of a report measured on `device`: the lookup key's inputs, the GPU product and its driver. */

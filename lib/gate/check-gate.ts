@@ -212,9 +212,7 @@ function judge(j: Judgement): Verdict {
 /** `1 CPU, onnxruntime 1.30.0`, and on a GPU `, NVIDIA A10G (driver 550.127.05, CUDA)`. */
 function runtimeContext(m: GateMeasurements): string {
   const gpu = m.environment.gpu;
-  const onGpu = gpu
-    ? `, ${gpu.product} (driver ${gpu.driverVersion}, ${PROVIDER_LABELS[gpu.provider]})`
-    : '';
+  const onGpu = gpu ? `, ${gpu.product} (driver ${gpu.driverVersion}, ${PROVIDER_LABELS[gpu.provider]})` : '';
   return `${formatCpuLimit(m.environment.cpuLimitMillis)}, onnxruntime ${m.environment.onnxruntimeVersion}${onGpu}`;
 }
 

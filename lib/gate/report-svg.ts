@@ -53,7 +53,9 @@ export function renderGateSvg(report: GateReport): string {
   const status = report.passed ? 'PASSED' : 'FAILED';
   const gpu = m.environment.gpu;
   const subtitle = [
-    ...(gpu ? [`${truncate(gpu.product, 40)} (driver ${gpu.driverVersion}, ${PROVIDER_LABELS[gpu.provider]})`] : []),
+    ...(gpu
+      ? [`${truncate(gpu.product, 40)} (driver ${gpu.driverVersion}, ${PROVIDER_LABELS[gpu.provider]})`]
+      : []),
     formatCpuLimit(m.environment.cpuLimitMillis),
     `onnxruntime ${m.environment.onnxruntimeVersion}`,
     `${m.environment.intraOpThreads} intra-op thread${m.environment.intraOpThreads === 1 ? '' : 's'}`,

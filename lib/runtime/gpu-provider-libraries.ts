@@ -44,8 +44,7 @@ export function onnxruntimeBinDir(
 
 /** What keeps a GPU provider from loading here: nothing (it may load), or why not. */
 export type GpuProviderAvailability =
-  | { readonly available: true }
-  | { readonly available: false; readonly problem: string };
+  { readonly available: true } | { readonly available: false; readonly problem: string };
 
 /**
  * Whether `provider`'s libraries are where onnxruntime-node loads them from; the problem names the

@@ -37,6 +37,7 @@ export type {
 } from './core/gpu-pool-props';
 export type { Placement, PlacementNodeType } from './core/placement';
 export type { GpuName } from './core/gpu';
+export type { ExecutionProvider, GpuExecutionProvider } from './core/execution-provider';
 export type { KarpenterPoolSpec } from './render/render-karpenter';
 
 // What the constructs expose: resolved specs, the model's inspection, the gate's report.
@@ -69,6 +70,7 @@ export type {
   BatchSettingResult,
   CapacityPlan,
   GateEnvironment,
+  GateGpu,
   GateMeasurements,
   GateReport,
   Grade,

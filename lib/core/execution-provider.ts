@@ -5,11 +5,11 @@
  * name them; the session options for each are decided in lib/runtime `sessionOptionsFor`.
  */
 
-/** The execution providers, by onnxruntime-node's names for them. */
-export const EXECUTION_PROVIDERS = ['cpu', 'cuda', 'tensorrt'] as const;
+/** An execution provider, by onnxruntime-node's name for it: `cpu`, `cuda` or `tensorrt`. */
+export type ExecutionProvider = 'cpu' | 'cuda' | 'tensorrt';
 
-/** One of {@link EXECUTION_PROVIDERS}. */
-export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
+/** Every {@link ExecutionProvider}, in the order messages list them. */
+export const EXECUTION_PROVIDERS: readonly ExecutionProvider[] = ['cpu', 'cuda', 'tensorrt'];
 
 /** The providers that run on a GPU. */
 export type GpuExecutionProvider = Exclude<ExecutionProvider, 'cpu'>;

@@ -16,7 +16,9 @@ export interface GateGpu {
   readonly name: GpuName;
   /** As nvidia-smi names it: `NVIDIA A10G`. */
   readonly product: string;
+  /** The NVIDIA driver's version, as nvidia-smi reports it: `550.127.05`. */
   readonly driverVersion: string;
+  /** The GPU's memory, MiB, as nvidia-smi reports it. */
   readonly memoryMiB: number;
   /** The execution provider the server ran with. */
   readonly provider: GpuExecutionProvider;

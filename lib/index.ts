@@ -39,6 +39,7 @@ export type {
 } from './core/gpu-pool-props';
 export type { Placement, PlacementNodeType } from './core/placement';
 export type { GpuName } from './core/gpu';
+export type { ExecutionProvider, GpuExecutionProvider } from './core/execution-provider';
 export type { KarpenterPoolSpec } from './render/render-karpenter';
 export type { EksNodeGroupSpec } from './render/render-eks-node-group';
 export type { GkeComputeClassSpec } from './render/render-gke-compute-class';
@@ -74,6 +75,7 @@ export type {
   BatchSettingResult,
   CapacityPlan,
   GateEnvironment,
+  GateGpu,
   GateMeasurements,
   GateReport,
   Grade,

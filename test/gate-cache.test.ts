@@ -7,10 +7,17 @@ import {
   GATE_CACHE_FORMAT_VERSION,
   canonicalJson,
   defaultCacheDir,
+  findGpuReport,
   gateCacheKey,
+  gpuCacheKey,
+  gpuEntryDir,
+  gpuLookupKey,
   readCachedReport,
+  readGpuReport,
   writeCachedReport,
+  writeGpuReport,
   type GateCacheKeyInput,
+  type GpuCacheKeyInput,
 } from '../lib/gate/cache';
 import { type GateReport } from '../lib/gate/gate-report';
 
@@ -234,6 +241,170 @@ describe('the cache on disk', () => {
   it('rejects a key that is not a sha256, so it cannot name another path', () => {
     expect(() => readCachedReport(dir, '../x')).toThrow(/received "..\/x"/);
     expect(() => writeCachedReport(dir, 'ABC', report())).toThrow(/64 lower-case hex/);
+  });
+});
+
+describe('GPU keys', () => {
+  function gpuInput(): GpuCacheKeyInput {
+    const { cpuModel: _cpu, enforcement: _enforcement, ...rest } = input();
+    return { ...rest, gpu: 'a10g', provider: 'cuda' };
+  }
+  const A10G = { product: 'NVIDIA A10G', driverVersion: '550.127.05' };
+
+  it('differ by GPU name, product and driver; the lookup key by GPU name only', () => {
+    const key = gpuCacheKey(gpuInput(), A10G);
+    expect(key).toMatch(/^[0-9a-f]{64}$/);
+    expect(gpuCacheKey(reversed(gpuInput()), A10G)).toBe(key);
+    expect(gpuCacheKey(gpuInput(), { ...A10G, driverVersion: '560.35.03' })).not.toBe(key);
+    expect(gpuCacheKey(gpuInput(), { ...A10G, product: 'NVIDIA A10' })).not.toBe(key);
+    expect(gpuCacheKey({ ...gpuInput(), gpu: 'l4' }, A10G)).not.toBe(key);
+    expect(gpuCacheKey({ ...gpuInput(), provider: 'tensorrt' }, A10G)).not.toBe(key);
+    const lookup = gpuLookupKey(gpuInput());
+    expect(lookup).not.toBe(key);
+    expect(gpuLookupKey({ ...gpuInput(), gpu: 'l4' })).not.toBe(lookup);
+    // What decides the numbers still changes both.
+    for (const other of [
+      { ...gpuInput(), sha256: 'cd'.repeat(32) },
+      { ...gpuInput(), resources: { cpuMillis: 2000, memoryBytes: 512 * 2 ** 20 } },
+      { ...gpuInput(), onnxruntimeVersion: '1.31.0' },
+      { ...gpuInput(), serverEnv: { MODELFAB_MODEL_NAME: 'iris' } },
+      { ...gpuInput(), targetUtilization: 0.5 },
+      { ...gpuInput(), gate: { ...gate(), latencyP99Ms: 30 } },
+    ]) {
+      expect(gpuLookupKey(other)).not.toBe(lookup);
+      expect(gpuCacheKey(other, A10G)).not.toBe(key);
+    }
+  });
+
+  it('do not hold the host CPU or its enforcement, and are not the CPU key', () => {
+    const cpuKey = gateCacheKey(input());
+    expect(gateCacheKey({ ...input(), cpuModel: 'Other CPU' })).not.toBe(cpuKey);
+    // The GPU key's input has no CPU model or enforcement to vary: two hosts with different CPUs
+    // and enforcement compute the same GPU key from the same service.
+    const gpuKeys = [
+      input(),
+      { ...input(), cpuModel: 'Other CPU', enforcement: { cpu: 'none', memory: 'none' } },
+    ].map(({ cpuModel: _c, enforcement: _e, ...rest }) =>
+      gpuCacheKey({ ...rest, gpu: 'a10g', provider: 'cuda' }, A10G),
+    );
+    expect(gpuKeys[0]).toBe(gpuKeys[1]);
+    expect(gpuKeys[0]).not.toBe(cpuKey);
+  });
+
+  it('key datasets by content, not by path, so two checkouts share entries', () => {
+    const elsewhere = fs.mkdtempSync(path.join(dir, 'checkout-'));
+    const copy = (file: string) => {
+      const target = path.join(elsewhere, path.basename(file));
+      fs.copyFileSync(file, target);
+      return target;
+    };
+    const g = gate();
+    const moved: GateSpec = {
+      ...g,
+      accuracy: { ...g.accuracy!, dataset: copy(evalFile) },
+      parity: { ...g.parity!, dataset: copy(goldenFile) },
+      inputDataset: copy(inputsFile),
+    };
+    expect(gpuLookupKey({ ...gpuInput(), gate: moved })).toBe(gpuLookupKey(gpuInput()));
+    fs.appendFileSync(moved.parity!.dataset, '{"inputs":{"x":[2]},"outputs":{"y":[0.1]}}\n');
+    expect(gpuLookupKey({ ...gpuInput(), gate: moved })).not.toBe(gpuLookupKey(gpuInput()));
+  });
+});
+
+describe('GPU entries on disk', () => {
+  const A10G = { product: 'NVIDIA A10G', driverVersion: '550.127.05' };
+  const lookupKey = 'e'.repeat(64);
+  /** A report measured on `device` at `measuredAt`. */
+  function gpuReport(device: typeof A10G, measuredAt: string, passed = true): GateReport {
+    const r = report();
+    return {
+      ...r,
+      passed,
+      measurements: {
+        ...r.measurements,
+        environment: {
+          gpu: { name: 'a10g', ...device, memoryMiB: 23028, provider: 'cuda', measuredAt },
+        },
+      } as unknown as GateReport['measurements'],
+    };
+  }
+  let n = 0;
+  const fresh = () => path.join(dir, `gpu-cache-${n++}`);
+
+  it('live in gpu/<lookup key>/<key>.gate.json, read back by both keys', () => {
+    const cacheDir = fresh();
+    const keys = { lookupKey, key: '1'.repeat(64) };
+    expect(findGpuReport(cacheDir, lookupKey)).toBeUndefined();
+    writeGpuReport(cacheDir, keys, gpuReport(A10G, '2026-11-20T10:00:00.000Z'));
+    expect(fs.readdirSync(gpuEntryDir(cacheDir, lookupKey))).toEqual([`${'1'.repeat(64)}.gate.json`]);
+    expect(gpuEntryDir(cacheDir, lookupKey)).toBe(path.join(cacheDir, 'gpu', lookupKey));
+    expect(readGpuReport(cacheDir, keys)?.cached).toBe(true);
+    expect(findGpuReport(cacheDir, lookupKey)).toEqual({
+      key: keys.key,
+      report: { ...gpuReport(A10G, '2026-11-20T10:00:00.000Z'), cached: true },
+    });
+    // Not a CPU entry, and not under another lookup key.
+    expect(readCachedReport(cacheDir, keys.key)).toBeUndefined();
+    expect(findGpuReport(cacheDir, 'f'.repeat(64))).toBeUndefined();
+    expect(readGpuReport(cacheDir, { lookupKey: 'f'.repeat(64), key: keys.key })).toBeUndefined();
+  });
+
+  it('give a synth the most recently measured report whatever the driver', () => {
+    const cacheDir = fresh();
+    writeGpuReport(
+      cacheDir,
+      { lookupKey, key: '2'.repeat(64) },
+      gpuReport(A10G, '2026-11-20T10:00:00.000Z', true),
+    );
+    writeGpuReport(
+      cacheDir,
+      { lookupKey, key: '3'.repeat(64) },
+      gpuReport({ ...A10G, driverVersion: '560.35.03' }, '2026-11-22T10:00:00.000Z', false),
+    );
+    writeGpuReport(
+      cacheDir,
+      { lookupKey, key: '4'.repeat(64) },
+      gpuReport(A10G, '2026-11-21T10:00:00.000Z', true),
+    );
+    const found = findGpuReport(cacheDir, lookupKey);
+    expect(found?.key).toBe('3'.repeat(64));
+    expect(found?.report.measurements.environment.gpu?.driverVersion).toBe('560.35.03');
+    expect(found?.report.passed).toBe(false);
+  });
+
+  it('pass over what is not a whole GPU entry of this lookup key', () => {
+    const cacheDir = fresh();
+    const folder = gpuEntryDir(cacheDir, lookupKey);
+    fs.mkdirSync(folder, { recursive: true });
+    fs.writeFileSync(path.join(folder, `${'5'.repeat(64)}.gate.json`), 'not json {');
+    fs.writeFileSync(
+      path.join(folder, `${'6'.repeat(64)}.gate.json`),
+      JSON.stringify({
+        formatVersion: GATE_CACHE_FORMAT_VERSION,
+        key: '6'.repeat(64),
+        lookupKey: 'f'.repeat(64),
+        report: gpuReport(A10G, '2026-11-23T00:00:00.000Z'),
+      }),
+    );
+    // A report measured on the CPU, under a GPU key: never a GPU service's report.
+    fs.writeFileSync(
+      path.join(folder, `${'7'.repeat(64)}.gate.json`),
+      JSON.stringify({
+        formatVersion: GATE_CACHE_FORMAT_VERSION,
+        key: '7'.repeat(64),
+        lookupKey,
+        report: { ...report(), measurements: { environment: {} } },
+      }),
+    );
+    fs.writeFileSync(path.join(folder, 'README'), 'x');
+    expect(findGpuReport(cacheDir, lookupKey)).toBeUndefined();
+  });
+
+  it('refuse a report that does not say which GPU measured it, and keys that are not sha256s', () => {
+    expect(() => writeGpuReport(fresh(), { lookupKey, key: '8'.repeat(64) }, report())).toThrow(
+      'a GPU cache entry needs a report measured on a GPU (measurements.environment.gpu)',
+    );
+    expect(() => findGpuReport(dir, '../x')).toThrow(/received "..\/x"/);
   });
 });
 

@@ -1,16 +1,17 @@
 /**
- * The gate's view of this machine's GPUs: nvidia-smi's CSV, the pools' GPU names, and what a
- * GPU service's gate does with or without its GPU. No GPU is needed: nvidia-smi's output is given.
+ * The gate's view of this machine's GPUs: nvidia-smi's CSV and the pools' GPU names. No GPU is
+ * needed: nvidia-smi's output is given. What a GPU service's gate does with them is in
+ * gate-gpu-gate.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { detectGpus, gpuNameOf, parseNvidiaSmi, gpuGateRefusal } from '../lib/gate/gpu-presence';
+import { detectGpus, gpuNameOf, NVIDIA_SMI_ARGS, parseNvidiaSmi } from '../lib/gate/gpu-presence';
 
 describe('parseNvidiaSmi', () => {
-  it('reads one GPU a line: product, driver, memory in MiB; and names it as the pools do', () => {
+  it('reads one GPU a line, in index order: product, driver, memory in MiB; and names it as the pools do', () => {
     const csv = 'NVIDIA A10G, 550.127.05, 23028\nNVIDIA A10G, 550.127.05, 23028\n';
     expect(parseNvidiaSmi(csv)).toEqual([
-      { product: 'NVIDIA A10G', name: 'a10g', driverVersion: '550.127.05', memoryMiB: 23028 },
-      { product: 'NVIDIA A10G', name: 'a10g', driverVersion: '550.127.05', memoryMiB: 23028 },
+      { index: 0, product: 'NVIDIA A10G', name: 'a10g', driverVersion: '550.127.05', memoryMiB: 23028 },
+      { index: 1, product: 'NVIDIA A10G', name: 'a10g', driverVersion: '550.127.05', memoryMiB: 23028 },
     ]);
   });
 
@@ -22,7 +23,17 @@ describe('parseNvidiaSmi', () => {
     expect(gpuNameOf('NVIDIA H100 80GB HBM3')).toBe('h100');
     expect(gpuNameOf('NVIDIA H200')).toBeUndefined();
     expect(parseNvidiaSmi('NVIDIA H200, 560.35.03, 143771')).toEqual([
-      { product: 'NVIDIA H200', driverVersion: '560.35.03', memoryMiB: 143771 },
+      { index: 0, product: 'NVIDIA H200', driverVersion: '560.35.03', memoryMiB: 143771 },
+    ]);
+  });
+
+  it('runs the query the parser reads', () => {
+    expect(NVIDIA_SMI_ARGS).toEqual([
+      '--query-gpu=name,driver_version,memory.total',
+      '--format=csv,noheader,nounits',
+    ]);
+    expect(detectGpus(() => 'Tesla T4, 535.183.01, 15360\n')).toEqual([
+      { index: 0, product: 'Tesla T4', name: 't4', driverVersion: '535.183.01', memoryMiB: 15360 },
     ]);
   });
 
@@ -33,22 +44,5 @@ describe('parseNvidiaSmi', () => {
         throw new Error('spawnSync nvidia-smi ENOENT');
       }),
     ).toEqual([]);
-  });
-});
-
-describe('gpuGateRefusal', () => {
-  it('names the GPU, what this machine has, and the ways on', () => {
-    expect(gpuGateRefusal('a10g', [])).toBe(
-      "gate cannot measure a service placed on a10g GPUs: CPU figures never pass a GPU service's thresholds, and this machine has no NVIDIA GPU; remove gate from this service, or set MODELFAB_GATE=skip to skip the gate (the Deployment is annotated as skipped)",
-    );
-    expect(gpuGateRefusal('h100', parseNvidiaSmi('NVIDIA H200, 560.35.03, 143771'))).toContain(
-      'and this machine has only NVIDIA H200;',
-    );
-  });
-
-  it('refuses on a machine with the pool GPU too, saying the gate measures on the CPU only', () => {
-    expect(gpuGateRefusal('a10g', parseNvidiaSmi('NVIDIA A10G, 550.127.05, 23028'))).toContain(
-      "this machine has NVIDIA A10G (driver 550.127.05), but modelfab's gate measures with onnxruntime's CPU provider only",
-    );
   });
 });

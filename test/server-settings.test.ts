@@ -58,6 +58,7 @@ describe('resolveServerSettings', () => {
       cpus: 4,
       workers: 1,
       intraOpThreads: 4,
+      executionProvider: 'cpu',
       maxBatchSize: 1,
       maxQueueDelayMs: 0,
       maxQueueSize: 1024,
@@ -108,6 +109,7 @@ describe('resolveServerSettings', () => {
       MODELFAB_METRICS_PORT: '0',
       MODELFAB_WORKERS: '2',
       MODELFAB_INTRA_OP_THREADS: '1',
+      MODELFAB_EXECUTION_PROVIDER: 'cuda',
       MODELFAB_MAX_BATCH_SIZE: '32',
       MODELFAB_MAX_QUEUE_DELAY_MS: '0.5',
       MODELFAB_MAX_QUEUE_SIZE: '64',
@@ -130,6 +132,7 @@ describe('resolveServerSettings', () => {
       metricsPort: 0,
       workers: 2,
       intraOpThreads: 1,
+      executionProvider: 'cuda',
       maxBatchSize: 32,
       maxQueueDelayMs: 0.5,
       maxQueueSize: 64,
@@ -147,11 +150,13 @@ describe('resolveServerSettings', () => {
         port: 9000,
         modelSha256: SHA_A,
         drainSeconds: 1,
+        executionProvider: 'tensorrt',
       },
       env,
     );
     expect(fromOptions).toMatchObject({
       modelName: 'iris-option',
+      executionProvider: 'tensorrt',
       workers: 4,
       maxBatchSize: 8,
       port: 9000,
@@ -190,6 +195,10 @@ describe('resolveServerSettings', () => {
       [
         { MODELFAB_WORKERS: '0' },
         'MODELFAB_WORKERS must be an integer of at least 1, received "0"; set it to a value such as 2, or unset it for the default',
+      ],
+      [
+        { MODELFAB_EXECUTION_PROVIDER: 'gpu' },
+        'MODELFAB_EXECUTION_PROVIDER must be one of cpu, cuda, tensorrt, received "gpu"; set it to a value such as cpu, or unset it for the default',
       ],
       [
         { MODELFAB_PORT: '70000' },

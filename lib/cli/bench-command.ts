@@ -1,13 +1,19 @@
 /**
- * `modelfab bench <model.onnx> [--gate gate.json] [--cpu 1] [--memory 512Mi] [--json]`: runs the
- * quality gate on a model outside any chart, prints the report and exits 1 when a threshold fails.
+ * `modelfab bench <model.onnx> [--gate gate.json] [--cpu 1] [--memory 512Mi] [--gpu a10g] [--json]`:
+ * runs the quality gate on a model outside any chart, prints the report and exits 1 when a
+ * threshold fails. With `--gpu`, the served path is measured on this machine's GPU of that name
+ * with onnxruntime's CUDA provider, and the report goes into the gate cache, where a synth on a
+ * machine without the GPU finds it.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
   defaultModelName,
+  GATE_DEFAULTS,
   type GateProps,
+  GPU_NAMES,
+  type GpuName,
   ModelfabValidationError,
   parseCpuMillis,
   parseMemoryBytes,
@@ -15,7 +21,16 @@ import {
   QuantityError,
   resolveGate,
 } from '../core';
-import { runGateSync, writeGateReports } from '../gate';
+import {
+  benchGpuRefusal,
+  defaultCacheDir,
+  GATE_GPU_PROVIDER,
+  type GpuHost,
+  LOCAL_GPU_HOST,
+  measuringDevice,
+  runGateSync,
+  writeGateReports,
+} from '../gate';
 import { ModelFileError, inspectModel } from '../model';
 import {
   type CliCommand,
@@ -32,7 +47,8 @@ import { formatGateReport } from './format-gate-report';
 
 const NAME = 'bench';
 
-export const BENCH_USAGE = `usage: modelfab bench <model.onnx> [--gate gate.json|JSON] [--cpu 1] [--memory 512Mi] [--json]
+export const BENCH_USAGE = `usage: modelfab bench <model.onnx> [--gate gate.json|JSON] [--cpu 1] [--memory 512Mi]
+                      [--gpu NAME [--cache-dir DIR] [--env NAME=VALUE]...] [--json]
 
 benchmark an onnx model with onnxruntime the way an InferenceService would serve it, check the
 gate's thresholds and print the report. progress goes to stderr.
@@ -45,13 +61,26 @@ options:
   --cpu QUANTITY     the container's cpu limit; intra-op threads follow it (default: 1)
   --memory QUANTITY  the container's memory limit (default: 512Mi)
   --budget SECONDS   time the measurement may take (default: the gate's budgetSeconds, 20)
+  --gpu NAME         measure the served path on this machine's GPU of that name
+                     (${GPU_NAMES.join(', ')}) with onnxruntime's cuda provider,
+                     as the gate of a service placed on such a pool needs; accuracy and
+                     parity still run on the cpu provider. refused when this machine lacks
+                     the GPU or onnxruntime-node's GPU libraries. the report goes into the
+                     gate cache: commit it, or restore it where synth runs
+  --cache-dir DIR    the gate cache (default: $MODELFAB_CACHE_DIR, else .modelfab-cache)
+  --env NAME=VALUE   a variable of the server's environment, as the service's Deployment sets it;
+                     repeat it for each (the synth's refusal prints the ones it needs)
+  --target-utilization FRACTION
+                     the planned utilization the latency is measured at, the service's
+                     slo.targetUtilization (default: ${GATE_DEFAULTS.targetUtilization})
   --report-dir DIR   also write the json, markdown and svg reports there
-  --no-cache         measure even when the same model and settings were measured before
+  --no-cache         measure even when the same model and settings were measured before (the
+                     new report goes into --cache-dir, or with --gpu the gate cache; else nowhere)
   --json             print the report as json instead of a table
   -h, --help         print this help
 
-exit status: 0 every threshold passed, 1 a threshold failed or the gate could not run,
-2 bad usage.`;
+exit status: 0 every threshold passed, 1 a threshold failed or the gate could not run (no such
+GPU here, no GPU libraries), 2 bad usage (an unknown GPU name among them).`;
 
 /** `--gate` inline: its value is a JSON object itself, not a file name. */
 function isInlineGate(value: string): boolean {
@@ -90,12 +119,36 @@ function readGate(value: string): GateProps {
   return parseGate(text, `the gate file ${path.resolve(value)}`);
 }
 
-export function runBench(args: readonly string[]): CommandResult {
+/** `NAME=VALUE` pairs of `--env`, or the usage error for one that is not. */
+function parseEnv(pairs: readonly string[]): Record<string, string> | CommandResult {
+  const env: Record<string, string> = {};
+  for (const pair of pairs) {
+    const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(pair);
+    if (!match) {
+      return usageError(
+        NAME,
+        `--env ${JSON.stringify(pair)} is not NAME=VALUE; pass a variable such as --env MODELFAB_DRAIN_SECONDS=20`,
+      );
+    }
+    env[match[1]] = match[2];
+  }
+  return env;
+}
+
+/**
+ * `modelfab bench`. `host` is what the command asks of this machine about GPUs (nvidia-smi,
+ * onnxruntime-node's GPU libraries); tests pass their own.
+ */
+export function runBench(args: readonly string[], host: GpuHost = LOCAL_GPU_HOST): CommandResult {
   const parsed = parseCommandLine(NAME, BENCH_USAGE, args, {
     gate: { type: 'string' },
     cpu: { type: 'string' },
     memory: { type: 'string' },
     budget: { type: 'string' },
+    gpu: { type: 'string' },
+    'cache-dir': { type: 'string' },
+    env: { type: 'string', multiple: true },
+    'target-utilization': { type: 'string' },
     'report-dir': { type: 'string' },
     'no-cache': { type: 'boolean' },
     json: { type: 'boolean' },
@@ -119,6 +172,42 @@ export function runBench(args: readonly string[]): CommandResult {
       NAME,
       `--budget must be a positive number of seconds, got ${JSON.stringify(values.budget)}`,
     );
+  const gpu = values.gpu;
+  if (gpu !== undefined && !(GPU_NAMES as readonly string[]).includes(gpu)) {
+    return usageError(
+      NAME,
+      `--gpu ${JSON.stringify(gpu)} is not a GPU a pool knows; pass one of ${GPU_NAMES.join(', ')}`,
+    );
+  }
+  const utilization =
+    values['target-utilization'] === undefined ? undefined : Number(values['target-utilization']);
+  if (utilization !== undefined && !(utilization > 0 && utilization <= 1)) {
+    return usageError(
+      NAME,
+      `--target-utilization must be a fraction above 0 and at most 1, got ${JSON.stringify(values['target-utilization'])}`,
+    );
+  }
+  const serverEnv = parseEnv((values.env as string[] | undefined) ?? []);
+  if (isCommandResult(serverEnv)) return serverEnv;
+  let measure;
+  if (gpu !== undefined) {
+    const detected = host.detectGpus();
+    const device = measuringDevice(gpu as GpuName, detected);
+    const refusal = benchGpuRefusal(
+      gpu as GpuName,
+      detected,
+      device ? host.providerAvailability(GATE_GPU_PROVIDER) : undefined,
+    );
+    if (refusal !== undefined || device === undefined)
+      return failure(NAME, refusal ?? `--gpu ${gpu}: no such GPU here`);
+    measure = { device, provider: GATE_GPU_PROVIDER };
+  }
+  const cacheDir =
+    values['cache-dir'] !== undefined
+      ? path.resolve(values['cache-dir'])
+      : values['no-cache'] && gpu === undefined
+        ? fs.mkdtempSync(path.join(os.tmpdir(), 'modelfab-bench-'))
+        : defaultCacheDir();
   try {
     const model = inspectModel(positionals[0]);
     const gateProps = values.gate === undefined ? {} : readGate(values.gate);
@@ -131,15 +220,21 @@ export function runBench(args: readonly string[]): CommandResult {
       { ...gateProps, ...(budget !== undefined ? { budgetSeconds: budget } : {}) },
       gateDir,
     );
-    const report = runGateSync({
-      constructPath: NAME,
-      modelName: defaultModelName(model.path),
-      model,
-      gate,
-      resources: { cpuMillis, memoryBytes },
-      server: { entry: serverEntryFile(), env: {} },
-      ...(values['no-cache'] ? { cacheDir: fs.mkdtempSync(path.join(os.tmpdir(), 'modelfab-bench-')) } : {}),
-    });
+    const report = runGateSync(
+      {
+        constructPath: NAME,
+        modelName: defaultModelName(model.path),
+        model,
+        gate,
+        ...(utilization !== undefined ? { targetUtilization: utilization } : {}),
+        resources: { cpuMillis, memoryBytes },
+        server: { entry: serverEntryFile(), env: serverEnv },
+        cacheDir,
+        remeasure: values['no-cache'] === true,
+        ...(gpu !== undefined ? { gpu: gpu as GpuName } : {}),
+      },
+      measure,
+    );
     if (values['report-dir'] !== undefined)
       writeGateReports(values['report-dir'], defaultModelName(model.path), report);
     const text = values.json ? JSON.stringify(report, null, 2) : formatGateReport(report);

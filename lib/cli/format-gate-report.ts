@@ -1,4 +1,5 @@
 /** The gate report as a terminal table. */
+import { PROVIDER_LABELS } from '../core';
 import { type GateReport } from '../gate';
 
 function table(rows: readonly (readonly string[])[]): string {
@@ -22,6 +23,11 @@ export function formatGateReport(report: GateReport): string {
   const lines = [
     `gate ${report.passed ? 'PASSED' : 'FAILED'}: ${report.model.name} (${report.model.sha256.slice(0, 12)})${report.cached ? ' [cached]' : ''}`,
     `${e.cpuModel}, ${e.cores} cores; onnxruntime ${e.onnxruntimeVersion}; ${e.intraOpThreads} intra-op thread(s); measured in ${(m.durationMs / 1000).toFixed(1)} s`,
+    ...(e.gpu
+      ? [
+          `served on ${e.gpu.product} (${e.gpu.name}, driver ${e.gpu.driverVersion}) with onnxruntime's ${PROVIDER_LABELS[e.gpu.provider]} provider at ${e.gpu.measuredAt}; accuracy and parity on the CPU provider`,
+        ]
+      : []),
     '',
     table([
       ['', 'threshold', 'measured', 'limit'],

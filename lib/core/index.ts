@@ -26,3 +26,4 @@ export * from './instance-catalog';
 export * from './node-fit';
 export * from './gpu';
 export * from './cost';
+export * from './execution-provider';

@@ -202,3 +202,48 @@ export function resolveSlo(check: PropsChecker, props: InferenceServiceProps): S
     ),
   };
 }
+
+/**
+ * The gate props that resolve (with {@link resolveGate} from `cwd`) to `spec`: the inverse of
+ * resolveGate, for a command line that must measure the same gate elsewhere (`modelfab bench
+ * --gate`). Dataset paths are made relative to `cwd` (POSIX separators), and settings equal to
+ * their default are left out.
+ */
+export function gatePropsOf(spec: GateSpec, cwd: string): GateProps {
+  const d = GATE_DEFAULTS;
+  const file = (absolute: string) => path.relative(cwd, absolute).split(path.sep).join('/') || '.';
+  const props: { -readonly [K in keyof GateProps]: GateProps[K] } = {};
+  for (const key of [
+    'latencyP50Ms',
+    'latencyP95Ms',
+    'latencyP99Ms',
+    'minThroughputRps',
+    'maxMemoryMb',
+    'maxColdStartMs',
+    'maxModelSizeMb',
+  ] as const) {
+    if (spec[key] !== undefined) props[key] = spec[key];
+  }
+  if (spec.accuracy) {
+    const a = spec.accuracy;
+    props.accuracy = {
+      dataset: file(a.dataset),
+      metric: a.metric,
+      ...(a.metric === 'topk' ? { k: a.k } : {}),
+      ...(a.output !== undefined ? { output: a.output } : {}),
+      ...(a.min !== undefined ? { min: a.min } : {}),
+      ...(a.max !== undefined ? { max: a.max } : {}),
+    };
+  }
+  if (spec.parity) {
+    props.parity = { dataset: file(spec.parity.dataset), atol: spec.parity.atol, rtol: spec.parity.rtol };
+  }
+  if (Object.keys(spec.inputShapes).length > 0) props.inputShapes = spec.inputShapes;
+  if (spec.inputValues !== undefined) props.inputValues = spec.inputValues;
+  if (spec.inputDataset !== undefined) props.inputDataset = file(spec.inputDataset);
+  if (spec.requestEncoding !== undefined) props.requestEncoding = spec.requestEncoding;
+  if (spec.budgetSeconds !== d.budgetSeconds) props.budgetSeconds = spec.budgetSeconds;
+  if (spec.maxBatchSize !== d.maxBatchSize) props.maxBatchSize = spec.maxBatchSize;
+  if (spec.seed !== d.seed) props.seed = spec.seed;
+  return props;
+}

@@ -3,6 +3,7 @@
  * derived from their table (`server-setting-table.ts`). In lib/core because the Deployment's
  * environment (lib/render) and the server (lib/server) both read them.
  */
+import { type ExecutionProvider } from './execution-provider';
 import { type ServerDefaults, type ServerEnvNames, settingRows } from './server-setting-table';
 
 /**
@@ -58,6 +59,14 @@ export interface ServerOptions {
    * @default $MODELFAB_INTRA_OP_THREADS, else the config file's, else the CPU limit shared by the workers (whole CPUs, at least 1)
    */
   readonly intraOpThreads?: number;
+  /**
+   * onnxruntime's execution provider: `'cpu'`, `'cuda'` (GPU 0), or `'tensorrt'` (GPU 0, with CUDA
+   * for what TensorRT cannot run). The GPU providers need onnxruntime-node's CUDA libraries, which
+   * its install script downloads only when asked (`ONNXRUNTIME_NODE_INSTALL=cuda12`). The gate
+   * starts the server with `'cuda'` to measure a service placed on a GPU pool.
+   * @default $MODELFAB_EXECUTION_PROVIDER, else 'cpu'
+   */
+  readonly executionProvider?: ExecutionProvider;
   /** The CPUs the server may use, for the default threads. @default availableCpus(): cores capped by the cgroup CPU quota */
   readonly cpus?: number;
   /** The most rows of a dynamic batch; 1 turns batching off. @default $MODELFAB_MAX_BATCH_SIZE, else the config file's, else 1 */

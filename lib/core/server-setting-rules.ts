@@ -159,6 +159,24 @@ export const SHA256_HEX = textRule(
   (text) => text.toLowerCase(),
 );
 
+/**
+ * One of a few words (`values`), as written; the message lists them.
+ * @param placeholder the value's placeholder in the help, e.g. `PROVIDER`
+ */
+export function oneOf<T extends string>(values: readonly T[], placeholder: string): SettingRule<T> {
+  const accept = (value: unknown): T | undefined =>
+    typeof value === 'string' && (values as readonly string[]).includes(value.trim())
+      ? (value.trim() as T)
+      : undefined;
+  return {
+    must: `one of ${values.join(', ')}`,
+    suggest: suchAs(values[0]),
+    placeholder,
+    accept,
+    fromText: accept,
+  };
+}
+
 /** An address to listen on. */
 export const ADDRESS = textRule(
   'a host name or ip address',

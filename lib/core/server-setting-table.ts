@@ -15,6 +15,7 @@ import {
   MILLISECONDS,
   MODEL_NAME,
   MODEL_VERSION,
+  oneOf,
   PORT,
   POSITIVE,
   SECONDS,
@@ -23,6 +24,7 @@ import {
   suchAs,
 } from './server-setting-rules';
 import type { ServerOptions } from './server-options';
+import { EXECUTION_PROVIDERS } from './execution-provider';
 
 /** One setting: where its value can come from, what it must be, and how the help describes it. */
 export interface SettingRow<T> {
@@ -127,6 +129,13 @@ export const SERVER_SETTING_TABLE = {
     config: 'threads.intraOpThreads',
     defaultHelp: 'the cpus shared by the workers',
     help: 'onnxruntime threads per worker',
+  },
+  executionProvider: {
+    rule: oneOf(EXECUTION_PROVIDERS, 'PROVIDER'),
+    env: 'MODELFAB_EXECUTION_PROVIDER',
+    flag: 'execution-provider',
+    default: 'cpu',
+    help: "onnxruntime's execution provider: cpu, cuda (gpu 0), or tensorrt (gpu 0, cuda for what tensorrt cannot run); cuda and tensorrt need onnxruntime-node's cuda libraries (ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js)",
   },
   cpus: {
     rule: POSITIVE,

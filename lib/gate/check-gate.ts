@@ -7,7 +7,7 @@
  * `latency p99 31.2 ms > latencyP99Ms 25 (at the operating rate 1,400 rps, >= 29.8 ms with 95% confidence from 4,812 samples; 1 CPU, onnxruntime 1.30.0, CPU held by a CFS quota); raise resources.cpu or relax latencyP99Ms`.
  */
 import path from 'node:path';
-import { type GateSpec } from '../core';
+import { type GateSpec, PROVIDER_LABELS } from '../core';
 import { type Decision, decideBounds } from './confidence';
 import {
   type BatchSettingResult,
@@ -209,9 +209,11 @@ function judge(j: Judgement): Verdict {
   };
 }
 
-/** `1 CPU, onnxruntime 1.30.0`. */
+/** `1 CPU, onnxruntime 1.30.0`, and on a GPU `, NVIDIA A10G (driver 550.127.05, CUDA)`. */
 function runtimeContext(m: GateMeasurements): string {
-  return `${formatCpuLimit(m.environment.cpuLimitMillis)}, onnxruntime ${m.environment.onnxruntimeVersion}`;
+  const gpu = m.environment.gpu;
+  const onGpu = gpu ? `, ${gpu.product} (driver ${gpu.driverVersion}, ${PROVIDER_LABELS[gpu.provider]})` : '';
+  return `${formatCpuLimit(m.environment.cpuLimitMillis)}, onnxruntime ${m.environment.onnxruntimeVersion}${onGpu}`;
 }
 
 /** `>= 29.8 ms and <= 31.4 ms`, or `no bound yet`: what the samples show of a percentile. */

@@ -2,11 +2,34 @@
  * What one gate run measured and decided. Written as JSON beside the manifests, cached, and read by
  * the renderers (serving config, annotations) and the capacity plan. Plain data.
  */
-import { type CostPlan, type GateSpec, type SloSpec } from '../core';
+import { type CostPlan, type GateSpec, type GpuExecutionProvider, type GpuName, type SloSpec } from '../core';
 import { type SkippedBatchSetting } from './memory-forecast';
+
+/**
+ * The GPU a report's served path was measured on (a service placed on a GPU pool). The server ran
+ * with that provider on it; accuracy, parity, the model alone and the in-process cold start ran on
+ * onnxruntime's CPU provider (their figures do not depend on where the pod serves, or are
+ * diagnostics), and the reports say so.
+ */
+export interface GateGpu {
+  /** The pool's name for it: `a10g`. */
+  readonly name: GpuName;
+  /** As nvidia-smi names it: `NVIDIA A10G`. */
+  readonly product: string;
+  /** The NVIDIA driver's version, as nvidia-smi reports it: `550.127.05`. */
+  readonly driverVersion: string;
+  /** The GPU's memory, MiB, as nvidia-smi reports it. */
+  readonly memoryMiB: number;
+  /** The execution provider the server ran with. */
+  readonly provider: GpuExecutionProvider;
+  /** When the measurement began (ISO 8601, UTC): a report shared through the cache says when it was made. */
+  readonly measuredAt: string;
+}
 
 /** Where and how the numbers were measured. */
 export interface GateEnvironment {
+  /** The GPU the served path ran on; absent when it ran on the CPU (every service without a placement). */
+  readonly gpu?: GateGpu;
   readonly cpuModel: string;
   /** Logical cores of the machine that measured. */
   readonly cores: number;

@@ -1,13 +1,15 @@
 /**
  * Which GPUs this machine has, as the gate needs to know before it benchmarks a service placed on
- * a GPU pool: `nvidia-smi`'s CSV parsed into the pool's GPU names, and the refusal a GPU service's
- * gate gives. Pure, but for running `nvidia-smi`.
+ * a GPU pool: `nvidia-smi`'s CSV parsed into the pool's GPU names. Pure, but for running
+ * `nvidia-smi` (which {@link detectGpus} takes as an argument, so tests give its output).
  */
 import { execFileSync } from 'node:child_process';
 import type { GpuName } from '../core/gpu';
 
 /** One GPU as `nvidia-smi` reports it. */
 export interface DetectedGpu {
+  /** Its index in nvidia-smi's order (PCI bus order): `CUDA_VISIBLE_DEVICES` with `CUDA_DEVICE_ORDER=PCI_BUS_ID` selects it by this. */
+  readonly index: number;
   /** As nvidia-smi names it (`NVIDIA A10G`). */
   readonly product: string;
   /** The pool's name for it, when it is one the pools know. */
@@ -39,20 +41,21 @@ export function gpuNameOf(product: string): GpuName | undefined {
 
 /**
  * `nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader,nounits` output,
- * parsed. Lines that are not three fields are left out.
+ * parsed; nvidia-smi prints one line per GPU in index order. Lines that are not three fields are
+ * left out.
  */
 export function parseNvidiaSmi(csv: string): DetectedGpu[] {
   return csv
     .split('\n')
     .map((line) => line.split(',').map((field) => field.trim()))
     .filter((fields) => fields.length === 3 && fields[0] !== '' && Number.isFinite(Number(fields[2])))
-    .map(([product, driverVersion, memory]) => {
+    .map(([product, driverVersion, memory], index) => {
       const name = gpuNameOf(product);
-      return { product, ...(name ? { name } : {}), driverVersion, memoryMiB: Number(memory) };
+      return { index, product, ...(name ? { name } : {}), driverVersion, memoryMiB: Number(memory) };
     });
 }
 
-/** This machine's GPUs: none when `nvidia-smi` is missing or fails. */
+/** This machine's GPUs: none when `nvidia-smi` is missing or fails. `run` runs nvidia-smi with {@link NVIDIA_SMI_ARGS}. */
 export function detectGpus(
   run = () => execFileSync('nvidia-smi', NVIDIA_SMI_ARGS, { encoding: 'utf8', timeout: 10_000 }),
 ): DetectedGpu[] {
@@ -61,20 +64,4 @@ export function detectGpus(
   } catch {
     return [];
   }
-}
-
-/**
- * Why a GPU service's gate cannot run here, naming the GPU, what this machine has and how to go on.
- * CPU figures never pass a GPU service's thresholds, and this version of modelfab measures on the
- * CPU only: onnxruntime-node's CUDA and TensorRT libraries are a separate download the gate does
- * not make, so even a machine with the pool's GPU is refused, saying so.
- */
-export function gpuGateRefusal(gpu: GpuName, detected: readonly DetectedGpu[]): string {
-  const here = detected.find((d) => d.name === gpu);
-  const found = here
-    ? `this machine has ${here.product} (driver ${here.driverVersion}), but modelfab's gate measures with onnxruntime's CPU provider only`
-    : detected.length === 0
-      ? 'this machine has no NVIDIA GPU'
-      : `this machine has only ${[...new Set(detected.map((d) => d.product))].join(', ')}`;
-  return `gate cannot measure a service placed on ${gpu} GPUs: CPU figures never pass a GPU service's thresholds, and ${found}; remove gate from this service, or set MODELFAB_GATE=skip to skip the gate (the Deployment is annotated as skipped)`;
 }

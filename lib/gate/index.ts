@@ -11,3 +11,5 @@ export * from './report-markdown';
 export * from './report-svg';
 export * from './write-reports';
 export * from './cache';
+export * from './gpu-gate';
+export * from './gpu-presence';

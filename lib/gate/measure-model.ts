@@ -5,7 +5,7 @@
  * serving settings and the latency of a lone request and at the planned operating rate.
  */
 import * as os from 'node:os';
-import { type GateSpec } from '../core';
+import { type GateSpec, type GpuExecutionProvider } from '../core';
 import { inspectModel, type ModelInfo } from '../model';
 import { Executor, intraOpThreadsFor, onnxruntimeVersion } from '../runtime';
 import { benchmarkInputs } from './gate-inputs';
@@ -22,6 +22,9 @@ import {
   type Progress,
   searchServingSettings,
 } from './measure-performance';
+import { type NamedGpu } from './gpu-gate';
+import { probeGpuProvider } from './gpu-probe';
+import { type GateGpu } from './gate-report';
 import { encodeInferRequest } from './request-bodies';
 import { type CpuEnforcement } from './resource-budget';
 import { servedEnvironment } from './served-environment';
@@ -40,6 +43,13 @@ export interface GateWorkerRequest {
   readonly server: { readonly entry: string; readonly env: Readonly<Record<string, string>> };
   /** Force a CPU enforcement. @default 'auto' */
   readonly cpuEnforcement?: 'auto' | CpuEnforcement;
+  /**
+   * The GPU the served path runs on, and the provider (a service placed on a GPU pool); the worker
+   * is started with `CUDA_VISIBLE_DEVICES` naming it, so it is device 0. Accuracy, parity, the model
+   * alone and the in-process cold start stay on the CPU provider.
+   * @default the CPU
+   */
+  readonly gpu?: { readonly device: NamedGpu; readonly provider: GpuExecutionProvider };
 }
 
 /** The operating point's share of what is left after the in-process phase: at least, at most. */
@@ -105,6 +115,20 @@ export async function measureModel(
   const model = inspectModel(request.modelPath);
   const intraOpThreads = intraOpThreadsFor(request.cpuMillis);
   const nextInput = benchmarkInputs(model, gate);
+  let gpu: GateGpu | undefined;
+  if (request.gpu) {
+    const { device, provider } = request.gpu;
+    gpu = {
+      name: device.name,
+      product: device.product,
+      driverVersion: device.driverVersion,
+      memoryMiB: device.memoryMiB,
+      provider,
+      measuredAt: new Date().toISOString(),
+    };
+    progress(`gpu: a session with onnxruntime's ${provider} provider on ${device.product}`);
+    await probeGpuProvider(request.modelPath, intraOpThreads, provider, device);
+  }
 
   progress(
     `cold start: creating the session in process (${intraOpThreads} intra-op thread${intraOpThreads === 1 ? '' : 's'})`,
@@ -129,9 +153,10 @@ export async function measureModel(
     );
     await closedLoop(inProcess, Math.min(300, budgetMs / 50), 3);
     const alone = await measureModelAlone(inProcess, Math.min(1000, budgetMs / 30));
-    if (gate.accuracy) progress(`accuracy: ${gate.accuracy.dataset}`);
+    const onCpu = gpu ? " (onnxruntime's CPU provider)" : '';
+    if (gate.accuracy) progress(`accuracy${onCpu}: ${gate.accuracy.dataset}`);
     const accuracyResult = gate.accuracy ? await measureAccuracy(executor, model, gate.accuracy) : undefined;
-    if (gate.parity) progress(`parity: ${gate.parity.dataset}`);
+    if (gate.parity) progress(`parity${onCpu}: ${gate.parity.dataset}`);
     const parityResult = gate.parity ? await measureParity(executor, model, gate.parity) : undefined;
     return { firstInferenceMs: first, modelAlone: alone, accuracy: accuracyResult, parity: parityResult };
   })().finally(() => executor.close());
@@ -156,6 +181,7 @@ export async function measureModel(
     bodies,
     readyTimeoutMs: Math.max(30_000, budgetMs),
     prefer: request.cpuEnforcement ?? 'auto',
+    executionProvider: request.gpu?.provider ?? 'cpu',
   });
   const startMs = 1.5 * executor.loadMs; // a server process loads node and the model: more than the session alone
   const left = deadline - nowMs();
@@ -196,6 +222,7 @@ export async function measureModel(
   );
   return {
     environment: {
+      ...(gpu ? { gpu } : {}),
       cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
       cores: os.cpus().length,
       onnxruntimeVersion: onnxruntimeVersion(),

@@ -3,6 +3,7 @@
  * without modelfab. Pure.
  */
 import path from 'node:path';
+import { PROVIDER_LABELS } from '../core';
 import { chosenBatchSetting, formatCount, formatCpuLimit, formatNumber } from './check-gate';
 import {
   type GateReport,
@@ -139,7 +140,25 @@ function gradeSection(report: GateReport): string {
 
 function environmentSection(report: GateReport): string {
   const e = report.measurements.environment;
+  const gpuRows = e.gpu
+    ? [
+        [
+          'GPU',
+          escapeMarkdown(
+            `${e.gpu.product} (${e.gpu.name}, driver ${e.gpu.driverVersion}, ${formatNumber(e.gpu.memoryMiB)} MiB)`,
+          ),
+        ],
+        [
+          'execution provider',
+          escapeMarkdown(
+            `${PROVIDER_LABELS[e.gpu.provider]} for the served path (latency, throughput, memory, the server's cold start); CPU for accuracy, parity, the model alone and the in-process cold start`,
+          ),
+        ],
+        ['measured at', escapeMarkdown(e.gpu.measuredAt)],
+      ]
+    : [];
   const rows = [
+    ...gpuRows,
     ['CPU limit', formatCpuLimit(e.cpuLimitMillis)],
     ['memory limit', mib(e.memoryLimitBytes)],
     ['onnxruntime', escapeMarkdown(e.onnxruntimeVersion)],

@@ -5,6 +5,7 @@
  * each batch setting tried its saturated capacity behind the rate it held at the latency bound, the
  * chosen one highlighted (`≥` when the load generator was the bound). Pure.
  */
+import { PROVIDER_LABELS } from '../core';
 import { chosenBatchSetting, formatCount, formatCpuLimit, formatNumber } from './check-gate';
 import { type BatchSettingResult, type GateReport } from './gate-report';
 
@@ -50,7 +51,11 @@ const CPU_ENFORCEMENT = {
 export function renderGateSvg(report: GateReport): string {
   const m = report.measurements;
   const status = report.passed ? 'PASSED' : 'FAILED';
+  const gpu = m.environment.gpu;
   const subtitle = [
+    ...(gpu
+      ? [`${truncate(gpu.product, 40)} (driver ${gpu.driverVersion}, ${PROVIDER_LABELS[gpu.provider]})`]
+      : []),
     formatCpuLimit(m.environment.cpuLimitMillis),
     `onnxruntime ${m.environment.onnxruntimeVersion}`,
     `${m.environment.intraOpThreads} intra-op thread${m.environment.intraOpThreads === 1 ? '' : 's'}`,

@@ -1,18 +1,38 @@
 /**
  * Runs the gate for one service from the synth or Pulumi program: a cache hit costs no benchmark; a
  * miss starts the benchmark worker as a child process and waits for it, blocking (cdk8s synth is
- * synchronous) or not (Pulumi's async component initialisation).
+ * synchronous) or not (Pulumi's async component initialisation). A service placed on a GPU pool is
+ * measured on that GPU only (see gpu-gate.ts): its reports are cached under GPU keys, and it never
+ * runs without the GPU to measure on.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { GATE_DEFAULTS, type GateSpec, ModelfabValidationError, type SloSpec } from '../core';
+import {
+  GATE_DEFAULTS,
+  type GateSpec,
+  type GpuExecutionProvider,
+  type GpuName,
+  ModelfabValidationError,
+  type SloSpec,
+} from '../core';
 import { type ModelInfo } from '../model';
-import type { GpuName } from '../core/gpu';
 import { onnxruntimeVersion } from '../runtime';
 import { buildGateReport } from './build-report';
-import { defaultCacheDir, gateCacheKey, readCachedReport, writeCachedReport } from './cache';
+import {
+  defaultCacheDir,
+  findGpuReport,
+  gateCacheKey,
+  gpuCacheKey,
+  type GpuCacheKeyInput,
+  gpuLookupKey,
+  readCachedReport,
+  readGpuReport,
+  writeCachedReport,
+  writeGpuReport,
+} from './cache';
+import { describeGpuMeasurement, type NamedGpu } from './gpu-gate';
 import { type GateMeasurements, type GateReport } from './gate-report';
 import { type GateWorkerRequest } from './measure-model';
 import { type CpuEnforcement, detectEnforcement } from './resource-budget';
@@ -25,6 +45,12 @@ export interface GateRun {
   readonly model: ModelInfo;
   readonly gate: GateSpec;
   readonly slo?: SloSpec;
+  /**
+   * The planned utilization the operating rate is measured at, where there is no `slo` (the
+   * command line's `--target-utilization`).
+   * @default the SLO's targetUtilization, else 0.7
+   */
+  readonly targetUtilization?: number;
   /** The container's limits: the server runs inside them, with as many intra-op threads as the CPU limit. */
   readonly resources: { readonly cpuMillis: number; readonly memoryBytes: number };
   /**
@@ -34,8 +60,24 @@ export interface GateRun {
   readonly server: { readonly entry: string; readonly env: Readonly<Record<string, string>> };
   /** @default defaultCacheDir() */
   readonly cacheDir?: string;
-  /** The GPU the service is placed on: the gate refuses (it measures on the CPU only). @default - a CPU service */
+  /**
+   * The GPU the service is placed on: its served path is measured on that GPU (here, with a
+   * {@link GpuMeasurement}), or its report comes from the cache (measured elsewhere); never on the CPU.
+   * @default - a CPU service
+   */
   readonly gpu?: GpuName;
+  /**
+   * Measure even when the cache holds a report for this run; the result is cached all the same
+   * (`modelfab bench --gpu --no-cache`).
+   * @default false
+   */
+  readonly remeasure?: boolean;
+}
+
+/** A GPU service measured on this machine: the GPU (from nvidia-smi) and the provider to run on it. */
+export interface GpuMeasurement {
+  readonly device: NamedGpu;
+  readonly provider: GpuExecutionProvider;
 }
 
 /**
@@ -54,7 +96,7 @@ export function cpuEnforcementPreference(env: NodeJS.ProcessEnv = process.env): 
 
 /** The utilization the operating rate is planned at: the SLO's, else its default. */
 function targetUtilizationOf(run: GateRun): number {
-  return run.slo?.targetUtilization ?? GATE_DEFAULTS.targetUtilization;
+  return run.slo?.targetUtilization ?? run.targetUtilization ?? GATE_DEFAULTS.targetUtilization;
 }
 
 /** How to start the worker: the compiled file, or the TypeScript source through tsx when running from sources. */
@@ -63,6 +105,44 @@ export function gateWorkerCommand(): { readonly command: string; readonly args: 
   const worker = path.join(__dirname, fromSources ? 'worker.ts' : 'worker.js');
   const loader = fromSources ? ['--import', pathToFileURL(require.resolve('tsx')).href] : [];
   return { command: process.execPath, args: [...loader, worker] };
+}
+
+/** The cache key inputs of a GPU service's report (see cache.ts): no CPU model, no CPU enforcement. */
+export function gpuKeyInput(run: GateRun, gpu: GpuName, provider: GpuExecutionProvider): GpuCacheKeyInput {
+  return {
+    sha256: run.model.sha256,
+    gate: run.gate,
+    resources: run.resources,
+    onnxruntimeVersion: onnxruntimeVersion(),
+    serverEnv: run.server.env,
+    targetUtilization: targetUtilizationOf(run),
+    gpu,
+    provider,
+  };
+}
+
+/** The utilization a run plans at (its SLO's, else the default), for the command that measures it elsewhere. */
+export function runTargetUtilization(run: GateRun): number {
+  return targetUtilizationOf(run);
+}
+
+/**
+ * A report for this GPU service measured on its GPU with `provider`, by any GPU product and driver,
+ * from the cache (the most recent one; see {@link findGpuReport}), judged against this run's gate;
+ * undefined when there is none. Says on stderr which GPU and driver measured it, and when.
+ */
+export function cachedGpuReport(
+  run: GateRun & { readonly gpu: GpuName },
+  provider: GpuExecutionProvider,
+): GateReport | undefined {
+  const cacheDir = run.cacheDir ?? defaultCacheDir();
+  const found = findGpuReport(cacheDir, gpuLookupKey(gpuKeyInput(run, run.gpu, provider)));
+  const gpu = found?.report.measurements.environment.gpu;
+  if (!found || !gpu) return undefined;
+  process.stderr.write(
+    `modelfab gate: [${run.constructPath}] ${run.gpu} report from the cache (${cacheDir}): measured on ${describeGpuMeasurement(gpu)} at ${gpu.measuredAt}; accuracy and parity on the CPU provider\n`,
+  );
+  return report(run, found.report.measurements, true);
 }
 
 function cacheKeyOf(run: GateRun): string {
@@ -97,28 +177,70 @@ function gateError(run: GateRun, detail: string): ModelfabValidationError {
   return new ModelfabValidationError(run.constructPath, 'gate', `gate could not run: ${detail}`);
 }
 
-/** The cached report for this run, or undefined on a miss (then it says on stderr that it benchmarks). */
-function lookUp(run: GateRun): {
+/** Where a run's report is cached: under its CPU key, or under its GPU keys. */
+interface CacheSlot {
   readonly cacheDir: string;
-  readonly key: string;
-  readonly hit?: GateReport;
-} {
-  const cacheDir = run.cacheDir ?? defaultCacheDir();
-  const key = cacheKeyOf(run);
-  const hit = readCachedReport(cacheDir, key);
-  if (hit) {
-    process.stderr.write(
-      `modelfab gate: [${run.constructPath}] cached result for model ${run.model.sha256.slice(0, 12)}\n`,
-    );
-    return { cacheDir, key, hit: report(run, hit.measurements, true) };
-  }
-  process.stderr.write(
-    `modelfab gate: [${run.constructPath}] benchmarking ${run.model.path} (budget ${run.gate.budgetSeconds} s)\n`,
-  );
-  return { cacheDir, key };
+  readonly read: () => GateReport | undefined;
+  readonly write: (report: GateReport) => void;
 }
 
-function workerInput(run: GateRun): string {
+/** The cache slot of a run: the CPU's, or, measuring on a GPU, that GPU product and driver's. */
+function cacheSlot(run: GateRun, gpu: GpuMeasurement | undefined): CacheSlot {
+  const cacheDir = run.cacheDir ?? defaultCacheDir();
+  if (gpu === undefined) {
+    const key = cacheKeyOf(run);
+    return {
+      cacheDir,
+      read: () => readCachedReport(cacheDir, key),
+      write: (result) => writeCachedReport(cacheDir, key, result),
+    };
+  }
+  const input = gpuKeyInput(run, gpu.device.name, gpu.provider);
+  const keys = { lookupKey: gpuLookupKey(input), key: gpuCacheKey(input, gpu.device) };
+  return {
+    cacheDir,
+    read: () => readGpuReport(cacheDir, keys),
+    write: (result) => writeGpuReport(cacheDir, keys, result),
+  };
+}
+
+/**
+ * Refuses a run that would measure a GPU service anywhere but on its GPU: CPU figures never pass a
+ * GPU service's thresholds (gate-outcome.ts decides where it is measured; this keeps any other
+ * caller from measuring it on the CPU).
+ */
+function checkPlacement(run: GateRun, gpu: GpuMeasurement | undefined): void {
+  if (run.gpu === undefined && gpu === undefined) return;
+  if (run.gpu !== undefined && gpu?.device.name === run.gpu) return;
+  throw gateError(
+    run,
+    run.gpu === undefined
+      ? `a service without a placement is measured on the CPU, not on ${gpu!.device.product}`
+      : `a service placed on ${run.gpu} GPUs is measured on ${run.gpu} GPUs only, ${gpu ? `not on ${gpu.device.product}` : 'never on the CPU'}`,
+  );
+}
+
+/** The cached report for this run, or undefined on a miss (then it says on stderr that it benchmarks). */
+function lookUp(
+  run: GateRun,
+  gpu: GpuMeasurement | undefined,
+): { readonly slot: CacheSlot; readonly hit?: GateReport } {
+  checkPlacement(run, gpu);
+  const slot = cacheSlot(run, gpu);
+  const hit = run.remeasure ? undefined : slot.read();
+  if (hit) {
+    process.stderr.write(
+      `modelfab gate: [${run.constructPath}] cached result for model ${run.model.sha256.slice(0, 12)}${gpu ? ` on ${gpu.device.product} (driver ${gpu.device.driverVersion})` : ''}\n`,
+    );
+    return { slot, hit: report(run, hit.measurements, true) };
+  }
+  process.stderr.write(
+    `modelfab gate: [${run.constructPath}] benchmarking ${run.model.path} (budget ${run.gate.budgetSeconds} s)${gpu ? ` on ${describeGpuMeasurement({ ...gpu.device, provider: gpu.provider })}` : ''}\n`,
+  );
+  return { slot };
+}
+
+function workerInput(run: GateRun, gpu: GpuMeasurement | undefined): string {
   const request: GateWorkerRequest = {
     modelPath: run.model.path,
     modelName: run.modelName,
@@ -128,8 +250,22 @@ function workerInput(run: GateRun): string {
     targetUtilization: targetUtilizationOf(run),
     server: run.server,
     cpuEnforcement: cpuEnforcementPreference(),
+    ...(gpu ? { gpu: { device: gpu.device, provider: gpu.provider } } : {}),
   };
   return JSON.stringify(request);
+}
+
+/**
+ * The worker's environment: this process's, and for a GPU run the GPU it measures on as the only
+ * one CUDA sees (nvidia-smi's index, in the PCI bus order nvidia-smi lists), so that it is device 0
+ * for the worker and the server it starts.
+ */
+export function workerEnvironment(
+  gpu: GpuMeasurement | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): NodeJS.ProcessEnv {
+  if (gpu === undefined) return env;
+  return { ...env, CUDA_DEVICE_ORDER: 'PCI_BUS_ID', CUDA_VISIBLE_DEVICES: String(gpu.device.index) };
 }
 
 /** The worker keeps to its budget; this only stops a hung one. */
@@ -138,12 +274,7 @@ function workerTimeoutMs(run: GateRun): number {
 }
 
 /** The report from the worker's last stdout line, cached; `exit` describes how the worker ended. */
-function settle(
-  run: GateRun,
-  lookup: { readonly cacheDir: string; readonly key: string },
-  stdout: string,
-  exit: string,
-): GateReport {
+function settle(run: GateRun, slot: CacheSlot, stdout: string, exit: string): GateReport {
   const lastLine = stdout.trim().split('\n').pop() ?? '';
   let answer: { ok: true; measurements: GateMeasurements } | { ok: false; error: string };
   try {
@@ -156,20 +287,22 @@ function settle(
   }
   if (!answer.ok) throw gateError(run, answer.error);
   const result = report(run, answer.measurements, false);
-  writeCachedReport(lookup.cacheDir, lookup.key, result);
+  slot.write(result);
   return result;
 }
 
 /**
  * The gate's report for this run: from the cache when the same model, gate, resources, runtime and
- * CPU were measured before; else the benchmark worker runs while this process waits (cdk8s).
+ * CPU (or GPU and driver) were measured before; else the benchmark worker runs while this process
+ * waits (cdk8s). A GPU service (`run.gpu`) needs `gpu`, this machine's GPU of that name.
  */
-export function runGateSync(run: GateRun): GateReport {
-  const lookup = lookUp(run);
+export function runGateSync(run: GateRun, gpu?: GpuMeasurement): GateReport {
+  const lookup = lookUp(run, gpu);
   if (lookup.hit) return lookup.hit;
   const { command, args } = gateWorkerCommand();
   const child = spawnSync(command, args, {
-    input: workerInput(run),
+    input: workerInput(run, gpu),
+    env: workerEnvironment(gpu),
     stdio: ['pipe', 'pipe', 'inherit'],
     encoding: 'utf8',
     timeout: workerTimeoutMs(run),
@@ -177,7 +310,7 @@ export function runGateSync(run: GateRun): GateReport {
   });
   if (child.error)
     throw gateError(run, `the benchmark worker failed to start or timed out: ${child.error.message}`);
-  return settle(run, lookup, child.stdout, child.signal ?? `code ${child.status}`);
+  return settle(run, lookup.slot, child.stdout, child.signal ?? `code ${child.status}`);
 }
 
 /** One benchmark at a time in this process: two gates measured at once would slow each other down. */
@@ -187,18 +320,18 @@ let queue: Promise<unknown> = Promise.resolve();
  * {@link runGateSync} without blocking the event loop (Pulumi): the worker runs as a child process
  * and the promise settles when it ends. Runs in this process are queued, one benchmark at a time.
  */
-export function runGate(run: GateRun): Promise<GateReport> {
-  const result = queue.then(() => runGateNow(run));
+export function runGate(run: GateRun, gpu?: GpuMeasurement): Promise<GateReport> {
+  const result = queue.then(() => runGateNow(run, gpu));
   queue = result.catch(() => undefined);
   return result;
 }
 
-function runGateNow(run: GateRun): Promise<GateReport> {
-  const lookup = lookUp(run);
+function runGateNow(run: GateRun, gpu: GpuMeasurement | undefined): Promise<GateReport> {
+  const lookup = lookUp(run, gpu);
   if (lookup.hit) return Promise.resolve(lookup.hit);
   const { command, args } = gateWorkerCommand();
   return new Promise<GateReport>((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'], env: workerEnvironment(gpu) });
     const chunks: Buffer[] = [];
     let failure: Error | undefined;
     const timer = setTimeout(() => {
@@ -216,12 +349,12 @@ function runGateNow(run: GateRun): Promise<GateReport> {
         return;
       }
       try {
-        resolve(settle(run, lookup, Buffer.concat(chunks).toString('utf8'), signal ?? `code ${code}`));
+        resolve(settle(run, lookup.slot, Buffer.concat(chunks).toString('utf8'), signal ?? `code ${code}`));
       } catch (error) {
         reject(error instanceof Error ? error : new Error(String(error))); // the gate's own errors, type and message kept
       }
     });
     child.stdin.on('error', () => undefined); // a worker that died early is reported on close
-    child.stdin.end(workerInput(run));
+    child.stdin.end(workerInput(run, gpu));
   });
 }

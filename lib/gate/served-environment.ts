@@ -3,8 +3,8 @@
  * server bundle started with the Deployment's environment plus that setting, inside a fresh
  * {@link ResourceBudget} for the pod's limits, and loaded over loopback HTTP.
  */
-import { SERVER_ENV } from '../core';
-import { type BenchEnvironment, realClock } from './bench-environment';
+import { type ExecutionProvider, SERVER_ENV } from '../core';
+import { type BenchEnvironment, realClock, type ServingSetting } from './bench-environment';
 import { createResourceBudget, type CpuEnforcement, type MemoryEnforcement } from './resource-budget';
 import { startServedModel } from './served-model';
 
@@ -27,6 +27,31 @@ export interface ServedEnvironmentOptions {
   readonly readyTimeoutMs: number;
   /** Force a CPU enforcement (tests, `MODELFAB_GATE_CPU_ENFORCEMENT`). @default 'auto' */
   readonly prefer?: 'auto' | CpuEnforcement;
+  /** The provider the server runs the model with (a GPU service's: the GPU's). @default 'cpu' */
+  readonly executionProvider?: ExecutionProvider;
+}
+
+/**
+ * The server's environment for one start: the Deployment's, then what the gate decides (the model,
+ * one worker with the limit's threads, the execution provider, the serving setting tried).
+ */
+export function servedServerEnv(
+  options: Pick<
+    ServedEnvironmentOptions,
+    'env' | 'modelPath' | 'modelName' | 'intraOpThreads' | 'executionProvider'
+  >,
+  setting: ServingSetting,
+): Record<string, string> {
+  return {
+    ...options.env,
+    [SERVER_ENV.modelPath]: options.modelPath,
+    [SERVER_ENV.modelName]: options.modelName,
+    [SERVER_ENV.intraOpThreads]: String(options.intraOpThreads),
+    [SERVER_ENV.executionProvider]: options.executionProvider ?? 'cpu',
+    [SERVER_ENV.workers]: '1',
+    [SERVER_ENV.maxBatchSize]: String(setting.maxBatchSize),
+    [SERVER_ENV.maxQueueDelayMs]: String(setting.maxQueueDelayMs),
+  };
 }
 
 /** The served environment, and the enforcement its last start got. */
@@ -55,15 +80,7 @@ export function servedEnvironment(options: ServedEnvironmentOptions): ServedEnvi
       enforcement = { cpu: budget.cpu, memory: budget.memory, detail: budget.detail };
       const served = await startServedModel({
         entry: options.entry,
-        env: {
-          ...options.env,
-          [SERVER_ENV.modelPath]: options.modelPath,
-          [SERVER_ENV.modelName]: options.modelName,
-          [SERVER_ENV.intraOpThreads]: String(options.intraOpThreads),
-          [SERVER_ENV.workers]: '1',
-          [SERVER_ENV.maxBatchSize]: String(setting.maxBatchSize),
-          [SERVER_ENV.maxQueueDelayMs]: String(setting.maxQueueDelayMs),
-        },
+        env: servedServerEnv(options, setting),
         budget,
         modelName: options.modelName,
         memoryLimitBytes: options.memoryBytes,

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { type ResourceLimits } from 'node:worker_threads';
-import { show } from '../core';
+import { EXECUTION_PROVIDERS, type ExecutionProvider, show } from '../core';
 import { type ModelInfo, inspectModel } from '../model';
 import { availableCpus } from './available-cpus';
 import { type BatchPolicy } from './batch-queue';
@@ -28,6 +28,8 @@ export interface ExecutorOptions {
   readonly workers?: number;
   /** onnxruntime intra-op threads per session. @default 1 */
   readonly intraOpThreads?: number;
+  /** onnxruntime's execution provider of every session (see `executionProvidersFor`). @default 'cpu' */
+  readonly executionProvider?: ExecutionProvider;
   /**
    * Dynamic batching along dim 0, used when `maxBatchSize` > 1 and the model is batchable.
    * @default no batching: every request runs alone
@@ -89,6 +91,7 @@ export interface ResolvedExecutorOptions {
   readonly model: ModelInfo;
   readonly workers: number;
   readonly intraOpThreads: number;
+  readonly executionProvider: ExecutionProvider;
   readonly maxQueueSize: number;
   /** The polling budget in effect, ms: `spinMs`, or 0 when there is no CPU to spare for it. */
   readonly spinMs: number;
@@ -126,6 +129,12 @@ export function resolveExecutorOptions(options: ExecutorOptions): ResolvedExecut
   if (inline !== 'auto' && inline !== 'never' && inline !== 'always') {
     throw new RangeError(`inline must be 'auto', 'never' or 'always', received ${show(inline)}`);
   }
+  const executionProvider = options.executionProvider ?? 'cpu';
+  if (!(EXECUTION_PROVIDERS as readonly unknown[]).includes(executionProvider)) {
+    throw new RangeError(
+      `executionProvider must be one of ${EXECUTION_PROVIDERS.join(', ')}, received ${show(executionProvider)}`,
+    );
+  }
   checkInteger('workers', workers, 1);
   checkInteger('intraOpThreads', intraOpThreads, 1);
   checkInteger('maxQueueSize', maxQueueSize, 1);
@@ -145,6 +154,7 @@ export function resolveExecutorOptions(options: ExecutorOptions): ResolvedExecut
     model,
     workers,
     intraOpThreads,
+    executionProvider,
     maxQueueSize,
     spinMs: cpus >= workers * intraOpThreads + 1 ? spinMs : 0,
     batching:

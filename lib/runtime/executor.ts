@@ -194,6 +194,7 @@ export class Executor {
       modelPath,
       workers: resolved.workers,
       intraOpThreads: resolved.intraOpThreads,
+      executionProvider: resolved.executionProvider,
       spinMs: resolved.spinMs,
       resourceLimits: options.resourceLimits,
     });
@@ -272,7 +273,11 @@ export class Executor {
     let session: InlineSession;
     let inlineMs: number;
     try {
-      session = await InlineSession.create(resolved.modelPath, resolved.intraOpThreads);
+      session = await InlineSession.create(
+        resolved.modelPath,
+        resolved.intraOpThreads,
+        resolved.executionProvider,
+      );
     } catch (error) {
       this.choice = { mode: 'workers', reason: `no session on the main thread: ${(error as Error).message}` };
       return;

@@ -7,6 +7,7 @@ export * from './oip-datatypes';
 export * from './float16';
 export * from './float-range';
 export * from './session-options';
+export * from './gpu-provider-libraries';
 export * from './validate-inputs';
 export * from './random-inputs';
 export * from './prng';

@@ -90,7 +90,10 @@ async function main(): Promise<void> {
   try {
     session = await InferenceSession.create(
       setup.modelPath,
-      sessionOptionsFor({ intraOpThreads: setup.intraOpThreads }),
+      sessionOptionsFor({
+        intraOpThreads: setup.intraOpThreads,
+        executionProvider: setup.executionProvider,
+      }),
     );
   } catch (error) {
     reply({ kind: 'load-failed', message: messageOf(error) });

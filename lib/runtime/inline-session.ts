@@ -4,6 +4,7 @@
  * so processes that import the executor but never run inference (synth) do not load its addon.
  */
 import type * as Ort from 'onnxruntime-node';
+import type { ExecutionProvider } from '../core/execution-provider';
 import { sessionOptionsFor } from './session-options';
 import { fromOrtTensor, onnxruntime, toOrtTensor } from './ort-tensor';
 import { type TensorData } from './tensor';
@@ -23,10 +24,14 @@ export class InlineSession {
   private constructor(private readonly session: Ort.InferenceSession) {}
 
   /** Loads `modelPath` with the serving session options. */
-  static async create(modelPath: string, intraOpThreads: number): Promise<InlineSession> {
+  static async create(
+    modelPath: string,
+    intraOpThreads: number,
+    executionProvider: ExecutionProvider = 'cpu',
+  ): Promise<InlineSession> {
     const session = await onnxruntime().InferenceSession.create(
       modelPath,
-      sessionOptionsFor({ intraOpThreads }),
+      sessionOptionsFor({ intraOpThreads, executionProvider }),
     );
     return new InlineSession(session);
   }

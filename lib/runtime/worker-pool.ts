@@ -7,6 +7,7 @@
  */
 import { MessageChannel, type MessagePort, type ResourceLimits, Worker } from 'node:worker_threads';
 import { ModelLoadError } from './errors';
+import type { ExecutionProvider } from '../core/execution-provider';
 import { type TensorData } from './tensor';
 import { type WorkerReply, type WorkerRequest, type WorkerSetup, ringDoorbell } from './worker-protocol';
 import { type WorkerScript, resolveWorkerScript } from './worker-script';
@@ -19,6 +20,8 @@ export interface WorkerPoolOptions {
   readonly workers: number;
   /** onnxruntime intra-op threads per session. */
   readonly intraOpThreads: number;
+  /** The execution provider of every session. */
+  readonly executionProvider: ExecutionProvider;
   /** How long an idle worker polls for its next job before it sleeps, ms (see SpinBudget); 0 never polls. */
   readonly spinMs: number;
   /** V8 heap limits of each worker thread. @default Node's defaults */
@@ -96,10 +99,17 @@ function startWorker<Job>(
   script: WorkerScript,
   options: WorkerPoolOptions,
 ): Promise<WorkerHandle<Job>> {
-  const { modelPath, intraOpThreads, spinMs, resourceLimits } = options;
+  const { modelPath, intraOpThreads, executionProvider, spinMs, resourceLimits } = options;
   const doorbell = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
   const { port1, port2 } = new MessageChannel();
-  const setup: WorkerSetup = { modelPath, intraOpThreads, requests: port2, doorbell, spinMs };
+  const setup: WorkerSetup = {
+    modelPath,
+    intraOpThreads,
+    executionProvider,
+    requests: port2,
+    doorbell,
+    spinMs,
+  };
   const worker = new Worker(script.file, {
     execArgv: [...script.execArgv],
     workerData: setup,

@@ -9,12 +9,14 @@
  * the worker's `parentPort` as ordinary messages, which the main thread's event loop delivers.
  */
 import { type MessagePort } from 'node:worker_threads';
+import type { ExecutionProvider } from '../core/execution-provider';
 import { type TensorData } from './tensor';
 
 /** What a worker gets as `workerData`. */
 export interface WorkerSetup {
   readonly modelPath: string;
   readonly intraOpThreads: number;
+  readonly executionProvider: ExecutionProvider;
   /** The port requests arrive on (the main thread keeps the other end). */
   readonly requests: MessagePort;
   /** An Int32Array's buffer: element 0 counts the requests posted so far. */

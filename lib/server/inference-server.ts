@@ -350,6 +350,7 @@ export class InferenceServer {
         model: this.model,
         workers: s.workers,
         intraOpThreads: s.intraOpThreads,
+        executionProvider: s.executionProvider,
         batching: { maxBatchSize: s.maxBatchSize, maxQueueDelayMs: s.maxQueueDelayMs },
         maxQueueSize: s.maxQueueSize,
         // Whether idle threads poll depends on it, so a server sharing its cores (--cpus) can
@@ -384,6 +385,7 @@ export class InferenceServer {
       ...(warmUpMs !== undefined ? { warmUpMs: roundMs(warmUpMs) } : {}),
       workers: s.workers,
       intraOpThreads: s.intraOpThreads,
+      executionProvider: s.executionProvider,
       maxBatchSize: s.maxBatchSize,
       maxQueueDelayMs: s.maxQueueDelayMs,
       batching: s.maxBatchSize > 1 && this.model.batchable,

@@ -11,6 +11,7 @@ import { defaultModelName, parseServingConfigFile, ServingConfigFileError } from
 import { availableCpus, intraOpThreadsFor } from '../runtime';
 import {
   type DefaultSettingKey,
+  type ExecutionProvider,
   explicitSettingProblem,
   SERVER_DEFAULTS,
   SERVER_ENV,
@@ -47,6 +48,8 @@ export interface ServerSettings {
   readonly cpus: number;
   readonly workers: number;
   readonly intraOpThreads: number;
+  /** onnxruntime's execution provider of every session. */
+  readonly executionProvider: ExecutionProvider;
   readonly maxBatchSize: number;
   readonly maxQueueDelayMs: number;
   readonly maxQueueSize: number;
@@ -220,6 +223,7 @@ export function resolveServerSettings(
     cpus,
     workers,
     intraOpThreads: optional('intraOpThreads') ?? intraOpThreadsFor((cpus * 1000) / workers),
+    executionProvider: withDefault('executionProvider'),
     maxBatchSize: withDefault('maxBatchSize'),
     maxQueueDelayMs: withDefault('maxQueueDelayMs'),
     maxQueueSize: withDefault('maxQueueSize'),

@@ -59,7 +59,7 @@ describe('resolveGpuPool', () => {
     const { EC2NodeClass } = await import('@kubernetes-models/karpenter/karpenter.k8s.aws/v1/EC2NodeClass');
     new NodePool(renderKarpenterNodePool(spec.nodePools[0])).validate();
     new EC2NodeClass(renderEc2NodeClass(spec.nodePools[0])).validate();
-    expect(renderDevicePlugin(spec.devicePlugin).config).toBeUndefined();
+    expect(renderDevicePlugin(spec.devicePlugin!).config).toBeUndefined();
   });
 
   it('takes an @latest AMI only when allowed, with a warning', () => {

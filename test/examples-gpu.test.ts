@@ -25,7 +25,7 @@ beforeAll(async () => {
     return true;
   });
   try {
-    await import('../examples/gpu/main');
+    await import('../examples/gpu/main.js');
   } finally {
     write.mockRestore();
     process.chdir(cwd);

@@ -15,6 +15,7 @@ import { type GateReport } from '../lib/gate';
 import { InferenceService, type InferenceServiceArgs } from '../lib/pulumi';
 import { checkPolicy, type KubeObject } from '../lib/render';
 import { validateAgainstSchema } from './support/kube-schema';
+import { SHARED_IRIS_GATE, sharedGateCache } from './support/shared-gate';
 import { installPulumiMocks, runProgram, valueOf } from './support/pulumi-mocks';
 
 const mocks = installPulumiMocks();
@@ -27,7 +28,7 @@ const BASE: InferenceServiceArgs = {
   namespace: 'ml',
   outdir: path.join(scratch, 'out'),
 };
-beforeAll(() => vi.stubEnv('MODELFAB_CACHE_DIR', path.join(scratch, 'cache')));
+beforeAll(() => vi.stubEnv('MODELFAB_CACHE_DIR', sharedGateCache()));
 afterAll(() => {
   vi.unstubAllEnvs();
   fs.rmSync(scratch, { recursive: true, force: true });
@@ -116,8 +117,8 @@ describe('dependencies', () => {
     const run = await runProgram(() => {
       const service = new InferenceService('iris', {
         ...BASE,
-        // Measured now (seconds); the same gate as the SLO test's below, which reads it back.
-        gate: { latencyP99Ms: 50, budgetSeconds: 3, maxBatchSize: 1 },
+        // Measured now, or read from the run's shared cache; the SLO tests below read it back.
+        gate: SHARED_IRIS_GATE,
       });
       new k8s.core.v1.ConfigMap(
         'after',
@@ -234,12 +235,7 @@ describe('outputs', () => {
     const { errors, result } = await deploy({
       ...BASE,
       outdir,
-      gate: {
-        latencyP99Ms: 50,
-        accuracy: { dataset: path.join(IRIS_DIR, 'eval.jsonl'), min: 0.9 },
-        budgetSeconds: 3,
-        maxBatchSize: 2,
-      },
+      gate: SHARED_IRIS_GATE,
     });
     expect(errors).toEqual([]);
     expect(result?.gateStatus).toBe('passed');
@@ -308,10 +304,10 @@ describe('failures', () => {
   });
 
   it('prices the service on its nodeType: the bill at the planned replicas, a million inferences at the measured capacity', async () => {
-    // The dependencies test's gate and default utilization: read back from the cache.
+    // The shared gate and the default utilization: read back from the cache.
     const { errors, result } = await deploy({
       ...BASE,
-      gate: { latencyP99Ms: 50, budgetSeconds: 3, maxBatchSize: 1 },
+      gate: SHARED_IRIS_GATE,
       slo: { targetRps: 200 },
       nodeType: 'c6i.large',
     });
@@ -340,7 +336,7 @@ describe('failures', () => {
     const args: InferenceServiceArgs = {
       ...BASE,
       // Budget enough for the throughput search to find a rate: the plan needs one.
-      gate: { latencyP99Ms: 50, budgetSeconds: 3, maxBatchSize: 1 },
+      gate: SHARED_IRIS_GATE,
       slo: { targetRps: 100_000_000 },
       autoscaling: { maxReplicas: 2 },
     };

@@ -12,6 +12,7 @@ import * as cdk8s from '../lib/cdk8s';
 import { type AutoscaledGpuPoolProps, type InferenceServiceProps, type ModelImageProps } from '../lib/core';
 import { type KubeObject } from '../lib/render';
 import { GKE_POOL, GPU_POOL, GPU_SERVICE, NODE_GROUP_POOL } from './support/gpu-fixtures';
+import { SHARED_IRIS_GATE, sharedGateCache } from './support/shared-gate';
 import { installPulumiMocks, mockDigest, runProgram } from './support/pulumi-mocks';
 import * as pulumiEngine from '../lib/pulumi';
 import * as pulumi from '@pulumi/pulumi';
@@ -21,9 +22,9 @@ const IRIS_DIR = path.resolve(__dirname, '../examples/iris/model');
 const IRIS = path.join(IRIS_DIR, 'iris.onnx');
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'modelfab-parity-'));
 beforeAll(() => {
-  // Both engines read the gate's result from one cache: the first measures, the second reuses it,
-  // so the gate's tuned settings are the same numbers on both sides.
-  vi.stubEnv('MODELFAB_CACHE_DIR', path.join(scratch, 'cache'));
+  // Both engines read the gate's result from one cache (the run's shared one): the same numbers,
+  // and so the same tuned settings, on both sides.
+  vi.stubEnv('MODELFAB_CACHE_DIR', sharedGateCache());
 });
 afterAll(() => {
   vi.unstubAllEnvs();
@@ -35,14 +36,8 @@ const BASE = {
   image: 'ghcr.io/acme/iris:1.0.0',
   namespace: 'ml',
 } satisfies InferenceServiceProps;
-const GATE = {
-  latencyP99Ms: 50, // clear of a 1-CPU quota's stalls on a busy runner: this checks parity, not luck
-  minThroughputRps: 50,
-  accuracy: { dataset: path.join(IRIS_DIR, 'eval.jsonl'), min: 0.9 },
-  parity: { dataset: path.join(IRIS_DIR, 'expected.jsonl'), atol: 1e-5, rtol: 1e-4 },
-  budgetSeconds: 4,
-  maxBatchSize: 4,
-};
+/** The run's shared Iris gate: measured once, read by both engines and by the other Pulumi files. */
+const GATE = SHARED_IRIS_GATE;
 
 /** The objects cdk8s synthesizes for one service named `name`, in a chart without a namespace. */
 function synthCdk8s(name: string, props: InferenceServiceProps): KubeObject[] {

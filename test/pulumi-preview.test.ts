@@ -8,12 +8,13 @@ import * as path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { InferenceService, ModelImage } from '../lib/pulumi';
+import { SHARED_IRIS_GATE, sharedGateCache } from './support/shared-gate';
 import { installPulumiMocks, runProgram } from './support/pulumi-mocks';
 
 const mocks = installPulumiMocks({ preview: true });
 const IRIS = path.resolve(__dirname, '../examples/iris/model/iris.onnx');
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'modelfab-pulumi-preview-'));
-beforeAll(() => vi.stubEnv('MODELFAB_CACHE_DIR', path.join(scratch, 'cache')));
+beforeAll(() => vi.stubEnv('MODELFAB_CACHE_DIR', sharedGateCache()));
 afterAll(() => {
   vi.unstubAllEnvs();
   fs.rmSync(scratch, { recursive: true, force: true });
@@ -31,10 +32,8 @@ describe('pulumi preview', () => {
       new InferenceService('iris', {
         image,
         namespace: 'ml',
-        // A bound no CFS-quota stall reaches (a throttled 1-CPU server waits out the rest of a
-        // 100 ms period): this checks the preview's plan, not the latency; a 50 ms bound failed in
-        // CI when the operating rate fell to 403 rps.
-        gate: { latencyP99Ms: 200, budgetSeconds: 3, maxBatchSize: 2 },
+        // The run's shared gate (measured once): this checks the preview's plan, not the latency.
+        gate: SHARED_IRIS_GATE,
         outdir,
       });
     });

@@ -16,6 +16,7 @@ import { parse } from 'yaml';
 import { checkPolicy, type KubeObject } from '../lib/render';
 import type * as StackProgram from '../stacks/index';
 import { validateAgainstSchema } from './support/kube-schema';
+import { SHARED_IRIS_GATE, sharedGateCache } from './support/shared-gate';
 import {
   ACCOUNT,
   ECR_HOST,
@@ -31,8 +32,9 @@ const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'modelfab-stack-'));
 const OUTDIR = path.join(scratch, 'out');
 
 beforeAll(() => {
-  // One gate cache for the file: the dev stack's gate is measured once, then read by the variants.
-  vi.stubEnv('MODELFAB_CACHE_DIR', path.join(scratch, 'cache'));
+  // The run's shared gate cache: the dev stack's gate, as changed below, is the shared Iris gate,
+  // measured once a run and read here and by the variants.
+  vi.stubEnv('MODELFAB_CACHE_DIR', sharedGateCache());
 });
 afterAll(() => {
   vi.unstubAllEnvs();
@@ -43,9 +45,9 @@ type Config = Record<string, unknown>;
 
 /**
  * stacks/Pulumi.dev.yaml's config as the Pulumi CLI hands it to a program, and with the test's
- * changes: reports and build context in a scratch folder, and a 2-second gate (the dev stack's
- * throughput threshold needs its full budget, so it is left out here; latency, accuracy, parity and
- * cold start stay).
+ * changes: reports and build context in a scratch folder, and the shared Iris gate's budget, batch
+ * size and bound (the dev stack's throughput threshold needs its full budget, so it is left out
+ * here; accuracy, parity and cold start stay, as the shared gate has them).
  */
 function devConfig(change: (config: Config) => void = () => undefined): Record<string, string> {
   const file = parse(fs.readFileSync(path.join(ROOT, 'stacks/Pulumi.dev.yaml'), 'utf8')) as {
@@ -54,8 +56,8 @@ function devConfig(change: (config: Config) => void = () => undefined): Record<s
   const config: Config = structuredClone(file.config);
   const gate = config['modelfab:gate'] as Record<string, unknown>;
   delete gate.minThroughputRps;
-  // A bound clear of a 1-CPU quota's stalls on a busy runner: these tests check the program.
-  Object.assign(gate, { latencyP99Ms: 50, budgetSeconds: 3, maxBatchSize: 1 });
+  const { latencyP99Ms, budgetSeconds, maxBatchSize } = SHARED_IRIS_GATE;
+  Object.assign(gate, { latencyP99Ms, budgetSeconds, maxBatchSize });
   config['modelfab:outdir'] = OUTDIR;
   change(config);
   return Object.fromEntries(

@@ -153,6 +153,14 @@ describe('resolveGpuPool', () => {
     expect(() => resolve({ ...PROPS, ...bad })).toThrow(`[prod/gpu] ${message}`);
   });
 
+  it('leaves the device plugin to Bottlerocket AMIs, which run their own', () => {
+    const karpenter = { ...PROPS.karpenter, amiAlias: 'bottlerocket@v20241121' };
+    expect(resolve({ ...PROPS, karpenter }).devicePlugin).toBeUndefined();
+    expect(() => resolve({ ...PROPS, karpenter, sharing: { timeSlicing: 2 } })).toThrow(
+      '[prod/gpu] sharing {"timeSlicing":2} does not apply to Bottlerocket nodes, which run their own device plugin; remove it, or use karpenter.amiAlias "al2023@v20241121"',
+    );
+  });
+
   it.each([
     [{ gke: {} }, 'the pool sets karpenter and gke: its nodes come from one of them; keep one'],
     [

@@ -303,6 +303,17 @@ export function resolveGpuPool(
     };
   }
 
+  /** Bottlerocket's NVIDIA nodes run their own device plugin: the props that configure ours do not apply. */
+  const refuseOnBottlerocket = (bottlerocket: boolean, otherAmi: string): void => {
+    for (const prop of ['devicePluginImage', 'sharing'] as const) {
+      if (bottlerocket && props[prop] !== undefined) {
+        check.fail(
+          prop,
+          `${prop} ${show(props[prop])} does not apply to Bottlerocket nodes, which run their own device plugin; remove it, or use ${otherAmi}`,
+        );
+      }
+    }
+  };
   const devicePlugin = (): DevicePluginSpec => {
     const devicePluginImage = props.devicePluginImage ?? D.devicePluginImage;
     const pluginRef = parseImageReference(devicePluginImage);
@@ -330,14 +341,7 @@ export function resolveGpuPool(
       labels,
     });
     const bottlerocket = nodeGroup.amiType === 'BOTTLEROCKET_x86_64_NVIDIA';
-    for (const prop of ['devicePluginImage', 'sharing'] as const) {
-      if (bottlerocket && props[prop] !== undefined) {
-        check.fail(
-          prop,
-          `${prop} ${show(props[prop])} does not apply to Bottlerocket nodes, which run their own device plugin; remove it, or use eksNodeGroup.amiType ${show(D.eksAmiType)}`,
-        );
-      }
-    }
+    refuseOnBottlerocket(bottlerocket, `eksNodeGroup.amiType ${show(D.eksAmiType)}`);
     return {
       ...common,
       nodePools: [],
@@ -368,7 +372,16 @@ export function resolveGpuPool(
     maxGpus: maxGpus as number,
     instanceTypes: nodeTypes.map((t) => t.instanceType),
   });
-  return { ...common, nodePools, devicePlugin: devicePlugin(), ...aws, warnings };
+  // Karpenter launches Bottlerocket's NVIDIA variant on GPU instances, which runs its own plugin.
+  const bottlerocket = nodePools[0].nodeClass.amiAlias.startsWith('bottlerocket@');
+  refuseOnBottlerocket(bottlerocket, `karpenter.amiAlias ${show(D.amiAlias)}`);
+  return {
+    ...common,
+    nodePools,
+    ...(bottlerocket ? {} : { devicePlugin: devicePlugin() }),
+    ...aws,
+    warnings,
+  };
 }
 
 const FLAVOUR_NAMES: Readonly<Record<GpuPoolFlavour, string>> = {

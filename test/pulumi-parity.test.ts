@@ -306,12 +306,14 @@ describe('AutoscaledGpuPool and placement: the same objects from both engines', 
   });
 
   it.each([
-    ['Karpenter', POOL],
-    ['GKE', GKE_POOL],
-  ])('places a Pulumi InferenceService on the %s pool as cdk8s does', async (_row, POOL) => {
+    ['Karpenter', POOL, POOL],
+    ['GKE', GKE_POOL, GKE_POOL],
+    // cdk8s has no node group: its pods are placed as a Karpenter pool's (the same label and taint).
+    ['EKS node group', NODE_GROUP_POOL, POOL],
+  ])('places a Pulumi InferenceService on the %s pool as cdk8s does', async (_row, pulumiPool, cdk8sPool) => {
     mocks.reset();
     const run = await runProgram(() => {
-      const pool = new pulumiEngine.AutoscaledGpuPool('gpu', POOL);
+      const pool = new pulumiEngine.AutoscaledGpuPool('gpu', pulumiPool);
       new pulumiEngine.InferenceService('detector', {
         ...SERVICE,
         namespace: 'ml',
@@ -321,7 +323,7 @@ describe('AutoscaledGpuPool and placement: the same objects from both engines', 
     });
     expect(run.errors).toEqual([]);
     const deployment = mocks.resources.find((r) => r.type === 'kubernetes:apps/v1:Deployment')!.inputs;
-    const cdk8sDeployment = synthPool(POOL, (p) => ({ ...SERVICE, placement: p.placement() })).find(
+    const cdk8sDeployment = synthPool(cdk8sPool, (p) => ({ ...SERVICE, placement: p.placement() })).find(
       (o) => o.kind === 'Deployment',
     ) as any;
     expect(JSON.parse(JSON.stringify(deployment)).spec.template.spec).toEqual(
@@ -453,22 +455,5 @@ describe('AutoscaledGpuPool as an EKS managed node group (Pulumi only, under moc
     expect(run.errors).toEqual([]);
     expect(mocks.resources.filter((r) => KUBERNETES.test(r.type))).toEqual([]);
     expect(mocks.ofType('aws:eks/nodeGroup:NodeGroup')[0].inputs.amiType).toBe('BOTTLEROCKET_x86_64_NVIDIA');
-  });
-
-  it('places a service on the node group as on a Karpenter pool', async () => {
-    mocks.reset();
-    const run = await runProgram(() => {
-      const pool = new pulumiEngine.AutoscaledGpuPool('gpu', NODE_GROUP_POOL);
-      new pulumiEngine.InferenceService('detector', {
-        ...SERVICE,
-        namespace: 'ml',
-        placement: pool.placement(),
-        outdir: path.join(scratch, 'pulumi'),
-      });
-    });
-    expect(run.errors).toEqual([]);
-    const pod = (mocks.ofType('kubernetes:apps/v1:Deployment')[0].inputs as any).spec.template.spec;
-    expect(pod.nodeSelector).toEqual({ 'modelfab.dev/pool': 'gpu' });
-    expect(pod.containers[0].resources.limits['nvidia.com/gpu']).toBe('1');
   });
 });

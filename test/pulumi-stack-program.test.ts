@@ -50,14 +50,21 @@ type Config = Record<string, unknown>;
  * here; accuracy, parity and cold start stay, as the shared gate has them).
  */
 function devConfig(change: (config: Config) => void = () => undefined): Record<string, string> {
-  const file = parse(fs.readFileSync(path.join(ROOT, 'stacks/Pulumi.dev.yaml'), 'utf8')) as {
+  return stackConfig('dev', (config) => {
+    const gate = config['modelfab:gate'] as Record<string, unknown>;
+    delete gate.minThroughputRps;
+    const { latencyP99Ms, budgetSeconds, maxBatchSize } = SHARED_IRIS_GATE;
+    Object.assign(gate, { latencyP99Ms, budgetSeconds, maxBatchSize });
+    change(config);
+  });
+}
+
+/** stacks/Pulumi.<stack>.yaml's config as the Pulumi CLI hands it to a program, outdir the test's, then `change`d. */
+function stackConfig(stack: string, change: (config: Config) => void): Record<string, string> {
+  const file = parse(fs.readFileSync(path.join(ROOT, `stacks/Pulumi.${stack}.yaml`), 'utf8')) as {
     config: Config;
   };
   const config: Config = structuredClone(file.config);
-  const gate = config['modelfab:gate'] as Record<string, unknown>;
-  delete gate.minThroughputRps;
-  const { latencyP99Ms, budgetSeconds, maxBatchSize } = SHARED_IRIS_GATE;
-  Object.assign(gate, { latencyP99Ms, budgetSeconds, maxBatchSize });
   config['modelfab:outdir'] = OUTDIR;
   change(config);
   return Object.fromEntries(
@@ -422,21 +429,7 @@ describe('as `pulumi preview` runs it', () => {
 });
 
 describe('the gpu stack', () => {
-  /** stacks/Pulumi.gpu.yaml's config as the CLI hands it over, with the test's outdir and changes. */
-  function gpuConfig(change: (config: Config) => void = () => undefined): Record<string, string> {
-    const file = parse(fs.readFileSync(path.join(ROOT, 'stacks/Pulumi.gpu.yaml'), 'utf8')) as {
-      config: Config;
-    };
-    const config: Config = structuredClone(file.config);
-    config['modelfab:outdir'] = OUTDIR;
-    change(config);
-    return Object.fromEntries(
-      Object.entries(config).map(([key, value]) => [
-        key,
-        typeof value === 'string' ? value : JSON.stringify(value),
-      ]),
-    );
-  }
+  const gpuConfig = (change: (config: Config) => void = () => undefined) => stackConfig('gpu', change);
 
   it('places a Triton GPU service on an EKS node group scaled from zero, and prices it', async () => {
     const run = await runStack(gpuConfig());

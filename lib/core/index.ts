@@ -27,3 +27,5 @@ export * from './node-fit';
 export * from './gpu';
 export * from './cost';
 export * from './execution-provider';
+export * from './multicloud-spec';
+export * from './multicloud-capacity';

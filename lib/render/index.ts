@@ -22,3 +22,6 @@ export * from './render-eks-node-group';
 export * from './render-gke-compute-class';
 export * from './render-device-plugin';
 export * from './render-gpu-pool';
+export * from './render-external-dns';
+export * from './render-application-set';
+export * from './render-route53';

@@ -30,6 +30,9 @@ const LOADERS: Record<string, () => Promise<ModelClass>> = {
   // GKE's ComputeClass, as @kubernetes-models/gke generates it.
   'cloud.google.com/v1/ComputeClass': async () =>
     (await import('@kubernetes-models/gke/cloud.google.com/v1/ComputeClass')).ComputeClass,
+  // Argo CD's ApplicationSet, as @kubernetes-models/argo-cd generates it.
+  'argoproj.io/v1alpha1/ApplicationSet': async () =>
+    (await import('@kubernetes-models/argo-cd/argoproj.io/v1alpha1/ApplicationSet')).ApplicationSet,
 };
 
 /** Rejects with the schema errors when the object does not validate; an unknown kind is an error too. */

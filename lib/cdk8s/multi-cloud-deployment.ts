@@ -93,7 +93,7 @@ export class MultiCloudDeployment extends Construct {
             // Where each target's objects go when the manifests name no namespace.
             destinationNamespace: props.service.namespace ?? 'default',
             targets: this.spec.targets.map((t) => ({ name: t.name, cluster: t.argoCluster, wave: t.wave })),
-          }) as unknown as ConstructorParameters<typeof ApiObject>[2],
+          }),
         )
       : undefined;
   }

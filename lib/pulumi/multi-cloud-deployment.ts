@@ -52,12 +52,12 @@ const ARGS_SHAPE = objectProp<MultiCloudDeploymentArgs>(
           kubeconfig: stringProp('~/.kube/config'),
           context: stringProp('gke_acme_europe-west4_prod'),
         },
-        DEPLOYMENT_TARGET_PROPS_SHAPE.required as (keyof MultiCloudTargetArgs & string)[],
+        DEPLOYMENT_TARGET_PROPS_SHAPE.required as readonly Extract<keyof MultiCloudTargetArgs, string>[],
       ),
     ),
     outdir: stringProp('modelfab.out'),
   },
-  MULTI_CLOUD_DEPLOYMENT_PROPS_SHAPE.required as (keyof MultiCloudDeploymentArgs & string)[],
+  MULTI_CLOUD_DEPLOYMENT_PROPS_SHAPE.required as readonly Extract<keyof MultiCloudDeploymentArgs, string>[],
 );
 
 /**
@@ -137,7 +137,7 @@ export class MultiCloudDeployment extends pulumi.ComponentResource {
       const previous = byWave.get(target.wave - 1) ?? [];
       const created = new InferenceService(
         `${name}-${target.name}`,
-        { ...service, name: serviceName, ...(outdir !== undefined ? { outdir } : {}) } as never,
+        { ...service, name: serviceName, ...(outdir !== undefined ? { outdir } : {}) },
         {
           parent: this,
           ...(provider ? { provider } : {}),

@@ -38,6 +38,33 @@ export type {
   KarpenterNodeClassProps,
 } from './core/gpu-pool-props';
 export type { Placement, PlacementNodeType } from './core/placement';
+export type {
+  DeploymentTargetProps,
+  MultiCloudDeploymentProps,
+  MultiCloudRolloutProps,
+  MultiCloudRoutingProps,
+  MultiCloudSloProps,
+  TargetRoutingProps,
+} from './core/multicloud-props';
+export type {
+  Cloud,
+  DnsSpec,
+  GeolocationSpec,
+  HealthCheckSpec,
+  MultiCloudRoutingSpec,
+  MultiCloudSloSpec,
+  RoutingPolicy,
+  TargetLoad,
+  TargetRoutingSpec,
+  TrafficPlan,
+} from './core/multicloud-spec';
+export type { MultiCloudDeploymentSpec, MultiCloudTargetSpec } from './core/resolve-multicloud';
+export type {
+  MultiCloudSummary,
+  PlannedMultiCloud,
+  MultiCloudTargetPlan,
+  TargetOutcome,
+} from './pipeline/prepare-multicloud';
 export type { GpuName } from './core/gpu';
 export type { ExecutionProvider, GpuExecutionProvider } from './core/execution-provider';
 export type { KarpenterPoolSpec } from './render/render-karpenter';

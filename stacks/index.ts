@@ -5,7 +5,13 @@
 import * as path from 'node:path';
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import { AutoscaledGpuPool, InferenceService, ModelImage } from '../lib/pulumi';
+import {
+  AutoscaledGpuPool,
+  InferenceService,
+  ModelImage,
+  MultiCloudDeployment,
+  type MultiCloudDeploymentArgs,
+} from '../lib/pulumi';
 import { CONFIG_NAMESPACE, readStackConfig, StackConfigError } from './stack-config';
 
 const PROJECT_ROOT = path.resolve(__dirname, '..');
@@ -41,6 +47,17 @@ function deploy() {
   const provider = stack.cluster ? new k8s.Provider(`${stack.name}-cluster`, stack.cluster) : undefined;
 
   const image = new ModelImage(stack.name, stack.image);
+  if (stack.multiCloud) {
+    // Several clusters behind one hostname: the image is pushed once, each cluster pulls it.
+    const { outdir, ...service } = stack.service;
+    const deployment = new MultiCloudDeployment(stack.name, {
+      // Plain values from the config (the args type allows Outputs, which a config never holds).
+      service: { ...service, image } as MultiCloudDeploymentArgs['service'],
+      ...stack.multiCloud,
+      ...(outdir !== undefined ? { outdir } : {}),
+    });
+    return { image, deployment };
+  }
   // GPU nodes for the service when the stack names a pool: `<name>-gpu`, on the same cluster.
   const pool = stack.gpu
     ? new AutoscaledGpuPool(
@@ -67,20 +84,27 @@ try {
 } catch (error) {
   throw cleanError(error);
 }
-const { image, service, pool } = deployed;
+const { image } = deployed;
+const service = 'service' in deployed ? deployed.service : undefined;
+const pool = 'pool' in deployed ? deployed.pool : undefined;
+const multiCloud = 'deployment' in deployed ? deployed.deployment : undefined;
 
 /** `registry/repository:tag` of the pushed image. */
 export const imageName = image.imageName;
 /** `registry/repository@sha256:…`: what the Deployment runs. */
 export const repoDigest = image.repoDigest;
 /** The Kubernetes Service (and every object) name. */
-export const serviceName = service.name;
-export const namespace = service.namespace;
+export const serviceName = service?.name;
+export const namespace = service?.namespace;
 /** The in-cluster Open Inference Protocol endpoint. */
-export const url = service.url;
+export const url = service?.url;
 /** `passed`, `failed`, `skipped` (MODELFAB_GATE=skip) or `none` without a gate. */
-export const gateStatus = service.gateStatus;
+export const gateStatus = service?.gateStatus;
 /** The GPU pool's name, when the stack has one. */
 export const gpuPool = pool?.name;
 /** What the service costs on its node (gpuPool or nodeType): per hour and per million inferences. */
-export const cost = service.cost;
+export const cost = service?.cost;
+/** With targets: the hostname clients use. */
+export const hostname = multiCloud?.hostname;
+/** With targets: the plan table, each target's service, URL, capacity and cost, and the total cost. */
+export const multiCloudSummary = multiCloud?.summary;

@@ -9,6 +9,9 @@ import * as path from 'node:path';
 import type * as pulumi from '@pulumi/pulumi';
 import {
   AUTOSCALED_GPU_POOL_PROPS_SHAPE,
+  DEPLOYMENT_TARGET_PROPS_SHAPE,
+  listProp,
+  MULTI_CLOUD_DEPLOYMENT_PROPS_SHAPE,
   defaultModelName,
   INFERENCE_SERVICE_PROPS_SHAPE,
   nearestName,
@@ -20,13 +23,15 @@ import {
 import type {
   ApiKeyProps,
   AutoscaledGpuPoolProps,
+  DeploymentTargetProps,
+  MultiCloudRoutingProps,
+  MultiCloudSloProps,
   AutoscalingProps,
   GateProps,
   IngressProps,
   NetworkPolicyProps,
   PolicyProps,
   ResourcesProps,
-  SloProps,
 } from '../lib/core';
 import type { InferenceServiceArgs } from '../lib/pulumi';
 import {
@@ -49,6 +54,12 @@ import {
 } from '../lib/pulumi/model-image-args';
 
 export { CONFIG_NAMESPACE, configKey } from './config-syntax';
+
+/** A target as the stack config gives it: its props, and its cluster's kubeconfig (relative to the project root) and context. */
+export type MultiCloudTargetKeys = DeploymentTargetProps & {
+  readonly kubeconfig?: string;
+  readonly context?: string;
+};
 
 /** The stack's configuration as Pulumi hands it to the program. */
 export interface StackConfigSource {
@@ -86,6 +97,16 @@ export interface StackConfig {
    * @default - a CPU service
    */
   readonly gpu?: { readonly pool: AutoscaledGpuPoolProps; readonly gpusPerPod: number };
+  /**
+   * The clusters the service runs on behind one hostname, when `targets` is set: a
+   * MultiCloudDeployment, with the global SLO.
+   * @default - one service on one cluster
+   */
+  readonly multiCloud?: {
+    readonly targets: MultiCloudTargetKeys[];
+    readonly routing: MultiCloudRoutingProps;
+    readonly slo: MultiCloudSloProps;
+  };
   /**
    * An explicit Kubernetes provider's settings, when `kubeconfig` or `context` is set.
    * @default - Pulumi's default Kubernetes provider (`kubernetes:*` config, $KUBECONFIG)
@@ -143,7 +164,8 @@ const KEYS: Readonly<Record<string, Shape>> = {
   replicas: SERVICE.replicas,
   autoscaling: SERVICE.autoscaling,
   gate: SERVICE.gate,
-  slo: SERVICE.slo,
+  // The service's SLO; with targets, the global one (and survive), split over the targets.
+  slo: MULTI_CLOUD_DEPLOYMENT_PROPS_SHAPE.fields.slo,
   ingress: SERVICE.ingress,
   networkPolicy: SERVICE.networkPolicy,
   policy: SERVICE.policy,
@@ -152,6 +174,17 @@ const KEYS: Readonly<Record<string, Shape>> = {
   env: SERVICE.env,
   nodeType: SERVICE.nodeType,
   gpuPool: AUTOSCALED_GPU_POOL_PROPS_SHAPE,
+  targets: listProp(
+    objectProp<MultiCloudTargetKeys>(
+      {
+        ...DEPLOYMENT_TARGET_PROPS_SHAPE.fields,
+        kubeconfig: stringProp('~/.kube/eks-us'),
+        context: stringProp('arn:aws:eks:us-east-1:123456789012:cluster/prod'),
+      },
+      DEPLOYMENT_TARGET_PROPS_SHAPE.required as readonly Extract<keyof MultiCloudTargetKeys, string>[],
+    ),
+  ),
+  routing: MULTI_CLOUD_DEPLOYMENT_PROPS_SHAPE.fields.routing,
   gpusPerPod: numberProp('1'),
   outdir: IMAGE.outdir,
   kubeconfig: stringProp('~/.kube/config'),
@@ -285,7 +318,9 @@ interface CheckedValues {
   replicas?: number;
   autoscaling?: AutoscalingProps;
   gate?: GateProps;
-  slo?: SloProps;
+  slo?: MultiCloudSloProps;
+  targets?: MultiCloudTargetKeys[];
+  routing?: MultiCloudRoutingProps;
   ingress?: IngressProps;
   networkPolicy?: NetworkPolicyProps;
   policy?: PolicyProps;
@@ -356,6 +391,16 @@ export function readStackConfig(source: StackConfigSource, paths: StackConfigPat
       );
     }
   }
+  if (isSet('targets') !== isSet('routing')) {
+    problems.push(
+      `${configKey(['targets'])} and ${configKey(['routing'])} go together: several clusters behind one hostname (README.md, "MultiCloudDeployment"); set ${isSet('targets') ? configKey(['routing']) : configKey(['targets'])} or remove ${isSet('targets') ? removeCommand(['targets']) : removeCommand(['routing'])}`,
+    );
+  }
+  if (values.slo?.survive !== undefined && !isSet('targets')) {
+    problems.push(
+      `${configKey(['slo', 'survive'])} is the number of targets the service may lose, but the stack has no ${configKey(['targets'])}; remove it with: ${removeCommand(['slo', 'survive'])}`,
+    );
+  }
   if (isSet('gpusPerPod') && !isSet('gpuPool')) {
     problems.push(
       `${configKey(['gpusPerPod'])} is set but ${configKey(['gpuPool'])} is not: GPUs come from a pool; set one (README.md, "GPU nodes") or remove it with: ${removeCommand(['gpusPerPod'])}`,
@@ -419,7 +464,7 @@ function build(
           },
         }
       : {}),
-    ...(values.slo ? { slo: values.slo } : {}),
+    ...(values.slo && !values.targets ? { slo: values.slo } : {}),
     ...(values.ingress ? { ingress: values.ingress } : {}),
     ...(values.networkPolicy ? { networkPolicy: values.networkPolicy } : {}),
     ...(values.policy ? { policy: values.policy } : {}),
@@ -438,5 +483,23 @@ function build(
         }
       : undefined;
   const gpu = values.gpuPool ? { pool: values.gpuPool, gpusPerPod: values.gpusPerPod ?? 1 } : undefined;
-  return { name, image, service, ...(cluster ? { cluster } : {}), ...(gpu ? { gpu } : {}) };
+  const multiCloud =
+    values.targets && values.routing && values.slo
+      ? {
+          targets: values.targets.map((target) => ({
+            ...target,
+            ...(target.kubeconfig !== undefined ? { kubeconfig: fromRoot(target.kubeconfig) } : {}),
+          })),
+          routing: values.routing,
+          slo: values.slo,
+        }
+      : undefined;
+  return {
+    name,
+    image,
+    service,
+    ...(cluster ? { cluster } : {}),
+    ...(gpu ? { gpu } : {}),
+    ...(multiCloud ? { multiCloud } : {}),
+  };
 }

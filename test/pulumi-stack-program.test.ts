@@ -185,10 +185,10 @@ describe('the dev stack', () => {
     const [image] = mocks.ofType('docker:index/image:Image');
     expect(await valueOf(program.repoDigest)).toBe(mockDigest(image.inputs.imageName));
     expect(await valueOf(program.imageName)).toBe(image.inputs.imageName);
-    expect(await valueOf(program.serviceName)).toBe('iris');
-    expect(await valueOf(program.namespace)).toBe('ml');
-    expect(await valueOf(program.url)).toBe('http://iris.ml.svc.cluster.local:8080');
-    expect(await valueOf(program.gateStatus)).toBe('passed');
+    expect(await valueOf(program.serviceName!)).toBe('iris');
+    expect(await valueOf(program.namespace!)).toBe('ml');
+    expect(await valueOf(program.url!)).toBe('http://iris.ml.svc.cluster.local:8080');
+    expect(await valueOf(program.gateStatus!)).toBe('passed');
     const report = JSON.parse(fs.readFileSync(path.join(OUTDIR, 'iris.gate.json'), 'utf8'));
     expect(report.model.sha256).toBe(
       (
@@ -455,7 +455,7 @@ describe('the gpu stack', () => {
       'iris-gpu-gpu-device-plugin',
     ]);
     const outputs = run.result!;
-    expect(await valueOf(outputs.cost)).toMatchObject({
+    expect(await valueOf(outputs.cost!)).toMatchObject({
       // g5.xlarge, the cheapest A10G node a 2-CPU, 4 GiB pod fits; the HPA's floor of 1 replica.
       instanceType: 'g5.xlarge',
       pricePerNodeHour: 1.006,
@@ -491,6 +491,64 @@ describe('the gpu stack', () => {
     const run = await runStack(gpuConfig((config) => delete config['modelfab:gpuPool']));
     expect(run.errors.map((e) => e.message)).toEqual([
       'modelfab:gpusPerPod is set but modelfab:gpuPool is not: GPUs come from a pool; set one (README.md, "GPU nodes") or remove it with: pulumi config rm modelfab:gpusPerPod',
+    ]);
+  });
+});
+
+describe('the multicloud stack', () => {
+  /** stacks/Pulumi.multicloud.yaml with the shared Iris gate (read from the run's cache). */
+  const multiCloudConfig = (change: (config: Config) => void = () => undefined) =>
+    stackConfig('multicloud', (config) => {
+      const gate = SHARED_IRIS_GATE;
+      config['modelfab:gate'] = {
+        ...gate,
+        accuracy: { ...gate.accuracy, dataset: 'examples/iris/model/eval.jsonl' },
+        parity: { ...gate.parity, dataset: 'examples/iris/model/expected.jsonl' },
+      };
+      change(config);
+    });
+
+  it('deploys the service on each target through its context, behind Route53 records, and exports the plan', async () => {
+    const run = await runStack(multiCloudConfig());
+    expect(run.errors).toEqual([]);
+    expect(mocks.ofType('pulumi:providers:kubernetes').map((p) => [p.name, p.inputs.context])).toEqual([
+      ['iris-eks-us-cluster', 'arn:aws:eks:us-east-1:123456789012:cluster/prod'],
+      ['iris-gke-eu-cluster', 'gke_acme_europe-west4_prod'],
+      ['iris-onprem-cluster', 'onprem-prod'],
+    ]);
+    expect(mocks.ofType('modelfab:index:InferenceService').map((s) => s.name)).toEqual([
+      'iris-eks-us',
+      'iris-gke-eu',
+      'iris-onprem',
+    ]);
+    expect(mocks.ofType('aws:route53/healthCheck:HealthCheck')).toHaveLength(3);
+    const program = run.result!;
+    expect(program.hostname).toBe('iris.example.com');
+    const summary = await valueOf(program.multiCloudSummary!);
+    // Survive 1 at 60/30/10 of 3,000 rps: eks-us carries 60/70 when gke-eu is lost (2,571 rps),
+    // gke-eu 30/40 when eks-us is lost (2,250), onprem 10/40 likewise (750).
+    expect(summary.targets.map((t) => [t.target, Math.round(t.requiredRps), t.bindingLoss])).toEqual([
+      ['eks-us', 2571, ['gke-eu']],
+      ['gke-eu', 2250, ['eks-us']],
+      ['onprem', 750, ['eks-us']],
+    ]);
+    expect(program.serviceName).toBeUndefined();
+  }, 60_000);
+
+  it('refuses targets without routing, and survive without targets', async () => {
+    const run = await runStack(multiCloudConfig((config) => delete config['modelfab:routing']));
+    expect(run.errors.map((e) => e.message)).toEqual([
+      expect.stringContaining(
+        'modelfab:targets and modelfab:routing go together: several clusters behind one hostname (README.md, "MultiCloudDeployment"); set modelfab:routing or remove pulumi config rm modelfab:targets',
+      ),
+    ]);
+    const single = await runStack(
+      devConfig((config) => Object.assign(config, { 'modelfab:slo': { targetRps: 10, survive: 1 } })),
+    );
+    expect(single.errors.map((e) => e.message)).toEqual([
+      expect.stringContaining(
+        'modelfab:slo.survive is the number of targets the service may lose, but the stack has no modelfab:targets; remove it with: pulumi config rm --path modelfab:slo.survive',
+      ),
     ]);
   });
 });

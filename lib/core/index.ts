@@ -29,3 +29,5 @@ export * from './cost';
 export * from './execution-provider';
 export * from './multicloud-spec';
 export * from './multicloud-capacity';
+export * from './multicloud-props';
+export * from './resolve-multicloud';

@@ -2,3 +2,8 @@ export { InferenceService, type InferenceServiceArgs, type InferenceServiceProps
 export { ModelImage } from './model-image';
 export type { EcrArgs, ModelImageArgs, RegistryArgs } from './model-image-args';
 export { AutoscaledGpuPool, type AutoscaledGpuPoolArgs } from './autoscaled-gpu-pool';
+export {
+  MultiCloudDeployment,
+  type MultiCloudDeploymentArgs,
+  type MultiCloudTargetArgs,
+} from './multi-cloud-deployment';

@@ -184,3 +184,13 @@ function routingPolicy(
     }
   }
 }
+
+/**
+ * The record type for a load balancer's address as an Ingress reports it: `A` for an IP (GKE's and
+ * most on-premises load balancers), `CNAME` for a hostname (AWS's).
+ */
+export function recordTypeFor(address: string): 'A' | 'AAAA' | 'CNAME' {
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(address)) return 'A';
+  if (address.includes(':')) return 'AAAA';
+  return 'CNAME';
+}

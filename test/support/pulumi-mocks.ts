@@ -47,7 +47,14 @@ export function installPulumiMocks(options: { preview?: boolean; project?: strin
           ...(args.provider !== undefined && args.provider !== '' ? { provider: args.provider } : {}),
         });
         let state: Record<string, any> = { ...inputs };
-        if (args.type.startsWith('kubernetes:')) {
+        if (args.type === 'kubernetes:networking.k8s.io/v1:Ingress' && args.id) {
+          // A read of an admitted Ingress (Ingress.get): its load balancer's address, an AWS
+          // ELB's hostname, or an IP (as MetalLB gives) on a target named `onprem…`.
+          const address = /-onprem[^-]*-ingress-status$/.test(args.name)
+            ? { ip: '203.0.113.10' }
+            : { hostname: `${args.name}.elb.us-east-1.amazonaws.com` };
+          state = { ...inputs, status: { loadBalancer: { ingress: [address] } } };
+        } else if (args.type.startsWith('kubernetes:')) {
           // The API server fills in the namespace the provider defaults to.
           state = { ...inputs, metadata: { namespace: 'default', ...inputs.metadata } };
         } else if (args.type === 'docker:index/image:Image') {

@@ -111,6 +111,9 @@ describe('MultiCloudDeployment (Pulumi)', () => {
     expect(dependsOn('iris-eks-us')).toEqual([]);
     expect(dependsOn('iris-gke-eu')).toEqual(['iris-eks-us']);
     expect(dependsOn('iris-onprem')).toEqual(['iris-eks-us']);
+    // Their objects too: a child does not inherit its parent's dependencies.
+    expect(dependsOn('iris-gke-eu-deployment')).toEqual(['iris-eks-us']);
+    expect(dependsOn('iris-eks-us-deployment')).toEqual([]);
   }, 60_000);
 
   const ROUTE53 = { ...ARGS.routing, dns: { route53: { zoneId: 'Z0123456789ABC' } } };

@@ -204,7 +204,7 @@ export class InferenceService extends pulumi.ComponentResource<Deployed> {
    */
   protected override async initialize(
     inputs: pulumi.Inputs,
-    _opts?: unknown,
+    opts?: pulumi.ComponentResourceOptions,
     name?: string,
   ): Promise<Deployed> {
     const args = inputs as InferenceServiceArgs;
@@ -216,7 +216,12 @@ export class InferenceService extends pulumi.ComponentResource<Deployed> {
       if (problems.length > 0) throw new Error(formatServiceProblems(resourceName, problems));
       const digest = deployedDigest(args.image);
       const deployed = restore(digest ? withServerImage(objects, digest) : objects);
-      const resources = deployed.map((object) => kubernetesResource(resourceName, object, { parent: this }));
+      // What the component depends on, its objects wait for too (a child does not inherit it): a
+      // MultiCloudDeployment's wave 2 Deployments wait for wave 1's to be ready.
+      const dependsOn = opts?.dependsOn;
+      const resources = deployed.map((object) =>
+        kubernetesResource(resourceName, object, { parent: this, ...(dependsOn ? { dependsOn } : {}) }),
+      );
       const service = resources[objects.findIndex((o) => o.kind === 'Service')] as Deployed['service'];
       return { objects: deployed, service, ...(gate ? { gate } : {}), ...(cost ? { cost } : {}) };
     } catch (error) {

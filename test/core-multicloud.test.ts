@@ -35,7 +35,7 @@ describe('resolveMultiCloud', () => {
       hostname: 'iris.example.com',
       policy: 'weighted',
       healthCheck: { path: '/v2/health/ready', intervalSeconds: 30, failureThreshold: 3, regions: [] },
-      dns: { kind: 'external-dns' },
+      dns: { kind: 'external-dns', annotationPrefix: 'external-dns.alpha.kubernetes.io/' },
     });
     expect(spec.targets.map((t) => [t.name, t.host, t.wave, t.routing])).toEqual([
       ['eks-us', 'eks-us.iris.example.com', 1, { setIdentifier: 'eks-us', weight: 60 }],
@@ -78,6 +78,22 @@ describe('resolveMultiCloud', () => {
       'external-dns.alpha.kubernetes.io/hostname': 'iris.example.com',
       'external-dns.alpha.kubernetes.io/set-identifier': 'eks-us',
       'external-dns.alpha.kubernetes.io/aws-weight': '60',
+    });
+    // external-dns from v0.22 reads another prefix: the same annotations under it.
+    const ga = planMultiCloud(
+      {
+        ...PROPS,
+        routing: {
+          ...PROPS.routing,
+          dns: { externalDns: { annotationPrefix: 'external-dns.kubernetes.io/' } },
+        },
+      },
+      'app/iris',
+      { id: 'iris', path: (target) => `${target}/iris` },
+    );
+    expect(ga.targets[0].service.ingress?.annotations).toMatchObject({
+      'external-dns.kubernetes.io/hostname': 'iris.example.com',
+      'external-dns.kubernetes.io/aws-weight': '60',
     });
     // Fixed replicas replace the service's autoscaling.
     expect(eu).toMatchObject({ replicas: 3, labels: { 'modelfab.dev/wave': '2' } });

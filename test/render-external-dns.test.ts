@@ -10,7 +10,7 @@ const routing = (policy: RoutingPolicy): MultiCloudRoutingSpec => ({
   hostname: 'iris.example.com',
   policy,
   healthCheck: { path: '/v2/health/ready', intervalSeconds: 10, failureThreshold: 3, regions: [] },
-  dns: { kind: 'external-dns' },
+  dns: { kind: 'external-dns', annotationPrefix: 'external-dns.alpha.kubernetes.io/' },
 });
 
 const COMMON = {

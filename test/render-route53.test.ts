@@ -187,9 +187,14 @@ describe('renderRoute53', () => {
 
   it('refuses routing whose DNS is not Route53, and a target without its policy value', () => {
     expect(() =>
-      renderRoute53('iris', { ...routing('weighted'), dns: { kind: 'external-dns' } }, [
-        target('eu', { weight: 1 }),
-      ]),
+      renderRoute53(
+        'iris',
+        {
+          ...routing('weighted'),
+          dns: { kind: 'external-dns', annotationPrefix: 'external-dns.alpha.kubernetes.io/' },
+        },
+        [target('eu', { weight: 1 })],
+      ),
     ).toThrow("route53 records need dns.kind 'route53', received 'external-dns'");
     expect(() => renderRoute53('iris', routing('failover'), [target('eu', {})])).toThrow(
       "target 'eu' has no routing.failover, which the failover policy needs",

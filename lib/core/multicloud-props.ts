@@ -10,7 +10,7 @@ import {
   type ResourcesProps,
 } from './inference-service-props';
 import { type Placement } from './placement';
-import { booleanProp, listProp, numberProp, objectProp, stringProp } from './props-shape';
+import { listProp, numberProp, objectProp, stringProp } from './props-shape';
 import { type Cloud, type GeolocationSpec, type RoutingPolicy } from './multicloud-spec';
 
 /** A target's part in the global routing. */
@@ -84,10 +84,14 @@ export interface MultiCloudRoutingProps {
   };
   /**
    * Where the records are written: Route53 records and health checks in a hosted zone (Pulumi),
-   * or annotations for the external-dns that runs in each cluster.
-   * @default { externalDns: true }
+   * or annotations for the external-dns that runs in each cluster (`true`, or the annotation prefix
+   * it reads: `external-dns.kubernetes.io/` from external-dns v0.22).
+   * @default { externalDns: { annotationPrefix: 'external-dns.alpha.kubernetes.io/' } }
    */
-  readonly dns?: { readonly route53?: { readonly zoneId: string }; readonly externalDns?: boolean };
+  readonly dns?: {
+    readonly route53?: { readonly zoneId: string };
+    readonly externalDns?: boolean | { readonly annotationPrefix?: string };
+  };
 }
 
 /** The load the hostname must carry, and how many targets it may lose while it does. */
@@ -183,7 +187,12 @@ export const MULTI_CLOUD_DEPLOYMENT_PROPS_SHAPE = objectProp<MultiCloudDeploymen
         }),
         dns: objectProp<NonNullable<MultiCloudRoutingProps['dns']>>({
           route53: objectProp<{ zoneId: string }>({ zoneId: stringProp('Z0123456789ABC') }, ['zoneId']),
-          externalDns: booleanProp('true'),
+          externalDns: {
+            kind: 'flag-or-object',
+            object: objectProp<{ annotationPrefix?: string }>({
+              annotationPrefix: stringProp('external-dns.kubernetes.io/'),
+            }),
+          },
         }),
       },
       ['hostname', 'policy'],
@@ -218,4 +227,5 @@ export const MULTI_CLOUD_DEPLOYMENT_DEFAULTS = {
   targetRevision: 'HEAD',
   project: 'default',
   argoNamespace: 'argocd',
+  externalDnsAnnotationPrefix: 'external-dns.alpha.kubernetes.io/',
 } as const;

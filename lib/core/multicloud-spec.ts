@@ -59,8 +59,12 @@ export interface HealthCheckSpec {
 export type DnsSpec =
   /** Route53 records and health checks the Pulumi component creates, in this hosted zone. */
   | { readonly kind: 'route53'; readonly zoneId: string }
-  /** Annotations for an external-dns that already runs in each cluster (its AWS provider). */
-  | { readonly kind: 'external-dns' };
+  /**
+   * Annotations for an external-dns that already runs in each cluster (its AWS provider), under
+   * the prefix it reads (`external-dns.alpha.kubernetes.io/` up to v0.21, `external-dns.kubernetes.io/`
+   * from v0.22).
+   */
+  | { readonly kind: 'external-dns'; readonly annotationPrefix: string };
 
 /** The global routing, resolved. */
 export interface MultiCloudRoutingSpec {

@@ -216,8 +216,10 @@ function resolveRouting(check: PropsChecker, value: unknown): MultiCloudRoutingS
     regions: regions as string[],
   };
   const dnsProps = check.record('routing.dns', routing.dns ?? { externalDns: true });
+  const externalDns = dnsProps.externalDns;
+  const usesExternalDns = externalDns === true || (typeof externalDns === 'object' && externalDns !== null);
   let dns: DnsSpec;
-  if (dnsProps.route53 !== undefined && dnsProps.externalDns === true) {
+  if (dnsProps.route53 !== undefined && usesExternalDns) {
     check.fail(
       'routing.dns',
       `routing.dns ${show(dnsProps)} names both Route53 and external-dns: the records are written by one of them; keep one`,
@@ -233,8 +235,19 @@ function resolveRouting(check: PropsChecker, value: unknown): MultiCloudRoutingS
         'the hosted zone ID, e.g. Z0123456789ABC',
       ),
     };
-  } else if (dnsProps.externalDns === true) {
-    dns = { kind: 'external-dns' };
+  } else if (usesExternalDns) {
+    const prefix =
+      externalDns === true
+        ? D.externalDnsAnnotationPrefix
+        : (check.record('routing.dns.externalDns', externalDns).annotationPrefix ??
+          D.externalDnsAnnotationPrefix);
+    if (typeof prefix !== 'string' || !prefix.endsWith('/') || !isDns1123Subdomain(prefix.slice(0, -1))) {
+      check.fail(
+        'routing.dns.externalDns.annotationPrefix',
+        `routing.dns.externalDns.annotationPrefix ${show(prefix)} must be the prefix the clusters' external-dns reads, ending in '/': 'external-dns.alpha.kubernetes.io/' (up to v0.21) or 'external-dns.kubernetes.io/' (v0.22 on)`,
+      );
+    }
+    dns = { kind: 'external-dns', annotationPrefix: prefix };
   } else {
     check.fail(
       'routing.dns',

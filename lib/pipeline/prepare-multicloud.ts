@@ -97,7 +97,9 @@ export function targetServiceProps(
   const env = service.env || t.env ? { env: { ...service.env, ...t.env } } : {};
   const annotations = {
     ...service.ingress?.annotations,
-    ...(spec.routing.dns.kind === 'external-dns' ? externalDnsAnnotations(spec.routing, target.routing) : {}),
+    ...(spec.routing.dns.kind === 'external-dns'
+      ? externalDnsAnnotations(spec.routing, target.routing, { prefix: spec.routing.dns.annotationPrefix })
+      : {}),
   };
   return {
     ...shared,

@@ -5,18 +5,17 @@
  * failing gate or a bad config fails it. Last, the program run by Pulumi's own Node.js runner
  * (ts-node from the sources, as `pulumi up` runs it) in a child process.
  */
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import { specialSecretSig, specialSigKey } from '@pulumi/pulumi/runtime/rpc';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { parse } from 'yaml';
 import { checkPolicy, type KubeObject } from '../lib/render';
 import type * as StackProgram from '../stacks/index';
 import { validateAgainstSchema } from './support/kube-schema';
 import { SHARED_IRIS_GATE, sharedGateCache } from './support/shared-gate';
+import { devStackConfig, type StackConfig, stackConfigOf } from './support/stack-configs';
 import {
   ACCOUNT,
   ECR_HOST,
@@ -41,39 +40,12 @@ afterAll(() => {
   fs.rmSync(scratch, { recursive: true, force: true });
 });
 
-type Config = Record<string, unknown>;
+type Config = StackConfig;
 
-/**
- * stacks/Pulumi.dev.yaml's config as the Pulumi CLI hands it to a program, and with the test's
- * changes: reports and build context in a scratch folder, and the shared Iris gate's budget, batch
- * size and bound (the dev stack's throughput threshold needs its full budget, so it is left out
- * here; accuracy, parity and cold start stay, as the shared gate has them).
- */
-function devConfig(change: (config: Config) => void = () => undefined): Record<string, string> {
-  return stackConfig('dev', (config) => {
-    const gate = config['modelfab:gate'] as Record<string, unknown>;
-    delete gate.minThroughputRps;
-    const { latencyP99Ms, budgetSeconds, maxBatchSize } = SHARED_IRIS_GATE;
-    Object.assign(gate, { latencyP99Ms, budgetSeconds, maxBatchSize });
-    change(config);
-  });
-}
-
-/** stacks/Pulumi.<stack>.yaml's config as the Pulumi CLI hands it to a program, outdir the test's, then `change`d. */
-function stackConfig(stack: string, change: (config: Config) => void): Record<string, string> {
-  const file = parse(fs.readFileSync(path.join(ROOT, `stacks/Pulumi.${stack}.yaml`), 'utf8')) as {
-    config: Config;
-  };
-  const config: Config = structuredClone(file.config);
-  config['modelfab:outdir'] = OUTDIR;
-  change(config);
-  return Object.fromEntries(
-    Object.entries(config).map(([key, value]) => [
-      key,
-      typeof value === 'string' ? value : JSON.stringify(value),
-    ]),
-  );
-}
+/** stacks/Pulumi.dev.yaml as the Pulumi CLI hands it over, for this file (see test/support/stack-configs.ts). */
+const devConfig = (change?: (config: Config) => void) => devStackConfig(OUTDIR, change);
+/** stacks/Pulumi.<stack>.yaml as the Pulumi CLI hands it over, outdir this file's. */
+const stackConfig = (stack: string, change: (config: Config) => void) => stackConfigOf(stack, OUTDIR, change);
 
 /** The stack program's exports. */
 type Program = typeof StackProgram;
@@ -317,115 +289,6 @@ describe('variants of the config', () => {
     expect(run.errors[0]).toBeInstanceOf(pulumi.RunError);
     expect(run.errors[0].message).toMatch(/^\[iris\] resources\.cpu .*"lots"/);
   });
-});
-
-/**
- * What the child process runs: the language host's job done by hand. It installs mocks in place of
- * the engine, then starts `@pulumi/pulumi/cmd/run` with the arguments and environment the
- * pulumi-language-nodejs host gives it, so Pulumi's own runner registers ts-node with the program
- * directory's tsconfig.json, loads the entry point and runs it inside the root Stack resource.
- */
-const RUNNER = `
-const fs = require('node:fs');
-const path = require('node:path');
-const root = process.env.PROJECT_ROOT;
-const sdk = (p) => require(require.resolve('@pulumi/pulumi' + p, { paths: [root] }));
-const pulumi = sdk('');
-pulumi.runtime.setMocks({
-  newResource(args) {
-    let state = { ...args.inputs };
-    if (args.type === 'docker:index/image:Image') {
-      state.repoDigest = args.inputs.imageName.replace(/:[^:/]+$/, '') + '@sha256:' + 'a'.repeat(64);
-    } else if (args.type.startsWith('kubernetes:')) {
-      state = { ...args.inputs, metadata: { namespace: 'default', ...args.inputs.metadata } };
-    }
-    return { id: args.name + '-id', state };
-  },
-  call: () => ({}),
-}, process.env.PROJECT, process.env.STACK, true);
-process.on('exit', () => {
-  const registered = sdk('/runtime/settings').getMonitor().getRegisteredResources();
-  const stack = [...registered.values()].find((r) => r.urn.includes('::pulumi:pulumi:Stack::'));
-  const outputs = stack && stack.state && stack.state.toJavaScript ? stack.state.toJavaScript() : {};
-  fs.writeSync(1, '\\n' + JSON.stringify({ urns: [...registered.keys()], outputs }) + '\\n');
-});
-process.argv = [process.argv[0], path.dirname(require.resolve('@pulumi/pulumi/cmd/run', { paths: [root] })),
-  '--monitor', 'mock', '--project', process.env.PROJECT, '--stack', process.env.STACK, '--dry-run',
-  '--pwd', process.env.PROGRAM_DIR, process.env.ENTRY_POINT];
-sdk('/cmd/run');
-`;
-
-describe('as `pulumi preview` runs it', () => {
-  it("Pulumi's Node.js runner compiles stacks/index.ts with ts-node and runs it under the root stack", () => {
-    const project = parse(fs.readFileSync(path.join(ROOT, 'Pulumi.yaml'), 'utf8')) as {
-      name: string;
-      runtime: { name: string; options: { typescript: boolean } };
-      main: string;
-      stackConfigDir: string;
-    };
-    expect(project).toMatchObject({
-      name: 'modelfab',
-      runtime: { name: 'nodejs', options: { typescript: true } },
-      stackConfigDir: 'stacks',
-    });
-    // The engine runs a program in the folder of `main` with the entry point "."; the runner then
-    // takes the program from the nearest package.json: stacks/package.json, which names index.ts
-    // (the root one would name the library's build/lib/index.js, not the stack program).
-    expect(project.main).toBe('stacks/');
-    const programDir = path.join(ROOT, project.main);
-    const script = path.join(scratch, 'run-as-pulumi.js');
-    fs.writeFileSync(script, RUNNER);
-
-    const env: NodeJS.ProcessEnv = { ...process.env };
-    delete env.NODE_OPTIONS; // the child is plain node, as the language host starts it
-    const child = spawnSync(process.execPath, [script], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      timeout: 240_000,
-      env: {
-        ...env,
-        PROJECT_ROOT: ROOT,
-        PROJECT: project.name,
-        STACK: 'dev',
-        PROGRAM_DIR: programDir,
-        ENTRY_POINT: '.',
-        // What pulumi-language-nodejs sets: the stack's config, and typescript: true.
-        PULUMI_CONFIG: JSON.stringify(devConfig()),
-        PULUMI_CONFIG_SECRET_KEYS: '[]',
-        PULUMI_NODEJS_TYPESCRIPT: 'true',
-      },
-    });
-    const lastLine = child.stdout.trim().split('\n').pop() ?? '';
-    expect(child.status, `${child.stderr}\n${child.stdout}`).toBe(0);
-    const { urns, outputs } = JSON.parse(lastLine) as { urns: string[]; outputs: Record<string, any> };
-
-    // Every resource under the root Stack the runner made (the mock monitor's URNs name the
-    // parent's type, not the whole chain).
-    const under = (parent: string, child: string) => `urn:pulumi:dev::modelfab::${parent}$${child}`;
-    expect(urns.sort()).toEqual(
-      [
-        'urn:pulumi:dev::modelfab::pulumi:pulumi:Stack::modelfab-dev',
-        under('pulumi:pulumi:Stack', 'modelfab:index:ModelImage::iris'),
-        under('modelfab:index:ModelImage', 'docker:index/image:Image::iris-image'),
-        under('pulumi:pulumi:Stack', 'modelfab:index:InferenceService::iris'),
-        ...[
-          'core/v1:ServiceAccount::iris-service-account',
-          'core/v1:Service::iris-service',
-          'apps/v1:Deployment::iris-deployment',
-          'autoscaling/v2:HorizontalPodAutoscaler::iris-autoscaler',
-          'policy/v1:PodDisruptionBudget::iris-disruption-budget',
-          'networking.k8s.io/v1:NetworkPolicy::iris-network-policy',
-        ].map((k) => under('modelfab:index:InferenceService', `kubernetes:${k}`)),
-      ].sort(),
-    );
-    expect(outputs).toMatchObject({
-      serviceName: 'iris',
-      namespace: 'ml',
-      url: 'http://iris.ml.svc.cluster.local:8080',
-      gateStatus: 'passed',
-    });
-    expect(outputs.repoDigest).toMatch(/^localhost:5000\/iris@sha256:a{64}$/);
-  }, 240_000);
 });
 
 describe('the gpu stack', () => {

@@ -85,6 +85,21 @@ const ROWS: Array<{ readonly row: string; readonly props: InferenceServiceProps;
   },
   { row: 'fixed replicas (no HPA)', props: { ...BASE, replicas: 2 }, kinds: 5 },
   {
+    row: 'KEDA on the request rate, to zero when idle (the gate sets the threshold)',
+    props: {
+      ...BASE,
+      gate: GATE,
+      slo: { targetRps: 2000 },
+      autoscaling: {
+        kind: 'keda',
+        prometheusAddress: 'http://prometheus-operated.monitoring.svc:9090',
+        scaleToZero: true,
+        maxReplicas: 20,
+      },
+    },
+    kinds: 6,
+  },
+  {
     row: 'ingress with TLS from cert-manager, network peers, labels and env',
     props: {
       ...BASE,

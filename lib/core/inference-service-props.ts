@@ -39,8 +39,50 @@ export interface ResourcesProps {
   };
 }
 
-/** Horizontal scaling with an `autoscaling/v2` HorizontalPodAutoscaler. */
+/**
+ * Horizontal scaling: with an `autoscaling/v2` HorizontalPodAutoscaler on CPU and memory (`hpa`), or
+ * with a KEDA ScaledObject on the request rate from Prometheus (`keda`), whose threshold is the
+ * per-replica capacity the gate measured × the SLO's target utilization.
+ */
 export interface AutoscalingProps {
+  /**
+   * What scales the Deployment: an HPA on CPU and memory, or KEDA on the request rate (KEDA makes
+   * and owns its own HPA: none is rendered beside it).
+   * @default 'hpa'
+   */
+  readonly kind?: 'hpa' | 'keda';
+  /**
+   * `keda`: the Prometheus server KEDA queries, which scrapes the service's metrics port (e.g. through
+   * the `monitoring` ServiceMonitor), e.g. `http://prometheus-operated.monitoring.svc:9090`.
+   * @default - required with kind 'keda'
+   */
+  readonly prometheusAddress?: string;
+  /**
+   * `keda`: requests per second one replica takes before another is added.
+   * @default - the gate's measured per-replica capacity × slo.targetUtilization (0.7 without an SLO)
+   */
+  readonly targetRpsPerReplica?: number;
+  /**
+   * `keda`: scale to zero replicas when no request comes; the first request after idle waits for a
+   * replica to start (the gate's cold start, plus the image pull and scheduling).
+   * @default false
+   */
+  readonly scaleToZero?: boolean;
+  /**
+   * `keda` with `scaleToZero`: the request rate that wakes the service from zero replicas.
+   * @default 0 (any request)
+   */
+  readonly activationRps?: number;
+  /**
+   * `keda`: seconds between KEDA's queries of the request rate.
+   * @default 15
+   */
+  readonly pollingIntervalSeconds?: number;
+  /**
+   * `keda` with `scaleToZero`: seconds without requests before the last replica goes.
+   * @default 300
+   */
+  readonly cooldownSeconds?: number;
   /**
    * Fewest replicas. Two keeps the service up through a node drain.
    * @default 2
@@ -363,6 +405,13 @@ export const INFERENCE_SERVICE_PROPS_SHAPE = objectProp<InferenceServiceProps>(
     }),
     replicas: numberProp('2'),
     autoscaling: objectProp<AutoscalingProps>({
+      kind: stringProp('keda'),
+      prometheusAddress: stringProp('http://prometheus-operated.monitoring.svc:9090'),
+      targetRpsPerReplica: numberProp('400'),
+      scaleToZero: booleanProp('true'),
+      activationRps: numberProp('1'),
+      pollingIntervalSeconds: numberProp('15'),
+      cooldownSeconds: numberProp('300'),
       minReplicas: numberProp('2'),
       maxReplicas: numberProp('10'),
       cpuUtilization: numberProp('70'),
@@ -416,6 +465,9 @@ export const INFERENCE_SERVICE_DEFAULTS = {
   maxReplicas: 10,
   cpuUtilization: 70,
   scaleDownStabilizationSeconds: 300,
+  kedaActivationRps: 0,
+  kedaPollingIntervalSeconds: 15,
+  kedaCooldownSeconds: 300,
   ingressControllerNamespace: 'ingress-nginx',
   preStopSleepSeconds: 5,
   drainSeconds: 20,

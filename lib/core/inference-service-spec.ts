@@ -17,8 +17,21 @@ export interface FixedScaling {
   readonly replicas: number;
 }
 
+/** KEDA scaling on the request rate from Prometheus (autoscaling.kind 'keda'). */
+export interface KedaScaling {
+  readonly prometheusAddress: string;
+  /** Requests per second a replica takes: set, or absent to use the gate's measured capacity × target utilization. */
+  readonly targetRpsPerReplica?: number;
+  readonly scaleToZero: boolean;
+  readonly activationRps: number;
+  readonly pollingIntervalSeconds: number;
+  readonly cooldownSeconds: number;
+}
+
 export interface HorizontalScaling {
   readonly kind: 'horizontal';
+  /** KEDA scales instead of an HPA on CPU and memory. */
+  readonly keda?: KedaScaling;
   readonly minReplicas: number;
   /** Whether the user set minReplicas (a capacity plan then does not override it). */
   readonly minReplicasExplicit: boolean;

@@ -111,3 +111,31 @@ export function serviceCost(
     targetUtilization: spec.slo?.targetUtilization ?? GATE_DEFAULTS.targetUtilization,
   });
 }
+
+/**
+ * The request rate one replica takes before KEDA adds another: `autoscaling.targetRpsPerReplica`,
+ * else the capacity the gate measured (the plan's per-replica rate, else the throughput at the
+ * bound) × the SLO's target utilization. Undefined when neither is known (the gate was skipped or
+ * held no rate): the service cannot be scaled on a guess.
+ */
+export function kedaThreshold(spec: InferenceServiceSpec, gate: GateOutcome | undefined): number | undefined {
+  if (spec.scaling.kind !== 'horizontal' || !spec.scaling.keda) return undefined;
+  if (spec.scaling.keda.targetRpsPerReplica !== undefined) return spec.scaling.keda.targetRpsPerReplica;
+  const report = gate?.status === 'skipped' ? undefined : gate?.report;
+  const measured = report?.capacity?.perReplicaRps ?? report?.measurements.throughput.rps;
+  if (measured === undefined || !(measured > 0)) return undefined;
+  return measured * (spec.slo?.targetUtilization ?? GATE_DEFAULTS.targetUtilization);
+}
+
+/** Why KEDA's threshold is unknown: no measured capacity and no `targetRpsPerReplica`; empty when it is known. */
+export function kedaProblems(spec: InferenceServiceSpec, gate: GateOutcome | undefined): string[] {
+  if (spec.scaling.kind !== 'horizontal' || !spec.scaling.keda) return [];
+  if (kedaThreshold(spec, gate) !== undefined) return [];
+  const why =
+    gate?.status === 'skipped'
+      ? 'the gate was skipped (MODELFAB_GATE=skip)'
+      : 'the gate held no rate within its latency bound';
+  return [
+    `autoscaling.kind 'keda' scales on the requests one replica takes, but ${why}, so there is no measured capacity to set the threshold; set autoscaling.targetRpsPerReplica, or let the gate measure`,
+  ];
+}

@@ -36,6 +36,7 @@ const CUSTOM_KINDS: readonly string[] = [
   'karpenter.sh/v1/NodePool',
   'karpenter.k8s.aws/v1/EC2NodeClass',
   'cloud.google.com/v1/ComputeClass',
+  'keda.sh/v1alpha1/ScaledObject',
 ];
 
 /** Registers a service's `object` as its typed @pulumi/kubernetes resource named `${name}-<role>`. */

@@ -6,13 +6,14 @@ import { type KubeObject } from './kube-object';
 import { ANNOTATIONS, standardLabels } from './labels';
 import { assertKnownWaivers } from './policy';
 import { renderHorizontalPodAutoscaler, renderPodDisruptionBudget } from './render-availability';
+import { renderScaledObject } from './render-keda';
 import { renderDeployment } from './render-deployment';
 import { renderIngress, renderNetworkPolicy } from './render-network';
 import { renderService, renderServiceAccount } from './render-service';
 
 /**
  * Every Kubernetes object of one InferenceService, in apply order: ServiceAccount, Service,
- * Deployment, HorizontalPodAutoscaler (when autoscaling), PodDisruptionBudget, NetworkPolicy,
+ * Deployment, HorizontalPodAutoscaler (or KEDA's ScaledObject) when autoscaling, PodDisruptionBudget, NetworkPolicy,
  * Ingress (when asked). Pure: the same spec, model and gate outcome always give the same objects.
  * With a gate, the Deployment carries its verdict and the tuned serving config, and the HPA's
  * minReplicas follows the capacity plan.
@@ -44,8 +45,14 @@ export function renderInferenceService(
     renderService(spec, metadata()),
     renderDeployment(spec, model, metadata({ annotations }), gate),
   ];
-  if (spec.scaling.kind === 'horizontal')
-    objects.push(renderHorizontalPodAutoscaler(spec, spec.scaling, metadata(), gate));
+  if (spec.scaling.kind === 'horizontal') {
+    const { keda } = spec.scaling;
+    objects.push(
+      keda
+        ? renderScaledObject(spec, { ...spec.scaling, keda }, metadata(), gate)
+        : renderHorizontalPodAutoscaler(spec, spec.scaling, metadata(), gate),
+    );
+  }
   objects.push(renderPodDisruptionBudget(spec, metadata()), renderNetworkPolicy(spec, metadata()));
   if (spec.ingress) objects.push(renderIngress(spec, spec.ingress, metadata()));
   return objects;

@@ -6,17 +6,9 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { type ExecutorStats } from '../runtime';
 import { REFUSAL_REASONS, type RefusalReason } from './error-answer';
+import { SERVER_METRIC_NAMES } from './server-metric-names';
 
-/** The names of the server's own metrics (alert rules and dashboards refer to these). */
-export const SERVER_METRIC_NAMES = {
-  requests: 'modelfab_requests_total',
-  requestDuration: 'modelfab_request_duration_seconds',
-  inferenceDuration: 'modelfab_inference_duration_seconds',
-  queueDepth: 'modelfab_queue_depth',
-  batchSize: 'modelfab_batch_size',
-  inFlight: 'modelfab_inflight_requests',
-  refusals: 'modelfab_refusals_total',
-} as const;
+export { SERVER_METRIC_NAMES } from './server-metric-names';
 
 /** Seconds, from a fast model's sub-millisecond answers to a request timeout. */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];

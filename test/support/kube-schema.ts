@@ -23,6 +23,10 @@ const LOADERS: Record<string, () => Promise<ModelClass>> = {
   'v1/ConfigMap': async () => (await import('kubernetes-models/v1/ConfigMap')).ConfigMap,
   'apps/v1/DaemonSet': async () => (await import('kubernetes-models/apps/v1/DaemonSet')).DaemonSet,
   // Karpenter's CRDs, as @kubernetes-models/karpenter generates them.
+  'keda.sh/v1alpha1/ScaledObject': async () =>
+    (await import('@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject')).ScaledObject,
+  'gateway.networking.k8s.io/v1/HTTPRoute': async () =>
+    (await import('@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute')).HTTPRoute,
   'karpenter.sh/v1/NodePool': async () =>
     (await import('@kubernetes-models/karpenter/karpenter.sh/v1/NodePool')).NodePool,
   'karpenter.k8s.aws/v1/EC2NodeClass': async () =>

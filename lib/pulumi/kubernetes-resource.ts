@@ -31,7 +31,7 @@ const KINDS: Readonly<Record<string, { readonly type: KubernetesResourceClass; r
   'apps/v1/DaemonSet': { type: k8s.apps.v1.DaemonSet },
 };
 
-/** Custom resources a pool renders: registered as `k8s.apiextensions.CustomResource`. */
+/** Custom resources modelfab renders: registered as `k8s.apiextensions.CustomResource`. */
 const CUSTOM_KINDS: readonly string[] = [
   'karpenter.sh/v1/NodePool',
   'karpenter.k8s.aws/v1/EC2NodeClass',
@@ -39,13 +39,19 @@ const CUSTOM_KINDS: readonly string[] = [
   'keda.sh/v1alpha1/ScaledObject',
 ];
 
+/** The child's role of the custom resources a service renders. */
+const CUSTOM_ROLES: Readonly<Record<string, string>> = {
+  // A service has one autoscaler: an HPA, or KEDA's ScaledObject.
+  'keda.sh/v1alpha1/ScaledObject': 'autoscaler',
+};
+
 /** Registers a service's `object` as its typed @pulumi/kubernetes resource named `${name}-<role>`. */
 export function kubernetesResource(
   name: string,
   object: KubeObject,
   opts: pulumi.CustomResourceOptions,
 ): pulumi.CustomResource {
-  const { role } = kindOf(object);
+  const role = CUSTOM_ROLES[`${object.apiVersion}/${object.kind}`] ?? kindOf(object).role;
   if (role === undefined)
     throw new Error(`modelfab/pulumi has no service role for ${object.apiVersion} ${object.kind}`);
   return namedKubernetesResource(`${name}-${role}`, object, opts);

@@ -85,6 +85,16 @@ const ROWS: Array<{ readonly row: string; readonly props: InferenceServiceProps;
   },
   { row: 'fixed replicas (no HPA)', props: { ...BASE, replicas: 2 }, kinds: 5 },
   {
+    row: 'a canary: the candidate gated on its own, the split at a Gateway',
+    props: {
+      ...BASE,
+      gate: GATE,
+      slo: { targetRps: 2000 },
+      canary: { image: 'ghcr.io/acme/iris:1.1.0', weight: 10, gate: GATE, gateway: { name: 'public' } },
+    },
+    kinds: 13,
+  },
+  {
     row: 'KEDA on the request rate, to zero when idle (the gate sets the threshold)',
     props: {
       ...BASE,

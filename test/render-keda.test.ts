@@ -68,7 +68,7 @@ describe("autoscaling.kind: 'keda'", () => {
         },
       ],
     });
-    expect(object.spec.idleReplicaCount).toBeUndefined();
+    expect((object as any).spec.idleReplicaCount).toBeUndefined();
   });
 
   it.each([

@@ -31,3 +31,4 @@ export * from './multicloud-spec';
 export * from './multicloud-capacity';
 export * from './multicloud-props';
 export * from './resolve-multicloud';
+export * from './resolve-canary';

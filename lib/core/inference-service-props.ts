@@ -39,6 +39,28 @@ export interface ResourcesProps {
   };
 }
 
+/** A canary release: a candidate beside the stable service, taking `weight` percent of the requests. */
+export interface CanaryProps {
+  /** The candidate's image: a ModelImage, or a reference (with `model`). @default - the service's image (with another `model`) */
+  readonly image?: InferenceServiceProps['image'];
+  /** The candidate's model file, with an image reference. @default - the image's model */
+  readonly model?: string;
+  /** Percent of the requests the candidate takes, 0 to 100; promoting it is changing the props. */
+  readonly weight: number;
+  /** The candidate's own gate; required when the stable service has one. @default - none (only without the service's gate) */
+  readonly gate?: GateProps;
+  /** The Gateway API Gateway whose listener splits the requests (an HTTPRoute attaches to it). */
+  readonly gateway: {
+    readonly name: string;
+    /** @default - the service's namespace */
+    readonly namespace?: string;
+    /** A listener of the Gateway. @default - every listener */
+    readonly sectionName?: string;
+  };
+  /** The hostnames the route answers. @default - any the Gateway's listener takes */
+  readonly hostnames?: string[];
+}
+
 /**
  * Horizontal scaling: with an `autoscaling/v2` HorizontalPodAutoscaler on CPU and memory (`hpa`), or
  * with a KEDA ScaledObject on the request rate from Prometheus (`keda`), whose threshold is the
@@ -376,6 +398,13 @@ export interface InferenceServiceProps {
    * @default - no fit check and no cost figures for a CPU service
    */
   readonly nodeType?: string;
+  /**
+   * A canary release: a candidate (another image or model) in a Deployment of its own,
+   * `<name>-canary`, gated on its own, and a Gateway API HTTPRoute that splits the requests between
+   * the stable Service and the candidate's by weight. Promoting is changing the props.
+   * @default - no canary
+   */
+  readonly canary?: CanaryProps;
 }
 
 const NETWORK_PEER_SHAPE = objectProp<NetworkPeerProps>({
@@ -453,6 +482,20 @@ export const INFERENCE_SERVICE_PROPS_SHAPE = objectProp<InferenceServiceProps>(
     slo: SLO_PROPS_SHAPE,
     placement: PLACEMENT_SHAPE,
     nodeType: stringProp('c6i.xlarge'),
+    canary: objectProp<CanaryProps>(
+      {
+        image: opaqueProp,
+        model: stringProp('model/iris-v2.onnx'),
+        weight: numberProp('10'),
+        gate: GATE_PROPS_SHAPE,
+        gateway: objectProp<CanaryProps['gateway']>(
+          { name: stringProp('public'), namespace: stringProp('gateway'), sectionName: stringProp('https') },
+          ['name'],
+        ),
+        hostnames: listProp(stringProp('iris.example.com')),
+      },
+      ['weight', 'gateway'],
+    ),
   },
   ['image'],
 );

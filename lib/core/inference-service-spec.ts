@@ -3,6 +3,7 @@
  * parsed. Plain data; the renderers take this and nothing else from the user.
  */
 import { type Placement, type PlacementNodeType } from './placement';
+import { type CanarySpec } from './resolve-canary';
 import { type GateSpec, type SloSpec } from './gate-spec';
 import { type ImageReference } from './image-reference';
 import { type ServingRuntime } from './model-image-source';
@@ -99,6 +100,8 @@ export interface InferenceServiceSpec {
   readonly slo?: SloSpec;
   /** The GPU pool the pods run on. @default - CPU nodes */
   readonly placement?: Placement;
+  /** A candidate beside this service, and the weight of the requests it takes. */
+  readonly canary?: CanarySpec;
   /** The CPU instance type the pods run on (`nodeType`), from the catalog, priced. */
   readonly nodeType?: PlacementNodeType;
 }

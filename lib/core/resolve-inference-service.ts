@@ -4,6 +4,7 @@
  */
 import { type Placement, type PlacementNodeType, resolvePlacement } from './placement';
 import { INSTANCE_TYPES } from './instance-catalog';
+import { resolveCanary, TRACK_LABEL } from './resolve-canary';
 import { show } from './errors';
 import { RUNTIME_CONTRACTS, type ServingRuntime } from './model-image-source';
 import {
@@ -137,6 +138,10 @@ export function resolveInferenceService(
     }
   }
 
+  const canary = props.canary === undefined ? undefined : resolveCanary(check, props, name);
+  // Both tracks carry their name, so each side keeps its own labels (and dashboards and alerts).
+  if (canary !== undefined) labels[TRACK_LABEL] = 'stable';
+
   const waivers: Record<string, string> = {};
   for (const [rule, reason] of Object.entries(check.record('policy.waive', props.policy?.waive ?? {}))) {
     if (typeof reason !== 'string' || reason.trim() === '') {
@@ -213,6 +218,7 @@ export function resolveInferenceService(
     ...(props.slo !== undefined ? { slo: resolveSlo(check, props) } : {}),
     ...(placement !== undefined ? { placement } : {}),
     ...(nodeType !== undefined ? { nodeType } : {}),
+    ...(canary !== undefined ? { canary } : {}),
   };
 }
 

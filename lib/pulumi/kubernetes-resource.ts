@@ -37,12 +37,15 @@ const CUSTOM_KINDS: readonly string[] = [
   'karpenter.k8s.aws/v1/EC2NodeClass',
   'cloud.google.com/v1/ComputeClass',
   'keda.sh/v1alpha1/ScaledObject',
+  'gateway.networking.k8s.io/v1/HTTPRoute',
 ];
 
 /** The child's role of the custom resources a service renders. */
 const CUSTOM_ROLES: Readonly<Record<string, string>> = {
   // A service has one autoscaler: an HPA, or KEDA's ScaledObject.
   'keda.sh/v1alpha1/ScaledObject': 'autoscaler',
+  // A canary's split of the requests.
+  'gateway.networking.k8s.io/v1/HTTPRoute': 'route',
 };
 
 /** Registers a service's `object` as its typed @pulumi/kubernetes resource named `${name}-<role>`. */

@@ -25,3 +25,4 @@ export * from './render-gpu-pool';
 export * from './render-external-dns';
 export * from './render-application-set';
 export * from './render-route53';
+export * from './render-canary-route';

@@ -27,15 +27,23 @@ const KINDS: Readonly<Record<string, { readonly type: KubernetesResourceClass; r
   'policy/v1/PodDisruptionBudget': { type: k8s.policy.v1.PodDisruptionBudget, role: 'disruption-budget' },
   'networking.k8s.io/v1/NetworkPolicy': { type: k8s.networking.v1.NetworkPolicy, role: 'network-policy' },
   'networking.k8s.io/v1/Ingress': { type: k8s.networking.v1.Ingress, role: 'ingress' },
-  'v1/ConfigMap': { type: k8s.core.v1.ConfigMap },
+  // A pool's ConfigMaps are named with their objects; a service's is its Grafana dashboard.
+  'v1/ConfigMap': { type: k8s.core.v1.ConfigMap, role: 'dashboard' },
+  'monitoring.coreos.com/v1/ServiceMonitor': {
+    type: k8s.apiextensions.CustomResource,
+    role: 'service-monitor',
+  },
+  'monitoring.coreos.com/v1/PrometheusRule': { type: k8s.apiextensions.CustomResource, role: 'alert-rules' },
   'apps/v1/DaemonSet': { type: k8s.apps.v1.DaemonSet },
 };
 
-/** Custom resources a pool renders: registered as `k8s.apiextensions.CustomResource`. */
+/** Custom resources a pool or a service's monitoring renders: registered as `k8s.apiextensions.CustomResource`. */
 const CUSTOM_KINDS: readonly string[] = [
   'karpenter.sh/v1/NodePool',
   'karpenter.k8s.aws/v1/EC2NodeClass',
   'cloud.google.com/v1/ComputeClass',
+  'monitoring.coreos.com/v1/ServiceMonitor',
+  'monitoring.coreos.com/v1/PrometheusRule',
 ];
 
 /** Registers a service's `object` as its typed @pulumi/kubernetes resource named `${name}-<role>`. */

@@ -5,7 +5,9 @@
  * refused with the prop, the value and the fix.
  */
 import * as path from 'node:path';
-import { parser } from '@prometheus-io/lezer-promql';
+import type { parser as promqlParser } from '@prometheus-io/lezer-promql' with {
+  'resolution-mode': 'import',
+};
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type InferenceServiceProps,
@@ -27,6 +29,12 @@ import { type InferenceServer } from '../lib/server';
 import { type DeepPartial, gateMeasurements, IRIS_DIR } from './support/gate-fixtures';
 import { validateAgainstSchema } from './support/kube-schema';
 import { startLocalServer } from './support/local-server';
+
+/** Prometheus' own PromQL grammar (an ES module, loaded once). */
+let parser: typeof promqlParser;
+beforeAll(async () => {
+  ({ parser } = await import('@prometheus-io/lezer-promql'));
+});
 
 const IRIS = path.join(IRIS_DIR, 'iris.onnx');
 const MODEL: ModelInfo = inspectModel(IRIS);

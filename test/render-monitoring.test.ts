@@ -48,10 +48,13 @@ const BASE = {
 } satisfies InferenceServiceProps;
 
 function resolve(props: Partial<InferenceServiceProps> = {}): InferenceServiceSpec {
-  return resolveInferenceService({ ...BASE, ...props } as InferenceServiceProps, {
-    constructPath: 'test/iris',
-    id: 'iris',
-  });
+  return resolveInferenceService(
+    { ...BASE, ...props },
+    {
+      constructPath: 'test/iris',
+      id: 'iris',
+    },
+  );
 }
 
 /** A passed gate's outcome for `spec`, with the measurements and capacity given. */
@@ -93,7 +96,7 @@ const rule = (objects: readonly KubeObject[], alert: string) =>
 /** Every expression of the rule and the dashboard's panels. */
 function expressions(objects: readonly KubeObject[]): string[] {
   const configMap = find(objects, 'ConfigMap');
-  const dashboard = JSON.parse(Object.values(configMap.data as Record<string, string>)[0]!);
+  const dashboard = JSON.parse(Object.values(configMap.data as Record<string, string>)[0]);
   const targets = (dashboard.panels as Array<{ targets: Array<{ expr: string }> }>).flatMap((p) =>
     p.targets.map((t) => t.expr),
   );
@@ -314,12 +317,12 @@ describe('monitoring: every metric named is one a running server exports', () =>
     const types = new Map<string, string>();
     for (const line of scrape.split('\n')) {
       const match = /^# TYPE (\S+) (\S+)$/.exec(line);
-      if (match) types.set(match[1]!, match[2]!);
+      if (match) types.set(match[1], match[2]);
     }
     const exported = (name: string): boolean => {
       if (types.has(name)) return types.get(name) !== 'histogram';
       const histogram = /^(.+)_(bucket|count|sum)$/.exec(name);
-      return histogram !== null && types.get(histogram[1]!) === 'histogram';
+      return histogram !== null && types.get(histogram[1]) === 'histogram';
     };
     const named = new Set(
       [

@@ -63,7 +63,7 @@ describe("autoscaling.kind: 'keda'", () => {
           type: 'prometheus',
           metadata: {
             serverAddress: 'http://prometheus-operated.monitoring.svc:9090',
-            query: 'sum(rate(modelfab_requests_total{namespace="ml",service="iris",model="iris"}[1m]))',
+            query: 'sum(rate(modelfab_requests_total{namespace="ml",job="iris",model="iris"}[1m]))',
           },
         },
       ],

@@ -17,6 +17,7 @@ export * from './resolve-model-image';
 export * from './server-options';
 export * from './server-setting-rules';
 export * from './server-setting-table';
+export * from './server-metric-names';
 export * from './gpu-pool-props';
 export * from './resolve-gpu-pool';
 export * from './resolve-karpenter-pool';

@@ -259,6 +259,70 @@ export interface ApiKeyProps {
   readonly key?: string;
 }
 
+/** The alert rules' own settings; the thresholds that come from the gate are not settings. */
+export interface MonitoringAlertsProps {
+  /**
+   * How long a condition must hold before its alert fires, a Prometheus duration (`5m`, `90s`).
+   * @default '5m'
+   */
+  readonly for?: string;
+  /**
+   * The fraction of inference requests answered with a 5xx status that fires the error alert
+   * (0.01 = 1%), from 0 to 1, both exclusive.
+   * @default 0.01
+   */
+  readonly errorRatio?: number;
+}
+
+/** The Grafana dashboard's ConfigMap, which the Grafana sidecar loads by its `grafana_dashboard` label. */
+export interface MonitoringDashboardProps {
+  /**
+   * The Grafana folder, as the `grafana_folder` annotation (the sidecar's `folderAnnotation`, as
+   * kube-prometheus-stack configures it).
+   * @default - the sidecar's default folder
+   */
+  readonly folder?: string;
+  /**
+   * Extra labels on the ConfigMap, for a sidecar that selects on more than `grafana_dashboard`.
+   * @default {}
+   */
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+/**
+ * A ServiceMonitor for the metrics port, a PrometheusRule whose thresholds come from the gate's
+ * measurements, and a Grafana dashboard. Only with the modelfab runtime: the rules name its metrics.
+ */
+export interface MonitoringProps {
+  /**
+   * Labels the Prometheus operator selects ServiceMonitors and PrometheusRules by
+   * (`serviceMonitorSelector`, `ruleSelector`), e.g. `{ release: 'kube-prometheus-stack' }`.
+   * @default {}
+   */
+  readonly prometheusLabels?: Readonly<Record<string, string>>;
+  /**
+   * How often Prometheus scrapes the metrics port, a Prometheus duration (`30s`, `1m`).
+   * @default '30s'
+   */
+  readonly scrapeInterval?: string;
+  /**
+   * The Grafana dashboard ConfigMap: `false` leaves it out.
+   * @default true
+   */
+  readonly dashboard?: boolean | MonitoringDashboardProps;
+  /**
+   * Where the runbooks live (`https://runbooks.example.com/modelfab`): each alert gets a
+   * `runbook_url` annotation, this URL and `/` and the alert's name.
+   * @default - no runbook_url; each alert's `runbook` annotation holds its runbook text
+   */
+  readonly runbookBaseUrl?: string;
+  /**
+   * The alerts' own settings.
+   * @default { for: '5m', errorRatio: 0.01 }
+   */
+  readonly alerts?: MonitoringAlertsProps;
+}
+
 /** The props of `InferenceService`, the same in cdk8s and Pulumi (where a few accept Pulumi Inputs). */
 export interface InferenceServiceProps {
   /**
@@ -405,6 +469,13 @@ export interface InferenceServiceProps {
    * @default - no canary
    */
   readonly canary?: CanaryProps;
+  /**
+   * Monitoring derived from the gate: a ServiceMonitor, a PrometheusRule (latency over the gated
+   * bound, errors, refusals, load over the measured capacity, a model digest other than the gated
+   * one, restarts) and a Grafana dashboard ConfigMap. Needs the Prometheus operator's CRDs.
+   * @default - no monitoring objects
+   */
+  readonly monitoring?: MonitoringProps;
 }
 
 const NETWORK_PEER_SHAPE = objectProp<NetworkPeerProps>({
@@ -496,6 +567,22 @@ export const INFERENCE_SERVICE_PROPS_SHAPE = objectProp<InferenceServiceProps>(
       },
       ['weight', 'gateway'],
     ),
+    monitoring: objectProp<MonitoringProps>({
+      prometheusLabels: mapProp(stringProp('kube-prometheus-stack'), 'release'),
+      scrapeInterval: stringProp('30s'),
+      dashboard: {
+        kind: 'flag-or-object',
+        object: objectProp<MonitoringDashboardProps>({
+          folder: stringProp('inference'),
+          labels: mapProp(stringProp('inference'), 'team'),
+        }),
+      },
+      runbookBaseUrl: stringProp('https://runbooks.example.com/modelfab'),
+      alerts: objectProp<MonitoringAlertsProps>({
+        for: stringProp('5m'),
+        errorRatio: numberProp('0.01'),
+      }),
+    }),
   },
   ['image'],
 );
@@ -516,4 +603,8 @@ export const INFERENCE_SERVICE_DEFAULTS = {
   drainSeconds: 20,
   startupTimeoutSeconds: 120,
   imagePullPolicy: 'IfNotPresent',
+  scrapeInterval: '30s',
+  alertFor: '5m',
+  errorRatio: 0.01,
+  dashboard: true,
 } as const;

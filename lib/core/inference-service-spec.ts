@@ -61,6 +61,19 @@ export interface IngressSpec {
   readonly annotations: Readonly<Record<string, string>>;
 }
 
+/** The resolved `monitoring` prop. */
+export interface MonitoringSpec {
+  readonly prometheusLabels: Readonly<Record<string, string>>;
+  readonly scrapeInterval: string;
+  /** @default - no dashboard */
+  readonly dashboard?: {
+    readonly folder?: string;
+    readonly labels: Readonly<Record<string, string>>;
+  };
+  readonly runbookBaseUrl?: string;
+  readonly alerts: { readonly for: string; readonly errorRatio: number };
+}
+
 export interface InferenceServiceSpec {
   /** Construct path (cdk8s) or resource name (Pulumi), for messages. */
   readonly constructPath: string;
@@ -104,4 +117,6 @@ export interface InferenceServiceSpec {
   readonly canary?: CanarySpec;
   /** The CPU instance type the pods run on (`nodeType`), from the catalog, priced. */
   readonly nodeType?: PlacementNodeType;
+  /** The monitoring objects. @default - none */
+  readonly monitoring?: MonitoringSpec;
 }

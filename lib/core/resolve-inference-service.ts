@@ -18,6 +18,7 @@ import { isDns1035Label, isDns1123Label, isDns1123Subdomain, isEnvVarName, isLab
 import { PropsChecker } from './props-checker';
 import { resolveGate, resolveSlo } from './resolve-gate';
 import { type ImageSourceSpec, resolveImageSource } from './resolve-image-source';
+import { resolveMonitoring } from './resolve-monitoring';
 import { resolveIngress, resolveNetworkPolicy } from './resolve-network';
 import { resolveResources, resolveScaling } from './resolve-scaling';
 
@@ -161,6 +162,8 @@ export function resolveInferenceService(
   }
   const apiKey = props.apiKey === undefined ? undefined : resolveApiKey(check, props.apiKey, source.runtime);
   const shutdown = props.shutdown ?? {};
+  const monitoring =
+    props.monitoring === undefined ? undefined : resolveMonitoring(check, props.monitoring, source.runtime);
   const pullPolicy = props.imagePullPolicy ?? d.imagePullPolicy;
   if (!['Always', 'IfNotPresent', 'Never'].includes(pullPolicy)) {
     check.fail(
@@ -219,6 +222,7 @@ export function resolveInferenceService(
     ...(placement !== undefined ? { placement } : {}),
     ...(nodeType !== undefined ? { nodeType } : {}),
     ...(canary !== undefined ? { canary } : {}),
+    ...(monitoring !== undefined ? { monitoring } : {}),
   };
 }
 

@@ -6,6 +6,7 @@ export * from './render-service';
 export * from './render-availability';
 export * from './render-network';
 export * from './render-inference-service';
+export * from './render-monitoring';
 export * from './gate-summary';
 export * from './runtime-lockfile';
 export * from './render-dockerfile';

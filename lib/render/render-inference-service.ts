@@ -8,13 +8,16 @@ import { assertKnownWaivers } from './policy';
 import { renderHorizontalPodAutoscaler, renderPodDisruptionBudget } from './render-availability';
 import { renderScaledObject } from './render-keda';
 import { renderDeployment } from './render-deployment';
+import { renderMonitoring } from './render-monitoring';
 import { renderIngress, renderNetworkPolicy } from './render-network';
 import { renderService, renderServiceAccount } from './render-service';
 
 /**
  * Every Kubernetes object of one InferenceService, in apply order: ServiceAccount, Service,
- * Deployment, HorizontalPodAutoscaler (or KEDA's ScaledObject) when autoscaling, PodDisruptionBudget, NetworkPolicy,
- * Ingress (when asked). Pure: the same spec, model and gate outcome always give the same objects.
+ * Deployment, HorizontalPodAutoscaler (or KEDA's ScaledObject) when autoscaling, PodDisruptionBudget,
+ * NetworkPolicy, Ingress (when asked), then with `monitoring` the ServiceMonitor, PrometheusRule and
+ * dashboard ConfigMap (render-monitoring.ts). Pure: the same spec, model and gate outcome always give
+ * the same objects.
  * With a gate, the Deployment carries its verdict and the tuned serving config, and the HPA's
  * minReplicas follows the capacity plan.
  */
@@ -55,5 +58,6 @@ export function renderInferenceService(
   }
   objects.push(renderPodDisruptionBudget(spec, metadata()), renderNetworkPolicy(spec, metadata()));
   if (spec.ingress) objects.push(renderIngress(spec, spec.ingress, metadata()));
+  if (spec.monitoring) objects.push(...renderMonitoring(spec, spec.monitoring, model, labels, gate));
   return objects;
 }

@@ -11,7 +11,7 @@ import type { IScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1/Sca
 };
 import { type HorizontalScaling, type InferenceServiceSpec } from '../core';
 import { type GateOutcome, kedaThreshold, plannedMinReplicas } from '../gate';
-import { SERVER_METRIC_NAMES } from '../server/server-metric-names';
+import { SERVER_METRIC_NAMES } from '../core';
 import { asKubeObject, type KubeObject } from './kube-object';
 
 /** Annotations on the ScaledObject: the figures its settings came from. */
@@ -26,7 +26,7 @@ export const KEDA_ANNOTATIONS = {
 export function requestRateQuery(spec: InferenceServiceSpec): string {
   const matchers = [
     ...(spec.namespace !== undefined ? [`namespace="${spec.namespace}"`] : []),
-    `service="${spec.name}"`,
+    `job="${spec.name}"`,
     `model="${spec.modelName}"`,
   ];
   return `sum(rate(${SERVER_METRIC_NAMES.requests}{${matchers.join(',')}}[1m]))`;

@@ -34,6 +34,13 @@ const LOADERS: Record<string, () => Promise<ModelClass>> = {
   // GKE's ComputeClass, as @kubernetes-models/gke generates it.
   'cloud.google.com/v1/ComputeClass': async () =>
     (await import('@kubernetes-models/gke/cloud.google.com/v1/ComputeClass')).ComputeClass,
+  // The Prometheus operator's CRDs, as @kubernetes-models/prometheus-operator generates them.
+  'monitoring.coreos.com/v1/ServiceMonitor': async () =>
+    (await import('@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor'))
+      .ServiceMonitor,
+  'monitoring.coreos.com/v1/PrometheusRule': async () =>
+    (await import('@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule'))
+      .PrometheusRule,
   // Argo CD's ApplicationSet, as @kubernetes-models/argo-cd generates it.
   'argoproj.io/v1alpha1/ApplicationSet': async () =>
     (await import('@kubernetes-models/argo-cd/argoproj.io/v1alpha1/ApplicationSet')).ApplicationSet,

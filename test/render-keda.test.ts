@@ -83,6 +83,24 @@ describe("autoscaling.kind: 'keda'", () => {
     expect(object.spec.minReplicaCount).toBe(floor);
   });
 
+  it('moves the KEDA threshold and the running-hot alert together when the measured capacity changes', () => {
+    const props: InferenceServiceProps = { ...KEDA, monitoring: {} };
+    for (const [rps, planned] of [
+      [413, '289.1'],
+      [826, '578.2'],
+    ] as const) {
+      const objects = renderInferenceService(resolve(props), MODEL, gate(rps, props));
+      const threshold = (objects.find((o) => o.kind === 'ScaledObject') as any).spec.triggers[0].metadata
+        .threshold;
+      const rules = (objects.find((o) => o.kind === 'PrometheusRule') as any).spec.groups.flatMap(
+        (g: any) => g.rules,
+      );
+      const hot = rules.find((r: any) => r.alert === 'ModelfabReplicaRunningHot');
+      expect(threshold).toBe(planned);
+      expect(hot.expr).toMatch(new RegExp(`> ${planned.replace('.', '\\.')}$`));
+    }
+  });
+
   it('scales to zero when asked, waking on the activation rate, with the cold start the gate measured', () => {
     const props: InferenceServiceProps = {
       ...KEDA,

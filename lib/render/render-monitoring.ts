@@ -18,14 +18,19 @@ import type { IServiceMonitor } from '@kubernetes-models/prometheus-operator/mon
 };
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap' with { 'resolution-mode': 'import' };
 import {
-  GATE_DEFAULTS,
   type InferenceServiceSpec,
   latencyBucketLabel,
   type MonitoringSpec,
   PROCESS_START_TIME_METRIC,
   SERVER_METRIC_NAMES as M,
 } from '../core';
-import { type GateOutcome, type GateReport } from '../gate';
+import {
+  type GateOutcome,
+  type GateReport,
+  measuredReplicaRps,
+  plannedReplicaRps,
+  plannedUtilization,
+} from '../gate';
 import { type ModelInfo } from '../model';
 import { asKubeObject, type KubeObject } from './kube-object';
 import { selectorLabels } from './labels';
@@ -60,6 +65,8 @@ export interface GatedFigures {
   /** Per-replica capacity at the bound, rps (`capacity.perReplicaRps`, else `throughput.rps`). */
   readonly perReplicaRps: number;
   readonly targetUtilization: number;
+  /** The rate one replica is planned to take: per-replica capacity × target utilization (KEDA's threshold too). */
+  readonly plannedReplicaRps: number;
   /** The replicas of the capacity plan, when there is one (an SLO). */
   readonly plannedReplicas?: number;
 }
@@ -74,12 +81,9 @@ export function gatedFigures(spec: InferenceServiceSpec, gate?: GateOutcome): Ga
     boundIsThreshold: report.gate.latencyP99Ms !== undefined,
     measuredP99Ms: report.measurements.latency.p99Ms,
     operatingRateRps: report.measurements.latency.rateRps,
-    perReplicaRps: capacity?.perReplicaRps ?? report.measurements.throughput.rps,
-    targetUtilization:
-      capacity?.targetUtilization ??
-      report.slo?.targetUtilization ??
-      spec.slo?.targetUtilization ??
-      GATE_DEFAULTS.targetUtilization,
+    perReplicaRps: measuredReplicaRps(gate) ?? 0,
+    targetUtilization: plannedUtilization(spec, gate),
+    plannedReplicaRps: plannedReplicaRps(spec, gate) ?? 0,
     ...(capacity ? { plannedReplicas: capacity.replicas } : {}),
   };
 }
@@ -244,7 +248,7 @@ export function monitoringAlerts(
   );
 
   if (figures && figures.perReplicaRps > 0) {
-    const hot = figure(figures.perReplicaRps * figures.targetUtilization);
+    const hot = figure(figures.plannedReplicaRps);
     add('ModelfabReplicaRunningHot', 'warning', `sum by (pod) (rate(${requests}[${RATE_WINDOW}])) > ${hot}`, {
       summary: `${who}: a replica serves more than the planned share of its measured capacity`,
       description: `Pod {{ $labels.pod }} of ${who} serves {{ $value | humanize }} requests per second, above ${hot} rps: the gate's measured per-replica capacity ${figure(figures.perReplicaRps)} rps at the ${figures.latencyBoundMs} ms bound × target utilization ${figures.targetUtilization}. It runs hotter than planned before the autoscaler catches up; past the capacity p99 leaves the bound.`,

@@ -31,6 +31,7 @@ const MEASURES = [
   'test/pulumi-stack-program.test.ts',
   'test/multicloud.test.ts',
   'test/pulumi-multicloud.test.ts',
+  'test/canary.test.ts',
   // Timing on this machine: a polling p50 pinned to one CPU; a timer's pace during inference;
   // inspecting a large model within a time that proves its weights are not scanned.
   'test/runtime-spin-budget.test.ts',

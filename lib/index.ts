@@ -14,6 +14,9 @@ export type {
   IngressProps,
   IngressTlsProps,
   InferenceServiceProps,
+  MonitoringAlertsProps,
+  MonitoringDashboardProps,
+  MonitoringProps,
   NetworkPeerProps,
   NetworkPolicyProps,
   PolicyProps,
@@ -77,6 +80,7 @@ export type {
   HorizontalScaling,
   InferenceServiceSpec,
   IngressSpec,
+  MonitoringSpec,
   NetworkPeer,
   ResourceAmounts,
 } from './core/inference-service-spec';

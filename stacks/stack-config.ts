@@ -173,6 +173,7 @@ const KEYS: Readonly<Record<string, Shape>> = {
   labels: SERVICE.labels,
   env: SERVICE.env,
   nodeType: SERVICE.nodeType,
+  monitoring: SERVICE.monitoring,
   gpuPool: AUTOSCALED_GPU_POOL_PROPS_SHAPE,
   targets: listProp(
     objectProp<MultiCloudTargetKeys>(
@@ -328,6 +329,7 @@ interface CheckedValues {
   labels?: Record<string, string>;
   env?: Record<string, string>;
   nodeType?: string;
+  monitoring?: InferenceServiceArgs['monitoring'];
   gpuPool?: AutoscaledGpuPoolProps;
   gpusPerPod?: number;
   outdir?: string;
@@ -472,6 +474,7 @@ function build(
     ...(values.labels ? { labels: values.labels } : {}),
     ...(values.env ? { env: values.env } : {}),
     ...(values.nodeType !== undefined ? { nodeType: values.nodeType } : {}),
+    ...(values.monitoring !== undefined ? { monitoring: values.monitoring } : {}),
     outdir,
   };
 

@@ -43,6 +43,9 @@ describe('npm run synth (the quick start)', () => {
       'policy/v1/PodDisruptionBudget',
       'networking.k8s.io/v1/NetworkPolicy',
       'networking.k8s.io/v1/Ingress',
+      'monitoring.coreos.com/v1/ServiceMonitor',
+      'monitoring.coreos.com/v1/PrometheusRule',
+      'v1/ConfigMap',
     ]);
     for (const object of objects) {
       await expect(

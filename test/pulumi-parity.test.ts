@@ -12,6 +12,7 @@ import * as cdk8s from '../lib/cdk8s';
 import { type AutoscaledGpuPoolProps, type InferenceServiceProps, type ModelImageProps } from '../lib/core';
 import { type KubeObject } from '../lib/render';
 import { GKE_POOL, GPU_POOL, GPU_SERVICE, NODE_GROUP_POOL } from './support/gpu-fixtures';
+import { validateAgainstSchema } from './support/kube-schema';
 import { SHARED_IRIS_GATE, sharedGateCache } from './support/shared-gate';
 import { installPulumiMocks, mockDigest, runProgram } from './support/pulumi-mocks';
 import * as pulumiEngine from '../lib/pulumi';
@@ -85,6 +86,31 @@ const ROWS: Array<{ readonly row: string; readonly props: InferenceServiceProps;
   },
   { row: 'fixed replicas (no HPA)', props: { ...BASE, replicas: 2 }, kinds: 5 },
   {
+    row: 'a canary: the candidate gated on its own, the split at a Gateway',
+    props: {
+      ...BASE,
+      gate: GATE,
+      slo: { targetRps: 2000 },
+      canary: { image: 'ghcr.io/acme/iris:1.1.0', weight: 10, gate: GATE, gateway: { name: 'public' } },
+    },
+    kinds: 13,
+  },
+  {
+    row: 'KEDA on the request rate, to zero when idle (the gate sets the threshold)',
+    props: {
+      ...BASE,
+      gate: GATE,
+      slo: { targetRps: 2000 },
+      autoscaling: {
+        kind: 'keda',
+        prometheusAddress: 'http://prometheus-operated.monitoring.svc:9090',
+        scaleToZero: true,
+        maxReplicas: 20,
+      },
+    },
+    kinds: 6,
+  },
+  {
     row: 'ingress with TLS from cert-manager, network peers, labels and env',
     props: {
       ...BASE,
@@ -117,6 +143,21 @@ const ROWS: Array<{ readonly row: string; readonly props: InferenceServiceProps;
     props: { ...BASE, gate: GATE, slo: { targetRps: 2000 }, autoscaling: { maxReplicas: 20 } },
     kinds: 6,
   },
+  {
+    row: 'monitoring from the gate: ServiceMonitor, PrometheusRule and dashboard ConfigMap',
+    props: {
+      ...BASE,
+      gate: GATE,
+      slo: { targetRps: 2000 },
+      autoscaling: { maxReplicas: 20 },
+      monitoring: {
+        prometheusLabels: { release: 'kube-prometheus-stack' },
+        dashboard: { folder: 'inference' },
+        runbookBaseUrl: 'https://runbooks.example.com/modelfab',
+      },
+    },
+    kinds: 9,
+  },
 ];
 
 describe('cdk8s and Pulumi render the same objects', () => {
@@ -133,6 +174,12 @@ describe('cdk8s and Pulumi render the same objects', () => {
         expect(deployment.metadata.annotations['modelfab.dev/gate']).toBe('passed');
         const env = deployment.spec.template.spec.containers[0].env.map((e: { name: string }) => e.name);
         expect(env).toContain('MODELFAB_MAX_BATCH_SIZE');
+      }
+      if (props.monitoring) {
+        // Both engines emit the custom resources; their thresholds come from the same gate report.
+        const kinds = fromPulumi.map((o) => o.kind);
+        expect(kinds).toEqual(expect.arrayContaining(['ServiceMonitor', 'PrometheusRule', 'ConfigMap']));
+        for (const object of fromPulumi) await validateAgainstSchema(object);
       }
     },
     120_000,

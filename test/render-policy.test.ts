@@ -62,6 +62,16 @@ describe('checkPolicy', () => {
       (o) => (byKind(o, 'NetworkPolicy').spec.podSelector = { matchLabels: { app: 'someone-else' } }),
     ],
     ['hpa-no-fixed-replicas', (o) => (byKind(o, 'Deployment').spec.replicas = 2)],
+    [
+      'one-autoscaler',
+      (o) =>
+        o.push({
+          apiVersion: 'keda.sh/v1alpha1',
+          kind: 'ScaledObject',
+          metadata: { name: 'iris', namespace: 'ml' },
+          spec: { scaleTargetRef: { name: 'iris' }, triggers: [] },
+        }),
+    ],
     ['topology-spread', (o) => delete pod(o).topologySpreadConstraints],
   ];
 

@@ -42,6 +42,9 @@ new InferenceService(chart, 'iris', {
     tls: { clusterIssuer: 'letsencrypt' },
   },
   labels: { 'app.kubernetes.io/part-of': 'iris-demo' },
+  // A ServiceMonitor, alert rules whose thresholds are the gate's figures (latency over the 20 ms bound,
+  // a replica above its measured capacity × 0.7, …) and a Grafana dashboard, for kube-prometheus-stack.
+  monitoring: { prometheusLabels: { release: 'kube-prometheus-stack' } },
 });
 
 app.synth();

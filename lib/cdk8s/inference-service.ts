@@ -72,15 +72,22 @@ export class InferenceService extends Construct {
     this.gateStatus = gate?.status ?? 'none';
     this.gateReport = gate?.status === 'skipped' ? undefined : gate?.report;
     this.cost = prepared.cost;
-    this.objects = prepared.objects.map((object) => new ApiObject(this, object.kind, object));
+    const stable = prepared.objects.map((object) => new ApiObject(this, object.kind, object));
+    // The canary's candidate: a service of its own, its objects `canary-<kind>`.
+    const { canary } = prepared;
+    const candidate = (canary?.objects ?? []).map(
+      (object) => new ApiObject(this, `canary-${object.kind}`, object),
+    );
+    this.objects = [...stable, ...candidate];
+    const json = (objects: readonly ApiObject[]) => objects.map((object) => object.toJson() as KubeObject);
     // Checked on the objects as synthesized: a patch through the escape hatch is checked too.
     this.node.addValidation({
-      validate: () =>
-        serviceProblems(
-          spec,
-          this.objects.map((object) => object.toJson() as KubeObject),
-          gate,
-        ),
+      validate: () => [
+        ...serviceProblems(spec, json(stable), gate),
+        ...(canary
+          ? serviceProblems(canary.spec, json(candidate), canary.gate).map((p) => `canary: ${p}`)
+          : []),
+      ],
     });
   }
 }

@@ -39,8 +39,72 @@ export interface ResourcesProps {
   };
 }
 
-/** Horizontal scaling with an `autoscaling/v2` HorizontalPodAutoscaler. */
+/** A canary release: a candidate beside the stable service, taking `weight` percent of the requests. */
+export interface CanaryProps {
+  /** The candidate's image: a ModelImage, or a reference (with `model`). @default - the service's image (with another `model`) */
+  readonly image?: InferenceServiceProps['image'];
+  /** The candidate's model file, with an image reference. @default - the image's model */
+  readonly model?: string;
+  /** Percent of the requests the candidate takes, 0 to 100; promoting it is changing the props. */
+  readonly weight: number;
+  /** The candidate's own gate; required when the stable service has one. @default - none (only without the service's gate) */
+  readonly gate?: GateProps;
+  /** The Gateway API Gateway whose listener splits the requests (an HTTPRoute attaches to it). */
+  readonly gateway: {
+    readonly name: string;
+    /** @default - the service's namespace */
+    readonly namespace?: string;
+    /** A listener of the Gateway. @default - every listener */
+    readonly sectionName?: string;
+  };
+  /** The hostnames the route answers. @default - any the Gateway's listener takes */
+  readonly hostnames?: string[];
+}
+
+/**
+ * Horizontal scaling: with an `autoscaling/v2` HorizontalPodAutoscaler on CPU and memory (`hpa`), or
+ * with a KEDA ScaledObject on the request rate from Prometheus (`keda`), whose threshold is the
+ * per-replica capacity the gate measured × the SLO's target utilization.
+ */
 export interface AutoscalingProps {
+  /**
+   * What scales the Deployment: an HPA on CPU and memory, or KEDA on the request rate (KEDA makes
+   * and owns its own HPA: none is rendered beside it).
+   * @default 'hpa'
+   */
+  readonly kind?: 'hpa' | 'keda';
+  /**
+   * `keda`: the Prometheus server KEDA queries, which scrapes the service's metrics port (e.g. through
+   * the `monitoring` ServiceMonitor), e.g. `http://prometheus-operated.monitoring.svc:9090`.
+   * @default - required with kind 'keda'
+   */
+  readonly prometheusAddress?: string;
+  /**
+   * `keda`: requests per second one replica takes before another is added.
+   * @default - the gate's measured per-replica capacity × slo.targetUtilization (0.7 without an SLO)
+   */
+  readonly targetRpsPerReplica?: number;
+  /**
+   * `keda`: scale to zero replicas when no request comes; the first request after idle waits for a
+   * replica to start (the gate's cold start, plus the image pull and scheduling).
+   * @default false
+   */
+  readonly scaleToZero?: boolean;
+  /**
+   * `keda` with `scaleToZero`: the request rate that wakes the service from zero replicas.
+   * @default 0 (any request)
+   */
+  readonly activationRps?: number;
+  /**
+   * `keda`: seconds between KEDA's queries of the request rate.
+   * @default 15
+   */
+  readonly pollingIntervalSeconds?: number;
+  /**
+   * `keda` with `scaleToZero`: seconds without requests before the last replica goes.
+   * @default 300
+   */
+  readonly cooldownSeconds?: number;
   /**
    * Fewest replicas. Two keeps the service up through a node drain.
    * @default 2
@@ -195,6 +259,70 @@ export interface ApiKeyProps {
   readonly key?: string;
 }
 
+/** The alert rules' own settings; the thresholds that come from the gate are not settings. */
+export interface MonitoringAlertsProps {
+  /**
+   * How long a condition must hold before its alert fires, a Prometheus duration (`5m`, `90s`).
+   * @default '5m'
+   */
+  readonly for?: string;
+  /**
+   * The fraction of inference requests answered with a 5xx status that fires the error alert
+   * (0.01 = 1%), from 0 to 1, both exclusive.
+   * @default 0.01
+   */
+  readonly errorRatio?: number;
+}
+
+/** The Grafana dashboard's ConfigMap, which the Grafana sidecar loads by its `grafana_dashboard` label. */
+export interface MonitoringDashboardProps {
+  /**
+   * The Grafana folder, as the `grafana_folder` annotation (the sidecar's `folderAnnotation`, as
+   * kube-prometheus-stack configures it).
+   * @default - the sidecar's default folder
+   */
+  readonly folder?: string;
+  /**
+   * Extra labels on the ConfigMap, for a sidecar that selects on more than `grafana_dashboard`.
+   * @default {}
+   */
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+/**
+ * A ServiceMonitor for the metrics port, a PrometheusRule whose thresholds come from the gate's
+ * measurements, and a Grafana dashboard. Only with the modelfab runtime: the rules name its metrics.
+ */
+export interface MonitoringProps {
+  /**
+   * Labels the Prometheus operator selects ServiceMonitors and PrometheusRules by
+   * (`serviceMonitorSelector`, `ruleSelector`), e.g. `{ release: 'kube-prometheus-stack' }`.
+   * @default {}
+   */
+  readonly prometheusLabels?: Readonly<Record<string, string>>;
+  /**
+   * How often Prometheus scrapes the metrics port, a Prometheus duration (`30s`, `1m`).
+   * @default '30s'
+   */
+  readonly scrapeInterval?: string;
+  /**
+   * The Grafana dashboard ConfigMap: `false` leaves it out.
+   * @default true
+   */
+  readonly dashboard?: boolean | MonitoringDashboardProps;
+  /**
+   * Where the runbooks live (`https://runbooks.example.com/modelfab`): each alert gets a
+   * `runbook_url` annotation, this URL and `/` and the alert's name.
+   * @default - no runbook_url; each alert's `runbook` annotation holds its runbook text
+   */
+  readonly runbookBaseUrl?: string;
+  /**
+   * The alerts' own settings.
+   * @default { for: '5m', errorRatio: 0.01 }
+   */
+  readonly alerts?: MonitoringAlertsProps;
+}
+
 /** The props of `InferenceService`, the same in cdk8s and Pulumi (where a few accept Pulumi Inputs). */
 export interface InferenceServiceProps {
   /**
@@ -334,6 +462,20 @@ export interface InferenceServiceProps {
    * @default - no fit check and no cost figures for a CPU service
    */
   readonly nodeType?: string;
+  /**
+   * A canary release: a candidate (another image or model) in a Deployment of its own,
+   * `<name>-canary`, gated on its own, and a Gateway API HTTPRoute that splits the requests between
+   * the stable Service and the candidate's by weight. Promoting is changing the props.
+   * @default - no canary
+   */
+  readonly canary?: CanaryProps;
+  /**
+   * Monitoring derived from the gate: a ServiceMonitor, a PrometheusRule (latency over the gated
+   * bound, errors, refusals, load over the measured capacity, a model digest other than the gated
+   * one, restarts) and a Grafana dashboard ConfigMap. Needs the Prometheus operator's CRDs.
+   * @default - no monitoring objects
+   */
+  readonly monitoring?: MonitoringProps;
 }
 
 const NETWORK_PEER_SHAPE = objectProp<NetworkPeerProps>({
@@ -363,6 +505,13 @@ export const INFERENCE_SERVICE_PROPS_SHAPE = objectProp<InferenceServiceProps>(
     }),
     replicas: numberProp('2'),
     autoscaling: objectProp<AutoscalingProps>({
+      kind: stringProp('keda'),
+      prometheusAddress: stringProp('http://prometheus-operated.monitoring.svc:9090'),
+      targetRpsPerReplica: numberProp('400'),
+      scaleToZero: booleanProp('true'),
+      activationRps: numberProp('1'),
+      pollingIntervalSeconds: numberProp('15'),
+      cooldownSeconds: numberProp('300'),
       minReplicas: numberProp('2'),
       maxReplicas: numberProp('10'),
       cpuUtilization: numberProp('70'),
@@ -404,6 +553,36 @@ export const INFERENCE_SERVICE_PROPS_SHAPE = objectProp<InferenceServiceProps>(
     slo: SLO_PROPS_SHAPE,
     placement: PLACEMENT_SHAPE,
     nodeType: stringProp('c6i.xlarge'),
+    canary: objectProp<CanaryProps>(
+      {
+        image: opaqueProp,
+        model: stringProp('model/iris-v2.onnx'),
+        weight: numberProp('10'),
+        gate: GATE_PROPS_SHAPE,
+        gateway: objectProp<CanaryProps['gateway']>(
+          { name: stringProp('public'), namespace: stringProp('gateway'), sectionName: stringProp('https') },
+          ['name'],
+        ),
+        hostnames: listProp(stringProp('iris.example.com')),
+      },
+      ['weight', 'gateway'],
+    ),
+    monitoring: objectProp<MonitoringProps>({
+      prometheusLabels: mapProp(stringProp('kube-prometheus-stack'), 'release'),
+      scrapeInterval: stringProp('30s'),
+      dashboard: {
+        kind: 'flag-or-object',
+        object: objectProp<MonitoringDashboardProps>({
+          folder: stringProp('inference'),
+          labels: mapProp(stringProp('inference'), 'team'),
+        }),
+      },
+      runbookBaseUrl: stringProp('https://runbooks.example.com/modelfab'),
+      alerts: objectProp<MonitoringAlertsProps>({
+        for: stringProp('5m'),
+        errorRatio: numberProp('0.01'),
+      }),
+    }),
   },
   ['image'],
 );
@@ -416,9 +595,16 @@ export const INFERENCE_SERVICE_DEFAULTS = {
   maxReplicas: 10,
   cpuUtilization: 70,
   scaleDownStabilizationSeconds: 300,
+  kedaActivationRps: 0,
+  kedaPollingIntervalSeconds: 15,
+  kedaCooldownSeconds: 300,
   ingressControllerNamespace: 'ingress-nginx',
   preStopSleepSeconds: 5,
   drainSeconds: 20,
   startupTimeoutSeconds: 120,
   imagePullPolicy: 'IfNotPresent',
+  scrapeInterval: '30s',
+  alertFor: '5m',
+  errorRatio: 0.01,
+  dashboard: true,
 } as const;

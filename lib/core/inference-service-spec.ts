@@ -3,6 +3,7 @@
  * parsed. Plain data; the renderers take this and nothing else from the user.
  */
 import { type Placement, type PlacementNodeType } from './placement';
+import { type CanarySpec } from './resolve-canary';
 import { type GateSpec, type SloSpec } from './gate-spec';
 import { type ImageReference } from './image-reference';
 import { type ServingRuntime } from './model-image-source';
@@ -17,8 +18,21 @@ export interface FixedScaling {
   readonly replicas: number;
 }
 
+/** KEDA scaling on the request rate from Prometheus (autoscaling.kind 'keda'). */
+export interface KedaScaling {
+  readonly prometheusAddress: string;
+  /** Requests per second a replica takes: set, or absent to use the gate's measured capacity × target utilization. */
+  readonly targetRpsPerReplica?: number;
+  readonly scaleToZero: boolean;
+  readonly activationRps: number;
+  readonly pollingIntervalSeconds: number;
+  readonly cooldownSeconds: number;
+}
+
 export interface HorizontalScaling {
   readonly kind: 'horizontal';
+  /** KEDA scales instead of an HPA on CPU and memory. */
+  readonly keda?: KedaScaling;
   readonly minReplicas: number;
   /** Whether the user set minReplicas (a capacity plan then does not override it). */
   readonly minReplicasExplicit: boolean;
@@ -45,6 +59,19 @@ export interface IngressSpec {
     readonly issuer?: string;
   };
   readonly annotations: Readonly<Record<string, string>>;
+}
+
+/** The resolved `monitoring` prop. */
+export interface MonitoringSpec {
+  readonly prometheusLabels: Readonly<Record<string, string>>;
+  readonly scrapeInterval: string;
+  /** @default - no dashboard */
+  readonly dashboard?: {
+    readonly folder?: string;
+    readonly labels: Readonly<Record<string, string>>;
+  };
+  readonly runbookBaseUrl?: string;
+  readonly alerts: { readonly for: string; readonly errorRatio: number };
 }
 
 export interface InferenceServiceSpec {
@@ -86,6 +113,10 @@ export interface InferenceServiceSpec {
   readonly slo?: SloSpec;
   /** The GPU pool the pods run on. @default - CPU nodes */
   readonly placement?: Placement;
+  /** A candidate beside this service, and the weight of the requests it takes. */
+  readonly canary?: CanarySpec;
   /** The CPU instance type the pods run on (`nodeType`), from the catalog, priced. */
   readonly nodeType?: PlacementNodeType;
+  /** The monitoring objects. @default - none */
+  readonly monitoring?: MonitoringSpec;
 }

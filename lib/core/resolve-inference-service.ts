@@ -4,6 +4,7 @@
  */
 import { type Placement, type PlacementNodeType, resolvePlacement } from './placement';
 import { INSTANCE_TYPES } from './instance-catalog';
+import { resolveCanary, TRACK_LABEL } from './resolve-canary';
 import { show } from './errors';
 import { RUNTIME_CONTRACTS, type ServingRuntime } from './model-image-source';
 import {
@@ -17,6 +18,7 @@ import { isDns1035Label, isDns1123Label, isDns1123Subdomain, isEnvVarName, isLab
 import { PropsChecker } from './props-checker';
 import { resolveGate, resolveSlo } from './resolve-gate';
 import { type ImageSourceSpec, resolveImageSource } from './resolve-image-source';
+import { resolveMonitoring } from './resolve-monitoring';
 import { resolveIngress, resolveNetworkPolicy } from './resolve-network';
 import { resolveResources, resolveScaling } from './resolve-scaling';
 
@@ -137,6 +139,10 @@ export function resolveInferenceService(
     }
   }
 
+  const canary = props.canary === undefined ? undefined : resolveCanary(check, props, name);
+  // Both tracks carry their name, so each side keeps its own labels (and dashboards and alerts).
+  if (canary !== undefined) labels[TRACK_LABEL] = 'stable';
+
   const waivers: Record<string, string> = {};
   for (const [rule, reason] of Object.entries(check.record('policy.waive', props.policy?.waive ?? {}))) {
     if (typeof reason !== 'string' || reason.trim() === '') {
@@ -156,6 +162,8 @@ export function resolveInferenceService(
   }
   const apiKey = props.apiKey === undefined ? undefined : resolveApiKey(check, props.apiKey, source.runtime);
   const shutdown = props.shutdown ?? {};
+  const monitoring =
+    props.monitoring === undefined ? undefined : resolveMonitoring(check, props.monitoring, source.runtime);
   const pullPolicy = props.imagePullPolicy ?? d.imagePullPolicy;
   if (!['Always', 'IfNotPresent', 'Never'].includes(pullPolicy)) {
     check.fail(
@@ -213,6 +221,8 @@ export function resolveInferenceService(
     ...(props.slo !== undefined ? { slo: resolveSlo(check, props) } : {}),
     ...(placement !== undefined ? { placement } : {}),
     ...(nodeType !== undefined ? { nodeType } : {}),
+    ...(canary !== undefined ? { canary } : {}),
+    ...(monitoring !== undefined ? { monitoring } : {}),
   };
 }
 

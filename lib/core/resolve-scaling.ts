@@ -129,6 +129,28 @@ export function resolveScaling(
       `autoscaling.minReplicas ${minReplicas} is greater than autoscaling.maxReplicas ${maxReplicas}; raise maxReplicas or lower minReplicas`,
     );
   }
+  const kind = a.kind ?? 'hpa';
+  if (kind !== 'hpa' && kind !== 'keda') {
+    check.fail(
+      'autoscaling.kind',
+      `autoscaling.kind ${show(kind)} is not a scaler; use 'hpa' (CPU and memory) or 'keda' (the request rate)`,
+    );
+  }
+  if (kind === 'keda') {
+    return {
+      ...resolveKeda(check, props, a, minReplicas, maxReplicas),
+      kind: 'horizontal',
+      minReplicasExplicit: a.minReplicas !== undefined,
+    };
+  }
+  for (const prop of KEDA_ONLY) {
+    if (a[prop] !== undefined) {
+      check.fail(
+        `autoscaling.${prop}`,
+        `autoscaling.${prop} ${show(a[prop])} is a KEDA setting; set autoscaling.kind: 'keda', or remove it`,
+      );
+    }
+  }
   const cpuTarget = a.cpuUtilization ?? (a.memoryUtilization === undefined ? d.cpuUtilization : undefined);
   // A target above limit/request can never be reached: the container is throttled first.
   const cpuCeiling = Math.floor((100 * resources.limits.cpuMillis) / resources.requests.cpuMillis);
@@ -167,5 +189,111 @@ export function resolveScaling(
       3600,
       'kubernetes allows 0 to 3600',
     ),
+  };
+}
+
+/** The autoscaling props only KEDA reads. */
+const KEDA_ONLY = [
+  'prometheusAddress',
+  'targetRpsPerReplica',
+  'scaleToZero',
+  'activationRps',
+  'pollingIntervalSeconds',
+  'cooldownSeconds',
+] as const satisfies readonly (keyof AutoscalingProps)[];
+
+/**
+ * KEDA's settings: the Prometheus to query, the rate a replica takes (set, or the gate's measured
+ * capacity × target utilization, so a gate or the rate is required), scale to zero. CPU and memory
+ * targets are the HPA's: refused here, since KEDA owns the HPA.
+ */
+function resolveKeda(
+  check: PropsChecker,
+  props: InferenceServiceProps,
+  a: AutoscalingProps,
+  minReplicas: number,
+  maxReplicas: number,
+): Omit<HorizontalScaling, 'kind' | 'minReplicasExplicit'> {
+  const d = INFERENCE_SERVICE_DEFAULTS;
+  for (const prop of ['cpuUtilization', 'memoryUtilization'] as const) {
+    if (a[prop] !== undefined) {
+      check.fail(
+        `autoscaling.${prop}`,
+        `autoscaling.${prop} ${show(a[prop])} is an HPA target, but KEDA scales on the request rate and owns the HPA; remove it, or use autoscaling.kind 'hpa'`,
+      );
+    }
+  }
+  const address = a.prometheusAddress;
+  if (typeof address !== 'string' || !/^https?:\/\/[^/\s]+/.test(address)) {
+    check.fail(
+      'autoscaling.prometheusAddress',
+      `autoscaling.prometheusAddress ${show(address)} must be the URL of the Prometheus KEDA queries, e.g. 'http://prometheus-operated.monitoring.svc:9090'`,
+    );
+  }
+  const targetRpsPerReplica =
+    a.targetRpsPerReplica === undefined
+      ? undefined
+      : check.positive(
+          'autoscaling.targetRpsPerReplica',
+          a.targetRpsPerReplica,
+          'requests per second one replica takes',
+        );
+  if (targetRpsPerReplica === undefined && props.gate === undefined) {
+    check.fail(
+      'autoscaling.targetRpsPerReplica',
+      "autoscaling.kind 'keda' scales on the requests one replica takes, which the gate measures, but there is no gate; add gate (its capacity × slo.targetUtilization sets the threshold), or set autoscaling.targetRpsPerReplica",
+    );
+  }
+  if (a.scaleToZero !== undefined && typeof a.scaleToZero !== 'boolean') {
+    check.fail(
+      'autoscaling.scaleToZero',
+      `autoscaling.scaleToZero must be true or false, got ${show(a.scaleToZero)}`,
+    );
+  }
+  const scaleToZero = a.scaleToZero ?? false;
+  for (const prop of ['activationRps', 'cooldownSeconds'] as const) {
+    if (!scaleToZero && a[prop] !== undefined) {
+      check.fail(
+        `autoscaling.${prop}`,
+        `autoscaling.${prop} ${show(a[prop])} applies to scaling to zero; set autoscaling.scaleToZero: true, or remove it`,
+      );
+    }
+  }
+  return {
+    minReplicas,
+    maxReplicas,
+    scaleDownStabilizationSeconds: check.integer(
+      'autoscaling.scaleDownStabilizationSeconds',
+      a.scaleDownStabilizationSeconds ?? d.scaleDownStabilizationSeconds,
+      0,
+      3600,
+      'kubernetes allows 0 to 3600',
+    ),
+    keda: {
+      prometheusAddress: address,
+      ...(targetRpsPerReplica !== undefined ? { targetRpsPerReplica } : {}),
+      scaleToZero,
+      activationRps: check.between(
+        'autoscaling.activationRps',
+        a.activationRps ?? d.kedaActivationRps,
+        0,
+        1e9,
+        'requests per second that wake the service',
+      ),
+      pollingIntervalSeconds: check.integer(
+        'autoscaling.pollingIntervalSeconds',
+        a.pollingIntervalSeconds ?? d.kedaPollingIntervalSeconds,
+        1,
+        3600,
+        'seconds, e.g. 15',
+      ),
+      cooldownSeconds: check.integer(
+        'autoscaling.cooldownSeconds',
+        a.cooldownSeconds ?? d.kedaCooldownSeconds,
+        0,
+        86_400,
+        'seconds, e.g. 300',
+      ),
+    },
   };
 }

@@ -91,6 +91,13 @@ export interface ServerOptions {
   readonly bodyTimeoutMs?: number;
   /** An inference not answered within this many ms gets 504; 0 waits forever. @default $MODELFAB_REQUEST_TIMEOUT_MS, else 30000 */
   readonly requestTimeoutMs?: number;
+  /**
+   * A latency bound, ms, at which the request duration histogram gets a bucket boundary, so an
+   * alert counts the requests slower than the bound exactly instead of interpolating between
+   * buckets. An InferenceService with `monitoring` and a gate sets it to the gated p99 bound.
+   * @default $MODELFAB_LATENCY_BOUND_MS, else none: the standard buckets only
+   */
+  readonly latencyBoundMs?: number;
   /** How long a graceful shutdown may wait for accepted requests, seconds. @default $MODELFAB_DRAIN_SECONDS, else 20 */
   readonly drainSeconds?: number;
   /**

@@ -195,6 +195,18 @@ export const SERVER_SETTING_TABLE = {
     default: 30_000,
     help: 'an inference not answered within this gets 504; 0 waits forever',
   },
+  latencyBoundMs: {
+    rule: {
+      ...POSITIVE,
+      must: 'a positive number of milliseconds',
+      suggest: suchAs('25'),
+      placeholder: 'MS',
+    },
+    env: 'MODELFAB_LATENCY_BOUND_MS',
+    flag: 'latency-bound-ms',
+    defaultHelp: 'none, the standard buckets only',
+    help: "a latency bound that modelfab_request_duration_seconds gets a bucket boundary at, so an alert counts the requests slower than it exactly (an InferenceService with monitoring and a gate sets the gate's p99 bound)",
+  },
   drainSeconds: {
     rule: SECONDS,
     env: 'MODELFAB_DRAIN_SECONDS',

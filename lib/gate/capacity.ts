@@ -100,14 +100,67 @@ export function serviceCost(
   node: ChosenNode,
   gate: GateOutcome | undefined,
 ): CostPlan {
-  const report = gate?.status === 'skipped' ? undefined : gate?.report;
-  const measured = report?.capacity?.perReplicaRps ?? report?.measurements.throughput.rps;
+  const measured = measuredReplicaRps(gate);
   return planCost({
     instanceType: node.name,
     pricePerNodeHour: node.pricePerNodeHour,
     podsPerNode: node.fit.podsPerNode,
     replicas: spec.scaling.kind === 'fixed' ? spec.scaling.replicas : plannedMinReplicas(spec.scaling, gate),
-    ...(measured !== undefined && measured > 0 ? { perReplicaRps: measured } : {}),
-    targetUtilization: spec.slo?.targetUtilization ?? GATE_DEFAULTS.targetUtilization,
+    ...(measured !== undefined ? { perReplicaRps: measured } : {}),
+    targetUtilization: plannedUtilization(spec, gate),
   });
+}
+
+/**
+ * The request rate one replica takes before KEDA adds another: `autoscaling.targetRpsPerReplica`,
+ * else {@link plannedReplicaRps}. Undefined when neither is known (the gate was skipped or held no
+ * rate): the service cannot be scaled on a guess.
+ */
+export function kedaThreshold(spec: InferenceServiceSpec, gate: GateOutcome | undefined): number | undefined {
+  if (spec.scaling.kind !== 'horizontal' || !spec.scaling.keda) return undefined;
+  return spec.scaling.keda.targetRpsPerReplica ?? plannedReplicaRps(spec, gate);
+}
+
+/**
+ * The per-replica capacity the gate measured: the capacity plan's rate, else the throughput it held
+ * at the latency bound; undefined without a report, or when it held no rate.
+ */
+export function measuredReplicaRps(gate: GateOutcome | undefined): number | undefined {
+  const report = gate?.status === 'skipped' ? undefined : gate?.report;
+  const measured = report?.capacity?.perReplicaRps ?? report?.measurements.throughput.rps;
+  return measured !== undefined && measured > 0 ? measured : undefined;
+}
+
+/**
+ * The share of the measured capacity the plan runs a replica at: the capacity plan's, else the
+ * SLO's target utilization, else its default.
+ */
+export function plannedUtilization(spec: InferenceServiceSpec, gate?: GateOutcome): number {
+  const plan = gate?.status === 'skipped' ? undefined : gate?.report.capacity;
+  return plan?.targetUtilization ?? spec.slo?.targetUtilization ?? GATE_DEFAULTS.targetUtilization;
+}
+
+/**
+ * The requests per second one replica is planned to take: the measured capacity × the target
+ * utilization. KEDA's threshold and the running-hot alert are this figure.
+ */
+export function plannedReplicaRps(
+  spec: InferenceServiceSpec,
+  gate: GateOutcome | undefined,
+): number | undefined {
+  const measured = measuredReplicaRps(gate);
+  return measured === undefined ? undefined : measured * plannedUtilization(spec, gate);
+}
+
+/** Why KEDA's threshold is unknown: no measured capacity and no `targetRpsPerReplica`; empty when it is known. */
+export function kedaProblems(spec: InferenceServiceSpec, gate: GateOutcome | undefined): string[] {
+  if (spec.scaling.kind !== 'horizontal' || !spec.scaling.keda) return [];
+  if (kedaThreshold(spec, gate) !== undefined) return [];
+  const why =
+    gate?.status === 'skipped'
+      ? 'the gate was skipped (MODELFAB_GATE=skip)'
+      : 'the gate held no rate within its latency bound';
+  return [
+    `autoscaling.kind 'keda' scales on the requests one replica takes, but ${why}, so there is no measured capacity to set the threshold; set autoscaling.targetRpsPerReplica, or let the gate measure`,
+  ];
 }

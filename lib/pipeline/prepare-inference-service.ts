@@ -25,7 +25,7 @@ import {
   writeGateReports,
 } from '../gate';
 import { inspectModelFor, type ModelInfo } from '../model';
-import { gateServerEnv, type KubeObject, renderInferenceService } from '../render';
+import { gateServerEnv, type KubeObject, renderCanaryRoute, renderInferenceService } from '../render';
 import { serverEntryFile } from '../server/bundle-server';
 
 /** Where the construct is, and where its gate's reports go. */
@@ -41,15 +41,20 @@ export interface CheckedInferenceService {
   readonly context: InferenceServiceContext;
   /** The node a pod lands on (placement or nodeType), which prices the service; undefined without one. */
   readonly node?: ChosenNode;
+  /** The canary's candidate, checked as a service of its own (`<name>-canary`). */
+  readonly canary?: CheckedInferenceService;
 }
 
 /** An InferenceService rendered: its objects in apply order. */
-export interface PreparedInferenceService extends CheckedInferenceService {
+export interface PreparedInferenceService extends Omit<CheckedInferenceService, 'canary'> {
   /** The gate's outcome; undefined without a gate. */
   readonly gate?: GateOutcome;
   /** What the service costs; undefined without a node to price it (placement or nodeType). */
   readonly cost?: CostPlan;
+  /** The objects, with the canary's HTTPRoute when there is a canary. */
   readonly objects: readonly KubeObject[];
+  /** The canary's candidate, rendered as a service of its own (its gate, its objects). */
+  readonly canary?: PreparedInferenceService;
 }
 
 /**
@@ -63,7 +68,15 @@ export function checkInferenceService(
   const spec = resolveInferenceService(props, context);
   const model = inspectModelFor(context.constructPath, spec.modelPath);
   const node = nodeOf(spec, model, context.constructPath);
-  return { spec, model, context, ...(node ? { node } : {}) };
+  const canary = spec.canary
+    ? checkInferenceService(spec.canary.props, {
+        ...context,
+        constructPath: `${context.constructPath}/canary`,
+        id: `${spec.name}-canary`,
+        reports: { dir: context.reports.dir, name: `${context.reports.name}-canary` },
+      })
+    : undefined;
+  return { spec, model, context, ...(node ? { node } : {}), ...(canary ? { canary } : {}) };
 }
 
 /** {@link checkInferenceService}, then the gate (blocking: cdk8s constructs are synchronous), then the objects. */
@@ -72,16 +85,28 @@ export function prepareInferenceService(
   context: InferenceServiceContext,
 ): PreparedInferenceService {
   const checked = checkInferenceService(props, context);
-  const run = gateRun(checked);
-  return completeInferenceService(checked, run ? gateOutcomeSync(run) : undefined);
+  const outcome = (c: CheckedInferenceService) => {
+    const run = gateRun(c);
+    return run ? gateOutcomeSync(run) : undefined;
+  };
+  const stable = outcome(checked);
+  return completeInferenceService(checked, stable, checked.canary ? outcome(checked.canary) : undefined);
 }
 
 /** The rest of {@link prepareInferenceService} after {@link checkInferenceService}, without blocking (Pulumi). */
 export async function prepareCheckedInferenceService(
   checked: CheckedInferenceService,
 ): Promise<PreparedInferenceService> {
-  const run = gateRun(checked);
-  return completeInferenceService(checked, run ? await gateOutcome(run) : undefined);
+  const outcome = async (c: CheckedInferenceService) => {
+    const run = gateRun(c);
+    return run ? await gateOutcome(run) : undefined;
+  };
+  const stable = await outcome(checked);
+  return completeInferenceService(
+    checked,
+    stable,
+    checked.canary ? await outcome(checked.canary) : undefined,
+  );
 }
 
 function gateRun({ spec, model, context }: CheckedInferenceService): GateRun | undefined {
@@ -133,18 +158,27 @@ function nodeOf(spec: InferenceServiceSpec, model: ModelInfo, constructPath: str
 function completeInferenceService(
   checked: CheckedInferenceService,
   gate: GateOutcome | undefined,
+  canaryGate?: GateOutcome,
 ): PreparedInferenceService {
-  const { spec, model, context, node } = checked;
+  const { spec, model, context, node, canary: _canary, ...rest } = checked;
   const cost = node ? serviceCost(spec, node, gate) : undefined;
   // The cost is the service's, not the measurement's: it joins the report here, never the cache.
   const outcome: GateOutcome | undefined =
     gate && gate.status !== 'skipped' && cost ? { ...gate, report: { ...gate.report, cost } } : gate;
   if (outcome && outcome.status !== 'skipped')
     writeGateReports(context.reports.dir, context.reports.name, outcome.report);
+  const canary = checked.canary ? completeInferenceService(checked.canary, canaryGate) : undefined;
+  const objects = renderInferenceService(spec, model, outcome);
   return {
-    ...checked,
+    ...rest,
+    spec,
+    model,
+    context,
+    ...(node ? { node } : {}),
     ...(outcome ? { gate: outcome } : {}),
     ...(cost ? { cost } : {}),
-    objects: renderInferenceService(spec, model, outcome),
+    objects:
+      canary && spec.canary ? [...objects, renderCanaryRoute(spec, spec.canary, canary.spec)] : objects,
+    ...(canary ? { canary } : {}),
   };
 }

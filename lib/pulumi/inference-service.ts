@@ -211,19 +211,35 @@ export class InferenceService extends pulumi.ComponentResource<Deployed> {
     const { checked, restore } = CHECKED.get(args) as Checked;
     const resourceName = name as string; // ComponentResource always passes its name
     try {
-      const { spec, objects, gate, cost } = await prepareCheckedInferenceService(checked);
-      const problems = serviceProblems(spec, objects, gate);
+      const prepared = await prepareCheckedInferenceService(checked);
+      const { spec, objects, gate, cost, canary } = prepared;
+      const problems = [
+        ...serviceProblems(spec, objects, gate),
+        ...(canary
+          ? serviceProblems(canary.spec, canary.objects, canary.gate).map((p) => `canary: ${p}`)
+          : []),
+      ];
       if (problems.length > 0) throw new Error(formatServiceProblems(resourceName, problems));
       const digest = deployedDigest(args.image);
       const deployed = restore(digest ? withServerImage(objects, digest) : objects);
       // What the component depends on, its objects wait for too (a child does not inherit it): a
       // MultiCloudDeployment's wave 2 Deployments wait for wave 1's to be ready.
       const dependsOn = opts?.dependsOn;
-      const resources = deployed.map((object) =>
-        kubernetesResource(resourceName, object, { parent: this, ...(dependsOn ? { dependsOn } : {}) }),
-      );
+      const childOpts = { parent: this, ...(dependsOn ? { dependsOn } : {}) };
+      const resources = deployed.map((object) => kubernetesResource(resourceName, object, childOpts));
+      // The candidate's objects, children `<name>-canary-<role>`, its image the pushed digest too.
+      const canaryDigest = deployedDigest(args.canary?.image as InferenceServiceArgs['image']);
+      const candidate = canary
+        ? restore(canaryDigest ? withServerImage(canary.objects, canaryDigest) : canary.objects)
+        : [];
+      for (const object of candidate) kubernetesResource(`${resourceName}-canary`, object, childOpts);
       const service = resources[objects.findIndex((o) => o.kind === 'Service')] as Deployed['service'];
-      return { objects: deployed, service, ...(gate ? { gate } : {}), ...(cost ? { cost } : {}) };
+      return {
+        objects: [...deployed, ...candidate],
+        service,
+        ...(gate ? { gate } : {}),
+        ...(cost ? { cost } : {}),
+      };
     } catch (error) {
       // Reported by `pulumi preview`/`up` as this component's error, without a stack trace.
       throw new pulumi.ResourceError((error as Error).message, this, true);

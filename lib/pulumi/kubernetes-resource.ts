@@ -27,16 +27,34 @@ const KINDS: Readonly<Record<string, { readonly type: KubernetesResourceClass; r
   'policy/v1/PodDisruptionBudget': { type: k8s.policy.v1.PodDisruptionBudget, role: 'disruption-budget' },
   'networking.k8s.io/v1/NetworkPolicy': { type: k8s.networking.v1.NetworkPolicy, role: 'network-policy' },
   'networking.k8s.io/v1/Ingress': { type: k8s.networking.v1.Ingress, role: 'ingress' },
-  'v1/ConfigMap': { type: k8s.core.v1.ConfigMap },
+  // A pool's ConfigMaps are named with their objects; a service's is its Grafana dashboard.
+  'v1/ConfigMap': { type: k8s.core.v1.ConfigMap, role: 'dashboard' },
+  'monitoring.coreos.com/v1/ServiceMonitor': {
+    type: k8s.apiextensions.CustomResource,
+    role: 'service-monitor',
+  },
+  'monitoring.coreos.com/v1/PrometheusRule': { type: k8s.apiextensions.CustomResource, role: 'alert-rules' },
   'apps/v1/DaemonSet': { type: k8s.apps.v1.DaemonSet },
 };
 
-/** Custom resources a pool renders: registered as `k8s.apiextensions.CustomResource`. */
+/** Custom resources modelfab renders (a pool's, a service's autoscaler, route and monitoring): registered as `k8s.apiextensions.CustomResource`. */
 const CUSTOM_KINDS: readonly string[] = [
   'karpenter.sh/v1/NodePool',
   'karpenter.k8s.aws/v1/EC2NodeClass',
   'cloud.google.com/v1/ComputeClass',
+  'keda.sh/v1alpha1/ScaledObject',
+  'gateway.networking.k8s.io/v1/HTTPRoute',
+  'monitoring.coreos.com/v1/ServiceMonitor',
+  'monitoring.coreos.com/v1/PrometheusRule',
 ];
+
+/** The child's role of the custom resources a service renders. */
+const CUSTOM_ROLES: Readonly<Record<string, string>> = {
+  // A service has one autoscaler: an HPA, or KEDA's ScaledObject.
+  'keda.sh/v1alpha1/ScaledObject': 'autoscaler',
+  // A canary's split of the requests.
+  'gateway.networking.k8s.io/v1/HTTPRoute': 'route',
+};
 
 /** Registers a service's `object` as its typed @pulumi/kubernetes resource named `${name}-<role>`. */
 export function kubernetesResource(
@@ -44,7 +62,7 @@ export function kubernetesResource(
   object: KubeObject,
   opts: pulumi.CustomResourceOptions,
 ): pulumi.CustomResource {
-  const { role } = kindOf(object);
+  const role = CUSTOM_ROLES[`${object.apiVersion}/${object.kind}`] ?? kindOf(object).role;
   if (role === undefined)
     throw new Error(`modelfab/pulumi has no service role for ${object.apiVersion} ${object.kind}`);
   return namedKubernetesResource(`${name}-${role}`, object, opts);

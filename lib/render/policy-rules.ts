@@ -4,6 +4,7 @@
  * modelfab's production rules. Each rule has an id a user may waive with a reason.
  */
 import { parseImageReference, show } from '../core';
+import { type KubeObject } from './kube-object';
 import {
   type LabelSelector,
   type PolicyRule,
@@ -264,18 +265,28 @@ export const POLICY_RULES: readonly PolicyRule[] = [
   },
   {
     id: 'hpa-no-fixed-replicas',
-    title: 'a workload scaled by an HPA does not set spec.replicas',
+    title: 'a workload scaled by an HPA (or a KEDA ScaledObject) does not set spec.replicas',
     fix: 'remove spec.replicas; every apply would otherwise reset the autoscaler',
     check: (objects) =>
       objects.flatMap((object) => {
         const replicas = dig(object, ['spec', 'replicas']);
         if (replicas === undefined) return [];
-        const scaled = objects.some((o) => {
-          if (o.kind !== 'HorizontalPodAutoscaler' || !sameNamespace(o, object)) return false;
-          const ref = dig(o, ['spec', 'scaleTargetRef']) as { kind?: string; name?: string } | undefined;
-          return ref?.kind === object.kind && ref.name === object.metadata.name;
-        });
-        return scaled ? [{ object, detail: `sets replicas ${show(replicas)} while an HPA scales it` }] : [];
+        const scaler = scalersOf(objects, object)[0];
+        return scaler
+          ? [{ object, detail: `sets replicas ${show(replicas)} while ${describeScaler(scaler)} scales it` }]
+          : [];
+      }),
+  },
+  {
+    id: 'one-autoscaler',
+    title: 'a workload has one autoscaler: KEDA makes and owns the HPA of its ScaledObject',
+    fix: 'remove the HorizontalPodAutoscaler (autoscaling.kind decides which one is rendered)',
+    check: (objects) =>
+      objects.flatMap((object) => {
+        const scalers = scalersOf(objects, object);
+        return scalers.length > 1
+          ? [{ object, detail: `is scaled by ${scalers.map(describeScaler).join(' and ')}` }]
+          : [];
       }),
   },
   {
@@ -293,3 +304,18 @@ export const POLICY_RULES: readonly PolicyRule[] = [
 
 /** The ids a waiver may name. */
 export const POLICY_RULE_IDS: readonly string[] = POLICY_RULES.map((r) => r.id);
+
+/** The HPAs and KEDA ScaledObjects in `object`'s namespace that scale it. */
+function scalersOf(objects: readonly KubeObject[], object: KubeObject): KubeObject[] {
+  return objects.filter((o) => {
+    if ((o.kind !== 'HorizontalPodAutoscaler' && o.kind !== 'ScaledObject') || !sameNamespace(o, object))
+      return false;
+    const ref = dig(o, ['spec', 'scaleTargetRef']) as { kind?: string; name?: string } | undefined;
+    // A ScaledObject's target kind defaults to Deployment.
+    return (ref?.kind ?? 'Deployment') === object.kind && ref?.name === object.metadata.name;
+  });
+}
+
+function describeScaler(scaler: KubeObject): string {
+  return scaler.kind === 'ScaledObject' ? `KEDA ScaledObject ${scaler.metadata.name}` : `an HPA`;
+}

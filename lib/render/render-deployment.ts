@@ -9,6 +9,7 @@ import { type ModelInfo } from '../model';
 import { intraOpThreadsFor } from '../runtime';
 import { type GateOutcome } from '../gate';
 import { SERVER_ENV } from '../core';
+import { monitoredLatencyBoundMs } from './render-monitoring';
 import { asKubeObject, type KubeObject } from './kube-object';
 import { ANNOTATIONS, selectorLabels, standardLabels } from './labels';
 
@@ -32,6 +33,7 @@ export function serverEnv(
   // Triton reads its settings from the model repository in the image, not from the environment.
   if (spec.runtime !== 'modelfab') return [];
   const serving = gate?.status === 'skipped' ? undefined : gate?.report.measurements.servingConfig;
+  const latencyBoundMs = monitoredLatencyBoundMs(spec, gate);
   return [
     { name: SERVER_ENV.modelName, value: spec.modelName },
     { name: SERVER_ENV.modelSha256, value: model.sha256 },
@@ -51,6 +53,10 @@ export function serverEnv(
           { name: SERVER_ENV.maxBatchSize, value: String(serving.maxBatchSize) },
           { name: SERVER_ENV.maxQueueDelayMs, value: String(serving.maxQueueDelayMs) },
         ]
+      : []),
+    // The latency alert counts the requests over the gated bound: a bucket boundary there.
+    ...(latencyBoundMs !== undefined
+      ? [{ name: SERVER_ENV.latencyBoundMs, value: String(latencyBoundMs) }]
       : []),
   ];
 }

@@ -6,14 +6,18 @@ import { type KubeObject } from './kube-object';
 import { ANNOTATIONS, standardLabels } from './labels';
 import { assertKnownWaivers } from './policy';
 import { renderHorizontalPodAutoscaler, renderPodDisruptionBudget } from './render-availability';
+import { renderScaledObject } from './render-keda';
 import { renderDeployment } from './render-deployment';
+import { renderMonitoring } from './render-monitoring';
 import { renderIngress, renderNetworkPolicy } from './render-network';
 import { renderService, renderServiceAccount } from './render-service';
 
 /**
  * Every Kubernetes object of one InferenceService, in apply order: ServiceAccount, Service,
- * Deployment, HorizontalPodAutoscaler (when autoscaling), PodDisruptionBudget, NetworkPolicy,
- * Ingress (when asked). Pure: the same spec, model and gate outcome always give the same objects.
+ * Deployment, HorizontalPodAutoscaler (or KEDA's ScaledObject) when autoscaling, PodDisruptionBudget,
+ * NetworkPolicy, Ingress (when asked), then with `monitoring` the ServiceMonitor, PrometheusRule and
+ * dashboard ConfigMap (render-monitoring.ts). Pure: the same spec, model and gate outcome always give
+ * the same objects.
  * With a gate, the Deployment carries its verdict and the tuned serving config, and the HPA's
  * minReplicas follows the capacity plan.
  */
@@ -44,9 +48,16 @@ export function renderInferenceService(
     renderService(spec, metadata()),
     renderDeployment(spec, model, metadata({ annotations }), gate),
   ];
-  if (spec.scaling.kind === 'horizontal')
-    objects.push(renderHorizontalPodAutoscaler(spec, spec.scaling, metadata(), gate));
+  if (spec.scaling.kind === 'horizontal') {
+    const { keda } = spec.scaling;
+    objects.push(
+      keda
+        ? renderScaledObject(spec, { ...spec.scaling, keda }, metadata(), gate)
+        : renderHorizontalPodAutoscaler(spec, spec.scaling, metadata(), gate),
+    );
+  }
   objects.push(renderPodDisruptionBudget(spec, metadata()), renderNetworkPolicy(spec, metadata()));
   if (spec.ingress) objects.push(renderIngress(spec, spec.ingress, metadata()));
+  if (spec.monitoring) objects.push(...renderMonitoring(spec, spec.monitoring, model, labels, gate));
   return objects;
 }

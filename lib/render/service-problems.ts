@@ -1,5 +1,5 @@
 import { type InferenceServiceSpec } from '../core';
-import { capacityProblems, gateFailures, type GateOutcome } from '../gate';
+import { capacityProblems, gateFailures, type GateOutcome, kedaProblems } from '../gate';
 import { show } from '../core';
 import { describeObject, type KubeObject } from './kube-object';
 import { allContainers, podTemplates } from './policy-objects';
@@ -8,7 +8,8 @@ import { checkPolicy, formatPolicyViolation } from './policy';
 
 /**
  * Everything that fails a rendered InferenceService as a whole, one message each: the gate's
- * failed thresholds, a capacity plan the autoscaling cannot hold, and policy violations not waived.
+ * failed thresholds, a capacity plan the autoscaling cannot hold, a KEDA threshold with no measured
+ * capacity behind it, and policy violations not waived.
  * Both engines report exactly these (cdk8s as validations, Pulumi as the component's error), each
  * prefixed with `[<construct path>] `.
  */
@@ -20,6 +21,7 @@ export function serviceProblems(
   return [
     ...gateFailures(gate),
     ...capacityProblems(spec, gate),
+    ...kedaProblems(spec, gate),
     ...checkPolicy(objects, spec.policyWaivers).violations.map(formatPolicyViolation),
     ...(spec.placement ? [] : unplacedGpuProblems(objects)),
   ];

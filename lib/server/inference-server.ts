@@ -134,7 +134,12 @@ export class InferenceServer {
   ) {
     this.settings = settings;
     this.model = model;
-    this.metrics = new ServerMetrics(settings.modelName, settings.maxBatchSize, () => this.executor?.stats());
+    this.metrics = new ServerMetrics(
+      { name: settings.modelName, version: settings.modelVersion, sha256: model.sha256 },
+      settings.maxBatchSize,
+      () => this.executor?.stats(),
+      settings.latencyBoundMs,
+    );
     this.accessLog = new AccessLog(log, this.metrics, settings.modelName);
     this.inference = new InferHandler(settings, model, {
       admitted: () => {

@@ -4,22 +4,29 @@
  * port at `/metrics`.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { SERVER_METRIC_NAMES } from '../core';
 import { type ExecutorStats } from '../runtime';
 import { REFUSAL_REASONS, type RefusalReason } from './error-answer';
 
-/** The names of the server's own metrics (alert rules and dashboards refer to these). */
-export const SERVER_METRIC_NAMES = {
-  requests: 'modelfab_requests_total',
-  requestDuration: 'modelfab_request_duration_seconds',
-  inferenceDuration: 'modelfab_inference_duration_seconds',
-  queueDepth: 'modelfab_queue_depth',
-  batchSize: 'modelfab_batch_size',
-  inFlight: 'modelfab_inflight_requests',
-  refusals: 'modelfab_refusals_total',
-} as const;
-
 /** Seconds, from a fast model's sub-millisecond answers to a request timeout. */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/**
+ * The request duration buckets: the standard ones, and a boundary at the latency bound when one
+ * is set (`latencyBoundMs`), so the requests slower than the bound are counted exactly. Its `le`
+ * label is lib/core's `latencyBucketLabel(latencyBoundMs)`.
+ */
+export function requestDurationBuckets(latencyBoundMs?: number): number[] {
+  if (latencyBoundMs === undefined) return [...LATENCY_BUCKETS];
+  return [...new Set([...LATENCY_BUCKETS, latencyBoundMs / 1000])].sort((a, b) => a - b);
+}
+
+/** The served model, for the info metric: name, version and the file's sha256. */
+export interface ServedModelIdentity {
+  readonly name: string;
+  readonly version: string;
+  readonly sha256: string;
+}
 
 /** Powers of two up to 1024 (a request may carry many rows even without batching), and the batch limit. */
 function batchBuckets(maxBatchSize: number): number[] {
@@ -52,16 +59,23 @@ export class ServerMetrics {
     false: new Map<number, Counter.Internal>(),
   };
 
+  private readonly modelName: string;
+
   /**
-   * @param modelName the served model, the value of every `model` label of the inference metrics
+   * @param model the served model: its name is the value of every `model` label of the inference
+   *   metrics, and `modelfab_model_info` carries its version and digest
    * @param maxBatchSize the largest batch, for the batch size buckets
    * @param stats the executor's counts when it runs (undefined before it is loaded)
+   * @param latencyBoundMs a latency bound the request duration histogram gets a bucket boundary at
    */
   constructor(
-    private readonly modelName: string,
+    model: ServedModelIdentity,
     maxBatchSize: number,
     stats: () => ExecutorStats | undefined,
+    latencyBoundMs?: number,
   ) {
+    const modelName = model.name;
+    this.modelName = modelName;
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     this.requests = new Counter({
@@ -74,7 +88,7 @@ export class ServerMetrics {
       name: SERVER_METRIC_NAMES.requestDuration,
       help: 'Time from the arrival of an inference request to the end of its response, seconds; refused requests (modelfab_refusals_total) are not in it.',
       labelNames: ['model'],
-      buckets: LATENCY_BUCKETS,
+      buckets: requestDurationBuckets(latencyBoundMs),
       registers,
     });
     this.inferenceDuration = new Histogram({
@@ -114,6 +128,12 @@ export class ServerMetrics {
       batchSize: this.batchSize.labels(labels),
       inFlight: this.inFlight.labels(labels),
     };
+    new Gauge({
+      name: SERVER_METRIC_NAMES.modelInfo,
+      help: 'Always 1: the served model, its version and the sha256 of the file the server loaded (it refuses to start on a file whose digest differs from the pinned one).',
+      labelNames: ['model', 'version', 'sha256'],
+      registers,
+    }).set({ model: modelName, version: model.version, sha256: model.sha256 }, 1);
     new Gauge({
       name: SERVER_METRIC_NAMES.queueDepth,
       help: 'Inference requests waiting for a worker.',

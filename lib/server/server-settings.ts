@@ -58,6 +58,8 @@ export interface ServerSettings {
   readonly bodyTimeoutMs: number;
   /** 0: no limit. */
   readonly requestTimeoutMs: number;
+  /** The latency bound the request duration histogram has a bucket boundary at, ms; none when not set. */
+  readonly latencyBoundMs: number | undefined;
   readonly drainSeconds: number;
   /** Absolute path of the API key file, if any. */
   readonly apiKeyFile: string | undefined;
@@ -230,6 +232,7 @@ export function resolveServerSettings(
     maxBodyBytes: withDefault('maxBodyBytes'),
     bodyTimeoutMs: withDefault('bodyTimeoutMs'),
     requestTimeoutMs: withDefault('requestTimeoutMs'),
+    latencyBoundMs: optional('latencyBoundMs'),
     drainSeconds: withDefault('drainSeconds'),
     apiKeyFile: apiKeyFile === undefined ? undefined : path.resolve(apiKeyFile),
   };

@@ -23,6 +23,10 @@ const LOADERS: Record<string, () => Promise<ModelClass>> = {
   'v1/ConfigMap': async () => (await import('kubernetes-models/v1/ConfigMap')).ConfigMap,
   'apps/v1/DaemonSet': async () => (await import('kubernetes-models/apps/v1/DaemonSet')).DaemonSet,
   // Karpenter's CRDs, as @kubernetes-models/karpenter generates them.
+  'keda.sh/v1alpha1/ScaledObject': async () =>
+    (await import('@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject')).ScaledObject,
+  'gateway.networking.k8s.io/v1/HTTPRoute': async () =>
+    (await import('@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute')).HTTPRoute,
   'karpenter.sh/v1/NodePool': async () =>
     (await import('@kubernetes-models/karpenter/karpenter.sh/v1/NodePool')).NodePool,
   'karpenter.k8s.aws/v1/EC2NodeClass': async () =>
@@ -30,6 +34,13 @@ const LOADERS: Record<string, () => Promise<ModelClass>> = {
   // GKE's ComputeClass, as @kubernetes-models/gke generates it.
   'cloud.google.com/v1/ComputeClass': async () =>
     (await import('@kubernetes-models/gke/cloud.google.com/v1/ComputeClass')).ComputeClass,
+  // The Prometheus operator's CRDs, as @kubernetes-models/prometheus-operator generates them.
+  'monitoring.coreos.com/v1/ServiceMonitor': async () =>
+    (await import('@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor'))
+      .ServiceMonitor,
+  'monitoring.coreos.com/v1/PrometheusRule': async () =>
+    (await import('@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule'))
+      .PrometheusRule,
   // Argo CD's ApplicationSet, as @kubernetes-models/argo-cd generates it.
   'argoproj.io/v1alpha1/ApplicationSet': async () =>
     (await import('@kubernetes-models/argo-cd/argoproj.io/v1alpha1/ApplicationSet')).ApplicationSet,

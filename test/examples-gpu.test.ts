@@ -7,30 +7,17 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Yaml } from 'cdk8s';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkPolicy, DEVICE_PLUGIN_WAIVERS, type KubeObject } from '../lib/render';
 import { validateAgainstSchema } from './support/kube-schema';
+import { runExample } from './support/run-example';
 
 const EXAMPLE = path.resolve(__dirname, '../examples/gpu');
 const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'modelfab-gpu-example-'));
-const cwd = process.cwd();
 let stderr = '';
 
 beforeAll(async () => {
-  // As cdk8s runs the app: from its folder, with the output folder in CDK8S_OUTDIR.
-  vi.stubEnv('CDK8S_OUTDIR', outdir);
-  process.chdir(EXAMPLE);
-  const write = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    stderr += String(chunk);
-    return true;
-  });
-  try {
-    await import('../examples/gpu/main.js');
-  } finally {
-    write.mockRestore();
-    process.chdir(cwd);
-    vi.unstubAllEnvs();
-  }
+  stderr = await runExample(EXAMPLE, outdir, () => import('../examples/gpu/main.js'));
 }, 60_000);
 afterAll(() => fs.rmSync(outdir, { recursive: true, force: true }));
 

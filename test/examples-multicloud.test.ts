@@ -8,27 +8,18 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Yaml } from 'cdk8s';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkPolicy, type KubeObject } from '../lib/render';
 import { validateAgainstSchema } from './support/kube-schema';
+import { runExample } from './support/run-example';
 
 const EXAMPLE = path.resolve(__dirname, '../examples/multicloud');
 const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'modelfab-multicloud-example-'));
-const cwd = process.cwd();
 
 beforeAll(async () => {
-  // As cdk8s runs the app: from its folder, with the output folder in CDK8S_OUTDIR.
-  vi.stubEnv('CDK8S_OUTDIR', outdir);
-  vi.stubEnv('MODELFAB_GATE', 'skip');
-  process.chdir(EXAMPLE);
-  const write = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-  try {
-    await import('../examples/multicloud/main.js');
-  } finally {
-    write.mockRestore();
-    process.chdir(cwd);
-    vi.unstubAllEnvs();
-  }
+  await runExample(EXAMPLE, outdir, () => import('../examples/multicloud/main.js'), {
+    MODELFAB_GATE: 'skip',
+  });
 }, 60_000);
 afterAll(() => fs.rmSync(outdir, { recursive: true, force: true }));
 

@@ -5,6 +5,8 @@
  */
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { SERVER_METRIC_NAMES } from '../lib/core';
+import { loadPromQL, parsePromQL } from './support/promql';
 import { type InferenceServiceProps, resolveInferenceService } from '../lib/core';
 import { buildGateReport } from '../lib/gate/build-report';
 import { type GateOutcome } from '../lib/gate';
@@ -99,6 +101,13 @@ describe("autoscaling.kind: 'keda'", () => {
       expect(threshold).toBe(planned);
       expect(hot.expr).toMatch(new RegExp(`> ${planned.replace('.', '\\.')}$`));
     }
+  });
+
+  it("queries the server's request counter with PromQL that Prometheus' own grammar parses", async () => {
+    await loadPromQL();
+    const { errors, metrics } = parsePromQL(scaledObject(KEDA, gate(413)).spec.triggers[0].metadata.query);
+    expect(errors).toEqual([]);
+    expect(metrics).toEqual([SERVER_METRIC_NAMES.requests]);
   });
 
   it('scales to zero when asked, waking on the activation rate, with the cold start the gate measured', () => {

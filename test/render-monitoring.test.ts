@@ -5,10 +5,8 @@
  * refused with the prop, the value and the fix.
  */
 import * as path from 'node:path';
-import type { parser as promqlParser } from '@prometheus-io/lezer-promql' with {
-  'resolution-mode': 'import',
-};
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadPromQL, parsePromQL } from './support/promql';
 import {
   type InferenceServiceProps,
   type InferenceServiceSpec,
@@ -30,11 +28,7 @@ import { type DeepPartial, gateMeasurements, IRIS_DIR } from './support/gate-fix
 import { validateAgainstSchema } from './support/kube-schema';
 import { startLocalServer } from './support/local-server';
 
-/** Prometheus' own PromQL grammar (an ES module, loaded once). */
-let parser: typeof promqlParser;
-beforeAll(async () => {
-  ({ parser } = await import('@prometheus-io/lezer-promql'));
-});
+beforeAll(loadPromQL);
 
 const IRIS = path.join(IRIS_DIR, 'iris.onnx');
 const MODEL: ModelInfo = inspectModel(IRIS);
@@ -101,22 +95,6 @@ function expressions(objects: readonly KubeObject[]): string[] {
     p.targets.map((t) => t.expr),
   );
   return [...rulesOf(objects).map((r) => r.expr), ...targets];
-}
-
-/** The parse errors of a PromQL expression (Prometheus' lezer grammar), and the metric names it selects. */
-function parsePromQL(expr: string): { errors: string[]; metrics: string[] } {
-  const errors: string[] = [];
-  const metrics: string[] = [];
-  parser.parse(expr).iterate({
-    enter: (node) => {
-      if (node.type.isError)
-        errors.push(`error at ${node.from}: ${JSON.stringify(expr.slice(node.from, node.to + 10))}`);
-      if (node.name === 'Identifier' && node.node.parent?.name === 'VectorSelector') {
-        metrics.push(expr.slice(node.from, node.to));
-      }
-    },
-  });
-  return { errors, metrics };
 }
 
 describe('monitoring: the objects', () => {

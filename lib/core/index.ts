@@ -27,6 +27,7 @@ export * from './instance-catalog';
 export * from './node-fit';
 export * from './gpu';
 export * from './cost';
+export * from './format-number';
 export * from './execution-provider';
 export * from './multicloud-spec';
 export * from './multicloud-capacity';

@@ -18,6 +18,7 @@
  *   both must carry the whole rate, whatever `slo.survive` is.
  */
 import { show } from './errors';
+import { formatNumber } from './format-number';
 import {
   type MultiCloudSloSpec,
   ROUTING_POLICIES,
@@ -323,24 +324,4 @@ function overallBindingLine(plan: TrafficPlan): string {
 /** A Markdown table cell: pipes escaped. */
 function cell(text: string): string {
   return text.replace(/\|/g, '\\|');
-}
-
-/**
- * A number to `significant` digits with thousands grouped and trailing zeros dropped (`1,714`,
- * `71.4`, `0.625`): the gate's formatting (`formatNumber` in lib/gate/check-gate), kept here since
- * core imports nothing below it.
- */
-function formatNumber(value: number, significant = 3): string {
-  if (Number.isNaN(value)) return 'n/a';
-  if (!Number.isFinite(value)) return value > 0 ? '∞' : '-∞';
-  if (value === 0) return '0';
-  const magnitude = Math.floor(Math.log10(Math.abs(value)));
-  if (magnitude < -6) return Number(value.toPrecision(significant)).toExponential();
-  const decimals = Math.min(20, Math.max(0, significant - 1 - magnitude));
-  const fixed = Math.abs(value).toFixed(decimals);
-  const [whole, fraction = ''] = fixed.split('.');
-  const trimmed = fraction.replace(/0+$/, '');
-  const sign = value < 0 && Number(fixed) !== 0 ? '-' : '';
-  const text = `${sign}${whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',')}`;
-  return trimmed === '' ? text : `${text}.${trimmed}`;
 }

@@ -63,7 +63,7 @@ describe('resolveMultiCloud', () => {
         ],
       },
       'app/iris',
-      { id: 'iris', path: (target) => `${target}/iris` },
+      { fallbackId: 'iris', path: (target) => `${target}/iris` },
     );
     const [us, eu, onprem] = planned.targets.map((t) => t.service);
     expect(us).toMatchObject({
@@ -89,7 +89,7 @@ describe('resolveMultiCloud', () => {
         },
       },
       'app/iris',
-      { id: 'iris', path: (target) => `${target}/iris` },
+      { fallbackId: 'iris', path: (target) => `${target}/iris` },
     );
     expect(ga.targets[0].service.ingress?.annotations).toMatchObject({
       'external-dns.kubernetes.io/hostname': 'iris.example.com',
@@ -259,7 +259,7 @@ describe('resolveMultiCloud', () => {
           }),
         },
         'app/iris',
-        { id: 'iris', path: (t) => `${t}/iris` },
+        { fallbackId: 'iris', path: (t) => `${t}/iris` },
       ),
     ).toThrow(
       /^\[app\/iris\] targets serve different models: eks-us serves .*iris\.onnx \(sha256 [0-9a-f]{12}\), gke-eu .*matmul-1x4\.onnx \(sha256 [0-9a-f]{12}\); one model everywhere/,

@@ -82,12 +82,15 @@ export class InferenceService extends Construct {
     const json = (objects: readonly ApiObject[]) => objects.map((object) => object.toJson() as KubeObject);
     // Checked on the objects as synthesized: a patch through the escape hatch is checked too.
     this.node.addValidation({
-      validate: () => [
-        ...serviceProblems(spec, json(stable), gate),
-        ...(canary
-          ? serviceProblems(canary.spec, json(candidate), canary.gate).map((p) => `canary: ${p}`)
-          : []),
-      ],
+      validate: () =>
+        serviceProblems(
+          spec,
+          json(stable),
+          gate,
+          canary
+            ? { spec: canary.spec, objects: json(candidate), ...(canary.gate ? { gate: canary.gate } : {}) }
+            : undefined,
+        ),
     });
   }
 }

@@ -1,6 +1,6 @@
 import { ApiObject, App, Chart } from 'cdk8s';
 import { Construct } from 'constructs';
-import { defaultModelName, type MultiCloudDeploymentProps, type MultiCloudDeploymentSpec } from '../core';
+import { type MultiCloudDeploymentProps, type MultiCloudDeploymentSpec } from '../core';
 import {
   multiCloudSummary,
   type MultiCloudSummary,
@@ -56,11 +56,11 @@ export class MultiCloudDeployment extends Construct {
    */
   constructor(scope: Construct, id: string, props: MultiCloudDeploymentProps) {
     super(scope, id);
-    const serviceId = props.service.name ?? defaultServiceId(props, id);
     this.planned = planMultiCloud(props, this.node.path, {
-      id: serviceId,
-      path: (target) => `${target}/${serviceId}`,
+      fallbackId: id,
+      path: (target, serviceId) => `${target}/${serviceId}`,
     });
+    const { serviceId } = this.planned;
     this.spec = this.planned.spec;
     if (this.spec.routing.dns.kind === 'route53') {
       throw new Error(
@@ -114,12 +114,4 @@ export class MultiCloudDeployment extends Construct {
       }),
     );
   }
-}
-
-/** The services' name without `service.name`: the model's, as a ModelImage or a model path names it, else the deployment's id. */
-function defaultServiceId(props: MultiCloudDeploymentProps, id: string): string {
-  const image = props.service.image as { modelPath?: unknown } | string | undefined;
-  const model =
-    typeof image === 'object' && typeof image?.modelPath === 'string' ? image.modelPath : props.service.model;
-  return typeof model === 'string' ? defaultModelName(model) : id;
 }

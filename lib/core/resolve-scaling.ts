@@ -129,6 +129,13 @@ export function resolveScaling(
       `autoscaling.minReplicas ${minReplicas} is greater than autoscaling.maxReplicas ${maxReplicas}; raise maxReplicas or lower minReplicas`,
     );
   }
+  const scaleDownStabilizationSeconds = check.integer(
+    'autoscaling.scaleDownStabilizationSeconds',
+    a.scaleDownStabilizationSeconds ?? d.scaleDownStabilizationSeconds,
+    0,
+    3600,
+    'kubernetes allows 0 to 3600',
+  );
   const kind = a.kind ?? 'hpa';
   if (kind !== 'hpa' && kind !== 'keda') {
     check.fail(
@@ -138,7 +145,7 @@ export function resolveScaling(
   }
   if (kind === 'keda') {
     return {
-      ...resolveKeda(check, props, a, minReplicas, maxReplicas),
+      ...resolveKeda(check, props, a, { minReplicas, maxReplicas, scaleDownStabilizationSeconds }),
       kind: 'horizontal',
       minReplicasExplicit: a.minReplicas !== undefined,
     };
@@ -182,13 +189,7 @@ export function resolveScaling(
     maxReplicas,
     ...(cpuUtilization !== undefined ? { cpuUtilization } : {}),
     ...(memoryUtilization !== undefined ? { memoryUtilization } : {}),
-    scaleDownStabilizationSeconds: check.integer(
-      'autoscaling.scaleDownStabilizationSeconds',
-      a.scaleDownStabilizationSeconds ?? d.scaleDownStabilizationSeconds,
-      0,
-      3600,
-      'kubernetes allows 0 to 3600',
-    ),
+    scaleDownStabilizationSeconds,
   };
 }
 
@@ -211,8 +212,7 @@ function resolveKeda(
   check: PropsChecker,
   props: InferenceServiceProps,
   a: AutoscalingProps,
-  minReplicas: number,
-  maxReplicas: number,
+  range: Pick<HorizontalScaling, 'minReplicas' | 'maxReplicas' | 'scaleDownStabilizationSeconds'>,
 ): Omit<HorizontalScaling, 'kind' | 'minReplicasExplicit'> {
   const d = INFERENCE_SERVICE_DEFAULTS;
   for (const prop of ['cpuUtilization', 'memoryUtilization'] as const) {
@@ -260,15 +260,7 @@ function resolveKeda(
     }
   }
   return {
-    minReplicas,
-    maxReplicas,
-    scaleDownStabilizationSeconds: check.integer(
-      'autoscaling.scaleDownStabilizationSeconds',
-      a.scaleDownStabilizationSeconds ?? d.scaleDownStabilizationSeconds,
-      0,
-      3600,
-      'kubernetes allows 0 to 3600',
-    ),
+    ...range,
     keda: {
       prometheusAddress: address,
       ...(targetRpsPerReplica !== undefined ? { targetRpsPerReplica } : {}),

@@ -8,6 +8,7 @@
  */
 import {
   type CostPlan,
+  defaultModelName,
   type InferenceServiceProps,
   resolveInferenceService,
   type MultiCloudDeploymentProps,
@@ -37,6 +38,8 @@ export interface PlannedMultiCloud {
   readonly spec: MultiCloudDeploymentSpec;
   /** In the order of the props' targets. */
   readonly targets: readonly MultiCloudTargetPlan[];
+  /** Every target's service's id (its objects' name): `service.name`, else the model's, else the fallback. */
+  readonly serviceId: string;
 }
 
 /**
@@ -44,29 +47,38 @@ export interface PlannedMultiCloud {
  * (so a bad override fails here, naming the target, before any target is built), and checks that
  * every target serves the same model file. Throws on the first bad value; nothing is written.
  *
- * @param services each target's service: its construct id (its objects' default name) and the path
- * or name it is known by in messages
+ * @param services the id a target's service falls back to without a model name (the deployment's),
+ * and the path or name a target's service is known by in messages
  */
 export function planMultiCloud(
   props: MultiCloudDeploymentProps,
   constructPath: string,
-  services: { readonly id: string; readonly path: (target: string) => string },
+  services: { readonly fallbackId: string; readonly path: (target: string, serviceId: string) => string },
 ): PlannedMultiCloud {
   const spec = resolveMultiCloud(new PropsChecker(constructPath), props);
+  const serviceId = props.service.name ?? modelNameOf(props.service) ?? services.fallbackId;
   const targets = spec.targets.map((target) => {
     const load = spec.plan.targets.find((l) => l.name === target.name) as TargetLoad;
     return { target, load, service: targetServiceProps(spec, props.service, target, load) };
   });
   const models = targets.map(({ target, service }) => {
     const { modelPath } = resolveInferenceService(service, {
-      constructPath: services.path(target.name),
-      id: services.id,
+      constructPath: services.path(target.name, serviceId),
+      id: serviceId,
     });
     return { target: target.name, modelPath };
   });
   const problems = modelProblems(models);
   if (problems.length > 0) throw new ModelfabValidationError(constructPath, 'targets', problems[0]);
-  return { spec, targets };
+  return { spec, targets, serviceId };
+}
+
+/** The model's name, from a ModelImage's model path or the `model` prop; undefined without either. */
+function modelNameOf(service: InferenceServiceProps): string | undefined {
+  const image = service.image as { modelPath?: unknown } | string | undefined;
+  const model =
+    typeof image === 'object' && typeof image?.modelPath === 'string' ? image.modelPath : service.model;
+  return typeof model === 'string' ? defaultModelName(model) : undefined;
 }
 
 /**

@@ -213,12 +213,7 @@ export class InferenceService extends pulumi.ComponentResource<Deployed> {
     try {
       const prepared = await prepareCheckedInferenceService(checked);
       const { spec, objects, gate, cost, canary } = prepared;
-      const problems = [
-        ...serviceProblems(spec, objects, gate),
-        ...(canary
-          ? serviceProblems(canary.spec, canary.objects, canary.gate).map((p) => `canary: ${p}`)
-          : []),
-      ];
+      const problems = serviceProblems(spec, objects, gate, canary);
       if (problems.length > 0) throw new Error(formatServiceProblems(resourceName, problems));
       const digest = deployedDigest(args.image);
       const deployed = restore(digest ? withServerImage(objects, digest) : objects);

@@ -1,7 +1,6 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import {
-  defaultModelName,
   type DeploymentTargetProps,
   type MultiCloudDeploymentProps,
   type MultiCloudDeploymentSpec,
@@ -89,15 +88,15 @@ export class MultiCloudDeployment extends pulumi.ComponentResource {
     const check = new PropsChecker(name);
     check.knownProps(args, ARGS_SHAPE, 'MultiCloudDeployment', 'arg');
     const { outdir, targets, ...rest } = args;
-    const serviceName = args.service.name ?? defaultServiceName(args, name);
     const planned: PlannedMultiCloud = planMultiCloud(
       {
         ...rest,
         targets: targets.map(({ provider: _p, kubeconfig: _k, context: _c, ...target }) => target),
       },
       name,
-      { id: serviceName, path: (target) => `${name}-${target}` },
+      { fallbackId: name, path: (target) => `${name}-${target}` },
     );
+    const serviceName = planned.serviceId;
     targets.forEach((target, i) => {
       if (
         targets.length > 1 &&
@@ -174,11 +173,4 @@ function summaryOf(
       }));
   });
   return pulumi.all(outcomes).apply((list) => multiCloudSummary(planned, list));
-}
-
-function defaultServiceName(args: MultiCloudDeploymentArgs, name: string): string {
-  const image = args.service.image as { modelPath?: unknown } | string | undefined;
-  const model =
-    typeof image === 'object' && typeof image?.modelPath === 'string' ? image.modelPath : args.service.model;
-  return typeof model === 'string' ? defaultModelName(model) : name;
 }

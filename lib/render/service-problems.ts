@@ -9,11 +9,30 @@ import { checkPolicy, formatPolicyViolation } from './policy';
 /**
  * Everything that fails a rendered InferenceService as a whole, one message each: the gate's
  * failed thresholds, a capacity plan the autoscaling cannot hold, a KEDA threshold with no measured
- * capacity behind it, and policy violations not waived.
+ * capacity behind it, and policy violations not waived; a canary's candidate's too, prefixed `canary: `.
  * Both engines report exactly these (cdk8s as validations, Pulumi as the component's error), each
  * prefixed with `[<construct path>] `.
  */
 export function serviceProblems(
+  spec: InferenceServiceSpec,
+  objects: readonly KubeObject[],
+  gate: GateOutcome | undefined,
+  canary?: {
+    readonly spec: InferenceServiceSpec;
+    readonly objects: readonly KubeObject[];
+    readonly gate?: GateOutcome;
+  },
+): string[] {
+  return [
+    ...oneServiceProblems(spec, objects, gate),
+    // The candidate is judged as a service of its own, and says so.
+    ...(canary
+      ? oneServiceProblems(canary.spec, canary.objects, canary.gate).map((problem) => `canary: ${problem}`)
+      : []),
+  ];
+}
+
+function oneServiceProblems(
   spec: InferenceServiceSpec,
   objects: readonly KubeObject[],
   gate: GateOutcome | undefined,

@@ -23,7 +23,7 @@ import {
 } from '../lib/core';
 import {
   benchGpuRefusal,
-  buildGateReport,
+  gateRunReport,
   type DetectedGpu,
   findGpuReport,
   type GateGpu,
@@ -110,16 +110,7 @@ function commitGpuReport(run: GateRun & { gpu: 'a10g' }, gpu: GateGpu = MEASURED
   const measurements = fx.gateMeasurements({
     environment: { gpu, cpuLimitMillis: 2000, memoryLimitBytes: 4096 * MIB },
   });
-  const report = buildGateReport({
-    model: {
-      name: run.modelName,
-      path: run.model.path,
-      sha256: run.model.sha256,
-      sizeBytes: run.model.sizeBytes,
-    },
-    gate: run.gate,
-    measurements,
-  });
+  const report = gateRunReport(run, measurements, false);
   const input = gpuKeyInput(run, 'a10g', 'cuda');
   writeGpuReport(run.cacheDir!, { lookupKey: gpuLookupKey(input), key: gpuCacheKey(input, gpu) }, report);
   return report;

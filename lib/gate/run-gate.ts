@@ -142,7 +142,7 @@ export function cachedGpuReport(
   process.stderr.write(
     `modelfab gate: [${run.constructPath}] ${run.gpu} report from the cache (${cacheDir}): measured on ${describeGpuMeasurement(gpu)} at ${gpu.measuredAt}; accuracy and parity on the CPU provider\n`,
   );
-  return report(run, found.report.measurements, true);
+  return gateRunReport(run, found.report.measurements, true);
 }
 
 function cacheKeyOf(run: GateRun): string {
@@ -158,7 +158,8 @@ function cacheKeyOf(run: GateRun): string {
   });
 }
 
-function report(run: GateRun, measurements: GateMeasurements, cached: boolean): GateReport {
+/** The report of `run` for what it measured: its model, gate and SLO, judged by {@link buildGateReport}. */
+export function gateRunReport(run: GateRun, measurements: GateMeasurements, cached: boolean): GateReport {
   return buildGateReport({
     model: {
       name: run.modelName,
@@ -232,7 +233,7 @@ function lookUp(
     process.stderr.write(
       `modelfab gate: [${run.constructPath}] cached result for model ${run.model.sha256.slice(0, 12)}${gpu ? ` on ${gpu.device.product} (driver ${gpu.device.driverVersion})` : ''}\n`,
     );
-    return { slot, hit: report(run, hit.measurements, true) };
+    return { slot, hit: gateRunReport(run, hit.measurements, true) };
   }
   process.stderr.write(
     `modelfab gate: [${run.constructPath}] benchmarking ${run.model.path} (budget ${run.gate.budgetSeconds} s)${gpu ? ` on ${describeGpuMeasurement({ ...gpu.device, provider: gpu.provider })}` : ''}\n`,
@@ -286,7 +287,7 @@ function settle(run: GateRun, slot: CacheSlot, stdout: string, exit: string): Ga
     );
   }
   if (!answer.ok) throw gateError(run, answer.error);
-  const result = report(run, answer.measurements, false);
+  const result = gateRunReport(run, answer.measurements, false);
   slot.write(result);
   return result;
 }

@@ -62,11 +62,9 @@ export function planMultiCloud(
     return { target, load, service: targetServiceProps(spec, props.service, target, load) };
   });
   const models = targets.map(({ target, service }) => {
-    const { modelPath } = resolveInferenceService(service, {
-      constructPath: services.path(target.name, serviceId),
-      id: serviceId,
-    });
-    return { target: target.name, modelPath };
+    const path = services.path(target.name, serviceId);
+    const { modelPath } = resolveInferenceService(service, { constructPath: path, id: serviceId });
+    return { target: target.name, path, modelPath };
   });
   const problems = modelProblems(models);
   if (problems.length > 0) throw new ModelfabValidationError(constructPath, 'targets', problems[0]);
@@ -135,12 +133,17 @@ export function targetServiceProps(
  * agree. Files at one path are not read again.
  */
 export function modelProblems(
-  models: ReadonlyArray<{ readonly target: string; readonly modelPath: string }>,
+  models: ReadonlyArray<{
+    readonly target: string;
+    /** The target's service's path, for a file that cannot be read. */
+    readonly path: string;
+    readonly modelPath: string;
+  }>,
 ): string[] {
   const [first, ...rest] = models;
   const others = rest.filter((m) => m.modelPath !== first?.modelPath);
   if (others.length === 0) return [];
-  const digest = (m: { target: string; modelPath: string }) => inspectModelFor(m.target, m.modelPath).sha256;
+  const digest = (m: { path: string; modelPath: string }) => inspectModelFor(m.path, m.modelPath).sha256;
   const expected = digest(first);
   const differ = others.map((m) => ({ ...m, sha256: digest(m) })).filter((m) => m.sha256 !== expected);
   if (differ.length === 0) return [];

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { MultiCloudRoutingSpec, RoutingPolicy } from '../lib/core/multicloud-spec';
-import { type Route53Target, renderRoute53 } from '../lib/render/render-route53';
+import { recordTypeFor, type Route53Target, renderRoute53 } from '../lib/render/render-route53';
 
 const routing = (policy: RoutingPolicy, regions: string[] = []): MultiCloudRoutingSpec => ({
   hostname: 'iris.example.com',
@@ -199,5 +199,15 @@ describe('renderRoute53', () => {
     expect(() => renderRoute53('iris', routing('failover'), [target('eu', {})])).toThrow(
       "target 'eu' has no routing.failover, which the failover policy needs",
     );
+  });
+});
+
+describe('recordTypeFor', () => {
+  it.each([
+    ['a1b2c3-123456789.us-east-1.elb.amazonaws.com', 'CNAME'],
+    ['203.0.113.10', 'A'],
+    ['2001:db8::10', 'AAAA'],
+  ] as const)('answers %s with a %s record', (address, type) => {
+    expect(recordTypeFor(address)).toBe(type);
   });
 });

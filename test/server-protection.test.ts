@@ -280,9 +280,9 @@ describe('inputs onnxruntime cannot take', () => {
 describe('admission', () => {
   it('refuses with 429 from the headers alone when the queue is full, without waiting for the body', async () => {
     const server = await start({ modelPath: slowPath, maxQueueSize: 1 });
-    // About 2 s of inference: time to fill the queue behind it, with room for a loaded machine (at
-    // 1 s, the queued request sometimes started before the test saw it queued).
-    const running = postSlow(server, 2048);
+    // About 4 s of inference: time to fill the queue behind it, with room for a loaded machine (at
+    // 1 s, and once in a fresh-clone CI run at 2 s, the queued request was never seen queued).
+    const running = postSlow(server, 4096);
     await waitFor(async () => (await metric(server, 'modelfab_inflight_requests{model="slow"}')) === 1);
     const queued = postSlow(server, 1);
     await waitFor(async () => (await metric(server, 'modelfab_queue_depth{model="slow"}')) === 1);

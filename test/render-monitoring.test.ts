@@ -136,7 +136,7 @@ describe('monitoring: the objects', () => {
       'Latency percentiles against the gated bound (25 ms)',
       'Per-replica request rate against the measured capacity',
       'Batch sizes (rows per batch run)',
-      'Queue depth and requests in flight',
+      'Queue depth, bodies arriving and requests in flight',
       'Replicas serving against the plan',
     ]);
     const dashboard = JSON.parse(configMap.data['modelfab-ml-iris.json']);

@@ -674,6 +674,7 @@ describe('metrics and logs', () => {
     expect(value(/^modelfab_inference_duration_seconds_count\{model="iris"\} (\d+)$/m)).toBeGreaterThan(0);
     expect(value(/^modelfab_batch_size_count\{model="iris"\} (\d+)$/m)).toBeGreaterThan(0);
     expect(value(/^modelfab_queue_depth\{model="iris"\} (\d+)$/m)).toBe(0);
+    expect(value(/^modelfab_receiving_requests\{model="iris"\} (\d+)$/m)).toBe(0);
     expect(value(/^modelfab_inflight_requests\{model="iris"\} (\d+)$/m)).toBe(0);
     expect(text).toMatch(/^process_cpu_user_seconds_total /m);
     expect(text).toMatch(/^nodejs_eventloop_lag_seconds /m);

@@ -10,6 +10,7 @@ export const SERVER_METRIC_NAMES = {
   requestDuration: 'modelfab_request_duration_seconds',
   inferenceDuration: 'modelfab_inference_duration_seconds',
   queueDepth: 'modelfab_queue_depth',
+  receiving: 'modelfab_receiving_requests',
   batchSize: 'modelfab_batch_size',
   inFlight: 'modelfab_inflight_requests',
   refusals: 'modelfab_refusals_total',

@@ -385,10 +385,12 @@ export function dashboardPanels(
       ],
     },
     {
-      title: 'Queue depth and requests in flight',
+      title: 'Queue depth, bodies arriving and requests in flight',
       unit: 'short',
       targets: [
         { expr: `sum by (pod) (${series(M.queueDepth, spec, model_)})`, legendFormat: 'queued {{pod}}' },
+        // Bodies still arriving count against the queue bound too: slow uploads show here.
+        { expr: `sum(${series(M.receiving, spec, model_)})`, legendFormat: 'receiving bodies' },
         { expr: `sum(${series(M.inFlight, spec, model_)})`, legendFormat: 'in flight' },
       ],
     },

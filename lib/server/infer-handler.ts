@@ -113,6 +113,11 @@ export class InferHandler {
     this.codec.start();
   }
 
+  /** Requests admitted whose bodies are arriving or being decoded (not yet in the executor's queue). */
+  get receiving(): number {
+    return this.admitted;
+  }
+
   /** Cuts every upload still arriving with 503 (the server is shutting down); returns how many. */
   cancelUploads(): number {
     let cancelled = 0;

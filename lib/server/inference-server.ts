@@ -137,7 +137,7 @@ export class InferenceServer {
     this.metrics = new ServerMetrics(
       { name: settings.modelName, version: settings.modelVersion, sha256: model.sha256 },
       settings.maxBatchSize,
-      () => this.executor?.stats(),
+      () => ({ queued: this.executor?.stats().queued ?? 0, receiving: this.inference.receiving }),
       settings.latencyBoundMs,
     );
     this.accessLog = new AccessLog(log, this.metrics, settings.modelName);

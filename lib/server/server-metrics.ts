@@ -5,7 +5,6 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { SERVER_METRIC_NAMES } from '../core';
-import { type ExecutorStats } from '../runtime';
 import { REFUSAL_REASONS, type RefusalReason } from './error-answer';
 
 /** Seconds, from a fast model's sub-millisecond answers to a request timeout. */
@@ -26,6 +25,14 @@ export interface ServedModelIdentity {
   readonly name: string;
   readonly version: string;
   readonly sha256: string;
+}
+
+/** The requests a server holds before they run, at a scrape. */
+export interface ServerLoad {
+  /** Requests waiting for a worker (0 before the model is loaded). */
+  readonly queued: number;
+  /** Requests admitted whose bodies are arriving or being decoded. */
+  readonly receiving: number;
 }
 
 /** Powers of two up to 1024 (a request may carry many rows even without batching), and the batch limit. */
@@ -65,13 +72,13 @@ export class ServerMetrics {
    * @param model the served model: its name is the value of every `model` label of the inference
    *   metrics, and `modelfab_model_info` carries its version and digest
    * @param maxBatchSize the largest batch, for the batch size buckets
-   * @param stats the executor's counts when it runs (undefined before it is loaded)
+   * @param load the requests waiting for a worker and those whose bodies are arriving, at each scrape
    * @param latencyBoundMs a latency bound the request duration histogram gets a bucket boundary at
    */
   constructor(
     model: ServedModelIdentity,
     maxBatchSize: number,
-    stats: () => ExecutorStats | undefined,
+    load: () => ServerLoad,
     latencyBoundMs?: number,
   ) {
     const modelName = model.name;
@@ -140,7 +147,16 @@ export class ServerMetrics {
       labelNames: ['model'],
       registers,
       collect() {
-        this.set({ model: modelName }, stats()?.queued ?? 0);
+        this.set({ model: modelName }, load().queued);
+      },
+    });
+    new Gauge({
+      name: SERVER_METRIC_NAMES.receiving,
+      help: 'Inference requests admitted whose bodies are still arriving or being decoded; with modelfab_queue_depth they count against the queue bound, so a full queue can be slow uploads.',
+      labelNames: ['model'],
+      registers,
+      collect() {
+        this.set({ model: modelName }, load().receiving);
       },
     });
   }

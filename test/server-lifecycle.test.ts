@@ -228,7 +228,10 @@ describe('a saturated server', () => {
       expect(scrape.status).toBe(200);
       return Number(new RegExp(`^modelfab_${name}\\{model="slow"\\} (\\d+)$`, 'm').exec(scrape.body)?.[1]);
     };
-    while (!((await gauge('inflight_requests')) >= 4)) await new Promise((resolve) => setTimeout(resolve, 5));
+    // All four in, their bodies read (a request counts in flight while its body still arrives).
+    while (!((await gauge('inflight_requests')) >= 4 && (await gauge('receiving_requests')) === 0)) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
     // Every probe is answered while requests still wait for the worker (the queue is not empty).
     for (let i = 0; i < 10; i++) {
       expect((await request(probeAgent, `${server.url}/v2/health/ready`)).status).toBe(200);

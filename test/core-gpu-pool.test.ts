@@ -9,7 +9,7 @@ import { resolveGpuPool } from '../lib/core/resolve-gpu-pool';
 import { renderDevicePlugin } from '../lib/render/render-device-plugin';
 import { renderEc2NodeClass, renderKarpenterNodePool } from '../lib/render/render-karpenter';
 import { renderGkeComputeClass } from '../lib/render/render-gke-compute-class';
-import { renderEksNodeGroup } from '../lib/render/render-eks-node-group';
+import { renderEksNodeGroup, renderEksNodeRole } from '../lib/render/render-eks-node-group';
 import { chooseNode, poolPlacement } from '../lib/core/placement';
 import { GKE_POOL, NODE_GROUP_POOL } from './support/gpu-fixtures';
 
@@ -291,11 +291,6 @@ describe('resolveGpuPool as an EKS managed node group', () => {
       taints: [{ key: 'nvidia.com/gpu', value: 'true', effect: 'NO_SCHEDULE' }],
       diskSize: 200,
     });
-    expect(Object.values(plan.policies)).toEqual([
-      'arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy',
-      'arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy',
-      'arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly',
-    ]);
     expect(plan.autoscalerTags).toEqual([
       {
         role: 'asg-gpu-tag',
@@ -315,6 +310,26 @@ describe('resolveGpuPool as an EKS managed node group', () => {
       },
     ]);
   });
+
+  it.each([
+    ['aws', 'ec2.amazonaws.com'],
+    ['aws-us-gov', 'ec2.amazonaws.com'],
+    ['aws-cn', 'ec2.amazonaws.com.cn'],
+  ])(
+    "gives its node role the managed policies of partition '%s', assumable by %s",
+    (partition, principal) => {
+      const role = renderEksNodeRole(partition);
+      expect(JSON.parse(role.assumeRolePolicy)).toEqual({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Principal: { Service: principal }, Action: 'sts:AssumeRole' }],
+      });
+      expect(role.policyArns).toEqual({
+        worker: `arn:${partition}:iam::aws:policy/AmazonEKSWorkerNodePolicy`,
+        cni: `arn:${partition}:iam::aws:policy/AmazonEKS_CNI_Policy`,
+        ecr: `arn:${partition}:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly`,
+      });
+    },
+  );
 
   it('leaves the device plugin to Bottlerocket, which ships it', () => {
     const spec = resolve({

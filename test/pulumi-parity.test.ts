@@ -380,9 +380,10 @@ describe('AutoscaledGpuPool and placement: the same objects from both engines', 
 });
 
 describe('AutoscaledGpuPool as an EKS managed node group (Pulumi only, under mocks)', () => {
-  /** Each child's type, name and resource options as the component created it. */
-  function deployNodeGroup(props: pulumiEngine.AutoscaledGpuPoolArgs) {
+  /** Each child's type, name and resource options as the component created it, in an AWS partition. */
+  function deployNodeGroup(props: pulumiEngine.AutoscaledGpuPoolArgs, partition = 'aws') {
     mocks.reset();
+    mocks.setAwsPartition(partition);
     const options = new Map<string, pulumi.ResourceOptions>();
     const names = new Map<pulumi.Resource, string>();
     const transformation: pulumi.ResourceTransformation = ({ name, opts, resource }) => {
@@ -502,5 +503,19 @@ describe('AutoscaledGpuPool as an EKS managed node group (Pulumi only, under moc
     expect(run.errors).toEqual([]);
     expect(mocks.resources.filter((r) => KUBERNETES.test(r.type))).toEqual([]);
     expect(mocks.ofType('aws:eks/nodeGroup:NodeGroup')[0].inputs.amiType).toBe('BOTTLEROCKET_x86_64_NVIDIA');
+  });
+
+  it("takes its node role's policies from the provider's partition (GovCloud here)", async () => {
+    const { run } = await deployNodeGroup(NODE_GROUP_POOL, 'aws-us-gov');
+    expect(run.errors).toEqual([]);
+    expect(mocks.calls.map((c) => c.token)).toContain('aws:index/getPartition:getPartition');
+    expect(
+      mocks.ofType('aws:iam/rolePolicyAttachment:RolePolicyAttachment').map((a) => a.inputs.policyArn),
+    ).toEqual([
+      'arn:aws-us-gov:iam::aws:policy/AmazonEKSWorkerNodePolicy',
+      'arn:aws-us-gov:iam::aws:policy/AmazonEKS_CNI_Policy',
+      'arn:aws-us-gov:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly',
+    ]);
+    mocks.reset();
   });
 });

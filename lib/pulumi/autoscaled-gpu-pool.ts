@@ -12,7 +12,9 @@ import {
   formatServiceProblems,
   gpuPoolProblems,
   type KubeObject,
+  EKS_NODE_POLICIES,
   renderEksNodeGroup,
+  renderEksNodeRole,
   renderGpuPool,
 } from '../render';
 import { isDeferred } from './deferred-values';
@@ -84,16 +86,20 @@ export class AutoscaledGpuPool extends pulumi.ComponentResource {
     let nodeGroupName: pulumi.Output<string> | undefined;
     if (spec.nodeGroup && aws && args.eksNodeGroup) {
       const plan = renderEksNodeGroup(spec.nodeGroup);
+      // The role in the provider's partition (GovCloud and China have their own ARNs).
+      const nodeRole = aws
+        .getPartitionOutput({}, { parent: this })
+        .apply(({ partition }) => renderEksNodeRole(partition));
       const role = new aws.iam.Role(
         `${name}-node-role`,
-        { assumeRolePolicy: plan.assumeRolePolicy },
+        { assumeRolePolicy: nodeRole.assumeRolePolicy },
         { parent: this },
       );
-      const attachments = Object.entries(plan.policies).map(
-        ([key, policyArn]) =>
+      const attachments = Object.keys(EKS_NODE_POLICIES).map(
+        (key) =>
           new aws.iam.RolePolicyAttachment(
             `${name}-node-role-${key}`,
-            { role: role.name, policyArn },
+            { role: role.name, policyArn: nodeRole.policyArns[key as keyof typeof EKS_NODE_POLICIES] },
             { parent: this },
           ),
       );

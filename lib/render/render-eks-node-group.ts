@@ -1,6 +1,7 @@
 /**
  * An EKS managed node group for a GPU pool, as the AWS resources that make it (Pulumi creates them;
- * they are no Kubernetes objects): the node IAM role and its three managed policies, the node group
+ * they are no Kubernetes objects): the node IAM role and its three managed policies (in the
+ * partition the group is created in), the node group
  * (a GPU AMI, the pool's instance types, tainted for GPU pods only, scaling from `minSize`), and the
  * tags the cluster autoscaler reads on the Auto Scaling group to scale a group up from zero nodes:
  * the GPUs, labels and taint a node would have. EKS does not copy node group tags to the group, so
@@ -26,17 +27,41 @@ export interface EksNodeGroupSpec {
 
 /** The managed policies every EKS node role needs: joining the cluster, pod networking, pulling from ECR. */
 export const EKS_NODE_POLICIES = {
-  worker: 'arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy',
-  cni: 'arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy',
-  ecr: 'arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly',
+  worker: 'AmazonEKSWorkerNodePolicy',
+  cni: 'AmazonEKS_CNI_Policy',
+  ecr: 'AmazonEC2ContainerRegistryReadOnly',
 } as const;
 
-/** What a node group is made of. */
-export interface EksNodeGroupPlan {
-  /** The node role's trust policy (EC2 may assume it), as JSON. */
+/** The node IAM role in one AWS partition. */
+export interface EksNodeRolePlan {
+  /** The role's trust policy (EC2 may assume it), as JSON. */
   readonly assumeRolePolicy: string;
-  /** The role's policies, by the role of their attachment (`node-role-<key>`). */
-  readonly policies: Readonly<Record<keyof typeof EKS_NODE_POLICIES, string>>;
+  /** The ARNs of the role's managed policies, by the role of their attachment (`node-role-<key>`). */
+  readonly policyArns: Readonly<Record<keyof typeof EKS_NODE_POLICIES, string>>;
+}
+
+/**
+ * The node role for the AWS partition the node group is created in (`aws`, `aws-cn`, `aws-us-gov`:
+ * what the provider's `getPartition` says): the managed policies' ARNs carry the partition, and
+ * in China EC2's service principal is `ec2.amazonaws.com.cn` (as in AWS's own node role template).
+ */
+export function renderEksNodeRole(partition: string): EksNodeRolePlan {
+  const ec2 = partition === 'aws-cn' ? 'ec2.amazonaws.com.cn' : 'ec2.amazonaws.com';
+  return {
+    assumeRolePolicy: JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Principal: { Service: ec2 }, Action: 'sts:AssumeRole' }],
+    }),
+    policyArns: {
+      worker: `arn:${partition}:iam::aws:policy/${EKS_NODE_POLICIES.worker}`,
+      cni: `arn:${partition}:iam::aws:policy/${EKS_NODE_POLICIES.cni}`,
+      ecr: `arn:${partition}:iam::aws:policy/${EKS_NODE_POLICIES.ecr}`,
+    },
+  };
+}
+
+/** What a node group is made of, but its role ({@link renderEksNodeRole}). */
+export interface EksNodeGroupPlan {
   /** `aws.eks.NodeGroup`'s args, less the role's ARN. */
   readonly nodeGroup: {
     readonly clusterName: string;
@@ -67,11 +92,6 @@ const TEMPLATE = 'k8s.io/cluster-autoscaler/node-template';
 /** The node group plan for `spec`. */
 export function renderEksNodeGroup(spec: EksNodeGroupSpec): EksNodeGroupPlan {
   return {
-    assumeRolePolicy: JSON.stringify({
-      Version: '2012-10-17',
-      Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }],
-    }),
-    policies: { ...EKS_NODE_POLICIES },
     nodeGroup: {
       clusterName: spec.clusterName,
       nodeGroupName: spec.name,

@@ -36,6 +36,8 @@ export function mockDigest(imageName: string): string {
 export function installPulumiMocks(options: { preview?: boolean; project?: string } = {}) {
   const resources: RecordedResource[] = [];
   const calls: RecordedCall[] = [];
+  /** The AWS partition the mocked provider is in (`getPartition`). */
+  let awsPartition = 'aws';
   void pulumi.runtime.setMocks(
     {
       newResource(args: pulumi.runtime.MockResourceArgs) {
@@ -87,6 +89,10 @@ export function installPulumiMocks(options: { preview?: boolean; project?: strin
       },
       call(args: pulumi.runtime.MockCallArgs) {
         calls.push({ token: args.token, inputs: args.inputs as Record<string, any> });
+        if (args.token === 'aws:index/getPartition:getPartition') {
+          const dnsSuffix = awsPartition === 'aws-cn' ? 'amazonaws.com.cn' : 'amazonaws.com';
+          return { id: awsPartition, partition: awsPartition, dnsSuffix, reverseDnsPrefix: 'com.amazonaws' };
+        }
         if (args.token === 'aws:ecr/getAuthorizationToken:getAuthorizationToken') {
           return {
             userName: 'AWS',
@@ -111,6 +117,11 @@ export function installPulumiMocks(options: { preview?: boolean; project?: strin
     reset() {
       resources.length = 0;
       calls.length = 0;
+      awsPartition = 'aws';
+    },
+    /** Puts the mocked AWS provider in another partition (`aws-us-gov`, `aws-cn`) until {@link reset}. */
+    setAwsPartition(partition: string) {
+      awsPartition = partition;
     },
     ofType: (type: string) => resources.filter((r) => r.type === type),
     /**

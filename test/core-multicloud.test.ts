@@ -213,6 +213,16 @@ describe('resolveMultiCloud', () => {
       `service.ingress.hosts ["x.example.com"] come from the routing: routing.hostname and each target's host; remove them`,
     ],
     [
+      'a canary on the service',
+      {
+        service: {
+          ...PROPS.service,
+          canary: { image: 'ghcr.io/acme/iris:2.0.0', weight: 10, gateway: { name: 'public' } },
+        },
+      },
+      'service.canary {"image":"ghcr.io/acme/iris:2.0.0","weight":10,"gateway":{"name":"public"}} cannot split a MultiCloudDeployment\'s requests: each target is reached through its Ingress, which the DNS routing points at and a Gateway API route would bypass; roll a candidate out by waves',
+    ],
+    [
       'an unknown routing policy',
       { routing: { hostname: 'iris.example.com', policy: 'random' } },
       'routing.policy "random" is not a routing policy; use weighted, latency, failover, geolocation',

@@ -90,6 +90,12 @@ export function resolveMultiCloud(
       'service.gate is required: each target is sized from the capacity its gate measures; add gate: {} (or gate thresholds)',
     );
   }
+  if (service.canary !== undefined) {
+    check.fail(
+      'service.canary',
+      `service.canary ${show(service.canary)} cannot split a MultiCloudDeployment's requests: each target is reached through its Ingress, which the DNS routing points at and a Gateway API route would bypass; roll a candidate out by waves (change the service's image or model, and targets take it wave by wave), or run the canary with an InferenceService on one cluster`,
+    );
+  }
   const ingressHosts = (service.ingress as { hosts?: unknown } | undefined)?.hosts;
   if (ingressHosts !== undefined) {
     check.fail(

@@ -162,6 +162,41 @@ describe('canary', () => {
     expect(() => synth({ ...CANARY, canary: { ...CANARY.canary!, ...change } })).toThrow(message);
   });
 
+  it("answers to the stable service's model name with a candidate file named otherwise, as the route needs", () => {
+    const v2 = path.join(scratch, 'iris-v2.onnx');
+    fs.copyFileSync(IRIS, v2);
+    const { find } = synth({ ...CANARY, canary: { ...CANARY.canary!, model: v2 } });
+    const env = (name: string) =>
+      find('Deployment', name).spec.template.spec.containers[0].env.find(
+        (e: { name: string }) => e.name === 'MODELFAB_MODEL_NAME',
+      )?.value;
+    expect([env('iris'), env('iris-canary')]).toEqual(['iris', 'iris']);
+  });
+
+  it("refuses a Triton candidate whose model name is not the stable service's, naming both", () => {
+    const v2 = path.join(scratch, 'iris-v2.onnx');
+    fs.copyFileSync(IRIS, v2);
+    const app = new App({ outdir: fs.mkdtempSync(path.join(scratch, 'out-')) });
+    const chart = new Chart(app, 'prod', { namespace: 'ml' });
+    const candidate = new cdk8s.ModelImage(chart, 'v2', {
+      model: v2,
+      repository: 'ghcr.io/acme/iris',
+      runtime: 'triton',
+      triton: { kind: 'cpu' },
+    });
+    expect(
+      () =>
+        new cdk8s.InferenceService(chart, 'iris', {
+          ...CANARY,
+          canary: { ...CANARY.canary!, image: candidate, gate: undefined },
+          gate: undefined,
+          slo: undefined,
+        }),
+    ).toThrow(
+      `[prod/iris] canary.image serves model "iris-v2" with Triton, whose model name is baked into the image, but the stable service serves "iris": the route sends clients calling /v2/models/iris to both; build the candidate's ModelImage with name: "iris"`,
+    );
+  });
+
   it('refuses an ingress beside the canary, which would bypass the split', () => {
     expect(() => synth({ ...CANARY, ingress: { hosts: ['iris.example.com'] } })).toThrow(
       '[prod/iris] canary splits the requests at a Gateway (an HTTPRoute), but the service also has an ingress, which would send every request to the stable pods; remove ingress (the route serves the hostnames) or the canary',

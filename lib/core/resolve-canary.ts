@@ -4,8 +4,9 @@
  * image, model and gate, named `<name>-canary`, labelled as the canary track, sized for its share
  * of the SLO). Each failure names the prop, the value and the fix.
  */
-import { show } from './errors';
+import { ModelfabValidationError, show } from './errors';
 import { type CanaryProps, type InferenceServiceProps } from './inference-service-props';
+import { type InferenceServiceSpec } from './inference-service-spec';
 import { isDns1123Label, isDns1123Subdomain } from './names';
 import { type PropsChecker } from './props-checker';
 
@@ -96,4 +97,24 @@ export function resolveCanary(check: PropsChecker, props: InferenceServiceProps,
       labels: { ...props.labels, [TRACK_LABEL]: 'canary' },
     },
   };
+}
+
+/**
+ * The candidate as it must serve: under the stable service's model name, since the route sends the
+ * stable service's clients, who call `/v2/models/<name>/infer`, to it. The modelfab server takes
+ * its name from the Deployment, so a candidate file named otherwise (`iris-v2.onnx`) still answers
+ * as `iris`; Triton's name is its model repository folder in the image, so there it must match.
+ */
+export function servedAsStable(
+  constructPath: string,
+  stable: InferenceServiceSpec,
+  candidate: InferenceServiceSpec,
+): InferenceServiceSpec {
+  if (candidate.modelName === stable.modelName) return candidate;
+  if (candidate.runtime === 'modelfab') return { ...candidate, modelName: stable.modelName };
+  throw new ModelfabValidationError(
+    constructPath,
+    'canary.image',
+    `canary.image serves model ${show(candidate.modelName)} with Triton, whose model name is baked into the image, but the stable service serves ${show(stable.modelName)}: the route sends clients calling /v2/models/${stable.modelName} to both; build the candidate's ModelImage with name: ${show(stable.modelName)}`,
+  );
 }

@@ -13,6 +13,7 @@ import {
   type InferenceServiceSpec,
   ModelfabValidationError,
   resolveInferenceService,
+  servedAsStable,
   type ResolveContext,
   show,
 } from '../core';
@@ -68,13 +69,16 @@ export function checkInferenceService(
   const spec = resolveInferenceService(props, context);
   const model = inspectModelFor(context.constructPath, spec.modelPath);
   const node = nodeOf(spec, model, context.constructPath);
-  const canary = spec.canary
+  const candidate = spec.canary
     ? checkInferenceService(spec.canary.props, {
         ...context,
         constructPath: `${context.constructPath}/canary`,
         id: `${spec.name}-canary`,
         reports: { dir: context.reports.dir, name: `${context.reports.name}-canary` },
       })
+    : undefined;
+  const canary = candidate
+    ? { ...candidate, spec: servedAsStable(context.constructPath, spec, candidate.spec) }
     : undefined;
   return { spec, model, context, ...(node ? { node } : {}), ...(canary ? { canary } : {}) };
 }

@@ -119,4 +119,17 @@ describe('renderEc2NodeClass', () => {
       metadataOptions: { httpEndpoint: 'enabled', httpTokens: 'required', httpPutResponseHopLimit: 1 },
     });
   });
+
+  it("sizes Bottlerocket's data volume for the images, beside its small OS volume", async () => {
+    const nodeClass = renderEc2NodeClass({
+      ...SPEC,
+      nodeClass: { ...SPEC.nodeClass, amiAlias: 'bottlerocket@v1.26.2' },
+    });
+    await validate(nodeClass);
+    const ebs = { volumeType: 'gp3', encrypted: true, deleteOnTermination: true };
+    expect(nodeClass.spec?.blockDeviceMappings).toEqual([
+      { deviceName: '/dev/xvda', ebs: { volumeSize: '4Gi', ...ebs } },
+      { deviceName: '/dev/xvdb', rootVolume: true, ebs: { volumeSize: '200Gi', ...ebs } },
+    ]);
+  });
 });

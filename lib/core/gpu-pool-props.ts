@@ -21,7 +21,7 @@ export interface KarpenterNodeClassProps {
   readonly amiAlias?: string;
   /** Accept an `@latest` AMI alias, with a warning. @default false */
   readonly allowLatestAmi?: boolean;
-  /** The root volume, GiB: model images are large. @default 200 */
+  /** The volume model images are pulled to, GiB (the root volume; Bottlerocket's data volume): images are large. @default 200 */
   readonly rootVolumeGiB?: number;
 }
 

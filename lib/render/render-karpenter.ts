@@ -97,6 +97,30 @@ export function renderKarpenterNodePool(spec: KarpenterPoolSpec): INodePool {
   };
 }
 
+/** Bottlerocket's OS volume: the size Karpenter gives it by default. */
+const BOTTLEROCKET_OS_VOLUME = '4Gi';
+
+/**
+ * The node's volumes, encrypted gp3, the one for images sized by `rootVolumeGiB`: on Amazon Linux
+ * the root volume; on Bottlerocket the data volume `/dev/xvdb` (images, logs, ephemeral storage),
+ * beside a small OS volume, since its root volume holds the OS alone.
+ */
+function blockDevices(nodeClass: KarpenterPoolSpec['nodeClass']) {
+  const ebs = (volumeSize: string) => ({
+    volumeSize,
+    volumeType: 'gp3' as const,
+    encrypted: true,
+    deleteOnTermination: true,
+  });
+  const images = ebs(`${nodeClass.rootVolumeGiB}Gi`);
+  return nodeClass.amiAlias.startsWith('bottlerocket@')
+    ? [
+        { deviceName: '/dev/xvda', ebs: ebs(BOTTLEROCKET_OS_VOLUME) },
+        { deviceName: '/dev/xvdb', rootVolume: true, ebs: images },
+      ]
+    : [{ deviceName: '/dev/xvda', rootVolume: true, ebs: images }];
+}
+
 /** The EC2NodeClass for `spec`. */
 export function renderEc2NodeClass(spec: KarpenterPoolSpec): IEC2NodeClass {
   const byTags = [{ tags: { ...spec.nodeClass.discoveryTags } }];
@@ -109,18 +133,7 @@ export function renderEc2NodeClass(spec: KarpenterPoolSpec): IEC2NodeClass {
       role: spec.nodeClass.role,
       subnetSelectorTerms: byTags,
       securityGroupSelectorTerms: byTags,
-      blockDeviceMappings: [
-        {
-          deviceName: '/dev/xvda',
-          rootVolume: true,
-          ebs: {
-            volumeSize: `${spec.nodeClass.rootVolumeGiB}Gi`,
-            volumeType: 'gp3',
-            encrypted: true,
-            deleteOnTermination: true,
-          },
-        },
-      ],
+      blockDeviceMappings: blockDevices(spec.nodeClass),
       metadataOptions: { httpEndpoint: 'enabled', httpTokens: 'required', httpPutResponseHopLimit: 1 },
     },
   };

@@ -66,16 +66,19 @@ function deploy() {
         provider ? { providers: [provider] } : undefined,
       )
     : undefined;
+  // The candidate's image beside the service's, when the stack has a canary: `<name>-canary`.
+  const candidate = stack.canary ? new ModelImage(`${stack.name}-canary`, stack.canary.image) : undefined;
   const service = new InferenceService(
     stack.name,
     {
       ...stack.service,
       image,
+      ...(candidate && stack.canary ? { canary: { ...stack.canary.props, image: candidate } } : {}),
       ...(pool && stack.gpu ? { placement: pool.placement({ gpus: stack.gpu.gpusPerPod }) } : {}),
     },
     provider ? { provider } : undefined,
   );
-  return { image, service, pool };
+  return { image, service, pool, candidate };
 }
 
 let deployed: ReturnType<typeof deploy>;
@@ -93,6 +96,8 @@ const multiCloud = 'deployment' in deployed ? deployed.deployment : undefined;
 export const imageName = image.imageName;
 /** `registry/repository@sha256:…`: what the Deployment runs. */
 export const repoDigest = image.repoDigest;
+/** With a canary: what the candidate's Deployment runs. */
+export const canaryRepoDigest = ('candidate' in deployed ? deployed.candidate : undefined)?.repoDigest;
 /** The Kubernetes Service (and every object) name. */
 export const serviceName = service?.name;
 export const namespace = service?.namespace;

@@ -17,12 +17,14 @@ import {
   nearestName,
   numberProp,
   objectProp,
+  type ObjectShape,
   show,
   stringProp,
 } from '../lib/core';
 import type {
   ApiKeyProps,
   AutoscaledGpuPoolProps,
+  CanaryProps,
   DeploymentTargetProps,
   MultiCloudRoutingProps,
   MultiCloudSloProps,
@@ -60,6 +62,12 @@ export type MultiCloudTargetKeys = DeploymentTargetProps & {
   readonly kubeconfig?: string;
   readonly context?: string;
 };
+
+/**
+ * A canary as the stack config gives it: the candidate's model file (the program builds its image,
+ * as it builds the service's), its share of the requests, its gate and the Gateway.
+ */
+export type StackCanaryKeys = Omit<CanaryProps, 'image' | 'model'> & { readonly model: string };
 
 /** The stack's configuration as Pulumi hands it to the program. */
 export interface StackConfigSource {
@@ -108,6 +116,14 @@ export interface StackConfig {
     readonly slo: MultiCloudSloProps;
   };
   /**
+   * A candidate beside the service, when `canary` is set: the args of its image, `<name>-canary`
+   * (the service's, with the candidate's model; pushed to the same repository, or with ECR to
+   * `<repository>-canary`, since the ModelImage creates its ECR repository), and the rest of its
+   * canary props.
+   * @default - no canary
+   */
+  readonly canary?: { readonly image: ModelImageArgs; readonly props: Omit<CanaryProps, 'image' | 'model'> };
+  /**
    * An explicit Kubernetes provider's settings, when `kubeconfig` or `context` is set.
    * @default - Pulumi's default Kubernetes provider (`kubernetes:*` config, $KUBECONFIG)
    */
@@ -137,6 +153,19 @@ export class StackConfigError extends Error {
 const SERVICE = INFERENCE_SERVICE_PROPS_SHAPE.fields;
 const IMAGE = MODEL_IMAGE_ARGS_SHAPE.fields;
 
+/** The service's canary, but its image: the program builds the candidate's from `model`, which is required. */
+const CANARY_FIELDS = (SERVICE.canary as ObjectShape).fields;
+const CANARY = objectProp<StackCanaryKeys>(
+  {
+    model: stringProp('models/iris-v2.onnx'),
+    weight: CANARY_FIELDS.weight,
+    gate: CANARY_FIELDS.gate,
+    gateway: CANARY_FIELDS.gateway,
+    hostnames: CANARY_FIELDS.hostnames,
+  },
+  ['model', 'weight', 'gateway'],
+);
+
 /** The registry, but its password: that is a secret key of its own. */
 const REGISTRY = objectProp<Omit<RegistryArgs, 'password'>>(
   { server: REGISTRY_ARGS_SHAPE.fields.server, username: REGISTRY_ARGS_SHAPE.fields.username },
@@ -146,6 +175,8 @@ const REGISTRY = objectProp<Omit<RegistryArgs, 'password'>>(
 const MISPLACED: Readonly<Record<string, string>> = {
   'registry.password':
     'the password is read from the secret key modelfab:registryPassword; run: pulumi config rm --path modelfab:registry.password && pulumi config set --secret modelfab:registryPassword',
+  'canary.image':
+    "the program builds the candidate's image from modelfab:canary.model, pushed like the service's; run: pulumi config rm --path modelfab:canary.image",
 };
 
 /** Every key of the namespace, in the order they are documented. */
@@ -174,6 +205,7 @@ const KEYS: Readonly<Record<string, Shape>> = {
   env: SERVICE.env,
   nodeType: SERVICE.nodeType,
   monitoring: SERVICE.monitoring,
+  canary: CANARY,
   gpuPool: AUTOSCALED_GPU_POOL_PROPS_SHAPE,
   targets: listProp(
     objectProp<MultiCloudTargetKeys>(
@@ -330,6 +362,7 @@ interface CheckedValues {
   env?: Record<string, string>;
   nodeType?: string;
   monitoring?: InferenceServiceArgs['monitoring'];
+  canary?: StackCanaryKeys;
   gpuPool?: AutoscaledGpuPoolProps;
   gpusPerPod?: number;
   outdir?: string;
@@ -403,6 +436,11 @@ export function readStackConfig(source: StackConfigSource, paths: StackConfigPat
       `${configKey(['slo', 'survive'])} is the number of targets the service may lose, but the stack has no ${configKey(['targets'])}; remove it with: ${removeCommand(['slo', 'survive'])}`,
     );
   }
+  if (isSet('canary') && isSet('targets')) {
+    problems.push(
+      `${configKey(['canary'])} splits one cluster's requests at a Gateway, but the stack has ${configKey(['targets'])}, whose clusters take a new model wave by wave; change ${configKey(['model'])} to roll it out, or remove it with: ${removeCommand(['canary'])}`,
+    );
+  }
   if (isSet('gpusPerPod') && !isSet('gpuPool')) {
     problems.push(
       `${configKey(['gpusPerPod'])} is set but ${configKey(['gpuPool'])} is not: GPUs come from a pool; set one (README.md, "GPU nodes") or remove it with: ${removeCommand(['gpusPerPod'])}`,
@@ -448,24 +486,20 @@ function build(
     outdir,
   };
 
+  /** A gate with its datasets' paths from the project root. */
+  const gateFromRoot = (gate: GateProps): GateProps => ({
+    ...gate,
+    ...(gate.accuracy ? { accuracy: { ...gate.accuracy, dataset: fromRoot(gate.accuracy.dataset) } } : {}),
+    ...(gate.parity ? { parity: { ...gate.parity, dataset: fromRoot(gate.parity.dataset) } } : {}),
+    ...(gate.inputDataset !== undefined ? { inputDataset: fromRoot(gate.inputDataset) } : {}),
+  });
   const { gate } = values;
   const service: Omit<InferenceServiceArgs, 'image'> = {
     ...(values.namespace !== undefined ? { namespace: values.namespace } : {}),
     ...(values.resources ? { resources: values.resources } : {}),
     ...(values.replicas !== undefined ? { replicas: values.replicas } : {}),
     ...(values.autoscaling ? { autoscaling: values.autoscaling } : {}),
-    ...(gate
-      ? {
-          gate: {
-            ...gate,
-            ...(gate.accuracy
-              ? { accuracy: { ...gate.accuracy, dataset: fromRoot(gate.accuracy.dataset) } }
-              : {}),
-            ...(gate.parity ? { parity: { ...gate.parity, dataset: fromRoot(gate.parity.dataset) } } : {}),
-            ...(gate.inputDataset !== undefined ? { inputDataset: fromRoot(gate.inputDataset) } : {}),
-          },
-        }
-      : {}),
+    ...(gate ? { gate: gateFromRoot(gate) } : {}),
     ...(values.slo && !values.targets ? { slo: values.slo } : {}),
     ...(values.ingress ? { ingress: values.ingress } : {}),
     ...(values.networkPolicy ? { networkPolicy: values.networkPolicy } : {}),
@@ -485,6 +519,18 @@ function build(
           ...(values.context !== undefined ? { context: values.context } : {}),
         }
       : undefined;
+  const canary = values.canary
+    ? (({ model: candidate, gate: candidateGate, ...props }) => ({
+        image: {
+          ...image,
+          model: fromRoot(candidate),
+          // Served under the service's model name, which its clients call (Triton bakes it in).
+          name: defaultModelName(model),
+          ...(values.registry ? {} : { repository: `${values.repository ?? name}-canary` }),
+        },
+        props: { ...props, ...(candidateGate ? { gate: gateFromRoot(candidateGate) } : {}) },
+      }))(values.canary)
+    : undefined;
   const gpu = values.gpuPool ? { pool: values.gpuPool, gpusPerPod: values.gpusPerPod ?? 1 } : undefined;
   const multiCloud =
     values.targets && values.routing && values.slo
@@ -502,6 +548,7 @@ function build(
     image,
     service,
     ...(cluster ? { cluster } : {}),
+    ...(canary ? { canary } : {}),
     ...(gpu ? { gpu } : {}),
     ...(multiCloud ? { multiCloud } : {}),
   };

@@ -140,6 +140,39 @@ describe('readStackConfig', () => {
     });
   });
 
+  it("a canary: the candidate's image is the service's with its model, served under the service's model name", () => {
+    const canary = {
+      model: 'models/iris-v2.onnx',
+      weight: '10',
+      gateway: { name: 'public', namespace: 'gateway' },
+      gate: { latencyP99Ms: 25, accuracy: { dataset: 'examples/iris/model/eval.jsonl', min: 0.9 } },
+    };
+    const onRegistry = readStackConfig(source({ ...devStack(), canary }), PATHS);
+    expect(onRegistry.canary).toEqual({
+      image: {
+        ...onRegistry.image,
+        model: path.join(ROOT, 'models/iris-v2.onnx'),
+        name: 'iris', // what the service's clients call, not iris-v2
+      },
+      props: {
+        weight: 10,
+        gateway: { name: 'public', namespace: 'gateway' },
+        gate: {
+          latencyP99Ms: 25,
+          accuracy: { dataset: path.join(ROOT, 'examples/iris/model/eval.jsonl'), min: 0.9 },
+        },
+      },
+    });
+    // The registry's repository takes both images; ECR's is created by its ModelImage, so the
+    // candidate gets its own.
+    expect(onRegistry.canary!.image.repository).toBe('localhost:5000/iris');
+    const onEcr = readStackConfig(source({ ...MINIMAL, repository: 'acme/iris', canary }), PATHS);
+    expect(onEcr.canary!.image).toMatchObject({ ecr: true, repository: 'acme/iris-canary' });
+    expect(readStackConfig(source({ ...MINIMAL, canary }), PATHS).canary!.image.repository).toBe(
+      'iris-canary',
+    );
+  });
+
   it('ECR: true or its options, and the repository name is optional', () => {
     expect(readStackConfig(source(MINIMAL), PATHS).image.ecr).toBe(true);
     const stack = readStackConfig(
@@ -291,6 +324,27 @@ describe('config errors name the full key and the command that fixes it', () => 
     );
     expect(problem({ ...MINIMAL, apiKey: {} })).toBe(
       'modelfab:apiKey.secretName is required with modelfab:apiKey; set it with: pulumi config set --path modelfab:apiKey.secretName iris-api-key',
+    );
+  });
+
+  it('a canary without its model, with an image, or beside targets', () => {
+    const gateway = { name: 'public' };
+    expect(problem({ ...MINIMAL, canary: { weight: 10, gateway } })).toBe(
+      'modelfab:canary.model is required with modelfab:canary; set it with: pulumi config set --path modelfab:canary.model models/iris-v2.onnx',
+    );
+    expect(
+      problem({ ...MINIMAL, canary: { model: 'm.onnx', image: 'ghcr.io/acme/iris:2', weight: 10, gateway } }),
+    ).toBe(
+      "modelfab:canary.image is not read: the program builds the candidate's image from modelfab:canary.model, pushed like the service's; run: pulumi config rm --path modelfab:canary.image",
+    );
+    const multiCloud = parse(fs.readFileSync(path.join(ROOT, 'stacks/Pulumi.multicloud.yaml'), 'utf8')) as {
+      config: Record<string, unknown>;
+    };
+    const config = Object.fromEntries(
+      Object.entries(multiCloud.config).map(([key, value]) => [key.replace(/^modelfab:/, ''), value]),
+    );
+    expect(problem({ ...config, canary: { model: 'm.onnx', weight: 10, gateway } })).toBe(
+      "modelfab:canary splits one cluster's requests at a Gateway, but the stack has modelfab:targets, whose clusters take a new model wave by wave; change modelfab:model to roll it out, or remove it with: pulumi config rm modelfab:canary",
     );
   });
 

@@ -232,6 +232,51 @@ describe('variants of the config', () => {
     for (const resource of kubernetes()) expect(resource.provider).toBe(`${providerUrn}::iris-cluster-id`);
   });
 
+  it("a canary: the candidate's image beside the service's, its own Deployment, and the route that splits", async () => {
+    // The service's model under another file name: the candidate answers to the service's name.
+    const v2 = path.join(scratch, 'iris-v2.onnx');
+    fs.copyFileSync(path.join(ROOT, 'examples/iris/model/iris.onnx'), v2);
+    const run = await runStack(
+      devConfig((config) => {
+        config['modelfab:canary'] = {
+          model: v2,
+          weight: 10,
+          gateway: { name: 'public', namespace: 'gateway' },
+          gate: config['modelfab:gate'],
+        };
+      }),
+    );
+    expect(run.errors).toEqual([]);
+    expect(mocks.ofType('modelfab:index:ModelImage').map((r) => r.name)).toEqual(['iris', 'iris-canary']);
+    const images = mocks.ofType('docker:index/image:Image');
+    expect(images.map((r) => [r.name, r.inputs.imageName.replace(/:[0-9a-f]{16}$/, '')])).toEqual([
+      ['iris-image', 'localhost:5000/iris'],
+      ['iris-canary-image', 'localhost:5000/iris'],
+    ]);
+    const deployment = (name: string) =>
+      mocks.ofType('kubernetes:apps/v1:Deployment').find((d) => d.inputs.metadata.name === name)!.inputs;
+    const candidate = deployment('iris-canary');
+    expect(candidate.spec.template.spec.containers[0].image).toBe(mockDigest(images[1].inputs.imageName));
+    expect(candidate.spec.template.spec.containers[0].env).toContainEqual({
+      name: 'MODELFAB_MODEL_NAME',
+      value: 'iris',
+    });
+    expect(candidate.metadata.labels['modelfab.dev/track']).toBe('canary');
+    const [route] = mocks.ofType('kubernetes:gateway.networking.k8s.io/v1:HTTPRoute');
+    expect(route.inputs.spec.parentRefs).toEqual([
+      { group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'public', namespace: 'gateway' },
+    ]);
+    expect(
+      route.inputs.spec.rules[0].backendRefs.map((b: { name: string; weight: number }) => [b.name, b.weight]),
+    ).toEqual([
+      ['iris', 90],
+      ['iris-canary', 10],
+    ]);
+    const program = run.result as Program;
+    expect(await valueOf(program.canaryRepoDigest!)).toBe(mockDigest(images[1].inputs.imageName));
+    for (const { inputs } of kubernetes()) await validateAgainstSchema(inputs as KubeObject);
+  });
+
   it('a gate that fails fails the program with its message, and nothing is deployed', async () => {
     const run = await runStack(
       devConfig((config) => {

@@ -289,7 +289,17 @@ describe('resolveGpuPool as an EKS managed node group', () => {
       scalingConfig: { minSize: 0, maxSize: 8, desiredSize: 0 },
       labels: { team: 'vision', 'modelfab.dev/pool': 'gpu' },
       taints: [{ key: 'nvidia.com/gpu', value: 'true', effect: 'NO_SCHEDULE' }],
-      diskSize: 200,
+    });
+    // The disk (on the launch template: a group with one takes no disk size of its own).
+    expect(plan.nodeGroup).not.toHaveProperty('diskSize');
+    expect(plan.launchTemplate).toEqual({
+      blockDeviceMappings: [
+        {
+          deviceName: '/dev/xvda',
+          ebs: { volumeSize: 200, volumeType: 'gp3', encrypted: 'true', deleteOnTermination: 'true' },
+        },
+      ],
+      metadataOptions: { httpEndpoint: 'enabled', httpTokens: 'required', httpPutResponseHopLimit: 1 },
     });
     expect(plan.autoscalerTags).toEqual([
       {
@@ -331,12 +341,19 @@ describe('resolveGpuPool as an EKS managed node group', () => {
     },
   );
 
-  it('leaves the device plugin to Bottlerocket, which ships it', () => {
+  it('leaves the device plugin to Bottlerocket, which ships it, and sizes its data volume', () => {
     const spec = resolve({
       ...NODE_GROUP_POOL,
       eksNodeGroup: { ...NODE_GROUP_POOL.eksNodeGroup!, amiType: 'BOTTLEROCKET_x86_64_NVIDIA' },
     });
     expect(spec.devicePlugin).toBeUndefined();
+    // Bottlerocket pulls images to its data volume; its root volume holds the OS.
+    expect(renderEksNodeGroup(spec.nodeGroup!).launchTemplate.blockDeviceMappings).toEqual([
+      {
+        deviceName: '/dev/xvdb',
+        ebs: { volumeSize: 200, volumeType: 'gp3', encrypted: 'true', deleteOnTermination: 'true' },
+      },
+    ]);
   });
 
   it.each([

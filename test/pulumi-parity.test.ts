@@ -434,6 +434,21 @@ describe('AutoscaledGpuPool as an EKS managed node group (Pulumi only, under moc
       scalingConfig: { minSize: 0, maxSize: 8, desiredSize: 0 },
       labels: { team: 'vision', 'modelfab.dev/pool': 'gpu' },
       taints: [{ key: 'nvidia.com/gpu', value: 'true', effect: 'NO_SCHEDULE' }],
+      launchTemplate: { id: 'gpu-launch-template-id', version: '1' },
+    });
+    expect(nodeGroup.inputs.diskSize).toBeUndefined();
+    const [launchTemplate] = mocks.ofType('aws:ec2/launchTemplate:LaunchTemplate');
+    expect(launchTemplate).toMatchObject({
+      name: 'gpu-launch-template',
+      inputs: {
+        blockDeviceMappings: [
+          {
+            deviceName: '/dev/xvda',
+            ebs: { volumeSize: 200, volumeType: 'gp3', encrypted: 'true', deleteOnTermination: 'true' },
+          },
+        ],
+        metadataOptions: { httpTokens: 'required', httpPutResponseHopLimit: 1 },
+      },
     });
     // The node group waits for the role's policies, and leaves its size to the cluster autoscaler.
     const groupOptions = options.get('gpu-node-group')!;
@@ -484,7 +499,13 @@ describe('AutoscaledGpuPool as an EKS managed node group (Pulumi only, under moc
       ],
     ]);
     // Every child under the component.
-    for (const name of ['gpu-node-role', 'gpu-node-group', 'gpu-asg-gpu-tag', 'gpu-device-plugin']) {
+    for (const name of [
+      'gpu-node-role',
+      'gpu-launch-template',
+      'gpu-node-group',
+      'gpu-asg-gpu-tag',
+      'gpu-device-plugin',
+    ]) {
       expect(options.get(name)!.parent).toBeDefined();
     }
     expect(

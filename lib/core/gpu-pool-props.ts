@@ -45,7 +45,7 @@ export interface EksNodeGroupProps {
   readonly amiType?: (typeof EKS_GPU_AMI_TYPES)[number];
   /** Nodes kept when no GPU pod waits: 0 scales to zero. @default 0 */
   readonly minNodes?: number;
-  /** Each node's disk, GiB: model images are large. @default 200 */
+  /** The volume model images are pulled to on each node, GiB (encrypted gp3, on its launch template): images are large. @default 200 */
   readonly diskSizeGiB?: number;
 }
 

@@ -103,6 +103,9 @@ export class AutoscaledGpuPool extends pulumi.ComponentResource {
             { parent: this },
           ),
       );
+      const launchTemplate = new aws.ec2.LaunchTemplate(`${name}-launch-template`, plan.launchTemplate, {
+        parent: this,
+      });
       const nodeGroup = new aws.eks.NodeGroup(
         `${name}-node-group`,
         {
@@ -110,6 +113,11 @@ export class AutoscaledGpuPool extends pulumi.ComponentResource {
           clusterName: args.eksNodeGroup.clusterName,
           subnetIds: [...args.eksNodeGroup.subnetIds],
           nodeRoleArn: role.arn,
+          // A new version (another disk size) rolls the nodes.
+          launchTemplate: {
+            id: launchTemplate.id,
+            version: launchTemplate.latestVersion.apply((version) => String(version)),
+          },
         },
         {
           parent: this,

@@ -1,7 +1,7 @@
 /**
  * An EKS managed node group for a GPU pool, as the AWS resources that make it (Pulumi creates them;
  * they are no Kubernetes objects): the node IAM role and its three managed policies (in the
- * partition the group is created in), the node group
+ * partition the group is created in), the launch template (encrypted disk, IMDSv2), the node group
  * (a GPU AMI, the pool's instance types, tainted for GPU pods only, scaling from `minSize`), and the
  * tags the cluster autoscaler reads on the Auto Scaling group to scale a group up from zero nodes:
  * the GPUs, labels and taint a node would have. EKS does not copy node group tags to the group, so
@@ -70,7 +70,6 @@ export interface EksNodeGroupPlan {
     readonly amiType: string;
     readonly instanceTypes: string[];
     readonly capacityType: 'ON_DEMAND' | 'SPOT';
-    readonly diskSize: number;
     readonly scalingConfig: {
       readonly minSize: number;
       readonly maxSize: number;
@@ -78,6 +77,27 @@ export interface EksNodeGroupPlan {
     };
     readonly labels: Record<string, string>;
     readonly taints: Array<{ readonly key: string; readonly value: string; readonly effect: 'NO_SCHEDULE' }>;
+  };
+  /**
+   * `aws.ec2.LaunchTemplate`'s args, which the node group launches from (its disk size is set here,
+   * not on the group): the volume images go on, encrypted gp3, and IMDSv2 required, one hop, so pods
+   * off the host network cannot read the node role's credentials (as the Karpenter node class).
+   */
+  readonly launchTemplate: {
+    readonly blockDeviceMappings: Array<{
+      readonly deviceName: string;
+      readonly ebs: {
+        readonly volumeSize: number;
+        readonly volumeType: 'gp3';
+        readonly encrypted: 'true';
+        readonly deleteOnTermination: 'true';
+      };
+    }>;
+    readonly metadataOptions: {
+      readonly httpEndpoint: 'enabled';
+      readonly httpTokens: 'required';
+      readonly httpPutResponseHopLimit: 1;
+    };
   };
   /** The cluster autoscaler's node-template tags for the Auto Scaling group, each with its role. */
   readonly autoscalerTags: ReadonlyArray<{
@@ -99,11 +119,26 @@ export function renderEksNodeGroup(spec: EksNodeGroupSpec): EksNodeGroupPlan {
       amiType: spec.amiType,
       instanceTypes: [...spec.instanceTypes],
       capacityType: spec.capacityType === 'spot' ? 'SPOT' : 'ON_DEMAND',
-      diskSize: spec.diskSizeGiB,
       // The autoscaler owns the desired size after creation (the component ignores its changes).
       scalingConfig: { minSize: spec.minSize, maxSize: spec.maxSize, desiredSize: spec.minSize },
       labels: { ...spec.labels },
       taints: [{ key: GPU_TAINT.key, value: GPU_TAINT.value, effect: 'NO_SCHEDULE' }],
+    },
+    launchTemplate: {
+      // Amazon Linux keeps images on its root volume; Bottlerocket on its data volume, beside a
+      // root volume that holds only the OS (the AMI's own size is kept).
+      blockDeviceMappings: [
+        {
+          deviceName: spec.amiType.startsWith('BOTTLEROCKET') ? '/dev/xvdb' : '/dev/xvda',
+          ebs: {
+            volumeSize: spec.diskSizeGiB,
+            volumeType: 'gp3',
+            encrypted: 'true',
+            deleteOnTermination: 'true',
+          },
+        },
+      ],
+      metadataOptions: { httpEndpoint: 'enabled', httpTokens: 'required', httpPutResponseHopLimit: 1 },
     },
     autoscalerTags: [
       { role: 'asg-gpu-tag', key: `${TEMPLATE}/resources/${GPU_RESOURCE}`, value: String(spec.gpusPerNode) },

@@ -71,6 +71,8 @@ export function installPulumiMocks(options: { preview?: boolean; project?: strin
             name: `${args.name}-1a2b3c`,
             arn: `arn:aws:iam::${ACCOUNT}:role/${args.name}-1a2b3c`,
           };
+        } else if (args.type === 'aws:ec2/launchTemplate:LaunchTemplate') {
+          state = { ...inputs, latestVersion: 1 };
         } else if (args.type === 'aws:eks/nodeGroup:NodeGroup') {
           // EKS names the node group's Auto Scaling group itself.
           state = {

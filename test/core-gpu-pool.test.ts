@@ -234,10 +234,43 @@ describe('resolveGpuPool on GKE', () => {
     expect('node' in larger && larger.node.name).toBe('g2-standard-8');
   });
 
+  it('attaches T4s to N1 machines, as many as the pool asks a node, on shapes that may carry them', async () => {
+    const shapes = (gpusPerNode: number) => {
+      const spec = resolve({ ...GKE_POOL, gpu: 't4', gpusPerNode, capacityTypes: ['on-demand'] });
+      return spec.nodeTypes.map((t) => [t.instanceType, t.vcpu, t.memoryMiB, t.gpus, t.gpuMemoryMiB]);
+    };
+    // n1-standard: 3.75 GiB a vCPU (n1-standard-4: 15 GiB = 15,360 MiB); a T4 has 16 GiB.
+    expect(shapes(1)).toEqual([
+      ['n1-standard-4', 4, 15_360, 1, 16_384],
+      ['n1-standard-8', 8, 30_720, 1, 16_384],
+      ['n1-standard-16', 16, 61_440, 1, 16_384],
+    ]);
+    expect(shapes(4).map(([name]) => name)).toEqual(['n1-standard-16', 'n1-standard-32', 'n1-standard-64']);
+    const spec = resolve({ ...GKE_POOL, gpu: 't4', gpusPerNode: 2 });
+    expect(spec.nodeSelector['cloud.google.com/gke-accelerator']).toBe('nvidia-tesla-t4');
+    const computeClass = renderGkeComputeClass(spec.computeClass!);
+    const { ComputeClass } = await import('@kubernetes-models/gke/cloud.google.com/v1/ComputeClass');
+    new ComputeClass(computeClass).validate();
+    expect(computeClass.spec.priorities![0]).toEqual({
+      machineType: 'n1-standard-8',
+      gpu: { type: 'nvidia-tesla-t4', count: 2 },
+      spot: true,
+      storage: { bootDiskType: 'pd-balanced', bootDiskSize: 200 },
+    });
+  });
+
   it.each([
     [
       { gpu: 'a10g' },
-      'gpu "a10g" is not one GKE offers a pool; use one of l4, a100, h100, or karpenter on AWS',
+      'gpu "a10g" is not one GKE offers a pool; use one of t4, l4, a100, h100, or karpenter on AWS',
+    ],
+    [
+      { gpu: 't4', gpusPerNode: 8 },
+      'no instance type in the catalog carries 8 t4 GPUs; use a count one does (1, 2, 4)',
+    ],
+    [
+      { gpu: 't4', instanceTypes: ['n1-standard-4'], gpusPerNode: 2 },
+      'instanceTypes[0] "n1-standard-4" is not in the GKE catalog; use one of n1-standard-8, n1-standard-16, n1-standard-32',
     ],
     [
       { pricePerHour: undefined },

@@ -364,7 +364,7 @@ describe('bad input', () => {
     [
       'a GPU GKE does not offer',
       () => synth({ ...GKE_POOL, gpu: 'a10g' }),
-      '[prod/gpu] gpu "a10g" is not one GKE offers a pool; use one of l4, a100, h100, or karpenter on AWS',
+      '[prod/gpu] gpu "a10g" is not one GKE offers a pool; use one of t4, l4, a100, h100, or karpenter on AWS',
     ],
     [
       'requests that fit no GKE machine',

@@ -9,7 +9,7 @@ import { show } from './errors';
 import { isDns1123Label, isLabelValue } from './names';
 import { parseImageReference } from './image-reference';
 import { INSTANCE_TYPES, type InstanceType } from './instance-catalog';
-import { GKE_ACCELERATORS, GKE_MACHINE_TYPES, GKE_MAX_PODS } from './gke-machine-catalog';
+import { GKE_ACCELERATORS, GKE_MAX_PODS, gkeGpuCounts, gkeMachineTypes } from './gke-machine-catalog';
 import {
   AUTOSCALED_GPU_POOL_DEFAULTS as D,
   AUTOSCALED_GPU_POOL_PROPS_SHAPE,
@@ -171,7 +171,7 @@ export function resolveGpuPool(
     'use 1, 2, 4 or 8',
   );
   const catalog: Readonly<Record<string, CatalogType>> =
-    flavour === 'gke' ? GKE_MACHINE_TYPES : INSTANCE_TYPES;
+    flavour === 'gke' ? gkeMachineTypes(gpusPerNode) : INSTANCE_TYPES;
   const offered = Object.entries(catalog).filter(
     ([, type]) => type.gpuName === gpu && type.gpus === gpusPerNode,
   );
@@ -201,15 +201,19 @@ export function resolveGpuPool(
     });
   }
   if (instanceTypes.length === 0) {
+    const counts =
+      flavour === 'gke'
+        ? gkeGpuCounts(gpu)
+        : [
+            ...new Set(
+              Object.values(catalog)
+                .filter((t) => t.gpuName === gpu)
+                .map((t) => t.gpus),
+            ),
+          ];
     check.fail(
       'gpusPerNode',
-      `no instance type in the catalog carries ${gpusPerNode} ${gpu} GPU${gpusPerNode === 1 ? '' : 's'}; use a count one does (${[
-        ...new Set(
-          Object.values(catalog)
-            .filter((t) => t.gpuName === gpu)
-            .map((t) => t.gpus),
-        ),
-      ].join(', ')})`,
+      `no instance type in the catalog carries ${gpusPerNode} ${gpu} GPU${gpusPerNode === 1 ? '' : 's'}; use a count one does (${counts.join(', ')})`,
     );
   }
   const capacityTypes = props.capacityTypes ?? D.capacityTypes;

@@ -197,6 +197,14 @@ describe('canary', () => {
     );
   });
 
+  it("names the candidate's load as its weight of the SLO when it cannot carry it", () => {
+    expect(() =>
+      synth({ ...CANARY, slo: { targetRps: 100_000_000 }, autoscaling: { maxReplicas: 3 } }),
+    ).toThrow(
+      /\[prod\/iris\] canary: capacity plan failed: the canary's 10% of slo\.targetRps 100000000, 10,000,000 rps, needs \d+ replicas at \d+ rps each \(measured\) and 70% target utilization, above autoscaling\.maxReplicas 3/,
+    );
+  });
+
   it('refuses an ingress beside the canary, which would bypass the split', () => {
     expect(() => synth({ ...CANARY, ingress: { hosts: ['iris.example.com'] } })).toThrow(
       '[prod/iris] canary splits the requests at a Gateway (an HTTPRoute), but the service also has an ingress, which would send every request to the stable pods; remove ingress (the route serves the hostnames) or the canary',

@@ -138,7 +138,18 @@ describe('MultiCloudDeployment (cdk8s)', () => {
           slo: { targetRps: 100_000_000 },
           targets: [{ ...MULTI.targets[0], autoscaling: { maxReplicas: 3 } }, MULTI.targets[1]],
         }),
-      '[eks-us/iris] capacity plan failed: slo.targetRps 100000000 needs',
+      // The target, its share (and the loss that sets it), its capacity and the fix.
+      "[eks-us/iris] capacity plan failed: target eks-us's share of the global slo.targetRps 100000000 (60% with every target up, 100% when gke-eu is lost), 100,000,000 rps, needs",
+    ],
+    [
+      'a target that cannot carry its share with every target up (survive 0)',
+      () =>
+        synth({
+          ...MULTI,
+          slo: { targetRps: 100_000_000, survive: 0 },
+          targets: [{ ...MULTI.targets[0], autoscaling: { maxReplicas: 3 } }, MULTI.targets[1]],
+        }),
+      "[eks-us/iris] capacity plan failed: target eks-us's share of the global slo.targetRps 100000000 (60% with every target up), 60,000,000 rps, needs",
     ],
     [
       'a bad override, named by its target',

@@ -32,4 +32,9 @@ export interface GateSpec {
 export interface SloSpec {
   readonly targetRps: number;
   readonly targetUtilization: number;
+  /**
+   * What the rate is when it is derived, not the props' own `slo.targetRps`: a MultiCloudDeployment
+   * target's share of the global SLO, a canary's weight of its service's. Capacity messages name it.
+   */
+  readonly origin?: string;
 }

@@ -9,6 +9,7 @@ import { type CanaryProps, type InferenceServiceProps } from './inference-servic
 import { type InferenceServiceSpec } from './inference-service-spec';
 import { isDns1123Label, isDns1123Subdomain } from './names';
 import { type PropsChecker } from './props-checker';
+import { derivedSlo } from './resolve-gate';
 
 /** The label that tells a canary's objects from the stable service's: `stable` or `canary`. */
 export const TRACK_LABEL = 'modelfab.dev/track';
@@ -92,7 +93,12 @@ export function resolveCanary(check: PropsChecker, props: InferenceServiceProps,
       ...(canary.gate !== undefined ? { gate: canary.gate } : {}),
       // The candidate's share of the load sizes it, from its own measured capacity.
       ...(slo !== undefined && canary.gate !== undefined && weight > 0
-        ? { slo: { ...slo, targetRps: (slo.targetRps * weight) / 100 } }
+        ? {
+            slo: derivedSlo(
+              { ...slo, targetRps: (slo.targetRps * weight) / 100 },
+              `the canary's ${weight}% of slo.targetRps ${slo.targetRps}`,
+            ),
+          }
         : {}),
       labels: { ...props.labels, [TRACK_LABEL]: 'canary' },
     },

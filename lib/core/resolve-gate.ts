@@ -179,6 +179,25 @@ export function resolveGate(check: PropsChecker, gate: GateProps, cwd: string): 
   return spec;
 }
 
+/**
+ * The key a derived SLO carries what it is under (see {@link SloSpec.origin}; {@link derivedSlo}
+ * sets it): a MultiCloudDeployment puts each target's share there, a canary its weight. A symbol, so it is no prop: a user can neither
+ * set it nor misspell it, and the unknown-prop checks, which list string keys, never see it.
+ */
+const SLO_ORIGIN: unique symbol = Symbol('modelfab.sloOrigin');
+
+/** SLO props that may carry {@link SLO_ORIGIN}. */
+type SloPropsWithOrigin = NonNullable<InferenceServiceProps['slo']> & { readonly [SLO_ORIGIN]?: string };
+
+/** SLO props derived from another SLO, carrying what they are (`origin`) for capacity messages. */
+export function derivedSlo(
+  slo: NonNullable<InferenceServiceProps['slo']>,
+  origin: string,
+): NonNullable<InferenceServiceProps['slo']> {
+  const derived: SloPropsWithOrigin = { ...slo, [SLO_ORIGIN]: origin };
+  return derived;
+}
+
 /** Resolves the SLO; it needs a gate, because the plan divides by measured throughput. */
 export function resolveSlo(check: PropsChecker, props: InferenceServiceProps): SloSpec {
   const slo = check.record('slo', props.slo);
@@ -200,6 +219,9 @@ export function resolveSlo(check: PropsChecker, props: InferenceServiceProps): S
       'a fraction of measured capacity, e.g. 0.7',
       1,
     ),
+    ...(typeof (props.slo as SloPropsWithOrigin)[SLO_ORIGIN] === 'string'
+      ? { origin: (props.slo as SloPropsWithOrigin)[SLO_ORIGIN] }
+      : {}),
   };
 }
 

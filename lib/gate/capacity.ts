@@ -6,6 +6,7 @@
 import {
   type ChosenNode,
   type CostPlan,
+  formatNumber,
   GATE_DEFAULTS,
   type HorizontalScaling,
   INFERENCE_SERVICE_DEFAULTS,
@@ -59,6 +60,13 @@ export function plannedMinReplicas(scaling: HorizontalScaling, gate: GateOutcome
   return Math.min(Math.max(plan.replicas, floor), scaling.maxReplicas);
 }
 
+/** The rate an SLO asks, as messages name it: `slo.targetRps 2000`, or what a derived SLO is, and its rate. */
+function sloRate(slo: SloSpec | undefined, targetRps: number): string {
+  return slo?.origin !== undefined
+    ? `${slo.origin}, ${formatNumber(targetRps)} rps,`
+    : `slo.targetRps ${targetRps}`;
+}
+
 /**
  * Why the measured capacity cannot meet the SLO with these scaling settings, or why there is no
  * measured capacity to size an SLO with (empty when it can).
@@ -69,14 +77,14 @@ export function capacityProblems(spec: InferenceServiceSpec, gate: GateOutcome |
   if (report && !plan && spec.slo) {
     // An SLO with no measured capacity cannot size the service: passing would deploy a guess.
     return [
-      `capacity plan failed: slo.targetRps ${spec.slo.targetRps} needs the rate one replica sustains, but no serving setting held a rate with p99 shown within ${report.measurements.throughput.latencyBoundMs} ms (${report.measurements.latency.confidence * 100}% confidence); raise gate.budgetSeconds or resources.cpu, or relax latencyP99Ms`,
+      `capacity plan failed: ${sloRate(spec.slo, spec.slo.targetRps)} needs the rate one replica sustains, but no serving setting held a rate with p99 shown within ${report.measurements.throughput.latencyBoundMs} ms (${report.measurements.latency.confidence * 100}% confidence); raise gate.budgetSeconds or resources.cpu, or relax latencyP99Ms`,
     ];
   }
   if (!plan) return [];
   const measured = report.measurements.throughput.generatorBound
     ? 'at least, measured: the load generator was the bound'
     : 'measured';
-  const need = `slo.targetRps ${plan.targetRps} needs ${plan.replicas} replicas at ${plan.perReplicaRps.toFixed(0)} rps each (${measured}) and ${plan.targetUtilization * 100}% target utilization`;
+  const need = `${sloRate(spec.slo, plan.targetRps)} needs ${plan.replicas} replicas at ${plan.perReplicaRps.toFixed(0)} rps each (${measured}) and ${plan.targetUtilization * 100}% target utilization`;
   if (spec.scaling.kind === 'fixed' && spec.scaling.replicas < plan.replicas) {
     return [
       `capacity plan failed: ${need}, but replicas is ${spec.scaling.replicas}; raise replicas or resources.cpu`,

@@ -18,7 +18,9 @@ import {
   PropsChecker,
   resolveMultiCloud,
   type TargetLoad,
+  formatNumber,
   formatTrafficPlan,
+  derivedSlo,
 } from '../core';
 import { type GateReport } from '../gate';
 import { inspectModelFor } from '../model';
@@ -122,9 +124,28 @@ export function targetServiceProps(
     labels: { ...service.labels, [WAVE_LABEL]: String(target.wave) },
     // A standby that takes no traffic in any case the plan covers keeps its own scaling.
     ...(load.requiredRps > 0
-      ? { slo: { targetRps: load.requiredRps, targetUtilization: spec.slo.targetUtilization } }
+      ? {
+          slo: derivedSlo(
+            { targetRps: load.requiredRps, targetUtilization: spec.slo.targetUtilization },
+            loadOrigin(spec, load),
+          ),
+        }
       : {}),
   };
+}
+
+/**
+ * What a target's load is, for its capacity messages: its share of the global SLO with every target
+ * up, and the loss that sets what it must carry when that is more.
+ */
+function loadOrigin(spec: MultiCloudDeploymentSpec, load: TargetLoad): string {
+  const share = (fraction: number) => `${formatNumber(fraction * 100)}%`;
+  const lost = load.bindingLoss;
+  const binding =
+    lost.length === 0
+      ? ''
+      : `, ${share(load.requiredRps / spec.slo.targetRps)} when ${lost.join(' and ')} ${lost.length === 1 ? 'is' : 'are'} lost`;
+  return `target ${load.name}'s share of the global slo.targetRps ${spec.slo.targetRps} (${share(load.share)} with every target up${binding})`;
 }
 
 /**

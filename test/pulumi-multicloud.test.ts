@@ -25,9 +25,10 @@ afterAll(() => {
   fs.rmSync(scratch, { recursive: true, force: true });
 });
 
-/** MULTI with a cluster per target (kubeconfig contexts), reports in the scratch folder. */
+/** MULTI with a cluster per target (kubeconfig contexts), reports in the scratch folder, no ApplicationSet (cdk8s's). */
+const { rollout: _rollout, ...PULUMI_MULTI } = MULTI;
 const ARGS: MultiCloudDeploymentArgs = {
-  ...MULTI,
+  ...PULUMI_MULTI,
   targets: MULTI.targets.map((t) => ({ ...t, context: `ctx-${t.name}` })),
   outdir: path.join(scratch, 'out'),
 };
@@ -239,6 +240,11 @@ describe('MultiCloudDeployment (Pulumi)', () => {
       'targets that name no cluster',
       { ...ARGS, targets: MULTI.targets },
       '[iris] targets[0] (eks-us) names no cluster, so every target would deploy to the default one; set provider, or kubeconfig and context',
+    ],
+    [
+      'an Argo CD ApplicationSet, which would apply the same objects a second time',
+      { ...ARGS, rollout: MULTI.rollout },
+      `[iris] rollout.applicationSet {"repoURL":"https://github.com/acme/deploy.git","path":"iris"} has Argo CD apply each target's manifests from a repository, but this component deploys them itself, wave after wave; remove it, or write the manifests Argo CD syncs with the cdk8s MultiCloudDeployment`,
     ],
     [
       'an unknown arg',

@@ -10,6 +10,7 @@ import {
   MULTI_CLOUD_DEPLOYMENT_PROPS_SHAPE,
   DEPLOYMENT_TARGET_PROPS_SHAPE,
   listProp,
+  show,
 } from '../core';
 import {
   multiCloudSummary,
@@ -87,6 +88,13 @@ export class MultiCloudDeployment extends pulumi.ComponentResource {
     // Checked before anything is registered, like the cdk8s construct's constructor.
     const check = new PropsChecker(name);
     check.knownProps(args, ARGS_SHAPE, 'MultiCloudDeployment', 'arg');
+    if (args.rollout?.applicationSet !== undefined) {
+      // Argo CD would apply the same objects from a repository: two writers for each target.
+      check.fail(
+        'rollout.applicationSet',
+        `rollout.applicationSet ${show(args.rollout.applicationSet)} has Argo CD apply each target's manifests from a repository, but this component deploys them itself, wave after wave; remove it, or write the manifests Argo CD syncs with the cdk8s MultiCloudDeployment`,
+      );
+    }
     const { outdir, targets, ...rest } = args;
     const planned: PlannedMultiCloud = planMultiCloud(
       {

@@ -404,6 +404,10 @@ describe('modelfab serve (the command)', () => {
       '--request-timeout-ms must be a non-negative number of milliseconds (0: no limit), received "soon"; pass a value such as 30000',
     ],
     [
+      [IRIS, '--latency-bound-ms', '0'],
+      '--latency-bound-ms must be a positive number of milliseconds, received "0"; pass a value such as 25',
+    ],
+    [
       [IRIS, '--drain-seconds', '1e3'],
       '--drain-seconds must be a non-negative number of seconds, received "1e3"; pass a value such as 20',
     ],
